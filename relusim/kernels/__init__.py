@@ -1,0 +1,1 @@
+"""numba kernels: plain arrays in and out, no Python objects. ``relusim.model`` is their slow twin."""

@@ -1,0 +1,17 @@
+"""Measurements on finished configurations: stabilities and overlaps (ALGORITHMS.md §7). Pure NumPy."""
+from __future__ import annotations
+
+import numpy as np
+
+from . import model
+
+
+def stabilities(W: np.ndarray, xi: np.ndarray, sigma: np.ndarray, activation: str, K: int) -> np.ndarray:
+    """Delta^mu for every row of W (y, N): shape (y, P), MODEL.md §4 / App. E of arXiv:1907.07578."""
+    return np.stack([model.stabilities(w, xi, sigma, activation, K) for w in W])
+
+
+def overlaps(W: np.ndarray) -> np.ndarray:
+    """The matrix q^{ab} = W^a . W^b / N of the rows of W (MODEL.md §6)."""
+    Wi = W.astype(np.int64)
+    return Wi @ Wi.T / W.shape[1]

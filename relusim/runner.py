@@ -1,0 +1,123 @@
+"""Run the samples of a config, serially or on local processes, with the same bits either way.
+
+A sample's bits depend only on (config, seed, sample index) (``relusim.instance``): the worker that
+runs it and the order in which samples finish change nothing but the wall clock. Workers write their
+finished samples as shards (``relusim.io``); this process merges them into the result file.
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import queue as _queue
+import sys
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+
+from tqdm import tqdm
+
+from . import io
+from .config import Config
+
+MERGE_EVERY_S = 10.0  # copy-on-write merges are O(file size): batch them
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    path: str
+    samples: int
+    ran: int
+    solved: int
+    wall_s: float
+
+
+def default_workers() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _throttled(send, every_s: float = 0.3):
+    last = [0.0]
+
+    def progress(index: int, sweep: int, energy: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= every_s:
+            last[0] = now
+            send((index, sweep, energy))
+
+    return progress
+
+
+def run_one(cfg: Config, index: int, updates=None) -> tuple[int, bool, int]:
+    """Run sample ``index`` and write its shard; returns (index, solved, total final energy)."""
+    from .anneal import run_sample
+
+    progress = _throttled(updates.put) if updates is not None else None
+    res = run_sample(cfg, index, progress)
+    io.write_shard(cfg.output, res, cfg.physics_sha256())
+    return index, res.solved, int(res.energy.sum())
+
+
+def run(cfg: Config, *, workers: int = 1, overwrite: bool = False, command: str = "",
+        quiet: bool = False) -> RunSummary:
+    """Run (or resume) every sample of ``cfg`` into ``cfg.output``."""
+    t0 = time.perf_counter()
+    rf = io.ResultsFile(cfg.output)
+    rf.prepare(cfg, command or " ".join(sys.argv), overwrite)
+    sha = cfg.physics_sha256()
+    todo = [i for i in range(cfg.samples) if i not in rf.done_indices()]
+    show = not quiet and sys.stderr.isatty() and os.environ.get("CI", "").lower() not in ("true", "1")
+    bar = tqdm(total=cfg.samples, initial=cfg.samples - len(todo), desc=cfg.name, unit="sample",
+               disable=not show, dynamic_ncols=True)
+    solved = 0
+    last_merge = time.monotonic()
+
+    def finished(index: int, ok: bool, energy: int) -> None:
+        nonlocal solved, last_merge
+        solved += ok
+        bar.update(1)
+        bar.set_postfix_str(f"sample {index}: E={energy}{' solved' if ok else ''}")
+        if time.monotonic() - last_merge > MERGE_EVERY_S:
+            rf.merge_shards(sha)
+            last_merge = time.monotonic()
+
+    def live(update) -> None:
+        index, sweep, energy = update
+        bar.set_postfix_str(f"sample {index}: sweep {sweep}, E={energy}")
+
+    try:
+        if workers <= 1 or len(todo) <= 1:
+            updates = _Direct(live) if show else None
+            for i in todo:
+                finished(*run_one(cfg, i, updates))
+        else:
+            _run_pool(cfg, todo, min(workers, len(todo)), finished, live if show else None)
+    finally:
+        bar.close()
+        rf.merge_shards(sha, final_samples=cfg.samples)
+    return RunSummary(str(cfg.output), cfg.samples, len(todo), solved, time.perf_counter() - t0)
+
+
+class _Direct:
+    def __init__(self, fn):
+        self.put = fn
+
+
+def _run_pool(cfg, todo, workers, finished, live) -> None:
+    ctx = mp.get_context("spawn")  # no forked numba/LLVM state; workers load the on-disk JIT cache
+    manager = ctx.Manager() if live else None
+    updates = manager.Queue() if manager else None
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            pending = {pool.submit(run_one, cfg, i, updates) for i in todo}
+            while pending:
+                done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    finished(*fut.result())
+                while updates is not None:
+                    try:
+                        live(updates.get_nowait())
+                    except _queue.Empty:
+                        break
+    finally:
+        if manager is not None:
+            manager.shutdown()

@@ -1,0 +1,52 @@
+"""Exact enumeration of tiny committee machines: the oracle the samplers are tested against (ALGORITHMS.md §8)."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+from scipy import stats
+
+from relusim import model
+
+
+def all_weights(N: int) -> np.ndarray:
+    """Every binary weight vector, shape (2^N, N) int8."""
+    return np.array(list(itertools.product((-1, 1), repeat=N)), dtype=np.int8)
+
+
+def energies_of_all(xi, sigma, activation: str, K: int) -> np.ndarray:
+    """E(W) for every W, by the brute-force model (independent of the kernels)."""
+    return np.array([model.energy(w, xi, sigma, activation, K) for w in all_weights(xi.shape[1])])
+
+
+def boltzmann_energy_law(E_all: np.ndarray, beta: float, P: int) -> np.ndarray:
+    """P_beta(E) = g(E) exp(-beta E) / Z over E = 0..P."""
+    g = np.bincount(E_all, minlength=P + 1).astype(float)
+    p = g * np.exp(-beta * np.arange(P + 1))
+    return p / p.sum()
+
+
+def g_test(counts: np.ndarray, probs: np.ndarray) -> float:
+    """p-value of the G-test of ``counts`` against ``probs`` (bins with expected count < 5 pooled)."""
+    counts = np.asarray(counts, float)
+    expected = probs * counts.sum()
+    order = np.argsort(expected)
+    c, e = [], []
+    acc_c = acc_e = 0.0
+    for k in order:  # pool the smallest bins until each pooled bin expects >= 5
+        acc_c += counts[k]
+        acc_e += expected[k]
+        if acc_e >= 5:
+            c.append(acc_c), e.append(acc_e)
+            acc_c = acc_e = 0.0
+    if acc_e > 0:
+        c[-1] += acc_c
+        e[-1] += acc_e
+    c, e = np.array(c), np.array(e)
+    G = 2 * np.sum(np.where(c > 0, c * np.log(np.where(c > 0, c, 1) / e), 0.0))
+    return float(stats.chi2.sf(G, len(c) - 1))
+
+
+def lag1_autocorrelation(x: np.ndarray) -> float:
+    x = np.asarray(x, float) - np.mean(x)
+    return float(np.dot(x[:-1], x[1:]) / np.dot(x, x))

@@ -1,0 +1,70 @@
+"""Every incremental kernel against its brute-force twin in relusim.model, on random states."""
+import numpy as np
+import pytest
+
+from relusim import model
+from relusim.kernels import fields
+
+# (activation, N, K, P): odd and even n for ReLU, small n so that ties (H = 0, out = 0) are frequent;
+# sign with even n exercises sgn(0) = 0 (allow_ties).
+CASES = [("relu", 8, 2, 6), ("relu", 12, 4, 9), ("relu", 30, 6, 20), ("relu", 40, 4, 40),
+         ("sign", 9, 3, 6), ("sign", 45, 5, 30), ("sign", 12, 3, 10), ("sign", 25, 5, 25)]
+STATES = 50  # per case: 4 ReLU and 4 sign cases give 200 random states per activation
+
+
+@pytest.mark.parametrize("activation,N,K,P", CASES)
+def test_delta_energy_equals_energy_difference_for_every_weight(machine, activation, N, K, P):
+    act = fields.ACT_CODES[activation]
+    ties = 0
+    for s in range(STATES):
+        inst, (XT, sig, c), w, H, marg, E = machine(activation, N, K, P, seed=1000 * s + N)
+        assert E == model.energy(w, inst.xi, inst.sigma, activation, K)
+        ties += int(np.count_nonzero(marg == 0))
+        for i in range(N):
+            w2 = w.copy()
+            w2[i] = -w2[i]
+            expected = model.energy(w2, inst.xi, inst.sigma, activation, K) - E
+            assert fields.delta_energy(XT, sig, c, N // K, act, w, H, marg, E, i) == expected
+    if activation == "relu" or N // K % 2 == 0:
+        assert ties > 0, "the cases must include zero outputs (ties)"
+
+
+@pytest.mark.parametrize("activation,N,K,P", CASES)
+def test_caches_after_flip_equal_fields_recomputed_from_scratch(machine, activation, N, K, P):
+    act = fields.ACT_CODES[activation]
+    c_l = model.output_weights(activation, K)
+    for s in range(STATES):
+        inst, (XT, sig, c), w, H, marg, E = machine(activation, N, K, P, seed=7 + 1000 * s + N)
+        rng = np.random.default_rng(s)
+        for i in rng.integers(0, N, size=10):
+            dE = fields.delta_energy(XT, sig, c, N // K, act, w, H, marg, E, i)
+            fields.apply_flip(XT, sig, c, N // K, act, w, H, marg, i)
+            E += dE
+            Hs = model.unit_fields(w, inst.xi, K)
+            np.testing.assert_array_equal(H, Hs)
+            np.testing.assert_array_equal(marg, inst.sigma * (c_l @ model.activate(activation, Hs)))
+            assert E == model.energy(w, inst.xi, inst.sigma, activation, K)
+
+
+def test_zero_output_counts_as_an_error():
+    # ReLU, K = 2: both units off gives out = 0, which MODEL.md §3 counts as an error.
+    xi = np.array([[1, 1, 1, 1]], dtype=np.int8)
+    w = np.array([-1, -1, -1, -1], dtype=np.int8)
+    for label in (1, -1):
+        assert model.energy(w, xi, np.array([label], dtype=np.int8), "relu", 2) == 1
+
+
+def test_stabilities_follow_the_paper_normalisation():
+    # sign: Delta = sigma * sum_l sgn(h_l) / sqrt(K); relu: sigma * sum_l c_l relu(h_l) / sqrt(K), h = H / sqrt(n)
+    rng = np.random.default_rng(3)
+    xi = (2 * rng.integers(0, 2, (5, 12)) - 1).astype(np.int8)
+    sigma = (2 * rng.integers(0, 2, 5) - 1).astype(np.int8)
+    w = (2 * rng.integers(0, 2, 12) - 1).astype(np.int8)
+    H = np.einsum("pli,li->pl", xi.reshape(5, 4, 3).astype(float), w.reshape(4, 3).astype(float))
+    relu = sigma * ((np.maximum(H[:, :2], 0).sum(1) - np.maximum(H[:, 2:], 0).sum(1)) / np.sqrt(3)) / 2
+    np.testing.assert_allclose(model.stabilities(w, xi, sigma, "relu", 4), relu)
+    xi3 = xi[:, :9]
+    w3 = w[:9]
+    H3 = np.einsum("pli,li->pl", xi3.reshape(5, 3, 3).astype(float), w3.reshape(3, 3).astype(float))
+    np.testing.assert_allclose(model.stabilities(w3, xi3, sigma, "sign", 3),
+                               sigma * np.sign(H3).sum(1) / np.sqrt(3))
