@@ -1,6 +1,11 @@
 """One sample from start to finish: instance, initial state, annealing, final measurements.
 
-Reads like a table of contents; the hot loop is one kernel call per block of ``record_every`` sweeps.
+Reads like a table of contents; the hot loop is one kernel call per record (``record_every`` sweeps).
+The protocol for replicated systems is MODEL.md §8 (relusim's recipe): a beta schedule, a gamma
+schedule multiplied by a feedback factor exp(c) that steers the replicas' mean mutual overlap to
+``target_overlap`` (c += gamma_gain (q1 - q-bar) after each record, q-bar averaged over the second
+half of the record), then up to ``extra_sweeps`` sweeps at the final beta, still under control,
+until every replica is a solution at the target overlap.
 """
 from __future__ import annotations
 
@@ -13,10 +18,11 @@ import numpy as np
 from . import instance as _instance
 from . import measure, model
 from .config import Config
-from .kernels import fields, metropolis
+from .kernels import fields, metropolis, replicated
 from .kernels import rng as _rng
 
 Progress = Callable[[int, int, int], None]  # (sample index, sweeps done, current total energy)
+LOG_GAMMA_CLAMP = 30.0  # bounds the feedback factor exp(c), so gamma stays finite
 
 
 @dataclass
@@ -41,80 +47,124 @@ class SampleResult:
 
 @dataclass
 class Chain:
-    """The mutable state of one machine: weights, caches, energy and its random stream."""
+    """The mutable state of y machines (and their reference): weights, caches, energies, random stream."""
 
-    w: np.ndarray
-    H: np.ndarray
-    marg: np.ndarray
-    E: np.ndarray
-    rng: np.ndarray
+    w: np.ndarray  # (y, N) int8
+    H: np.ndarray  # (y, K, Pp) int16
+    marg: np.ndarray  # (y, Pp) int16
+    E: np.ndarray  # (y,) int64
+    ref: np.ndarray  # (N,) int8; empty unless an explicit reference is sampled
+    m: np.ndarray  # (N,) int16, sum of the replicas
+    rng: np.ndarray  # xoshiro256** state
+
+
+def _mode(cfg: Config) -> int:
+    if cfg.ensemble.replicas == 1:
+        return metropolis.NONE
+    return metropolis.EXPLICIT if cfg.ensemble.reference == "explicit" else metropolis.TRACED
 
 
 def init_chain(cfg: Config, problem, dynamics: np.random.SeedSequence) -> Chain:
-    """Uniformly random initial weights and the kernel RNG, both from the dynamics stream."""
-    m = cfg.model
+    """Independent uniformly random replicas (and reference), MODEL.md §8.1, from the dynamics stream."""
+    m_, y = cfg.model, cfg.ensemble.replicas
     XT, sig, c = problem
     g = np.random.Generator(np.random.PCG64(dynamics.spawn(1)[0]))
-    w = (2 * g.integers(0, 2, size=m.N, dtype=np.int8) - 1).astype(np.int8)
-    H, marg = fields.new_caches(m.K, m.P)
-    E = np.array([fields.build(XT, sig, c, m.n, fields.ACT_CODES[m.activation], w, H, marg)])
-    return Chain(w, H, marg, E, _rng.new_state(dynamics))
+    w = (2 * g.integers(0, 2, size=(y, m_.N), dtype=np.int8) - 1).astype(np.int8)
+    ref = np.zeros(0, np.int8)
+    if _mode(cfg) == metropolis.EXPLICIT:
+        ref = (2 * g.integers(0, 2, size=m_.N, dtype=np.int8) - 1).astype(np.int8)
+    H, marg = fields.new_caches(y, m_.K, m_.P)
+    act = fields.ACT_CODES[m_.activation]
+    E = np.array([fields.build(XT, sig, c, m_.n, act, w, H, marg, a) for a in range(y)], dtype=np.int64)
+    m = np.empty(m_.N, np.int16)
+    replicated.replica_sums(w, m)
+    return Chain(w, H, marg, E, ref, m, _rng.new_state(dynamics))
 
 
 def run_sample(cfg: Config, index: int, progress: Progress | None = None) -> SampleResult:
-    """Anneal sample ``index`` of ``cfg`` (y = 1, Metropolis) and measure it."""
+    """Anneal sample ``index`` of ``cfg`` and measure it."""
     t0 = time.perf_counter()
-    m, a = cfg.model, cfg.anneal
+    m = cfg.model
     inst = _instance.make(m.N, m.P, cfg.seed, index)
     problem = fields.problem_arrays(inst.xi, inst.sigma, model.output_weights(m.activation, m.K))
     chain = init_chain(cfg, problem, _instance.stream(cfg.seed, index, _instance.DYNAMICS))
+    trace = anneal(cfg, problem, chain, index, progress)
+    return measure_sample(cfg, inst, chain, trace, index, time.perf_counter() - t0)
+
+
+def anneal(cfg: Config, problem, chain: Chain, index: int = 0, progress: Progress | None = None) -> dict:
+    """Run the schedule (and the extra sweeps) on ``chain`` in place; return the trace records."""
+    a, e = cfg.anneal, cfg.ensemble
+    y = e.replicas
     betas = a.beta.values(a.sweeps)
-    trace = _anneal_single(cfg, problem, chain, betas, index, progress)
-    sweeps_done = int(trace["sweep"][-1])
-    W = chain.w[None, :]
-    energy = np.array([model.energy(chain.w, inst.xi, inst.sigma, m.activation, m.K)])
-    if energy[0] != chain.E[0]:
-        raise RuntimeError(f"sample {index}: cached energy {chain.E[0]} != recomputed {energy[0]}")
-    return SampleResult(
-        index=index,
-        seed_entropy=cfg.seed,
-        solved=bool(energy[0] == 0),
-        sweeps_done=sweeps_done,
-        wall_s=time.perf_counter() - t0,
-        patterns=inst.xi,
-        labels=inst.sigma,
-        weights=W,
-        energy=energy,
-        stabilities=measure.stabilities(W, inst.xi, inst.sigma, m.activation, m.K),
-        trace=trace,
-    )
-
-
-def _anneal_single(cfg, problem, chain: Chain, betas, index, progress) -> dict:
-    m, a = cfg.model, cfg.anneal
+    gammas = e.gamma.values(a.sweeps) if y > 1 else np.zeros(a.sweeps)
+    if a.extra_sweeps:
+        betas = np.concatenate([betas, np.full(a.extra_sweeps, betas[-1])])
+        gammas = np.concatenate([gammas, np.full(a.extra_sweeps, gammas[-1])])
+    q1 = np.nan if e.target_overlap is None else e.target_overlap
     XT, sig, c = problem
-    act = fields.ACT_CODES[m.activation]
+    act = fields.ACT_CODES[cfg.model.activation]
     S = len(betas)
-    energies = np.zeros(S, dtype=np.int64)
-    accepted = np.zeros(S, dtype=np.int64)
-    rec_sweep, rec_beta, rec_E, rec_acc = [], [], [], []
+    energies = np.zeros((S, y), np.int64)
+    accepted = np.zeros(S, np.int64)
+    qbar = np.full(S, np.nan)
+    used_rrr = np.zeros(S, np.bool_)
+    rec = {"sweep": [], "beta": [], "gamma": [], "energy": [], "overlap": [], "accepted": [], "rrr": []}
+    log_c = 0.0
     s = 0
     while s < S:
-        block = betas[s:s + a.record_every]
-        done = metropolis.sweeps(XT, sig, c, m.n, act, chain.w, chain.H, chain.marg, chain.E, chain.rng,
-                                 block, a.stop_when_solved, energies[s:], accepted[s:])
+        block = slice(s, min(s + a.record_every, S))
+        g = gammas[block] * np.exp(log_c)
+        done = replicated.run(XT, sig, c, cfg.model.n, act, chain.w, chain.H, chain.marg, chain.E, chain.ref,
+                              chain.m, _mode(cfg), chain.rng, betas[block], g, a.sampler == "rrr", a.rrr_below,
+                              a.stop_when_solved, q1, e.overlap_tolerance, energies[s:], accepted[s:], qbar[s:],
+                              used_rrr[s:])
+        rec["sweep"].append(s + done)
+        rec["beta"].append(betas[s + done - 1])
+        rec["gamma"].append(g[done - 1])
+        rec["energy"].append(chain.E.copy())
+        rec["overlap"].append(qbar[s + done - 1])
+        rec["accepted"].append(int(accepted[s:s + done].sum()))
+        rec["rrr"].append(float(used_rrr[s:s + done].mean()))
+        if not np.isnan(q1):
+            q_stage = float(np.mean(qbar[s + done // 2:s + done]))
+            log_c = float(np.clip(log_c + e.gamma_gain * (q1 - q_stage), -LOG_GAMMA_CLAMP, LOG_GAMMA_CLAMP))
         s += done
-        rec_sweep.append(s)
-        rec_beta.append(block[done - 1])
-        rec_E.append([chain.E[0]])
-        rec_acc.append(int(accepted[s - done:s].sum()))
         if progress is not None:
-            progress(index, s, int(chain.E[0]))
-        if a.stop_when_solved and chain.E[0] == 0:
+            progress(index, s, int(chain.E.sum()))
+        if done < block.stop - block.start:  # the kernel stopped: solved (at the target overlap)
             break
-    return {
-        "sweep": np.array(rec_sweep, dtype=np.int64),
-        "beta": np.array(rec_beta, dtype=np.float64),
-        "energy": np.array(rec_E, dtype=np.int64).reshape(-1, 1),
-        "accepted": np.array(rec_acc, dtype=np.int64),
-    }
+    return {k: np.array(v, dtype=np.int64 if k in ("sweep", "energy", "accepted") else np.float64)
+            for k, v in rec.items() if y > 1 or k not in ("gamma", "overlap")}
+
+
+def _solved(cfg: Config, E: np.ndarray, q: float) -> bool:
+    t = cfg.ensemble.target_overlap
+    return bool(E.max() == 0 and (t is None or abs(q - t) <= cfg.ensemble.overlap_tolerance))
+
+
+def measure_sample(cfg: Config, inst, chain: Chain, trace: dict, index: int, wall_s: float) -> SampleResult:
+    """Final energies (checked against the brute-force model), stabilities and overlaps."""
+    m, y = cfg.model, cfg.ensemble.replicas
+    energy = np.array([model.energy(w, inst.xi, inst.sigma, m.activation, m.K) for w in chain.w], np.int64)
+    if not np.array_equal(energy, chain.E):
+        raise RuntimeError(f"sample {index}: cached energies {chain.E} != recomputed {energy}")
+    res = SampleResult(
+        index=index, seed_entropy=cfg.seed, solved=False, sweeps_done=int(trace["sweep"][-1]), wall_s=wall_s,
+        patterns=inst.xi, labels=inst.sigma, weights=chain.w.copy(), energy=energy,
+        stabilities=measure.stabilities(chain.w, inst.xi, inst.sigma, m.activation, m.K), trace=trace)
+    q = float("nan")
+    if y > 1:
+        q = model.mean_mutual_overlap(chain.w)
+        # traced ensembles have no sampled centre: the majority vote stands in for it
+        ref = chain.ref.copy() if len(chain.ref) else np.where(chain.m >= 0, 1, -1).astype(np.int8)
+        res.reference = ref
+        res.reference_stabilities = model.stabilities(ref, inst.xi, inst.sigma, m.activation, m.K)
+        res.extra_attrs = {
+            "final_overlap": q,
+            "reference_energy": model.energy(ref, inst.xi, inst.sigma, m.activation, m.K),
+            "reference_kind": "sampled" if len(chain.ref) else "majority of the replicas",
+            "reference_overlaps": (chain.w.astype(np.int64) @ ref.astype(np.int64) / m.N),
+        }
+    res.solved = _solved(cfg, energy, q)
+    return res

@@ -72,6 +72,7 @@ class EnsembleConfig:
     gamma: Schedule = field(default_factory=lambda: Schedule(0.05, 5.0, "geometric"))
     target_overlap: float | None = None
     overlap_tolerance: float = 0.01
+    gamma_gain: float = 2.0  # kappa: log gamma += kappa (q1 - q-bar) after each record (MODEL.md §8)
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,8 @@ class AnnealConfig:
     sweeps: int = 500
     stop_when_solved: bool = True
     record_every: int = 1
+    extra_sweeps: int = 0  # after the schedule: sweeps at the final beta until solved (MODEL.md §8.4)
+    rrr_below: float = 0.01  # rrr sampler: Metropolis sweeps while their acceptance is above this
 
 
 @dataclass(frozen=True)
@@ -189,12 +192,13 @@ def from_dict(raw: dict) -> Config:
                   "allow_ties": bool})
     e_raw = top.pop("ensemble", None) or {}
     e = _section(e_raw, EnsembleConfig, "ensemble.",
-                 {"replicas": int, "reference": str, "overlap_tolerance": float})
+                 {"replicas": int, "reference": str, "overlap_tolerance": float, "gamma_gain": float})
     e["gamma"] = _schedule(e.get("gamma"), "ensemble.gamma", EnsembleConfig().gamma)
     if e.get("target_overlap") is not None:
         e["target_overlap"] = _typed(e["target_overlap"], float, "ensemble.target_overlap")
     a = _section(top.pop("anneal", None), AnnealConfig, "anneal.",
-                 {"sampler": str, "sweeps": int, "stop_when_solved": bool, "record_every": int})
+                 {"sampler": str, "sweeps": int, "stop_when_solved": bool, "record_every": int,
+                  "extra_sweeps": int, "rrr_below": float})
     a["beta"] = _schedule(a.get("beta"), "anneal.beta", AnnealConfig().beta)
     cfg = Config(**top, model=ModelConfig(**m), ensemble=EnsembleConfig(**e), anneal=AnnealConfig(**a))
     validate(cfg)
@@ -224,8 +228,8 @@ def validate(cfg: Config) -> None:
                              "set model.allow_ties: true to accept sgn(0) = 0")
     if m.activation == "relu" and m.K % 2:
         raise InputError("model.K", m.K, "ReLU needs K even (balanced output weights c_l = +-1)")
-    if m.N > 65534:
-        raise InputError("model.N", m.N, "must be <= 65534 (int16 fields)")
+    if m.N > 32000:
+        raise InputError("model.N", m.N, "must be <= 32000 (the kernels keep fields and margins in int16)")
     if m.alpha <= 0:
         raise InputError("model.alpha", m.alpha, "must be > 0")
     if m.P < 1:
@@ -239,6 +243,10 @@ def validate(cfg: Config) -> None:
         raise InputError("ensemble.target_overlap", e.target_overlap, "must be in (-1, 1) or null")
     if e.overlap_tolerance <= 0:
         raise InputError("ensemble.overlap_tolerance", e.overlap_tolerance, "must be > 0")
+    if e.target_overlap is not None and e.replicas < 2:
+        raise InputError("ensemble.target_overlap", e.target_overlap, "needs ensemble.replicas >= 2")
+    if e.gamma_gain < 0:
+        raise InputError("ensemble.gamma_gain", e.gamma_gain, "must be >= 0")
     _one_of(a.sampler, "anneal.sampler", SAMPLERS)
     if a.beta.stop < a.beta.start:
         raise InputError("anneal.beta", f"{a.beta.start} -> {a.beta.stop}",
@@ -247,6 +255,13 @@ def validate(cfg: Config) -> None:
         raise InputError("anneal.sweeps", a.sweeps, "must be >= 1")
     if a.record_every < 1:
         raise InputError("anneal.record_every", a.record_every, "must be >= 1")
+    if a.extra_sweeps < 0:
+        raise InputError("anneal.extra_sweeps", a.extra_sweeps, "must be >= 0")
+    if a.rrr_below < 0:
+        raise InputError("anneal.rrr_below", a.rrr_below, "must be >= 0 (0: never RRR, > 1: always)")
+    if a.sampler == "rrr" and e.replicas > 1 and e.reference == "traced":
+        raise InputError("anneal.sampler", a.sampler, "rrr needs ensemble.reference: explicit "
+                         "(the traced ensemble is sampled with metropolis)")
     if not cfg.output.endswith((".h5", ".hdf5")):
         raise InputError("output", cfg.output, "must end in .h5 or .hdf5")
     _check_writable(cfg.output)

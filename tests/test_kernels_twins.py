@@ -18,32 +18,40 @@ def test_delta_energy_equals_energy_difference_for_every_weight(machine, activat
     ties = 0
     for s in range(STATES):
         inst, (XT, sig, c), w, H, marg, E = machine(activation, N, K, P, seed=1000 * s + N)
-        assert E == model.energy(w, inst.xi, inst.sigma, activation, K)
+        assert E[0] == model.energy(w[0], inst.xi, inst.sigma, activation, K)
         ties += int(np.count_nonzero(marg == 0))
         for i in range(N):
-            w2 = w.copy()
+            w2 = w[0].copy()
             w2[i] = -w2[i]
-            expected = model.energy(w2, inst.xi, inst.sigma, activation, K) - E
-            assert fields.delta_energy(XT, sig, c, N // K, act, w, H, marg, E, i) == expected
+            expected = model.energy(w2, inst.xi, inst.sigma, activation, K) - E[0]
+            assert fields.delta_energy(XT, sig, c, N // K, act, w, H, marg, E, 0, i) == expected
     if activation == "relu" or N // K % 2 == 0:
         assert ties > 0, "the cases must include zero outputs (ties)"
+
+
+def assert_caches_match_model(inst, w, H, marg, E, activation, K):
+    """Every cached quantity of every replica equals its from-scratch value in relusim.model."""
+    P = inst.xi.shape[0]
+    c_l = model.output_weights(activation, K)
+    for a in range(w.shape[0]):
+        Hs = model.unit_fields(w[a], inst.xi, K)
+        np.testing.assert_array_equal(H[a, :, :P], Hs)
+        np.testing.assert_array_equal(marg[a, :P], inst.sigma * (c_l @ model.activate(activation, Hs)))
+        assert (H[a, :, P:] == 0).all() and (marg[a, P:] == fields.PAD).all()  # padding lanes stay inert
+        assert E[a] == model.energy(w[a], inst.xi, inst.sigma, activation, K)
 
 
 @pytest.mark.parametrize("activation,N,K,P", CASES)
 def test_caches_after_flip_equal_fields_recomputed_from_scratch(machine, activation, N, K, P):
     act = fields.ACT_CODES[activation]
-    c_l = model.output_weights(activation, K)
     for s in range(STATES):
         inst, (XT, sig, c), w, H, marg, E = machine(activation, N, K, P, seed=7 + 1000 * s + N)
         rng = np.random.default_rng(s)
         for i in rng.integers(0, N, size=10):
-            dE = fields.delta_energy(XT, sig, c, N // K, act, w, H, marg, E, i)
-            fields.apply_flip(XT, sig, c, N // K, act, w, H, marg, i)
-            E += dE
-            Hs = model.unit_fields(w, inst.xi, K)
-            np.testing.assert_array_equal(H, Hs)
-            np.testing.assert_array_equal(marg, inst.sigma * (c_l @ model.activate(activation, Hs)))
-            assert E == model.energy(w, inst.xi, inst.sigma, activation, K)
+            dE = fields.delta_energy(XT, sig, c, N // K, act, w, H, marg, E, 0, i)
+            fields.apply_flip(XT, sig, c, N // K, act, w, H, marg, 0, i)
+            E[0] += dE
+            assert_caches_match_model(inst, w, H, marg, E, activation, K)
 
 
 def test_zero_output_counts_as_an_error():
@@ -68,3 +76,23 @@ def test_stabilities_follow_the_paper_normalisation():
     H3 = np.einsum("pli,li->pl", xi3.reshape(5, 3, 3).astype(float), w3.reshape(3, 3).astype(float))
     np.testing.assert_allclose(model.stabilities(w3, xi3, sigma, "sign", 3),
                                sigma * np.sign(H3).sum(1) / np.sqrt(3))
+
+
+@pytest.mark.parametrize("activation,N,K,P", CASES)
+def test_metropolis_sweep_keeps_its_caches_equal_to_the_brute_force_twin(machine, activation, N, K, P):
+    # the sweep kernel writes the energy change and the update out (no call): hold it to the same twin
+    from relusim.kernels import metropolis
+    from relusim.kernels import rng as krng
+
+    inst, (XT, sig, c), w, H, marg, E = machine(activation, N, K, P, seed=99)
+    state = krng.new_state(np.random.SeedSequence(1))
+    etab = np.empty(2 * XT.shape[1] + 1)
+    ref, m, ctab = np.zeros(0, np.int8), w[0].astype(np.int16), np.zeros((1, 2))
+    accepted = 0
+    for beta in (0.3, 1.0, 3.0):
+        metropolis.fill_etab(etab, beta, XT.shape[1])
+        for _ in range(20):
+            accepted += metropolis.sweep(XT, sig, c, N // K, fields.ACT_CODES[activation], w, H, marg, E,
+                                         ref, m, metropolis.NONE, state, etab, 0.0, ctab)
+            assert_caches_match_model(inst, w, H, marg, E, activation, K)
+    assert accepted > 0

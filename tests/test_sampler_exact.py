@@ -21,12 +21,11 @@ CASES = [("sign", 9, 3, 6, 1.0, 10), ("relu", 8, 2, 6, 1.0, 10), ("relu", 8, 2, 
 
 def chain_energies(machine, activation, N, K, P, beta, thin, seed=11):
     inst, (XT, sig, c), w, H, marg, E = machine(activation, N, K, P, seed=5)
-    Ea = np.array([E])
     state = krng.new_state(np.random.SeedSequence(seed))
     S = thin * KEPT + 200
     energies = np.zeros(S, np.int64)
     acc = np.zeros(S, np.int64)
-    done = metropolis.sweeps(XT, sig, c, N // K, fields.ACT_CODES[activation], w, H, marg, Ea, state,
+    done = metropolis.sweeps(XT, sig, c, N // K, fields.ACT_CODES[activation], w, H, marg, E, state,
                              np.full(S, beta), False, energies, acc)
     assert done == S
     return inst, energies[200::thin]

@@ -1,0 +1,241 @@
+"""Reduced-rejection-rate Monte Carlo (Baldassi 2017, J. Stat. Mech. 033301; ALGORITHMS.md §5).
+
+The variable to flip is drawn with probability p_j / z, p_j = min(1, exp(-beta dH_j)), z = sum_j p_j,
+and the move is accepted with probability min(1, z(x) / z(x')). This is exact because
+p_j(x) / p_j(x') = exp(-beta dH_j(x)) (dH changes sign under the flip), provided every p_k is
+computed exactly in both states. Here the p_j include both the data term and the coupling (for a
+single machine, NONE mode, and for the explicit-reference ensemble).
+
+Bookkeeping that keeps a step cheap:
+* dEd[a, k], the data energy change of every replica weight, is kept incrementally: after a flip in
+  unit l of replica a, the n weights of unit l are recomputed (their fields changed), and the other
+  weights change only through the patterns whose margin changed *and* lies in the window
+  [-1, 2] where one flip can change their error status (|Delta out| <= 2): the marginal-pattern
+  sets of ALGORITHMS.md §1.
+* p is held in blocks of 64 whose sums are recomputed (not updated) after every change, so z never
+  drifts; picking j scans the block sums, then one block.
+* A proposed move is applied, the affected p recomputed, and reverted on rejection.
+A sweep is nv RRR steps (each an attempted move), the convention of [R]. At low temperature a step
+costs far more than a Metropolis proposal but is almost always a move: compare samplers by wall time.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from . import rng as _rng
+from .fields import _dg, unit_delta_energies
+from .metropolis import EXPLICIT
+
+B = 64  # block size of the two-level sampler
+
+
+@njit(cache=True)
+def alloc(y, N, P, mode):
+    """Scratch for RRR: dEd (y, N), p (nv,), bsum, and save buffers for a staged move."""
+    nv = y * N + (N if mode == EXPLICIT else 0)
+    nb = (nv + B - 1) // B
+    return (np.zeros((y, N), np.int64), np.zeros(nb * B), np.zeros(nb), np.zeros(P, np.int16),
+            np.zeros(P, np.int16), np.zeros(N, np.int64))
+
+
+@njit(cache=True)
+def rebuild_delta(XT, sig, c, n, act, w, H, marg, E, dEd):
+    """dEd[a, k] from scratch for every replica weight (O(y N P))."""
+    y, N = w.shape
+    for a in range(y):
+        for l in range(N // n):
+            unit_delta_energies(XT, sig, c, n, act, w, H, marg, E, a, l, dEd[a])
+
+
+@njit(inline="always")
+def _p_rep(dEd, w, ref, mode, etab, P, e_up, e_dn, a, i):
+    x = etab[dEd[a, i] + P]
+    if mode == EXPLICIT:
+        x *= e_up if ref[i] == w[a, i] else e_dn
+    return x if x < 1.0 else 1.0
+
+
+@njit(inline="always")
+def _p_ref(ref, m, gamma, i):
+    x = 2.0 * gamma * ref[i] * m[i]
+    return 1.0 if x <= 0.0 else np.exp(-x)
+
+
+@njit(inline="always")
+def _block_sum(p, bsum, b):
+    s = 0.0
+    for k in range(b * B, (b + 1) * B):
+        s += p[k]
+    bsum[b] = s
+
+
+@njit(cache=True)
+def rebuild_p(dEd, w, ref, m, mode, etab, gamma, p, bsum):
+    """Every p_j and block sum from dEd and the current couplings (after beta or gamma changed)."""
+    y, N = w.shape
+    P = (etab.shape[0] - 1) // 2
+    e_up, e_dn = np.exp(-2.0 * gamma), np.exp(2.0 * gamma)
+    for a in range(y):
+        for i in range(N):
+            p[a * N + i] = _p_rep(dEd, w, ref, mode, etab, P, e_up, e_dn, a, i)
+    if mode == EXPLICIT:
+        for i in range(N):
+            p[y * N + i] = _p_ref(ref, m, gamma, i)
+    for b in range(bsum.shape[0]):
+        _block_sum(p, bsum, b)
+
+
+@njit(inline="always")
+def _refresh_replica(dEd, w, ref, m, mode, etab, gamma, p, bsum, a, i):
+    """Recompute p of replica a (and of reference weight i) and their block sums."""
+    y, N = w.shape
+    P = (etab.shape[0] - 1) // 2
+    e_up, e_dn = np.exp(-2.0 * gamma), np.exp(2.0 * gamma)
+    for k in range(N):
+        p[a * N + k] = _p_rep(dEd, w, ref, mode, etab, P, e_up, e_dn, a, k)
+    for b in range((a * N) // B, (a * N + N - 1) // B + 1):
+        _block_sum(p, bsum, b)
+    if mode == EXPLICIT:
+        p[y * N + i] = _p_ref(ref, m, gamma, i)
+        _block_sum(p, bsum, (y * N + i) // B)
+
+
+@njit(inline="always")
+def _refresh_site(dEd, w, ref, m, mode, etab, gamma, p, bsum, i):
+    """Recompute p of every replica weight at site i and of reference weight i (a reference move)."""
+    y, N = w.shape
+    P = (etab.shape[0] - 1) // 2
+    e_up, e_dn = np.exp(-2.0 * gamma), np.exp(2.0 * gamma)
+    for a in range(y):
+        p[a * N + i] = _p_rep(dEd, w, ref, mode, etab, P, e_up, e_dn, a, i)
+        _block_sum(p, bsum, (a * N + i) // B)
+    p[y * N + i] = _p_ref(ref, m, gamma, i)
+    _block_sum(p, bsum, (y * N + i) // B)
+
+
+@njit(inline="always")
+def _pick(p, bsum, u):
+    """Index j with probability p_j / sum(p), u uniform in [0, 1)."""
+    z = 0.0
+    for b in range(bsum.shape[0]):
+        z += bsum[b]
+    r = u * z
+    nb = bsum.shape[0]
+    b = 0
+    while b < nb - 1 and r >= bsum[b]:
+        r -= bsum[b]
+        b += 1
+    j = b * B
+    last = j
+    for k in range(b * B, (b + 1) * B):
+        if p[k] > 0.0:
+            last = k
+            if r < p[k]:
+                return k
+            r -= p[k]
+    return last  # rounding: r fell just past the block's end
+
+
+@njit(inline="always")
+def _z(bsum):
+    z = 0.0
+    for b in range(bsum.shape[0]):
+        z += bsum[b]
+    return z
+
+
+@njit(cache=True)
+def _update_other_units(XT, sig, c, n, act, w, H, marg, dEd, a, l, msave):
+    """dEd[a, k] for k outside unit l, after marg[a] changed from msave: only window patterns count."""
+    N = w.shape[1]
+    K = N // n
+    z = np.int16(0)
+    for mu in range(XT.shape[1]):
+        mo, mn = msave[mu], marg[a, mu]
+        if mo == mn or ((mo < -1 or mo > 2) and (mn < -1 or mn > 2)):
+            continue
+        s = sig[mu]
+        for l2 in range(K):
+            if l2 == l:
+                continue
+            cl = np.int16(c[l2] * s)
+            ho = H[a, l2, mu]
+            for k in range(l2 * n, (l2 + 1) * n):
+                hn = np.int16(ho - 2 * w[a, k] * XT[k, mu])
+                d = np.int16(cl * _dg(act, ho, hn))
+                dEd[a, k] += (np.int64(mn + d <= z) - np.int64(mn <= z)) - (np.int64(mo + d <= z) - np.int64(mo <= z))
+
+
+@njit(cache=True)
+def step(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma, scratch):
+    """One RRR move. Returns (accepted, z before the move)."""
+    dEd, p, bsum, hsave, msave, dsave = scratch
+    y, N = w.shape
+    P = XT.shape[1]
+    z0 = _z(bsum)
+    j = _pick(p, bsum, _rng.uniform(state))
+    if j < y * N:
+        a = j // N
+        i = j - a * N
+        l = i // n
+        hsave[:] = H[a, l, :]
+        msave[:] = marg[a, :]
+        dsave[:] = dEd[a, :]
+        dE = dEd[a, i]
+        t = np.int16(2 * w[a, i])
+        cl = np.int16(c[l])
+        for mu in range(P):
+            ho = H[a, l, mu]
+            hn = np.int16(ho - t * XT[i, mu])
+            H[a, l, mu] = hn
+            marg[a, mu] = np.int16(marg[a, mu] + np.int16(cl * sig[mu]) * _dg(act, ho, hn))
+        w[a, i] = -w[a, i]
+        m[i] -= t
+        E[a] += dE
+        unit_delta_energies(XT, sig, c, n, act, w, H, marg, E, a, l, dEd[a])
+        _update_other_units(XT, sig, c, n, act, w, H, marg, dEd, a, l, msave)
+        _refresh_replica(dEd, w, ref, m, mode, etab, gamma, p, bsum, a, i)
+        z1 = _z(bsum)
+        if z1 <= z0 or _rng.uniform(state) * z1 < z0:
+            return True, z0
+        H[a, l, :] = hsave
+        marg[a, :] = msave
+        dEd[a, :] = dsave
+        w[a, i] = -w[a, i]
+        m[i] += t
+        E[a] -= dE
+        _refresh_replica(dEd, w, ref, m, mode, etab, gamma, p, bsum, a, i)
+        return False, z0
+    i = j - y * N
+    ref[i] = -ref[i]
+    _refresh_site(dEd, w, ref, m, mode, etab, gamma, p, bsum, i)
+    z1 = _z(bsum)
+    if z1 <= z0 or _rng.uniform(state) * z1 < z0:
+        return True, z0
+    ref[i] = -ref[i]
+    _refresh_site(dEd, w, ref, m, mode, etab, gamma, p, bsum, i)
+    return False, z0
+
+
+@njit(cache=True)
+def sweep(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma, scratch, stop_when_solved):
+    """One RRR sweep: nv steps, as [R] counts iterations; returns (accepted, mean z / nv).
+
+    The number of steps is fixed: ending a sweep on a state-dependent clock (nv / z per step, as a
+    rejection-free method would) weights states by 1 / z and biases the recorded samples.
+    ``scratch`` must hold dEd and p consistent with the state (``rebuild_delta`` + ``rebuild_p``).
+    """
+    y, N = w.shape
+    nv = y * N + (N if mode == EXPLICIT else 0)
+    acc = 0
+    zsum = 0.0
+    steps = 0
+    for _ in range(nv):
+        ok, z0 = step(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma, scratch)
+        acc += ok
+        zsum += z0
+        steps += 1
+        if stop_when_solved and E.max() == 0:
+            break
+    return acc, zsum / steps / nv
