@@ -69,15 +69,13 @@ def info(results) -> None:
     click.echo(io.summary(results))
 
 
-def _register_optional() -> None:
-    try:
-        from .theory.cli import theory_group
-    except ImportError:  # the theory module is optional while it is being built
-        return
+def _register_commands() -> None:
+    from .theory.cli import theory_group
+
     cli.add_command(theory_group, "theory")
 
 
-_register_optional()
+_register_commands()
 
 
 def main(argv: list[str] | None = None) -> None:

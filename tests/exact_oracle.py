@@ -50,3 +50,27 @@ def g_test(counts: np.ndarray, probs: np.ndarray) -> float:
 def lag1_autocorrelation(x: np.ndarray) -> float:
     x = np.asarray(x, float) - np.mean(x)
     return float(np.dot(x[:-1], x[1:]) / np.dot(x, x))
+
+
+def replicated_laws(E_all: np.ndarray, W_all: np.ndarray, beta: float, gamma: float, y: int, P: int):
+    """Exact laws of the explicit-reference ensemble (ALGORITHMS.md §8, MODEL.md §7).
+
+    P(ref) ~ Z(ref)^y with Z(ref) = sum_W exp(-beta E(W) + gamma ref.W), and the replicas are
+    independent given ref. Returns (joint law of (E(W^a), ref.W^a) as an array over
+    [E, (ref.W + N) / 2], law of the mutual overlap W^1.W^2 over (W^1.W^2 + N) / 2). The traced
+    ensemble has the same replica marginals.
+    """
+    N = W_all.shape[1]
+    G = W_all.astype(np.int64) @ W_all.T.astype(np.int64)  # G[r, w] = ref . W
+    logw = -beta * E_all[None, :] + gamma * G  # (refs, W)
+    logZ = np.logaddexp.reduce(logw, axis=1)
+    logPref = y * logZ - np.logaddexp.reduce(y * logZ)
+    cond = np.exp(logw - logZ[:, None])  # P(W | ref)
+    weight = np.exp(logPref)[:, None] * cond  # P(ref, W) for one replica
+    joint = np.zeros((P + 1, N + 1))
+    np.add.at(joint, (np.broadcast_to(E_all, G.shape), (G + N) // 2), weight)
+    mutual = np.zeros(N + 1)
+    for r in range(len(W_all)):  # P(q12) = sum_ref P(ref) sum_{W1, W2} P(W1|ref) P(W2|ref) [W1.W2 = q]
+        mutual += np.exp(logPref[r]) * np.bincount(((G + N) // 2).ravel(),
+                                                   weights=np.outer(cond[r], cond[r]).ravel(), minlength=N + 1)
+    return joint, mutual

@@ -52,7 +52,7 @@ def run(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, betas, gammas, u
     scratch = rrr.alloc(y, N, P, mode)
     last_beta, last_gamma = -1.0, -1.0
     in_rrr = False
-    rate = 2.0 if rrr_below > 1.0 else 1.0
+    rate = 0.0 if rrr_below > 1.0 else 1.0  # the first sweep is Metropolis unless RRR is forced
     for s in range(betas.shape[0]):
         beta, gamma = betas[s], gammas[s]
         changed = beta != last_beta or gamma != last_gamma

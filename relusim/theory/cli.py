@@ -1,0 +1,303 @@
+"""``relusim theory ...``: thin click commands over :mod:`relusim.theory`.
+
+Each command builds a list of row dicts, prints them as a table and optionally writes
+``--csv``/``--json``/``--plot``. Bad input raises :class:`relusim.errors.InputError`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from typing import Callable
+
+import click
+import numpy as np
+
+from relusim.errors import InputError
+from relusim.theory.activations import REGISTRY, get_activation
+from relusim.theory.franz_parisi import franz_parisi_entropy
+from relusim.theory.rs import WEIGHTS, at_threshold, capacity_rs, check_alpha, check_weights
+from relusim.theory.rsb import capacity_1rsb_spherical, local_entropy, local_entropy_extrapolated
+from relusim.theory.stabilities import sign_lattice_edges, stability_bin_probs, stability_density
+
+_ACT_HELP = "activation(s), comma separated: " + ", ".join(REGISTRY) + ", relu_shift<b>"
+
+
+# --- parsing -------------------------------------------------------------------------------------
+
+def parse_list(key: str, text: str) -> list[str]:
+    items = [s.strip() for s in str(text).split(",") if s.strip()]
+    if not items:
+        raise InputError(key, text, "a non-empty comma-separated list")
+    return items
+
+
+def parse_grid(key: str, text: str, lo: float | None = None, hi: float | None = None) -> np.ndarray:
+    """``"a:b:n"`` (n points from a to b) or ``"x1,x2,..."``; values checked against ``(lo, hi)`` open."""
+    allowed = "'a:b:n' (n points from a to b) or a comma list of numbers"
+    try:
+        if ":" in text:
+            a, b, n = text.split(":")
+            vals = np.linspace(float(a), float(b), int(n))
+            if int(n) < 1:
+                raise ValueError
+        else:
+            vals = np.array([float(s) for s in parse_list(key, text)])
+    except ValueError:
+        raise InputError(key, text, allowed) from None
+    if (lo is not None and np.any(vals <= lo)) or (hi is not None and np.any(vals >= hi)) \
+            or not np.all(np.isfinite(vals)):
+        raise InputError(key, text, f"values must lie in ({lo}, {hi})")
+    return vals
+
+
+def parse_activations(text: str) -> list[str]:
+    return [get_activation(a).name for a in parse_list("activation", text)]
+
+
+def parse_weights(text: str) -> list[str]:
+    return [check_weights(w) for w in parse_list("weights", text)]
+
+
+def parse_alphas(text: str) -> list[float]:
+    try:
+        vals = [float(a) for a in parse_list("alpha", text)]
+    except ValueError:
+        raise InputError("alpha", text, "numbers > 0, comma separated") from None
+    return [check_alpha(a) for a in vals]
+
+
+def parse_ys(text: str, allow_inf: bool) -> list[float]:
+    out = []
+    for s in parse_list("y", text):
+        try:
+            y = float(s)
+        except ValueError:
+            raise InputError("y", s, "numbers >= 1" + (" or 'inf'" if allow_inf else "")) from None
+        if not (y >= 1) or (math.isinf(y) and not allow_inf):
+            raise InputError("y", s, "numbers >= 1" + (" or 'inf'" if allow_inf else ""))
+        out.append(y)
+    return out
+
+
+# --- output --------------------------------------------------------------------------------------
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return "nan" if math.isnan(v) else f"{v:.6g}"
+    return str(v)
+
+
+def format_table(rows: list[dict]) -> str:
+    if not rows:
+        return "(no rows)"
+    cols = list(rows[0])
+    cells = [[_fmt(r.get(c, "")) for c in cols] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(cols, widths))]
+    lines += ["  ".join(x.rjust(w) for x, w in zip(row, widths)) for row in cells]
+    return "\n".join(lines)
+
+
+def emit(rows: list[dict], csv_path: str | None, json_path: str | None, plot_path: str | None,
+         plot: Callable[[list[dict], object], None]) -> None:
+    click.echo(format_table(rows))
+    if csv_path:
+        with open(csv_path, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump([{k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                        for k, v in r.items()} for r in rows], f, indent=1)
+    if plot_path:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        fig, ax = plt.subplots(figsize=(5.5, 4))
+        plot(rows, ax)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(plot_path, dpi=120)
+        plt.close(fig)
+
+
+def _lines(rows, ax, x, y, keys, xlabel, ylabel):
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault(tuple(r[k] for k in keys), []).append(r)
+    for key, rs in groups.items():
+        ax.plot([r[x] for r in rs], [r[y] for r in rs], marker=".",
+                label=", ".join(f"{k}={_fmt(v)}" for k, v in zip(keys, key)))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+
+
+def output_options(f):
+    f = click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="write a PNG")(f)
+    f = click.option("--json", "json_path", type=click.Path(dir_okay=False), help="write JSON")(f)
+    f = click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="write CSV")(f)
+    return f
+
+
+# --- commands ------------------------------------------------------------------------------------
+
+@click.group("theory")
+def theory_group() -> None:
+    """Replica predictions at K -> infinity (THEORY.md): capacities, Franz-Parisi, local entropy,
+    stability distributions."""
+
+
+@theory_group.command("capacity")
+@click.option("--activation", default="sign,relu", show_default=True, help=_ACT_HELP)
+@click.option("--weights", default="binary,spherical", show_default=True, help="binary, spherical")
+@output_options
+def capacity_cmd(activation, weights, csv_path, json_path, plot_path):
+    """RS capacity, RS instability (AT) and, for spherical weights, the 1RSB capacity.
+
+    \b
+    Example:
+      relusim theory capacity --activation sign,relu,erf --weights spherical --csv cap.csv
+    """
+    rows = []
+    for w in parse_weights(weights):
+        for a in parse_activations(activation):
+            at = at_threshold(a, w)
+            rsb = capacity_1rsb_spherical(a).alpha if w == "spherical" else float("nan")
+            rows.append(dict(activation=a, weights=w, alpha_c_rs=float(capacity_rs(a, w)),
+                             alpha_at=float(at.alpha), q_at=float(at.q), alpha_c_1rsb=float(rsb)))
+
+    def plot(rows, ax):
+        labels = [f"{r['activation']}\n{r['weights']}" for r in rows]
+        xs = np.arange(len(rows))
+        for i, (k, lab) in enumerate([("alpha_c_rs", "RS capacity"), ("alpha_at", "AT"),
+                                      ("alpha_c_1rsb", "1RSB capacity")]):
+            vals = [min(r[k], 10.0) for r in rows]
+            ax.bar(xs + (i - 1) * 0.27, vals, 0.27, label=lab)
+        ax.set_xticks(xs, labels, fontsize=7)
+        ax.set_ylabel("alpha (inf shown as 10)")
+
+    emit(rows, csv_path, json_path, plot_path, plot)
+
+
+@theory_group.command("franz-parisi")
+@click.option("--activation", default="sign,relu", show_default=True, help=_ACT_HELP)
+@click.option("--weights", default="binary", show_default=True, help="binary or spherical")
+@click.option("--alpha", default="0.5", show_default=True, help="alpha value(s), comma separated")
+@click.option("--d", "d_grid", default="0.005:0.4:10", show_default=True,
+              help="distances d = (1-p)/2: 'a:b:n' or a comma list, 0 < d < 0.5")
+@output_options
+def franz_parisi_cmd(activation, weights, alpha, d_grid, csv_path, json_path, plot_path):
+    """Franz-Parisi entropy V(d) around a typical (equilibrium) solution (THEORY.md §6).
+
+    \b
+    Example:
+      relusim theory franz-parisi --activation sign,relu --alpha 0.3,0.5 --d 0.01:0.3:15 --plot fp.png
+    """
+    ds = parse_grid("d", d_grid, 0.0, 0.5)
+    rows = []
+    for w in parse_weights(weights):
+        for al in parse_alphas(alpha):
+            for a in parse_activations(activation):
+                for d in ds:
+                    r = franz_parisi_entropy(a, w, al, 1.0 - 2.0 * d)
+                    rows.append(dict(activation=a, weights=w, alpha=al, d=float(d), p=r.p, V=r.V))
+    emit(rows, csv_path, json_path, plot_path,
+         lambda rows, ax: (_lines(rows, ax, "d", "V", ("activation", "alpha"), "d", "Franz-Parisi entropy"),
+                           ax.axhline(0, color="k", lw=0.5)))
+
+
+@theory_group.command("local-entropy")
+@click.option("--activation", default="sign,relu", show_default=True, help=_ACT_HELP)
+@click.option("--weights", default="binary", show_default=True, help="binary or spherical")
+@click.option("--alpha", default="0.4", show_default=True, help="alpha value(s), comma separated")
+@click.option("--y", "y_list", default="3,10", show_default=True,
+              help="replica numbers y >= 1, comma separated; 'inf' = extrapolation in 1/y")
+@click.option("--d", "d_grid", default="0.01:0.4:8", show_default=True,
+              help="mutual distances d = (1-q1)/2: 'a:b:n' or a comma list, 0 < d < 0.5")
+@output_options
+def local_entropy_cmd(activation, weights, alpha, y_list, d_grid, csv_path, json_path, plot_path):
+    """Large-deviation local entropy phi(y, d) - phi(alpha=0), per replica (THEORY.md §7, App. D).
+
+    y = inf is EXTRAPOLATED in 1/y from y = 20, 40, 80, 160 (column 'spread' = fit-window difference).
+
+    \b
+    Example:
+      relusim theory local-entropy --activation sign,relu --alpha 0.4 --y 3,10,inf --d 0.01:0.3:10
+    """
+    ds = parse_grid("d", d_grid, 0.0, 0.5)
+    ys = parse_ys(y_list, allow_inf=True)
+    rows = []
+    for w in parse_weights(weights):
+        for al in parse_alphas(alpha):
+            for a in parse_activations(activation):
+                for y in ys:
+                    for d in ds:
+                        q1 = 1.0 - 2.0 * float(d)
+                        if math.isinf(y):
+                            e = local_entropy_extrapolated(a, w, al, q1)
+                            val, spread = e.local_entropy, e.spread
+                        else:
+                            val, spread = local_entropy(a, w, al, y, q1).local_entropy, 0.0
+                        rows.append(dict(activation=a, weights=w, alpha=al, y=y, d=float(d), q1=q1,
+                                         local_entropy=val, spread=spread))
+    emit(rows, csv_path, json_path, plot_path,
+         lambda rows, ax: _lines(rows, ax, "d", "local_entropy", ("activation", "alpha", "y"), "d",
+                                 "local entropy (per replica)"))
+
+
+@theory_group.command("stabilities")
+@click.option("--activation", default="sign,relu", show_default=True, help=_ACT_HELP)
+@click.option("--weights", default="binary", show_default=True, help="binary or spherical")
+@click.option("--alpha", default="0.5", show_default=True, help="alpha (one value)")
+@click.option("--y", "y_list", default="1,7", show_default=True,
+              help="1 = typical (RS); y > 1 = large deviation at mutual overlap --q1")
+@click.option("--q1", default=0.9, show_default=True, type=float, help="replicas' mutual overlap (y > 1)")
+@click.option("--x", "x_grid", default="0.02:3:30", show_default=True,
+              help="stability values where the density is evaluated: 'a:b:n' or a comma list")
+@click.option("--K", "K", default=None, type=int,
+              help="instead of densities: mass per bin of the sign lattice {1,3,..}/sqrt(K) up to max x")
+@output_options
+def stabilities_cmd(activation, weights, alpha, y_list, q1, x_grid, K, csv_path, json_path, plot_path):
+    """Stability densities (MODEL.md §4 normalisation), typical and large deviation (THEORY.md §8).
+
+    \b
+    Example:
+      relusim theory stabilities --activation sign,relu --alpha 0.5 --y 1,7 --q1 0.9 --plot stab.png
+    """
+    al = parse_alphas(alpha)
+    if len(al) != 1:
+        raise InputError("alpha", alpha, "exactly one value")
+    ys = parse_ys(y_list, allow_inf=False)
+    xs = parse_grid("x", x_grid, None, None)
+    if not 0.0 < q1 < 1.0:
+        raise InputError("q1", q1, "must lie in (0, 1)")
+    rows = []
+    for w in parse_weights(weights):
+        for a in parse_activations(activation):
+            for y in ys:
+                kw = dict(y=y, q1=q1 if y > 1 else None)
+                if K is not None:
+                    edges = sign_lattice_edges(K, float(xs.max()))
+                    probs = stability_bin_probs(a, w, al[0], edges=edges, **kw)
+                    for lo, hi, pr in zip(edges[:-1], edges[1:], probs):
+                        rows.append(dict(activation=a, weights=w, alpha=al[0], y=y, bin_lo=float(lo),
+                                         bin_hi=float(hi), prob=float(pr)))
+                else:
+                    dens = stability_density(a, w, al[0], x=xs, **kw)
+                    for x, p in zip(xs, dens):
+                        rows.append(dict(activation=a, weights=w, alpha=al[0], y=y, x=float(x),
+                                         density=float(p)))
+    if K is not None:
+        for r in rows:
+            r["x"] = 0.5 * (r["bin_lo"] + r["bin_hi"])
+        emit(rows, csv_path, json_path, plot_path,
+             lambda rows, ax: _lines(rows, ax, "x", "prob", ("activation", "y"), "Delta", "bin mass"))
+    else:
+        emit(rows, csv_path, json_path, plot_path,
+             lambda rows, ax: _lines(rows, ax, "x", "density", ("activation", "y"), "Delta", "P(Delta)"))
+
+
+__all__ = ["theory_group", "WEIGHTS"]

@@ -1,0 +1,287 @@
+"""Replica-symmetric theory: free entropy, saddle points, capacities and the AT line.
+
+THEORY.md §2-4 (App. B.1 of arXiv:1907.07578, RS stability [ours]). With
+``G(rho) = E_z log Phi(x)``, ``x = sqrt(rho/(1-rho)) z``:
+
+.. math::
+
+    \\phi^\\mathrm{bin}_\\mathrm{RS} = -\\tfrac{\\hat q}{2}(1-q) + E_z\\log 2\\cosh(\\sqrt{\\hat q}z)
+        + \\alpha G(\\rho(q)), \\qquad
+    \\phi^\\mathrm{sph}_\\mathrm{RS} = \\tfrac12\\log(1-q) + \\frac{q}{2(1-q)} + \\alpha G(\\rho(q)).
+
+Every solver here is a 1-D bracketed root in ``q`` (the maps ``q -> alpha`` are explicit), and
+raises :class:`ConvergenceError` with its parameters when no bracket or no converged root exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+from scipy.optimize import brentq
+from scipy.special import log_ndtr
+
+from relusim.errors import InputError, RunError
+from relusim.theory.activations import Activation, as_activation, gauss_hermite
+
+WEIGHTS = ("binary", "spherical")
+_LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
+
+
+class ConvergenceError(RunError):
+    """A saddle-point solver did not converge; ``params`` holds what it was asked to solve."""
+
+    def __init__(self, message: str, **params):
+        self.params = params
+        detail = ", ".join(f"{k}={v!r}" for k, v in params.items())
+        super().__init__(f"{message} ({detail})" if detail else message)
+
+
+def check_weights(weights: str) -> str:
+    if weights not in WEIGHTS:
+        raise InputError("weights", weights, "allowed: " + ", ".join(WEIGHTS))
+    return weights
+
+
+def check_alpha(alpha: float) -> float:
+    if not (np.isfinite(alpha) and alpha > 0):
+        raise InputError("alpha", alpha, "must be a finite number > 0")
+    return float(alpha)
+
+
+# --- Gaussian helpers ---------------------------------------------------------------------------
+
+def mills(x):
+    """``r(x) = N(x)/Phi(x)``, stable for very negative ``x`` (THEORY.md header)."""
+    x = np.asarray(x, dtype=float)
+    return np.exp(-0.5 * x * x - _LOG_SQRT_2PI - log_ndtr(x))
+
+
+def gauss_grid(scale: float = 1.0, n_hermite: int = 151) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes/weights for ``E_z f(scale * z)`` when ``f`` varies on scale 1 (kink of ``log Phi``, ``tanh``).
+
+    THEORY.md §11: Gauss-Hermite while ``scale <= 10`` (``rho <= 0.99``). Beyond, a trapezoid in ``t`` with
+    ``scale * z = sinh(t)``: spacing 0.01 near the kink and relative spacing 1% in the Gaussian tails, so a
+    few thousand nodes serve any ``scale``.
+    """
+    if scale <= 10.0:
+        return gauss_hermite(n_hermite)
+    T = np.arcsinh(12.0 * scale)
+    t = np.linspace(-T, T, 2 * int(np.ceil(T / 0.01)) + 1)
+    x = np.sinh(t)
+    z = x / scale
+    w = np.exp(-0.5 * z * z) * np.cosh(t)
+    return z, w / w.sum()
+
+
+def _x_grid(rho: float):
+    s = np.sqrt(rho / (1.0 - rho))
+    z, w = gauss_grid(s)
+    return s * z, w
+
+
+def G(rho: float) -> float:
+    """``G(rho) = E_z log Phi(sqrt(rho/(1-rho)) z)`` (THEORY.md §3)."""
+    x, w = _x_grid(rho)
+    return float(w @ log_ndtr(x))
+
+
+def A1(rho: float) -> float:
+    """``A1 = E_z r(x)^2 / (1-rho)``, so that ``dG/drho = -A1/2`` (THEORY.md §2-3)."""
+    x, w = _x_grid(rho)
+    return float(w @ mills(x) ** 2) / (1.0 - rho)
+
+
+def A2(rho: float) -> float:
+    """``A2 = E_z [r(x)(x + r(x))]^2 / (1-rho)^2`` (THEORY.md §3)."""
+    x, w = _x_grid(rho)
+    r = mills(x)
+    return float(w @ (r * (x + r)) ** 2) / (1.0 - rho) ** 2
+
+
+def _binary_entropic(qhat: float, n: int = 201):
+    """``(E log 2cosh(sqrt(qhat) z), E tanh^2, E (1-tanh^2)^2)`` for the binary prior.
+
+    ``log 2cosh h = |h| + log(1 + e^{-2|h|})``.
+    """
+    z, w = gauss_grid(np.sqrt(qhat), n)
+    h = np.sqrt(qhat) * z
+    t2 = np.tanh(h) ** 2
+    lc = np.abs(h) + np.log1p(np.exp(-2.0 * np.abs(h)))
+    return float(w @ lc), float(w @ t2), float(w @ (1.0 - t2) ** 2)
+
+
+def qhat_of_q_binary(q: float) -> float:
+    """Invert ``q = E tanh^2(sqrt(qhat) z)`` (monotone in ``qhat``)."""
+    if q <= 0.0:
+        return 0.0
+    f = lambda lq: _binary_entropic(np.exp(lq))[1] - q  # noqa: E731
+    lo, hi = -40.0, 14.0
+    if f(hi) < 0:
+        raise ConvergenceError("q too close to 1 for the binary prior", q=q)
+    return float(np.exp(brentq(f, lo, hi, xtol=1e-14)))
+
+
+# --- free entropies ------------------------------------------------------------------------------
+
+def phi_rs_binary(act: Activation | str, alpha: float, q: float, qhat: float) -> float:
+    """RS free entropy, binary weights, at arbitrary ``(q, qhat)`` (THEORY.md §3)."""
+    act = as_activation(act)
+    return (-0.5 * qhat * (1.0 - q) + _binary_entropic(qhat)[0]
+            + alpha * G(float(act.rho(q))))
+
+
+def phi_rs_spherical(act: Activation | str, alpha: float, q: float) -> float:
+    """RS free entropy, spherical weights, at arbitrary ``q`` (THEORY.md §3)."""
+    act = as_activation(act)
+    return 0.5 * np.log1p(-q) + q / (2.0 * (1.0 - q)) + alpha * G(float(act.rho(q)))
+
+
+def alpha_of_q(act: Activation | str, weights: str, q: float) -> tuple[float, float]:
+    """The ``alpha`` whose RS saddle is at overlap ``q``, and the conjugate ``qhat``.
+
+    Binary: ``qhat = qhat(q)`` from the entropic equation, ``alpha = qhat / (rho'(q) A1)``.
+    Spherical: ``alpha = q / ((1-q)^2 rho'(q) A1)`` (``qhat = q/(1-q)^2``). THEORY.md §3.
+    """
+    act = as_activation(act)
+    energetic = float(act.drho(q)) * A1(float(act.rho(q)))
+    qhat = qhat_of_q_binary(q) if weights == "binary" else q / (1.0 - q) ** 2
+    return qhat / energetic, qhat
+
+
+@dataclass(frozen=True)
+class RSSaddle:
+    """An RS saddle point: overlap ``q``, its conjugate ``qhat`` and the free entropy ``phi``."""
+
+    activation: str
+    weights: str
+    alpha: float
+    q: float
+    qhat: float
+    phi: float
+
+
+_Q_MAX = {"binary": 0.999, "spherical": 1.0 - 1e-10}
+
+
+def _root_in_q(f: Callable[[float], float], what: str, lo: float, hi: float, **params) -> float:
+    flo, fhi = f(lo), f(hi)
+    if not (np.isfinite(flo) and np.isfinite(fhi)) or flo * fhi > 0:
+        raise ConvergenceError(f"no bracketed root for {what}", q_lo=lo, q_hi=hi, f_lo=flo,
+                               f_hi=fhi, **params)
+    q, res = brentq(f, lo, hi, xtol=1e-14, rtol=1e-13, full_output=True)
+    if not res.converged:
+        raise ConvergenceError(f"root finding for {what} did not converge", **params)
+    return float(q)
+
+
+def rs_saddle(act: Activation | str, weights: str, alpha: float) -> RSSaddle:
+    """Solve the RS saddle point at ``alpha`` (THEORY.md §3) by a bracketed root of ``alpha(q) = alpha``.
+
+    Spherical weights have no RS solution at or above ``alpha_c = 2 rho'(1)``: ConvergenceError.
+    """
+    act = as_activation(act)
+    check_weights(weights)
+    check_alpha(alpha)
+    q = _root_in_q(lambda q: np.log(alpha_of_q(act, weights, q)[0] / alpha), "RS saddle",
+                   1e-12, _Q_MAX[weights], activation=act.name, weights=weights, alpha=alpha)
+    a, qhat = alpha_of_q(act, weights, q)
+    if abs(a / alpha - 1.0) > 1e-8:
+        raise ConvergenceError("RS saddle residual too large", activation=act.name, weights=weights,
+                               alpha=alpha, q=q, residual=a / alpha - 1.0)
+    phi = (phi_rs_binary(act, alpha, q, qhat) if weights == "binary"
+           else phi_rs_spherical(act, alpha, q))
+    return RSSaddle(act.name, weights, alpha, q, qhat, phi)
+
+
+# --- capacities ----------------------------------------------------------------------------------
+
+def capacity_rs_binary(act: Activation | str) -> RSSaddle:
+    """Binary RS capacity: ``phi_RS(alpha_c) = 0`` (Krauth-Mezard zero entropy; THEORY.md §3)."""
+    act = as_activation(act)
+
+    def phi_at(q):
+        a, qhat = alpha_of_q(act, "binary", q)
+        return phi_rs_binary(act, a, q, qhat)
+
+    q = _root_in_q(phi_at, "binary zero-entropy capacity", 0.05, 0.95, activation=act.name)
+    a, qhat = alpha_of_q(act, "binary", q)
+    return RSSaddle(act.name, "binary", a, q, qhat, phi_at(q))
+
+
+def capacity_rs_spherical(act: Activation | str) -> float:
+    """Spherical RS capacity, closed form ``alpha_c = 2 rho'(1) = 2 E[g'^2]/Var g`` (THEORY.md §3, §9).
+
+    ``inf`` when ``rho'(1)`` diverges (sign units).
+    """
+    return 2.0 * as_activation(act).drho1
+
+
+def capacity_rs_spherical_limit(act: Activation | str, eps: tuple[float, ...] = (
+        1e-3, 3e-4, 1e-4, 3e-5, 1e-5, 3e-6, 1e-6)) -> float:
+    """Spherical RS capacity as the numerical ``q -> 1`` limit of ``alpha(q)``.
+
+    Extrapolates ``alpha(1 - eps)`` with a quadratic in ``sqrt(eps)`` (THEORY.md §3: corrections go like
+    ``sqrt(1-q)`` because ``arcsin`` enters ``rho'``). An independent check of the closed form.
+    """
+    act = as_activation(act)
+    s = np.sqrt(np.asarray(eps))
+    a = np.array([alpha_of_q(act, "spherical", 1.0 - e)[0] for e in eps])
+    return float(np.polyfit(s, a, 2)[-1])
+
+
+def capacity_rs(act: Activation | str, weights: str) -> float:
+    """RS capacity for either prior (binary: zero entropy; spherical: closed form)."""
+    check_weights(weights)
+    return capacity_rs_binary(act).alpha if weights == "binary" else capacity_rs_spherical(act)
+
+
+# --- stability of RS -----------------------------------------------------------------------------
+
+def at_lhs(act: Activation | str, weights: str, q: float) -> float:
+    """Left side of the RS stability condition at the RS saddle with overlap ``q`` (THEORY.md §4).
+
+    spherical: ``alpha (1-q)^2 [rho'^2 A2 + rho'' A1]``; binary: ``alpha [rho'^2 A2 + rho'' A1] E(1-tanh^2)^2``.
+    RS is stable iff it is < 1.
+    """
+    act = as_activation(act)
+    alpha, qhat = alpha_of_q(act, weights, q)
+    rho = float(act.rho(q))
+    energetic = float(act.drho(q)) ** 2 * A2(rho) + float(act.d2rho(q)) * A1(rho)
+    entropic = (1.0 - q) ** 2 if weights == "spherical" else _binary_entropic(qhat)[2]
+    return alpha * energetic * entropic
+
+
+@dataclass(frozen=True)
+class ATPoint:
+    """The RS instability: ``alpha_AT`` and the overlap there; ``marginal`` if RS holds up to capacity."""
+
+    activation: str
+    weights: str
+    alpha: float
+    q: float
+    marginal: bool
+
+
+def at_threshold(act: Activation | str, weights: str) -> ATPoint:
+    """RS (de Almeida-Thouless) instability ``alpha_AT`` (THEORY.md §4): root of ``at_lhs(q) = 1`` in ``q``.
+
+    If the condition never fails before ``q -> 1`` (spherical perceptron), returns the capacity with
+    ``marginal=True``.
+    """
+    act = as_activation(act)
+    check_weights(weights)
+    qs = np.linspace(0.02, 0.98, 17)
+    vals = np.array([at_lhs(act, weights, q) - 1.0 for q in qs])
+    cross = np.nonzero(vals > 0)[0]
+    if len(cross) == 0:
+        if weights == "spherical" and np.isfinite(act.drho1):
+            return ATPoint(act.name, weights, capacity_rs_spherical(act), 1.0, True)
+        raise ConvergenceError("no RS instability found on the q grid", activation=act.name,
+                               weights=weights)
+    i = cross[0]
+    lo = qs[i - 1] if i > 0 else 1e-6
+    q = _root_in_q(lambda q: at_lhs(act, weights, q) - 1.0, "AT line", lo, qs[i],
+                   activation=act.name, weights=weights)
+    return ATPoint(act.name, weights, alpha_of_q(act, weights, q)[0], q, False)
