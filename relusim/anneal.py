@@ -1,11 +1,13 @@
 """One sample from start to finish: instance, initial state, annealing, final measurements.
 
 Reads like a table of contents; the hot loop is one kernel call per record (``record_every`` sweeps).
-The protocol for replicated systems is MODEL.md §8 (relusim's recipe): a beta schedule, a gamma
-schedule multiplied by a feedback factor exp(c) that steers the replicas' mean mutual overlap to
-``target_overlap`` (c += gamma_gain (q1 - q-bar) after each record, q-bar averaged over the second
-half of the record), then up to ``extra_sweeps`` sweeps at the final beta, still under control,
-until every replica is a solution at the target overlap.
+The protocol for replicated systems is MODEL.md §8 (relusim's recipe, ours, not the paper's): a
+beta schedule and a gamma schedule (a ramp), the gamma multiplied by a feedback factor exp(c) with
+c += gamma_gain (q1 - q-bar) after each record (q-bar averaged over the record's second half).
+During the schedule c <= 0: the feedback only stops the replicas from collapsing past q1, since
+forcing q1 at high temperature freezes them far from any solution (measured). Then up to
+``extra_sweeps`` sweeps at the final beta steer q-bar to q1 from both sides, until every replica is
+a solution at the target overlap.
 """
 from __future__ import annotations
 
@@ -126,10 +128,13 @@ def anneal(cfg: Config, problem, chain: Chain, index: int = 0, progress: Progres
         rec["overlap"].append(qbar[s + done - 1])
         rec["accepted"].append(int(accepted[s:s + done].sum()))
         rec["rrr"].append(float(used_rrr[s:s + done].mean()))
-        if not np.isnan(q1):
-            q_stage = float(np.mean(qbar[s + done // 2:s + done]))
-            log_c = float(np.clip(log_c + e.gamma_gain * (q1 - q_stage), -LOG_GAMMA_CLAMP, LOG_GAMMA_CLAMP))
         s += done
+        if not np.isnan(q1):
+            q_stage = float(np.mean(qbar[s - done + done // 2:s]))
+            # during the schedule the feedback only holds the replicas back (c <= 0): pushing them
+            # together at high temperature freezes them far from the solutions; afterwards it steers
+            upper = 0.0 if s < a.sweeps else LOG_GAMMA_CLAMP
+            log_c = float(np.clip(log_c + e.gamma_gain * (q1 - q_stage), -LOG_GAMMA_CLAMP, upper))
         if progress is not None:
             progress(index, s, int(chain.E.sum()))
         if done < block.stop - block.start:  # the kernel stopped: solved (at the target overlap)

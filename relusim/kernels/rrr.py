@@ -145,26 +145,40 @@ def _z(bsum):
     return z
 
 
+@njit(inline="always")
+def _status_change(mo, mn, d):
+    """Change, between margins mo and mn, of the error-count change caused by adding d to the margin."""
+    z = 0
+    return (np.int64(mn + d <= z) - np.int64(mn <= z)) - (np.int64(mo + d <= z) - np.int64(mo <= z))
+
+
 @njit(cache=True)
 def _update_other_units(XT, sig, c, n, act, w, H, marg, dEd, a, l, msave):
-    """dEd[a, k] for k outside unit l, after marg[a] changed from msave: only window patterns count."""
+    """dEd[a, k] for k outside unit l, after marg[a] changed from msave: only window patterns count.
+
+    Flipping W_k (unit l2) moves H_l2 by -2 W_k xi_k, i.e. by +2 or -2: per pattern and unit there
+    are only two possible margin changes, so each unit costs two tests and, when either matters,
+    one vectorisable pass over its weights.
+    """
     N = w.shape[1]
     K = N // n
-    z = np.int16(0)
+    two = np.int16(2)
     for mu in range(XT.shape[1]):
-        mo, mn = msave[mu], marg[a, mu]
+        mo, mn = np.int64(msave[mu]), np.int64(marg[a, mu])
         if mo == mn or ((mo < -1 or mo > 2) and (mn < -1 or mn > 2)):
             continue
         s = sig[mu]
         for l2 in range(K):
             if l2 == l:
                 continue
-            cl = np.int16(c[l2] * s)
+            cl = np.int64(c[l2] * s)
             ho = H[a, l2, mu]
+            cp = _status_change(mo, mn, cl * _dg(act, ho, np.int16(ho + two)))  # W_k xi_k = -1
+            cm = _status_change(mo, mn, cl * _dg(act, ho, np.int16(ho - two)))  # W_k xi_k = +1
+            if cp == 0 and cm == 0:
+                continue
             for k in range(l2 * n, (l2 + 1) * n):
-                hn = np.int16(ho - 2 * w[a, k] * XT[k, mu])
-                d = np.int16(cl * _dg(act, ho, hn))
-                dEd[a, k] += (np.int64(mn + d <= z) - np.int64(mn <= z)) - (np.int64(mo + d <= z) - np.int64(mo <= z))
+                dEd[a, k] += cm if w[a, k] * XT[k, mu] > 0 else cp
 
 
 @njit(cache=True)
