@@ -126,7 +126,7 @@ def test_rrr_weights_equal_the_brute_force_hamiltonian_difference_of_every_flip(
     beta, gamma = 0.8, 0.4
     mode = metropolis.EXPLICIT if y > 1 else metropolis.NONE
     inst, (XT, sig, c), act, w, ref, H, marg, E, m = ensemble(activation, N, K, P, y, y > 1, seed=N + y)
-    scratch = rrr.alloc(y, N, XT.shape[1], mode)
+    scratch = rrr.scratch_arrays(y, N, XT.shape[1], mode)
     etab = np.empty(2 * XT.shape[1] + 1)
     metropolis.fill_etab(etab, beta, XT.shape[1])
     rrr.rebuild_delta(XT, sig, c, N // K, act, w, H, marg, E, scratch[0])

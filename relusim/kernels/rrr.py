@@ -30,13 +30,15 @@ from .metropolis import EXPLICIT
 B = 64  # block size of the two-level sampler
 
 
-@njit(cache=True)
-def alloc(y, N, P, mode):
-    """Scratch for RRR: dEd (y, N), p (nv,), bsum, and save buffers for a staged move."""
+def scratch_arrays(y: int, N: int, P: int, mode: int):
+    """RRR scratch from Python: dEd (y, N), p (nv,) in blocks, bsum, and save buffers for a staged move."""
     nv = y * N + (N if mode == EXPLICIT else 0)
     nb = (nv + B - 1) // B
     return (np.zeros((y, N), np.int64), np.zeros(nb * B), np.zeros(nb), np.zeros(P, np.int16),
             np.zeros(P, np.int16), np.zeros(N, np.int64))
+
+
+alloc = njit(cache=True)(scratch_arrays)  # the same, inside kernels (returning it to Python trips numba's cache)
 
 
 @njit(cache=True)
