@@ -77,7 +77,7 @@ def np_bench(cref, act, N, K, alpha, beta, start, style, Y, reps, nprop) -> dict
 def instance(cref, act, N, K, alpha, Y, workdir: Path):
     """Patterns, labels and start weights: from `cref dump` when available, else our own."""
     P = int(alpha * N + 0.5)
-    Pp = fields.padded(P)
+    Pp = (P + 63) // 64 * 64  # the C reference pads patterns to 64
     if cref is not None:
         pre = workdir / f"inst_{act}_{N}_{alpha}_{Y}"
         subprocess.run([str(cref), "dump", act, str(N), str(K), str(alpha), str(Y), str(GAMMA), str(pre)],
@@ -104,26 +104,25 @@ def ours(act, xi, sigma, w0, K, beta, Y, reps, target_s) -> dict:
     a = fields.ACT_CODES[act]
 
     def fresh():
-        w = w0.copy()
-        H = np.zeros((Y, K, fields.padded(P)), np.int16)
-        marg = np.zeros((Y, fields.padded(P)), np.int16)
-        E = np.array([fields.build(XT, sig, c, N // K, a, w[r], H[r], marg[r]) for r in range(Y)], np.int64)
-        return w, H, marg, E
+        w = np.ascontiguousarray(w0)
+        H, marg = fields.new_caches(Y, K, P)
+        E = np.array([fields.build(XT, sig, c, N // K, a, w, H, marg, r) for r in range(Y)], np.int64)
+        m = np.empty(N, np.int16)
+        replicated.replica_sums(w, m)
+        return w.copy(), H, marg, E, m
 
     def run(sweeps: int):
-        w, H, marg, E = fresh()
+        w, H, marg, E, m = fresh()
         state = krng.new_state(np.random.SeedSequence(4242))
         betas = np.full(sweeps, float(beta))
         en = np.zeros((sweeps, Y), np.int64)
         acc = np.zeros(sweeps, np.int64)
+        q, used = np.zeros(sweeps), np.zeros(sweeps, np.bool_)
+        # y = 1: a single machine; y > 1: the traced-reference ensemble, as the C reference's (ALGORITHMS.md §3)
+        mode = metropolis.NONE if Y == 1 else metropolis.TRACED
         t0 = time.perf_counter()
-        if Y == 1:
-            metropolis.sweeps(XT, sig, c, N // K, a, w[0], H[0], marg[0], E[:1], state, betas, False,
-                              en[:, 0], acc)
-        else:
-            # traced reference, as the C reference's robust ensemble (ALGORITHMS.md §3)
-            replicated.sweeps_traced(XT, sig, c, N // K, a, w, H, marg, E, state, betas,
-                                     np.full(sweeps, GAMMA), False, en, acc)
+        replicated.run(XT, sig, c, N // K, a, w, H, marg, E, np.zeros(0, np.int8), m, mode, state, betas,
+                       np.full(sweeps, GAMMA), False, 0.0, False, np.nan, 0.0, en, acc, q, used)
         return time.perf_counter() - t0, int(acc.sum()), sweeps * N * Y
 
     run(1)  # JIT warm-up
@@ -141,6 +140,16 @@ def ours(act, xi, sigma, w0, K, beta, Y, reps, target_s) -> dict:
         accs.append(acc)
     t = statistics.median(times)
     return {"props_per_s": nprop / t, "acc_per_s": accs[0] / t, "nprop": nprop, "acc_rate": accs[0] / nprop}
+
+
+def memory_note(N: int, K: int, P: int, y: int) -> str:
+    """Bytes a run holds per pattern and per weight (kernel arrays; no per-proposal allocation)."""
+    Pp = fields.padded(P)
+    patterns = N * Pp  # XT int8
+    per_replica = 2 * K * Pp + 2 * Pp + N  # H int16, marg int16, w int8
+    total = patterns + 2 * Pp + y * per_replica + 2 * N + N  # + sig, m, ref
+    return (f"N = {N}, K = {K}, P = {P} (padded {Pp}), y = {y}: {total / 1024:.0f} KiB in kernel arrays, "
+            f"{total / P:.0f} B per pattern, {total / (N * y):.0f} B per replica weight")
 
 
 def fmt(x) -> str:
@@ -237,6 +246,10 @@ def main() -> None:
                              f"{fmt(r['npi']['props_per_s']) if r['npi'] else 'n/a'} | "
                              f"{r['us']['props_per_s'] / r['best']:.2f}x | "
                              + (f"{r['us']['props_per_s'] / float(r['npi']['props_per_s']):.0f}x |" if r['npi'] else "n/a |"))
+    L.append("\n## Memory\n")
+    for act, (N, K) in MAIN.items():
+        for y in (1, 7):
+            L.append(f"- {act}: {memory_note(N, K, int(0.6 * N + 0.5), y)}")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text("\n".join(L) + "\n")
     shutil.rmtree(work, ignore_errors=True)

@@ -55,15 +55,18 @@ def sweep(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma, c
     y, N = w.shape
     P = XT.shape[1]
     e_up, e_dn = np.exp(-2.0 * gamma), np.exp(2.0 * gamma)
-    nvar = N * (y + 1) if mode == EXPLICIT else N * y
+    ny = y + 1 if mode == EXPLICIT else y  # "replica" y is the reference
+    nvar = N * ny
+    unit = np.arange(N) // n  # a table lookup instead of a division per proposal
     z, one, sh = np.int16(0), np.int16(1), np.int16(15)
     acc = 0
     for _ in range(nvar):
-        v = _rng.below(state, nvar)
-        if v < y * N:
-            a = v // N
-            i = v - a * N
-            l = i // n
+        # one 64-bit draw gives both coordinates: (replica, weight) uniform over ny x N
+        r = _rng.next_u64(state)
+        a = np.int64(((r >> np.uint64(32)) * np.uint64(ny)) >> np.uint64(32))
+        i = np.int64(((r & np.uint64(0xFFFFFFFF)) * np.uint64(N)) >> np.uint64(32))
+        if a < y:
+            l = unit[i]
             t = np.int16(2 * w[a, i])
             cl = np.int16(c[l])
             cnt = z
@@ -89,7 +92,6 @@ def sweep(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma, c
                 E[a] += dE
                 acc += 1
         else:
-            i = v - y * N
             x = 2.0 * gamma * ref[i] * m[i]
             if x <= 0.0 or _rng.uniform(state) < np.exp(-x):
                 ref[i] = -ref[i]
