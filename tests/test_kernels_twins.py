@@ -93,6 +93,6 @@ def test_metropolis_sweep_keeps_its_caches_equal_to_the_brute_force_twin(machine
         metropolis.fill_etab(etab, beta, XT.shape[1])
         for _ in range(20):
             accepted += metropolis.sweep(XT, sig, c, N // K, fields.ACT_CODES[activation], w, H, marg, E,
-                                         ref, m, metropolis.NONE, state, etab, 0.0, ctab)
+                                         ref, m, metropolis.NONE, state, etab, 0.0, ctab, np.arange(N) // (N // K))
             assert_caches_match_model(inst, w, H, marg, E, activation, K)
     assert accepted > 0

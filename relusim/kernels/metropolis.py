@@ -43,10 +43,11 @@ def fill_ctab(ctab, gamma, y):
 
 
 @njit(cache=True)
-def sweep(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma, ctab):
+def sweep(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma, ctab, unit):
     """One Metropolis sweep; returns the number of accepted moves.
 
-    ``etab`` from ``fill_etab`` at this beta; ``ctab`` from ``fill_ctab`` at this gamma (TRACED only).
+    ``etab`` from ``fill_etab`` at this beta; ``ctab`` from ``fill_ctab`` at this gamma (TRACED only);
+    ``unit[i] = i // n`` (a table lookup instead of a division per proposal).
     E, H, marg, w, ref and m (sum of the replicas) are kept in sync. The energy change and the
     update of ``relusim.kernels.fields.delta_energy``/``apply_flip`` are written out here: numba's
     inliner would wrap each call in atomic reference-count updates that cost more than the O(P)
@@ -57,7 +58,6 @@ def sweep(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma, c
     e_up, e_dn = np.exp(-2.0 * gamma), np.exp(2.0 * gamma)
     ny = y + 1 if mode == EXPLICIT else y  # "replica" y is the reference
     nvar = N * ny
-    unit = np.arange(N) // n  # a table lookup instead of a division per proposal
     z, one, sh = np.int16(0), np.int16(1), np.int16(15)
     acc = 0
     for _ in range(nvar):
@@ -111,12 +111,13 @@ def sweeps(XT, sig, c, n, act, w, H, marg, E, state, betas, stop_when_solved, en
     ctab = np.zeros((1, 2))
     ref = np.zeros(0, np.int8)
     m = w[0].astype(np.int16)
+    unit = np.arange(w.shape[1]) // n
     last_beta = -1.0
     for s in range(betas.shape[0]):
         if betas[s] != last_beta:
             fill_etab(etab, betas[s], P)
             last_beta = betas[s]
-        accepted[s] = sweep(XT, sig, c, n, act, w, H, marg, E, ref, m, NONE, state, etab, 0.0, ctab)
+        accepted[s] = sweep(XT, sig, c, n, act, w, H, marg, E, ref, m, NONE, state, etab, 0.0, ctab, unit)
         energies[s] = E[0]
         if stop_when_solved and E[0] == 0:
             return s + 1

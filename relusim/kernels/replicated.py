@@ -50,6 +50,7 @@ def run(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, betas, gammas, u
     etab = np.empty(2 * P + 1)
     ctab = np.zeros((2 * y + 1, 2))
     scratch = rrr.alloc(y, N, P, mode)
+    unit = np.arange(N) // n
     last_beta, last_gamma = -1.0, -1.0
     in_rrr = False
     rate = 0.0 if rrr_below > 1.0 else 1.0  # the first sweep is Metropolis unless RRR is forced
@@ -72,7 +73,7 @@ def run(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, betas, gammas, u
             rrr_used[s] = True
         else:
             in_rrr = False
-            acc = metropolis.sweep(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma, ctab)
+            acc = metropolis.sweep(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma, ctab, unit)
             rate = acc / nv
             rrr_used[s] = False
         energies[s, :] = E
