@@ -70,9 +70,12 @@ def info(results) -> None:
 
 
 def _register_commands() -> None:
+    from .analysis_cli import COMMANDS as ANALYSIS
     from .theory.cli import theory_group
 
     cli.add_command(theory_group, "theory")
+    for command in ANALYSIS:
+        cli.add_command(command)
 
 
 _register_commands()

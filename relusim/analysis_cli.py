@@ -1,0 +1,139 @@
+"""``relusim robustness`` and ``relusim compare``: thin click commands over the analysis library.
+
+Parse, validate (bad input -> :class:`relusim.errors.InputError`), call the library, print.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+import numpy as np
+
+from .errors import InputError
+
+PAPER_FLIPS = "0:0.5:51"  # REFERENCE_VALUES.md §5: p in {0, 0.01, ..., 0.5}
+PAPER_TRIALS = 100
+DEFAULT_WEIGHT_NOISE = "0:0.2:21"
+
+
+def parse_spec(key: str, text: str, allow_none: bool = False) -> np.ndarray:
+    """``"a:b:n"`` (n evenly spaced points from a to b), ``"x1,x2,..."``, or ``"none"`` (empty) if allowed."""
+    text = str(text).strip()
+    allowed = "'a:b:n' (n points from a to b) or a comma list of fractions in [0, 1]"
+    if allow_none and text.lower() == "none":
+        return np.zeros(0)
+    try:
+        if ":" in text:
+            a, b, n = text.split(":")
+            if int(n) < 1:
+                raise ValueError
+            vals = np.linspace(float(a), float(b), int(n))
+        else:
+            vals = np.array([float(s) for s in text.split(",") if s.strip()])
+    except ValueError:
+        raise InputError(key, text, allowed + (" or 'none'" if allow_none else "")) from None
+    if len(vals) == 0 or np.any(~np.isfinite(vals)) or np.any(vals < 0) or np.any(vals > 1):
+        raise InputError(key, text, allowed)
+    return np.round(vals, 12)
+
+
+def _quiet(quiet: bool) -> bool:
+    return quiet or os.environ.get("CI", "").lower() == "true" or not sys.stderr.isatty()
+
+
+def _progress(quiet: bool, desc: str):
+    if _quiet(quiet):
+        return None
+    from tqdm import tqdm
+
+    return lambda it: tqdm(it, desc=desc, unit="sample", leave=False)
+
+
+def _existing(path: str) -> str:
+    if not Path(path).is_file():
+        raise InputError("RESULTS", path, "no such file")
+    return path
+
+
+@click.command()
+@click.argument("results", type=str)
+@click.option("--flips", default=PAPER_FLIPS, show_default=True,
+              help="Fractions p of flipped inputs: 'a:b:n' or 'p1,p2,...' in [0, 1].")
+@click.option("--trials", default=PAPER_TRIALS, show_default=True, type=int,
+              help="Random perturbations per pattern (and weight-noise trials).")
+@click.option("--weight-noise", "weight_noise", default=DEFAULT_WEIGHT_NOISE, show_default=True,
+              help="Fractions f of flipped weights: 'a:b:n', 'f1,f2,...' or 'none'.")
+@click.option("--plot", "plot_path", default=None, help="PNG of the curves [default: RESULTS_robustness.png].")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def robustness(results, flips, trials, weight_noise, plot_path, quiet) -> None:
+    """Misclassification under input flips and weight noise of every finished sample.
+
+    For the reference (or the single machine) and every replica: the fraction of training patterns
+    misclassified after flipping round(pN) random input bits (TRIALS perturbations per pattern), and
+    the training error after flipping round(fN) random weights (ALGORITHMS.md §7). Writes /robustness
+    into RESULTS atomically (same settings: nothing to do; new settings replace the group) and a PNG.
+
+    Example: relusim robustness results/paper_fig3_relu_quick.h5 --flips 0:0.5:51 --trials 100
+    """
+    from . import plots
+    from .robustness import measure_file, run_activation
+
+    _existing(results)
+    fr = parse_spec("--flips", flips)
+    wn = parse_spec("--weight-noise", weight_noise, allow_none=True)
+    if trials < 1:
+        raise InputError("--trials", trials, "must be >= 1")
+    t0 = time.perf_counter()
+    written, curves = measure_file(results, fr, trials, wn, progress=_progress(quiet, "robustness"))
+    wall = time.perf_counter() - t0
+    plot_path = plot_path or str(Path(results).with_name(Path(results).stem + "_robustness.png"))
+    color = plots.ACT_COLOR.get(run_activation(results), "C2")
+    plots.plot_robustness([(Path(results).stem, color, curves)], plot_path, title=Path(results).name)
+    for kind, d in curves.items():
+        for which, c in d.items():
+            pts = "  ".join(f"{x:g}: {m:.4f}±{s:.4f}" for x, m, s in zip(c.x, c.mean, np.nan_to_num(c.sem))
+                            if _shown(x, c.x))
+            click.echo(f"{kind:12s} {which:9s} {pts}")
+    state = f"written in {wall:.1f} s" if written else "up to date (same settings), nothing recomputed"
+    click.echo(f"{results}: /robustness {state}; plot {plot_path}")
+
+
+def _shown(x: float, grid: np.ndarray) -> bool:
+    """A handful of grid points for the printed summary."""
+    idx = np.unique(np.linspace(0, len(grid) - 1, min(len(grid), 6)).round().astype(int))
+    return bool(np.any(np.isclose(grid[idx], x)))
+
+
+@click.command()
+@click.argument("results", nargs=-1, required=True, type=str)
+@click.option("--plot", "plot_path", default=None, help="PNG: stability histograms over theory, robustness curves.")
+@click.option("--json", "json_path", default=None, help="Write the table as JSON.")
+def compare(results, plot_path, json_path) -> None:
+    """Stabilities of each run against the K -> inf theory, with a distance, and robustness side by side.
+
+    Theory: RS typical for y = 1; large deviation at the run's alpha, y and measured q1 for y > 1.
+    Distance: the Kolmogorov-Smirnov statistic over lattice-aligned bin edges ("ks"; "ks_scale" is
+    its 95 % sampling scale 1.36/sqrt(samples * P)). Robustness columns need `relusim robustness` first.
+
+    Example: relusim compare results/paper_fig3_sign_quick.h5 results/paper_fig3_relu_quick.h5 --plot cmp.png
+    """
+    from . import compare as cmp
+
+    runs = [cmp.load_run(_existing(p)) for p in results]
+    rows = cmp.table_rows(runs)
+    click.echo(cmp.format_table(rows))
+    if json_path:
+        Path(json_path).write_text(json.dumps(rows, indent=1))
+        click.echo(f"table: {json_path}")
+    if plot_path:
+        from . import plots
+
+        plots.plot_compare(runs, plot_path)
+        click.echo(f"plot: {plot_path}")
+
+
+COMMANDS = [robustness, compare]

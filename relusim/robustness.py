@@ -1,0 +1,515 @@
+"""Robustness of trained committee machines to input flips and to weight noise (ALGORITHMS.md §7).
+
+**Input flips** [arXiv:1907.07578, Fig. 3 right]. For a configuration W, a training pattern mu and a
+trial t, flip exactly ``m = round(p N)`` distinct input bits chosen uniformly, and count an error if
+``sigma^mu lambda(xi~^mu) <= 0``. ``P_err(p)`` is the mean over mu and t. With F the flipped set,
+
+.. math::  H'_{l\\mu} = H_{l\\mu} - 2 \\sum_{i \\in F \\cap \\text{block } l} W_{li}\\,\\xi^\\mu_{li}.
+
+**Weight noise** [ours, ALGORITHMS.md §7]: binary weights, flip ``round(f N)`` random weights of W and
+record ``E/P``, averaged over trials; spherical weights,
+``W_l' = sqrt(n) (W_l + s |W_l| eta / sqrt(n)) / |.|`` with ``eta ~ N(0, I_n)``, against ``s``.
+
+Two choices that cost nothing in exactness but a lot in time:
+
+* **nested flip sets**: one partial Fisher-Yates shuffle per (pattern, trial) draws a uniformly
+  random ordered sequence of distinct indices; the set flipped at fraction p is its first
+  ``round(p N)`` entries. Each p alone is exactly the measurement above; the p-grid costs one pass.
+  Neighbouring p share their flips (common random numbers), so the curve is smooth and monotone
+  far beyond its statistical error; the error bars over samples are unaffected.
+* **shared flips across configurations**: the reference and the y replicas see the same flips, so
+  their difference is measured with less noise than their separate errors.
+
+Random streams: pattern mu (trial t for the weight noise) of sample ``index`` draws from
+``SeedSequence(seed, spawn_key=(index, tag, mu))`` with the tags below (0 and 1 are the disorder and
+dynamics streams of :mod:`relusim.instance`), through xoshiro256** with exact (rejection) bounded
+integers. Results depend only on (seed, sample, settings), never on threads or workers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit, prange, uint64
+
+from . import model
+from .errors import InputError
+from .kernels import rng as _rng
+
+INPUT_FLIP, WEIGHT_NOISE = 2, 3  # spawn-key tags of the robustness streams
+SIGN, RELU = 0, 1
+_ACT = {"sign": SIGN, "relu": RELU}
+_LOW32 = uint64(0xFFFFFFFF)
+
+
+# --- random streams ------------------------------------------------------------------------------
+
+def stream_states(seed: int, index: int, tag: int, count: int) -> np.ndarray:
+    """xoshiro256** states (count, 4) from ``SeedSequence(seed, spawn_key=(index, tag, j))``, j < count."""
+    return np.stack([_rng.new_state(np.random.SeedSequence(seed, spawn_key=(index, tag, j)))
+                     for j in range(count)]) if count else np.zeros((0, 4), np.uint64)
+
+
+@njit(cache=True)
+def below(s, n):
+    """An integer exactly uniform in [0, n), n < 2^32: Lemire's multiply-shift with rejection."""
+    nn = uint64(n)
+    m = (_rng.next_u64(s) >> uint64(32)) * nn
+    low = m & _LOW32
+    if low < nn:
+        t = (uint64(4294967296) - nn) % nn
+        while low < t:
+            m = (_rng.next_u64(s) >> uint64(32)) * nn
+            low = m & _LOW32
+    return np.int64(m >> uint64(32))
+
+
+def check_fractions(values, key: str = "fractions") -> np.ndarray:
+    """A non-empty 1-D array of fractions in [0, 1], or InputError."""
+    try:
+        f = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError(key, values, "a non-empty list of numbers in [0, 1]") from None
+    if f.ndim != 1 or len(f) == 0 or np.any(~np.isfinite(f)) or np.any(f < 0) or np.any(f > 1):
+        raise InputError(key, values, "a non-empty list of numbers in [0, 1]")
+    return f
+
+
+def flip_counts(fractions, N: int) -> np.ndarray:
+    """``m = round(f N)`` (half up, as P = round(alpha N)) for each fraction f in [0, 1]."""
+    return np.floor(check_fractions(fractions) * N + 0.5).astype(np.int64)
+
+
+# --- kernels -------------------------------------------------------------------------------------
+
+@njit(inline="always")
+def _errors_at(H0, dH, mu, c, act, sig, counts_row):
+    """counts_row[cc] += [sigma out <= 0] for every configuration cc, fields H0[mu] + dH."""
+    K, C = dH.shape
+    for cc in range(C):
+        out = 0.0
+        for l in range(K):
+            h = H0[mu, l, cc] + dH[l, cc]
+            if act == SIGN:
+                g = 1.0 if h > 0 else (-1.0 if h < 0 else 0.0)
+            else:
+                g = h if h > 0 else 0.0
+            out += c[l] * g
+        if sig * out <= 0:
+            counts_row[cc] += 1
+
+
+@njit(cache=True, parallel=True)
+def input_flip_kernel(WT, xi, sigma, c, n, act, H0, ms, trials, states, counts):
+    """Error counts ``counts[mu, k, cc]`` over ``trials`` nested flip sets of sizes ``ms`` (sorted).
+
+    WT (N, C) float64 weights of the C configurations; xi (P, N) int8; sigma (P,) int8; c (K,) float64;
+    H0 (P, K, C) float64 unperturbed fields; states (P, 4) uint64, one stream per pattern (modified).
+    """
+    N, C = WT.shape
+    P = xi.shape[0]
+    K = c.shape[0]
+    F = ms.shape[0]
+    m_max = ms[F - 1]
+    for mu in prange(P):
+        s = states[mu]
+        perm = np.empty(N, np.int64)
+        dH = np.empty((K, C), np.float64)
+        sig = sigma[mu]
+        for t in range(trials):
+            for i in range(N):
+                perm[i] = i
+            dH[:, :] = 0.0
+            k = 0
+            while k < F and ms[k] == 0:
+                _errors_at(H0, dH, mu, c, act, sig, counts[mu, k])
+                k += 1
+            for j in range(m_max):
+                r = j + below(s, N - j)
+                i = perm[r]
+                perm[r] = perm[j]
+                perm[j] = i
+                l = i // n
+                x2 = 2.0 * xi[mu, i]
+                for cc in range(C):
+                    dH[l, cc] -= x2 * WT[i, cc]
+                while k < F and ms[k] == j + 1:
+                    _errors_at(H0, dH, mu, c, act, sig, counts[mu, k])
+                    k += 1
+
+
+@njit(cache=True, parallel=True)
+def weight_flip_kernel(W, xiT, sigma, c, n, act, H0, ms, states, counts):
+    """Training errors ``counts[t, k, cc]`` after flipping nested random sets of ``ms`` weights (sorted).
+
+    W (C, N) float64; xiT (N, P) float64; H0 (C, K, P) float64; states (T, 4) uint64, one per trial.
+    """
+    C, N = W.shape
+    P = xiT.shape[1]
+    K = c.shape[0]
+    F = ms.shape[0]
+    m_max = ms[F - 1]
+    T = states.shape[0]
+    for t in prange(T):
+        s = states[t]
+        perm = np.arange(N)
+        H = H0.copy()
+        k = 0
+        for j in range(m_max + 1):
+            if j > 0:
+                r = j - 1 + below(s, N - j + 1)
+                i = perm[r]
+                perm[r] = perm[j - 1]
+                perm[j - 1] = i
+                l = i // n
+                for cc in range(C):
+                    w2 = 2.0 * W[cc, i]
+                    for mu in range(P):
+                        H[cc, l, mu] -= w2 * xiT[i, mu]
+            while k < F and ms[k] == j:
+                for cc in range(C):
+                    e = 0
+                    for mu in range(P):
+                        out = 0.0
+                        for l2 in range(K):
+                            h = H[cc, l2, mu]
+                            if act == SIGN:
+                                g = 1.0 if h > 0 else (-1.0 if h < 0 else 0.0)
+                            else:
+                                g = h if h > 0 else 0.0
+                            out += c[l2] * g
+                        if sigma[mu] * out <= 0:
+                            e += 1
+                    counts[t, k, cc] = e
+                k += 1
+
+
+# --- public API ----------------------------------------------------------------------------------
+
+def _fields(W: np.ndarray, xi: np.ndarray, K: int) -> np.ndarray:
+    """H[c, l, mu] = sum_i W^c_li xi^mu_li for every configuration (C, K, P), float64."""
+    C, N = W.shape
+    P = xi.shape[0]
+    return np.einsum("cli,pli->clp", W.reshape(C, K, N // K).astype(np.float64),
+                     xi.reshape(P, K, N // K).astype(np.float64))
+
+
+def _check(W, xi, sigma, activation, K):
+    if activation not in _ACT:
+        raise InputError("activation", activation, "allowed: sign, relu")
+    W = np.atleast_2d(np.asarray(W))
+    if W.shape[1] != xi.shape[1] or W.shape[1] % K or sigma.shape != (xi.shape[0],):
+        raise InputError("shapes", (W.shape, xi.shape, sigma.shape), "W (C, N), xi (P, N), sigma (P,), K | N")
+    return W
+
+
+def input_flip_error(W, xi, sigma, activation: str, K: int, fractions, trials: int, seed: int,
+                     index: int = 0) -> np.ndarray:
+    """``P_err(p)`` for each configuration (row of W, shape (C, N)) and fraction: shape (C, F).
+
+    ALGORITHMS.md §7: exactly ``round(pN)`` distinct flipped inputs per (pattern, trial), ``trials``
+    trials per pattern, an error iff ``sigma lambda <= 0``. Streams of (seed, index) as in the module doc.
+    """
+    W = _check(W, xi, sigma, activation, K)
+    if trials < 1:
+        raise InputError("trials", trials, "must be >= 1")
+    C, N = W.shape
+    P = xi.shape[0]
+    ms = flip_counts(fractions, N)
+    order = np.argsort(ms, kind="stable")
+    counts = np.zeros((P, len(ms), C), np.int64)
+    H0 = np.ascontiguousarray(_fields(W, xi, K).transpose(2, 1, 0))
+    input_flip_kernel(np.ascontiguousarray(W.T, dtype=np.float64), np.ascontiguousarray(xi, dtype=np.int8),
+                      np.asarray(sigma, np.int8), model.output_weights(activation, K).astype(np.float64),
+                      N // K, _ACT[activation], H0, ms[order], int(trials),
+                      stream_states(seed, index, INPUT_FLIP, P), counts)
+    out = np.empty((C, len(ms)))
+    out[:, order] = counts.sum(axis=0).T / (P * trials)
+    return out
+
+
+def weight_flip_error(W, xi, sigma, activation: str, K: int, fractions, trials: int, seed: int,
+                      index: int = 0) -> np.ndarray:
+    """Binary weights: mean ``E/P`` after flipping ``round(fN)`` random weights, shape (C, F) (ALGORITHMS §7)."""
+    W = _check(W, xi, sigma, activation, K)
+    if trials < 1:
+        raise InputError("trials", trials, "must be >= 1")
+    C, N = W.shape
+    P = xi.shape[0]
+    ms = flip_counts(fractions, N)
+    order = np.argsort(ms, kind="stable")
+    counts = np.zeros((trials, len(ms), C), np.int64)
+    weight_flip_kernel(W.astype(np.float64), np.ascontiguousarray(xi.T, dtype=np.float64),
+                       np.asarray(sigma, np.float64), model.output_weights(activation, K).astype(np.float64),
+                       N // K, _ACT[activation], _fields(W, xi, K), ms[order],
+                       stream_states(seed, index, WEIGHT_NOISE, trials), counts)
+    out = np.empty((C, len(ms)))
+    out[:, order] = counts.mean(axis=0).T / P
+    return out
+
+
+def gaussian_weight_error(W, xi, sigma, activation: str, K: int, levels, trials: int, seed: int,
+                          index: int = 0) -> np.ndarray:
+    """Spherical weights: mean ``E/P`` of ``W_l' = sqrt(n)(W_l + s|W_l| eta/sqrt(n))/|.|`` (ALGORITHMS §7).
+
+    Shape (C, S); the same ``eta`` serves every level s of a trial (common random numbers).
+    """
+    W = _check(W, xi, sigma, activation, K).astype(np.float64)
+    s_ = np.asarray(levels, dtype=np.float64)
+    if s_.ndim != 1 or np.any(s_ < 0) or np.any(~np.isfinite(s_)):
+        raise InputError("levels", levels, "a list of numbers >= 0")
+    C, N = W.shape
+    n = N // K
+    P = xi.shape[0]
+    c = model.output_weights(activation, K).astype(np.float64)
+    err = np.zeros((C, len(s_)))
+    for t in range(trials):
+        g = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(index, WEIGHT_NOISE, t))))
+        eta = g.standard_normal((C, K, n))
+        Wl = W.reshape(C, K, n)
+        norm = np.linalg.norm(Wl, axis=2, keepdims=True)
+        for j, s in enumerate(s_):
+            Wn = Wl + s * norm * eta / np.sqrt(n)
+            Wn *= np.sqrt(n) / np.linalg.norm(Wn, axis=2, keepdims=True)
+            H = np.einsum("cli,pli->clp", Wn, xi.reshape(P, K, n).astype(np.float64))
+            g_ = np.sign(H) if activation == "sign" else np.maximum(H, 0.0)
+            out = np.einsum("l,clp->cp", c, g_)
+            err[:, j] += np.mean(sigma * out <= 0, axis=1)
+    return err / trials
+
+
+# --- the plain twin (tests only) -----------------------------------------------------------------
+
+def input_flip_error_loop(W, xi, sigma, activation: str, K: int, fractions, trials: int, seed: int,
+                          index: int = 0) -> np.ndarray:
+    """Plain loops over patterns, trials and fractions with the brute-force model: the twin of
+    :func:`input_flip_error`, drawing the very same flips (same streams, same Fisher-Yates order)."""
+    W = np.atleast_2d(W)
+    C, N = W.shape
+    P = xi.shape[0]
+    ms = flip_counts(fractions, N)
+    states = stream_states(seed, index, INPUT_FLIP, P)
+    errors = np.zeros((C, len(ms)))
+    for mu in range(P):
+        s = states[mu]
+        for _ in range(trials):
+            perm = np.arange(N)
+            for j in range(ms.max()):
+                r = j + below(s, N - j)
+                perm[j], perm[r] = perm[r], perm[j]
+            for k, m in enumerate(ms):
+                x = xi[mu].copy()
+                x[perm[:m]] *= -1
+                for cc in range(C):
+                    out = model.integer_output(W[cc], x[None, :], activation, K)[0]
+                    errors[cc, k] += sigma[mu] * out <= 0
+    return errors / (P * trials)
+
+
+# --- one sample ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SampleRobustness:
+    """Curves of one sample: row 0 the reference (or the single system), rows 1.. the replicas."""
+
+    input_flip: np.ndarray  # (C, F)
+    weight_noise: np.ndarray | None  # (C, W)
+
+
+def sample_configurations(weights: np.ndarray, reference: np.ndarray | None) -> np.ndarray:
+    """The configurations measured: [reference, replica 1..y] when replicated, else [the machine]."""
+    return weights if reference is None else np.concatenate([reference[None, :], weights])
+
+
+def measure_sample(weights, reference, xi, sigma, activation: str, K: int, *, fractions, trials: int,
+                   seed: int, index: int, noise_levels=None, noise_trials: int | None = None) -> SampleRobustness:
+    """Input-flip (and weight-noise, if ``noise_levels``) curves of one stored sample."""
+    Wc = sample_configurations(np.asarray(weights), None if reference is None else np.asarray(reference))
+    inp = input_flip_error(Wc, xi, sigma, activation, K, fractions, trials, seed, index)
+    wn = None
+    if noise_levels is not None and len(noise_levels):
+        nt = noise_trials or trials
+        binary = np.issubdtype(Wc.dtype, np.integer)
+        fn = weight_flip_error if binary else gaussian_weight_error
+        wn = fn(Wc, xi, sigma, activation, K, noise_levels, nt, seed, index)
+    return SampleRobustness(inp, wn)
+
+
+# --- result files (CONTRACT.md, /robustness) ------------------------------------------------------
+
+GROUP = "robustness"
+METHOD = "nested flip sets, xoshiro256** per pattern/trial, tags (2, 3); relusim.robustness v1"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What determines the content of ``/robustness``: equal settings make a rerun a no-op."""
+
+    fractions: tuple[float, ...]
+    trials: int
+    noise_levels: tuple[float, ...]  # empty: no weight-noise measurement
+    samples: tuple[int, ...]
+    seed: int
+
+    def key(self) -> str:
+        import json
+
+        return json.dumps({"fractions": list(self.fractions), "trials": self.trials,
+                           "noise_levels": list(self.noise_levels), "samples": list(self.samples),
+                           "seed": self.seed, "method": METHOD}, sort_keys=True)
+
+
+def read_run(path) -> dict:
+    """The model of a result file and its complete samples: {activation, weights, K, seed, samples: [...]}."""
+    import h5py
+    import yaml
+
+    try:
+        f = h5py.File(path, "r")
+    except (OSError, FileNotFoundError):
+        raise InputError("RESULTS", str(path), "is not a readable HDF5 file") from None
+    with f:
+        if "config" not in f.attrs or "samples" not in f:
+            raise InputError("RESULTS", str(path), "is not a relusim result file")
+        cfg = yaml.safe_load(f.attrs["config"])
+        samples = []
+        for name in sorted(f["samples"]):
+            g = f["samples"][name]
+            if g.attrs.get("status") != "complete":
+                continue
+            samples.append({"index": int(g.attrs["index"]), "weights": g["weights"][()],
+                            "reference": g["reference"][()] if "reference" in g else None,
+                            "patterns": g["patterns"][()], "labels": g["labels"][()],
+                            "solved": bool(g.attrs["solved"])})
+    if not samples:
+        raise InputError("RESULTS", str(path), "holds no finished sample yet")
+    return {"config": cfg, "activation": cfg["model"]["activation"], "weights": cfg["model"]["weights"],
+            "K": int(cfg["model"]["K"]), "seed": int(cfg["seed"]), "samples": samples}
+
+
+def run_activation(path) -> str:
+    """The activation of a result file's config (for colours and labels)."""
+    import h5py
+    import yaml
+
+    with h5py.File(path, "r") as f:
+        return yaml.safe_load(f.attrs["config"])["model"]["activation"]
+
+
+def stored_settings(path) -> str | None:
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        return f[GROUP].attrs.get("settings") if GROUP in f else None
+
+
+def measure_file(path, fractions, trials: int, noise_levels=(), progress=None) -> tuple[bool, dict]:
+    """Measure every finished sample of ``path`` and write ``/robustness`` (atomically, copy-on-write).
+
+    Returns (written, curves): ``written`` is False when the stored group has the same settings (a no-op).
+    ``progress``: optional callable wrapping the iterable of samples (a tqdm bar).
+    """
+    run = read_run(path)
+    check_fractions(fractions, "flips")
+    binary = np.issubdtype(run["samples"][0]["weights"].dtype, np.integer)
+    if len(noise_levels) and binary:
+        check_fractions(noise_levels, "weight-noise")
+    elif len(noise_levels) and np.any(np.asarray(noise_levels, dtype=float) < 0):
+        raise InputError("weight-noise", noise_levels, "relative noise levels s >= 0")
+    st = Settings(tuple(float(x) for x in fractions), int(trials), tuple(float(x) for x in noise_levels),
+                  tuple(s["index"] for s in run["samples"]), run["seed"])
+    if stored_settings(path) == st.key():
+        return False, read_curves(path)
+    rows = []
+    it = run["samples"] if progress is None else progress(run["samples"])
+    for s in it:
+        rows.append(measure_sample(s["weights"], s["reference"], s["patterns"], s["labels"], run["activation"],
+                                   run["K"], fractions=st.fractions, trials=st.trials, seed=st.seed,
+                                   index=s["index"], noise_levels=st.noise_levels or None))
+    replicated = run["samples"][0]["reference"] is not None
+    _write_group(path, st, rows, replicated, binary, [s["solved"] for s in run["samples"]])
+    return True, read_curves(path)
+
+
+def _write_group(path, st: Settings, rows: list[SampleRobustness], replicated: bool, binary: bool,
+                 solved: list[bool]) -> None:
+    """Replace ``/robustness`` the way :mod:`relusim.io` changes a result file: copy, modify, fsync, replace."""
+    import os
+    import shutil
+    from pathlib import Path
+
+    import h5py
+
+    from . import __version__
+    from .io import _fsync_replace
+
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.robustness.tmp")
+    shutil.copyfile(path, tmp)
+    try:
+        with h5py.File(tmp, "a") as f:
+            if GROUP in f:
+                del f[GROUP]
+            g = f.create_group(GROUP)
+            g.attrs.update({"settings": st.key(), "relusim_version": __version__, "method": METHOD})
+            g.create_dataset("samples", data=np.array(st.samples, np.int64))
+            g.create_dataset("solved", data=np.array(solved, np.bool_))
+            inp = np.stack([r.input_flip for r in rows])  # (S, C, F)
+            gi = g.create_group("input_flip")
+            gi.attrs["trials"] = st.trials
+            gi.create_dataset("fractions", data=np.array(st.fractions))
+            gi.create_dataset("error", data=inp[:, 0])
+            if replicated:
+                gi.create_dataset("error_replicas", data=inp[:, 1:])
+            if st.noise_levels:
+                wn = np.stack([r.weight_noise for r in rows])
+                gw = g.create_group("weight_noise")
+                gw.attrs["trials"] = st.trials
+                gw.attrs["model"] = ("binary: flip round(f N) random weights, E/P" if binary else
+                                     "spherical: W_l' = sqrt(n)(W_l + s|W_l| eta/sqrt(n))/|.|, E/P")
+                gw.create_dataset("levels", data=np.array(st.noise_levels))
+                gw.create_dataset("error", data=wn[:, 0])
+                if replicated:
+                    gw.create_dataset("error_replicas", data=wn[:, 1:])
+        _fsync_replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class Curve:
+    """Mean and standard error over samples of an error curve; replicas are first averaged per sample."""
+
+    x: np.ndarray
+    mean: np.ndarray
+    sem: np.ndarray
+    n_samples: int
+
+
+def _curve(x, per_sample: np.ndarray) -> Curve:
+    S = per_sample.shape[0]
+    sem = per_sample.std(axis=0, ddof=1) / np.sqrt(S) if S > 1 else np.full(per_sample.shape[1], np.nan)
+    return Curve(np.asarray(x), per_sample.mean(axis=0), sem, S)
+
+
+def read_curves(path) -> dict:
+    """``{"input_flip": {"reference"|"machine": Curve, "replicas": Curve}, "weight_noise": {...}}`` from a file."""
+    import h5py
+
+    out: dict = {}
+    with h5py.File(path, "r") as f:
+        if GROUP not in f:
+            return out
+        g = f[GROUP]
+        for kind, xname in (("input_flip", "fractions"), ("weight_noise", "levels")):
+            if kind not in g:
+                continue
+            x = g[kind][xname][()]
+            d = {}
+            if "error_replicas" in g[kind]:
+                d["reference"] = _curve(x, g[kind]["error"][()])
+                d["replicas"] = _curve(x, g[kind]["error_replicas"][()].mean(axis=1))
+            else:
+                d["machine"] = _curve(x, g[kind]["error"][()])
+            out[kind] = d
+    return out

@@ -1,0 +1,74 @@
+"""Fig. 3 of arXiv:1907.07578 on our runs: stabilities vs theory (left) and robustness to input flips (right).
+
+Left: stability histograms of the robust-ensemble solutions (replicas and reference), sign and ReLU, over
+the K -> inf large-deviation theory at each run's alpha, y and measured q1 (relusim.compare).
+Right: misclassified fraction vs flipped fraction p (paper grid p = 0, 0.01, ..., 0.5; 100 trials per
+pattern, REFERENCE_VALUES.md §5), sign vs ReLU, reference vs replicas, error bars over samples.
+
+Without arguments it uses results/paper_fig3_{sign,relu}_quick.h5, running
+``relusim anneal --config configs/paper_fig3_{sign,relu}_quick.yaml`` first when a file is missing or was
+produced by another config. With arguments it reads the given result files. ``/robustness`` is added to
+each file (a no-op when already there with the same settings).
+
+Writes docs/fig3_stabilities.png and docs/fig3_robustness.png and prints the comparison table.
+Run: PYTHONPATH=. python scripts/figures/fig3.py [RESULTS.h5 ...]
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+
+from relusim import compare, config, plots
+from relusim.analysis_cli import PAPER_FLIPS, PAPER_TRIALS, parse_spec
+from relusim.robustness import measure_file
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIGS = [ROOT / "configs" / "paper_fig3_sign_quick.yaml", ROOT / "configs" / "paper_fig3_relu_quick.yaml"]
+DOCS = ROOT / "docs"
+
+
+def ensure_run(cfg_path: Path) -> Path:
+    """The config's result file, annealed now if missing or from another config."""
+    cfg = config.load(cfg_path)
+    out = ROOT / cfg.output
+    fresh = False
+    if out.exists():
+        with h5py.File(out, "r") as f:
+            fresh = (f.attrs.get("config_sha256") == cfg.physics_sha256()
+                     and int(f.attrs.get("samples_done", 0)) >= cfg.samples)
+    if not fresh:
+        print(f"annealing {cfg_path.name} -> {out}", flush=True)
+        subprocess.run([sys.executable, "-m", "relusim", "anneal", "--config", str(cfg_path), "--out", str(out),
+                        "--quiet"] + (["--overwrite"] if out.exists() else []), check=True, cwd=ROOT)
+    return out
+
+
+def main(argv: list[str]) -> None:
+    paths = [Path(p) for p in argv] or [ensure_run(c) for c in CONFIGS]
+    flips = parse_spec("--flips", PAPER_FLIPS)
+    for p in paths:
+        written, _ = measure_file(p, flips, PAPER_TRIALS, noise_levels=parse_spec("w", "0:0.2:21"))
+        print(f"{p}: /robustness {'written' if written else 'up to date'}")
+    runs = [compare.load_run(p) for p in paths]
+    print(compare.format_table(compare.table_rows(runs)))
+    plots.plot_stabilities(runs, DOCS / "fig3_stabilities.png")
+    series = [(f"{r.activation} (N={r.N}, K={r.K})", plots.ACT_COLOR.get(r.activation, f"C{j + 4}"), r.curves)
+              for j, r in enumerate(runs)]
+    plots.plot_robustness(series, DOCS / "fig3_robustness.png", kinds=("input_flip",),
+                          title=f"input noise: binary weights, alpha={runs[0].alpha}, y={runs[0].y}\n"
+                                f"{runs[0].stabilities.shape[0]} samples, {PAPER_TRIALS} trials per pattern, "
+                                f"error bars: s.e. over samples")
+    for r in runs:
+        d = r.curves["input_flip"]
+        for which, c in d.items():
+            vals = "  ".join(f"p={p}: {compare.curve_at(c, p)[0]:.4f}±{compare.curve_at(c, p)[1]:.4f}"
+                             for p in (0.0, 0.05, 0.1, 0.2, 0.3, 0.5))
+            print(f"{r.activation:5s} {which:9s} {vals}")
+    print(f"wrote {DOCS / 'fig3_stabilities.png'} and {DOCS / 'fig3_robustness.png'}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
