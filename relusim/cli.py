@@ -71,10 +71,11 @@ def info(results) -> None:
 
 def _register_commands() -> None:
     from .analysis_cli import COMMANDS as ANALYSIS
+    from .cluster_cli import COMMANDS as CLUSTER
     from .theory.cli import theory_group
 
     cli.add_command(theory_group, "theory")
-    for command in ANALYSIS:
+    for command in ANALYSIS + CLUSTER:
         cli.add_command(command)
 
 

@@ -1,0 +1,475 @@
+"""Where the samples of a sweep run: local processes, Dask, or a SLURM job array.
+
+Every backend runs the same function on the same (config, sample index) pairs, so a sample's bits
+depend only on (config, seed, index) (``relusim.instance``), never on the backend, the chunking or
+the number of workers. A finished sample always becomes a shard, ``<output>.parts/NNNNNN.h5``, written
+atomically (``relusim.io``) before it is reported, so killing anything loses no finished sample.
+
+* ``LocalBackend``: a process pool over the cores of this machine (``spawn``, as ``relusim.runner``).
+* ``DaskBackend``: ``dask.distributed`` on a scheduler given by its address, on a ``LocalCluster``
+  started for the run, or on ``dask_jobqueue.SLURMCluster`` jobs. Workers return the sample and this
+  process writes its shard, so workers need not share a file system with it. A worker that dies has
+  its task rerun elsewhere by the scheduler.
+* SLURM job arrays: ``write_array`` writes an ``sbatch`` script and a task table (one array task per
+  chunk of samples); each task runs ``relusim run-task``, which writes its shards next to each point's
+  result file on the shared file system; ``merge`` joins them after checking their provenance.
+
+Numba compiles the kernels once and caches them on disk (``cache=True``). On a cluster, set
+``NUMBA_CACHE_DIR`` to a per-user directory on a file system the nodes share: the job scripts written
+here default it to ``$HOME/.cache/relusim/numba``, so one compilation serves every node and a
+read-only install (a site-wide environment) still gets a cache.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import math
+import multiprocessing as mp
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, NamedTuple, Sequence
+
+import h5py
+import yaml
+
+from . import io
+from .config import Config, from_dict
+from .errors import InputError, RunError
+from .sweep import Point, Task, prepare
+
+NUMBA_CACHE_DEFAULT = "${HOME:-/tmp}/.cache/relusim/numba"
+NUMBA_CACHE_EXPORT = f'export NUMBA_CACHE_DIR="${{NUMBA_CACHE_DIR:-{NUMBA_CACHE_DEFAULT}}}"'
+MAX_ARRAY_TASKS = 1000  # Slurm's default MaxArraySize is 1001
+
+
+class Finished(NamedTuple):
+    """A sample whose shard is on disk."""
+
+    output: str
+    index: int
+    solved: bool
+    energy: int
+
+
+def default_workers() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+# ------------------------------------------------------------------------------- local --
+
+
+def _run_and_store(cfg: Config, index: int) -> Finished:
+    from .runner import run_one
+
+    i, solved, energy = run_one(cfg, index)
+    return Finished(cfg.output, i, bool(solved), int(energy))
+
+
+@dataclass(frozen=True)
+class LocalBackend:
+    """A pool of ``workers`` processes on this machine; each writes the shards of its samples."""
+
+    workers: int = field(default_factory=default_workers)
+
+    def run(self, tasks: Sequence[Task]) -> Iterator[Finished]:
+        if self.workers <= 1 or len(tasks) <= 1:
+            for t in tasks:
+                yield _run_and_store(t.cfg, t.index)
+            return
+        ctx = mp.get_context("spawn")  # no forked numba/LLVM state; workers load the on-disk JIT cache
+        pool = ProcessPoolExecutor(max_workers=min(self.workers, len(tasks)), mp_context=ctx)
+        try:
+            pending = {pool.submit(_run_and_store, t.cfg, t.index) for t in tasks}
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    try:
+                        yield fut.result()
+                    except BrokenProcessPool:
+                        raise RunError("a worker process died; every finished sample is kept: "
+                                       "rerun the same command to complete the sweep") from None
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+# -------------------------------------------------------------------------------- dask --
+
+
+def _sample(cfg: Config, index: int):
+    from .anneal import run_sample
+
+    return run_sample(cfg, index)
+
+
+def _versions() -> dict:
+    import numba
+    import numpy
+
+    from . import __version__
+
+    return {"relusim": __version__, "numba": numba.__version__, "numpy": numpy.__version__}
+
+
+def _check_versions(client) -> None:
+    """Workers of another relusim (or numba, numpy) could compute other bits: refuse them."""
+    here = _versions()
+    for worker, theirs in client.run(_versions).items():
+        if theirs != here:
+            raise RunError(f"Dask worker {worker} runs {theirs}, this process {here}: install the same "
+                           "versions on the workers, or their samples could differ")
+
+
+@dataclass(frozen=True)
+class SlurmOptions:
+    """What a SLURM job asks for; shared by job arrays and ``dask_jobqueue.SLURMCluster``."""
+
+    queue: str | None = None
+    walltime: str | None = None
+    cores: int = 1
+    memory_bytes: int | None = None
+    setup: tuple[str, ...] = ()
+    python: str = sys.executable
+
+    def prologue(self) -> list[str]:
+        return [*self.setup, NUMBA_CACHE_EXPORT]
+
+
+@dataclass(frozen=True)
+class DaskBackend:
+    """Samples on ``dask.distributed``: a user's scheduler, a LocalCluster, or SLURMCluster jobs.
+
+    ``workers``: LocalCluster processes, or SLURMCluster worker processes in all (one per core).
+    """
+
+    address: str | None = None
+    workers: int | None = None
+    slurm: SlurmOptions | None = None
+
+    def run(self, tasks: Sequence[Task]) -> Iterator[Finished]:
+        if not tasks:
+            return
+        try:
+            from dask.distributed import Client, as_completed
+        except ImportError:
+            raise InputError("--backend", "dask", "needs dask: pip install 'relusim[dask]'") from None
+        shas = {t.cfg.output: t.cfg.physics_sha256() for t in tasks}
+        with contextlib.ExitStack() as stack:
+            logs = Path(tasks[0].cfg.output).resolve().parent / "slurm" / "dask-logs"
+            target = self.address or stack.enter_context(self._start_cluster(len(tasks), logs))
+            client = stack.enter_context(Client(target))
+            _check_versions(client)  # the workers up now; jobqueue workers start later, from this env
+            futures = client.map(_sample, [t.cfg for t in tasks], [t.index for t in tasks], pure=False)
+            outputs = {f.key: t.cfg.output for f, t in zip(futures, tasks)}
+            for fut in as_completed(futures):
+                try:
+                    res = fut.result()
+                except Exception as exc:  # noqa: BLE001 - the worker's error, reported as a run failure
+                    raise RunError(f"a Dask task failed ({type(exc).__name__}: {exc}); every finished "
+                                   "sample is kept: rerun the same command to complete the sweep") from exc
+                output = outputs[fut.key]
+                io.write_shard(output, res, shas[output])
+                fut.release()
+                yield Finished(output, res.index, bool(res.solved), int(res.energy.sum()))
+
+    def _start_cluster(self, n_tasks: int, log_directory: Path):
+        if self.slurm is None:
+            from dask.distributed import LocalCluster
+
+            n = min(self.workers or default_workers(), n_tasks)
+            return LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                dashboard_address=None)
+        cluster = slurm_cluster(self.slurm, log_directory=log_directory)
+        cluster.scale(n=min(self.workers or self.slurm.cores, n_tasks))
+        return cluster
+
+
+def slurm_cluster(opts: SlurmOptions, log_directory: str | os.PathLike | None = None):
+    """A ``dask_jobqueue.SLURMCluster`` whose jobs hold ``opts.cores`` single-threaded workers.
+
+    Memory defaults to 2 GiB per core; the jobs' logs go to ``log_directory`` (default: the cwd).
+    """
+    try:
+        from dask_jobqueue import SLURMCluster
+    except ImportError:
+        raise InputError("--slurm", True, "needs dask-jobqueue: pip install 'relusim[dask]'") from None
+    memory = opts.memory_bytes or opts.cores * 2 * 2**30
+    return SLURMCluster(queue=opts.queue, walltime=opts.walltime or "01:00:00", cores=opts.cores,
+                        processes=opts.cores, memory=f"{memory}B", python=opts.python,
+                        job_name="relusim-dask", job_script_prologue=opts.prologue(),
+                        log_directory=str(log_directory) if log_directory else None)
+
+
+# ------------------------------------------------------------------------- option parsing --
+
+_WALLTIME = re.compile(r"^(\d+-)?\d+(:\d{1,2}){0,2}$")
+_MEMORY = re.compile(r"^(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?$", re.IGNORECASE)
+
+
+def parse_walltime(text: str) -> str:
+    """Check a Slurm time limit: ``minutes``, ``MM:SS``, ``HH:MM:SS``, ``D-HH``, ``D-HH:MM[:SS]``."""
+    if not _WALLTIME.match(text.strip()):
+        raise InputError("--walltime", text, "expected a Slurm time such as 30, 02:00:00 or 1-12:00:00")
+    return text.strip()
+
+
+def parse_memory(text: str) -> int:
+    """Bytes of ``4G``, ``4GB``, ``4GiB``, ``500M``: binary multiples, as Slurm reads ``--mem``."""
+    m = _MEMORY.match(text.strip())
+    if not m or float(m.group(1)) <= 0:
+        raise InputError("--memory", text, "expected a size such as 4G, 4GB or 500M")
+    return int(float(m.group(1)) * 1024 ** "BKMGT".index((m.group(2) or "B").upper()))
+
+
+# --------------------------------------------------------------------- SLURM job arrays --
+
+
+@dataclass(frozen=True)
+class ArrayJob:
+    script: Path
+    table: Path
+    n_tasks: int
+    samples: int
+
+    def sbatch_command(self, wait: bool = False) -> list[str]:
+        return ["sbatch", "--parsable", *(["--wait"] if wait else []), str(self.script)]
+
+
+def chunks(tasks: Sequence[Task], chunk: int) -> list[list[Task]]:
+    return [list(tasks[i:i + chunk]) for i in range(0, len(tasks), chunk)]
+
+
+def default_chunk(n_samples: int, cores: int) -> int:
+    """One sample per core per task, more where that would pass Slurm's default array size."""
+    return max(cores, math.ceil(n_samples / MAX_ARRAY_TASKS))
+
+
+def write_array(tasks: Sequence[Task], job_dir: str | os.PathLike, opts: SlurmOptions,
+                chunk: int | None = None, name: str = "relusim") -> ArrayJob:
+    """Write ``job_dir/{array.sbatch,tasks.json}`` for ``tasks``: array task i runs chunk i.
+
+    The table holds each point's resolved config and its physics hash; ``run-task`` refuses a
+    config that no longer hashes the same (another relusim version computes other bits).
+    """
+    if not tasks:
+        raise InputError("--backend", "slurm", "nothing to run: every sample of the sweep is done")
+    chunk = chunk or default_chunk(len(tasks), opts.cores)
+    job_dir = Path(job_dir).resolve()
+    (job_dir / "logs").mkdir(parents=True, exist_ok=True)
+    configs: dict[str, int] = {}
+    points: list[dict] = []
+    for t in tasks:
+        if t.cfg.output not in configs:
+            cfg = t.cfg.replace(output=str(Path(t.cfg.output).resolve()))
+            configs[t.cfg.output] = len(points)
+            points.append({"config": cfg.to_dict(), "config_sha256": cfg.physics_sha256()})
+    table = {
+        "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "points": points,
+        "tasks": [[[configs[t.cfg.output], t.index] for t in c] for c in chunks(tasks, chunk)],
+    }
+    table_path = job_dir / "tasks.json"
+    table_path.write_text(json.dumps(table, indent=1))
+    n = len(table["tasks"])
+    script = job_dir / "array.sbatch"
+    script.write_text(_array_script(job_dir, table_path, n, opts, name))
+    script.chmod(0o755)
+    return ArrayJob(script, table_path, n, len(tasks))
+
+
+def _array_script(job_dir: Path, table: Path, n_tasks: int, opts: SlurmOptions, name: str) -> str:
+    q = shlex.quote
+    lines = [
+        "#!/bin/bash",
+        f"#SBATCH --job-name={q(name)}",
+        f"#SBATCH --array=0-{n_tasks - 1}",
+        f"#SBATCH --output={q(str(job_dir / 'logs' / '%A_%a.out'))}",
+        f"#SBATCH --chdir={q(os.getcwd())}",
+        "#SBATCH --ntasks=1",
+        f"#SBATCH --cpus-per-task={opts.cores}",
+    ]
+    if opts.queue:
+        lines.append(f"#SBATCH --partition={q(opts.queue)}")
+    if opts.walltime:
+        lines.append(f"#SBATCH --time={opts.walltime}")
+    if opts.memory_bytes:
+        lines.append(f"#SBATCH --mem={math.ceil(opts.memory_bytes / 2**20)}M")
+    lines += [
+        "#",
+        "# A relusim sweep as a job array, written by `relusim sweep --backend slurm`. Array task i runs",
+        "# the samples listed under tasks[i] of tasks.json and writes one shard per finished sample next",
+        "# to its point's result file; `relusim merge` joins them. A rerun of a task skips finished",
+        "# samples; a sample's bits do not depend on which task ran it.",
+        "set -euo pipefail",
+        *opts.prologue(),
+        f"exec {q(opts.python)} -m relusim run-task --tasks {q(str(table))} "
+        f'--task-id "$SLURM_ARRAY_TASK_ID" --workers {opts.cores}',
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def submit(job: ArrayJob, *, dry_run: bool = False, wait: bool = False) -> str | None:
+    """Submit ``job`` with ``sbatch`` and return its job id; None when not submitted (dry run, no sbatch)."""
+    if dry_run or shutil.which("sbatch") is None:
+        return None
+    p = subprocess.run(job.sbatch_command(wait), capture_output=True, text=True)
+    job_id = p.stdout.strip().split(";")[0]
+    if p.returncode != 0:
+        what = f"job {job_id} ended with a failed task" if wait and job_id else "sbatch failed"
+        raise RunError(f"{what} (exit {p.returncode}): {' '.join(p.stderr.split())}; "
+                       f"logs in {job.script.parent / 'logs'}")
+    return job_id
+
+
+def load_table(path: str | os.PathLike) -> tuple[list[Config], list[list[tuple[int, int]]]]:
+    """Read a task table; refuse a point whose config does not hash as when it was written."""
+    try:
+        table = json.loads(Path(path).read_text())
+        points, tasks = table["points"], table["tasks"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise InputError("--tasks", str(path), "is not a readable relusim task table") from None
+    configs = []
+    for p in points:
+        cfg = from_dict(p["config"])
+        if cfg.physics_sha256() != p["config_sha256"]:
+            raise InputError("--tasks", str(path), f"point {cfg.name} hashes differently with this relusim "
+                             "version than when the sweep was written; use the same version")
+        configs.append(cfg)
+    return configs, [[(int(pi), int(i)) for pi, i in chunk] for chunk in tasks]
+
+
+def run_task(table: str | os.PathLike, task_id: int, workers: int = 1) -> Iterator[Finished]:
+    """Run array task ``task_id`` of a task table; samples already finished are skipped."""
+    configs, tasks = load_table(table)
+    if not 0 <= task_id < len(tasks):
+        raise InputError("--task-id", task_id, f"must be in 0..{len(tasks) - 1}")
+    done: dict[int, set[int]] = {}
+    todo = []
+    for pi, index in tasks[task_id]:
+        if pi not in done:
+            rf = io.ResultsFile(configs[pi].output)
+            done[pi] = rf.done_indices() if rf.path.exists() else set(rf.shard_paths())
+        if index not in done[pi]:
+            todo.append(Task(configs[pi], index))
+    yield from LocalBackend(workers).run(todo)
+
+
+# ------------------------------------------------------------------------------ merging --
+
+
+@dataclass(frozen=True)
+class MergeReport:
+    path: str
+    merged: int
+    done: int
+    samples: int
+    missing: tuple[int, ...]
+
+
+def result_files(paths: Sequence[str | os.PathLike]) -> list[Path]:
+    """The result files named by ``paths``: files as given, directories for their ``*.h5``."""
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            files += sorted(f for f in p.iterdir() if f.suffix in (".h5", ".hdf5") and not f.name.startswith("."))
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise InputError("RESULTS", str(p), "does not exist")
+    if not files:
+        raise InputError("RESULTS", " ".join(map(str, paths)), "holds no result files (*.h5)")
+    return files
+
+
+def file_config(path: Path) -> tuple[Config, str]:
+    """The config stored in a result file and its recorded hash, after checking that they agree."""
+    try:
+        with h5py.File(path, "r") as f:
+            text, sha = f.attrs.get("config"), f.attrs.get("config_sha256")
+    except OSError:
+        raise InputError("RESULTS", str(path), "is not a readable HDF5 file") from None
+    if text is None or sha is None:
+        raise InputError("RESULTS", str(path), "is not a relusim result file (no config in it)")
+    raw = yaml.safe_load(text)
+    raw["output"] = str(path)  # where the file is now, not where it was written
+    cfg = from_dict(raw)
+    if cfg.physics_sha256() != sha:
+        raise InputError("RESULTS", str(path), "its config does not hash to its config_sha256: "
+                         "written by another relusim version, or edited")
+    return cfg, sha
+
+
+def merge(paths: Sequence[str | os.PathLike]) -> list[MergeReport]:
+    """Join the shards of each result file into it, refusing shards of another config.
+
+    Every shard of every file is checked before anything is written, so a refusal changes nothing.
+    """
+    files = result_files(paths)
+    checked = []
+    for path in files:
+        cfg, sha = file_config(path)
+        rf = io.ResultsFile(path)
+        for shard in rf.shard_paths().values():
+            try:
+                with h5py.File(shard, "r") as s:
+                    shard_sha = s.attrs.get("config_sha256")
+            except OSError:
+                raise InputError("shard", str(shard), "is not a readable HDF5 file; remove it") from None
+            if shard_sha != sha:
+                raise InputError("shard", str(shard), f"comes from a different config than {path}; remove it")
+        checked.append((rf, cfg, sha))
+    reports = []
+    for rf, cfg, sha in checked:
+        samples = int(rf.attr("samples", cfg.samples))
+        merged = rf.merge_shards(sha, final_samples=samples)
+        stored = rf.stored_indices()
+        reports.append(MergeReport(str(rf.path), merged, len(stored), samples,
+                                   tuple(i for i in range(samples) if i not in stored)))
+    return reports
+
+
+# ------------------------------------------------------------------- a sweep as an array --
+
+
+@dataclass(frozen=True)
+class Submission:
+    job: ArrayJob | None  # None: nothing left to run
+    job_id: str | None  # None: not submitted (dry run, or no sbatch here)
+    reports: tuple[MergeReport, ...] = ()  # after --wait, or when nothing was left to run
+
+
+def submit_sweep(points: Sequence[Point], opts: SlurmOptions, *, chunk: int | None = None, dry_run: bool = False,
+                 wait: bool = False, overwrite: bool = False, command: str = "") -> Submission:
+    """Prepare every point's result file, write the job array for the samples left, submit it.
+
+    With ``wait``, block until the array ends and merge the points' files.
+    """
+    tasks = prepare(points, command, overwrite)
+    outputs = [p.cfg.output for p in points]
+    if not tasks:
+        return Submission(None, None, tuple(merge(outputs)))
+    job = write_array(tasks, _new_job_dir(Path(outputs[0]).parent / "slurm"), opts, chunk,
+                      name=f"relusim-{points[0].cfg.name.split('__')[0]}")
+    job_id = submit(job, dry_run=dry_run, wait=wait)
+    reports = tuple(merge(outputs)) if wait and job_id else ()
+    return Submission(job, job_id, reports)
+
+
+def _new_job_dir(parent: Path) -> Path:
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    for n in range(1000):  # two submissions within a second must not share a task table
+        d = parent / (stamp if n == 0 else f"{stamp}-{n}")
+        try:
+            d.mkdir(parents=True)
+            return d
+        except FileExistsError:
+            continue
+    raise RunError(f"cannot create a new job directory in {parent}")

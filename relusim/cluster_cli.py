@@ -1,0 +1,179 @@
+"""``relusim sweep``, ``relusim merge`` and the hidden ``relusim run-task``: parse, validate, call
+``relusim.sweep`` / ``relusim.cluster``, print. Registered on the main group by ``relusim.cli``."""
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from .errors import InputError
+
+# Which options mean something for which way of running; any other given option is an error,
+# not silently ignored.
+_MODES = {
+    "local": {"workers"},
+    "dask": {"workers", "scheduler"},
+    "dask --slurm": {"workers", "slurm", "queue", "walltime", "cores", "memory", "setup"},
+    "slurm": {"queue", "walltime", "cores", "memory", "setup", "chunk", "dry_run", "wait"},
+}
+
+
+def _check_options(mode: str, given: dict) -> None:
+    for name, value in given.items():
+        if value in (None, False, ()) or name in _MODES[mode]:
+            continue
+        where = [m for m, names in _MODES.items() if name in names]
+        raise InputError("--" + name.replace("_", "-"), value,
+                         f"not used by --backend {mode}; only with --backend {' or '.join(where)}")
+    if given.get("scheduler") and given.get("workers"):
+        raise InputError("--workers", given["workers"], "not used with --scheduler: that cluster has its own")
+    for name in ("workers", "cores", "chunk"):
+        if given.get(name) is not None and given[name] < 1:
+            raise InputError("--" + name, given[name], "must be >= 1")
+
+
+def _command() -> str:
+    return "relusim " + " ".join(sys.argv[1:])
+
+
+@click.command()
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
+              help="YAML experiment file: the base of every point.")
+@click.option("--grid", "grids", multiple=True, metavar="KEY=V1,V2,...",
+              help="A key and its values (typed as in YAML); repeat for a Cartesian product.")
+@click.option("--samples", type=int, default=None, help="Override the number of samples of every point.")
+@click.option("--out-dir", type=click.Path(file_okay=False), default=None,
+              help="Where the points' files go (default: beside the config's output, in a folder "
+                   "named after the config's name).")
+@click.option("--backend", type=click.Choice(["local", "dask", "slurm"]), default="local", show_default=True,
+              help="local processes, dask.distributed, or a SLURM job array.")
+@click.option("--workers", type=int, default=None,
+              help="local: processes (default: all cores); dask: LocalCluster workers, or with --slurm "
+                   "worker processes in all.")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="dask: the address of a running scheduler (e.g. tcp://10.0.0.1:8786).")
+@click.option("--slurm", is_flag=True, help="dask: start the workers as SLURM jobs (dask-jobqueue).")
+@click.option("--queue", default=None, help="SLURM partition.")
+@click.option("--walltime", default=None, help="SLURM time limit per job (e.g. 02:00:00).")
+@click.option("--cores", type=int, default=None, help="SLURM cores per job (one sample per core at a time).")
+@click.option("--memory", default=None, help="SLURM memory per job (e.g. 4G).")
+@click.option("--setup", multiple=True, metavar="LINE",
+              help="A shell line run first in each SLURM job (e.g. 'module load python'); repeatable.")
+@click.option("--chunk", type=int, default=None,
+              help="slurm: samples per array task (default: --cores, more past 1000 tasks).")
+@click.option("--dry-run", is_flag=True, help="slurm: write the job script and print the sbatch command only.")
+@click.option("--wait", is_flag=True, help="slurm: wait for the array to end, then merge.")
+@click.option("--overwrite", is_flag=True, help="Start every point afresh instead of resuming.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def sweep(config_path, grids, samples, out_dir, backend, workers, scheduler, slurm, queue, walltime, cores,
+          memory, setup, chunk, dry_run, wait, overwrite, quiet) -> None:
+    """Run a config over a grid of values: one result file per point, resumable.
+
+    The samples of all points run on one backend under one progress bar; a sample's bits are the same
+    whatever the backend, the chunking or the number of workers.
+
+    \b
+    Example:
+      relusim sweep --config configs/default.yaml --grid model.alpha=0.3,0.4,0.5 --grid model.K=2,4
+    """
+    from . import cluster, config
+    from . import sweep as sweep_
+
+    mode = "dask --slurm" if backend == "dask" and slurm else backend
+    _check_options(mode, dict(workers=workers, scheduler=scheduler, slurm=slurm, queue=queue,
+                              walltime=walltime, cores=cores, memory=memory, setup=setup, chunk=chunk,
+                              dry_run=dry_run, wait=wait))
+    base = config.load(config_path)
+    if samples is not None and samples < 1:
+        raise InputError("--samples", samples, "must be >= 1")
+    points = sweep_.expand(base, sweep_.parse_grid(grids, base), out_dir, samples)
+    opts = cluster.SlurmOptions(queue=queue, walltime=walltime and cluster.parse_walltime(walltime),
+                                cores=cores or 1, memory_bytes=memory and cluster.parse_memory(memory),
+                                setup=tuple(setup))
+    if backend == "slurm":
+        sub = cluster.submit_sweep(points, opts, chunk=chunk, dry_run=dry_run, wait=wait, overwrite=overwrite,
+                                   command=_command())
+        _echo_submission(sub, points)
+        return
+    runner = (cluster.LocalBackend(workers or cluster.default_workers()) if backend == "local" else
+              cluster.DaskBackend(scheduler, workers, opts if slurm else None))
+    s = sweep_.run_sweep(points, runner, overwrite=overwrite, quiet=quiet, command=_command())
+    for out in s.outputs:
+        click.echo(out)
+    click.echo(f"sweep: {len(points)} points, {s.samples} samples ({s.ran} run now, {s.solved} of them "
+               f"solved) in {s.wall_s:.1f} s")
+
+
+def _echo_submission(sub, points) -> None:
+    if sub.job is None:
+        click.echo(f"every sample of the {len(points)} points is done; nothing to submit")
+    elif sub.job_id is None:
+        click.echo(f"wrote {sub.job.script} ({sub.job.n_tasks} array tasks, {sub.job.samples} samples)")
+        click.echo(f"submit with: {' '.join(sub.job.sbatch_command())}")
+        click.echo(f"then merge with: relusim merge {_folder(points)}")
+    else:
+        click.echo(f"submitted job {sub.job_id}: {sub.job.n_tasks} array tasks, {sub.job.samples} samples; "
+                   f"logs in {sub.job.script.parent / 'logs'}")
+        if not sub.reports:
+            click.echo(f"when it ends: relusim merge {_folder(points)}")
+    _echo_reports(sub.reports)
+
+
+def _folder(points) -> str:
+    return os.path.dirname(points[0].cfg.output) or "."
+
+
+def _echo_reports(reports) -> None:
+    for r in reports:
+        state = "complete" if not r.missing else f"missing {', '.join(map(str, r.missing))}"
+        click.echo(f"{r.path}: {r.done}/{r.samples} samples, {r.merged} merged now ({state})")
+
+
+@click.command()
+@click.argument("results", nargs=-1, required=True, type=click.Path())
+def merge(results) -> None:
+    """Join the per-task files of SLURM array tasks into each point's result file.
+
+    RESULTS are result files or folders of them. Each file's finished-sample shards are checked
+    against the file's config first: a shard of another config is refused and nothing is written.
+
+    Example: relusim merge results/default/
+    """
+    from . import cluster
+
+    _echo_reports(cluster.merge(results))
+
+
+@click.command("run-task", hidden=True)
+@click.option("--tasks", "table", required=True, type=click.Path(dir_okay=False),
+              help="The task table written by `relusim sweep --backend slurm`.")
+@click.option("--task-id", type=int, required=True, envvar="SLURM_ARRAY_TASK_ID",
+              help="Which array task to run (default: $SLURM_ARRAY_TASK_ID).")
+@click.option("--workers", type=int, default=1, show_default=True, help="Local processes for this task.")
+def run_task(table, task_id, workers) -> None:
+    """Run one array task of a SLURM sweep: write a shard per finished sample (used by array.sbatch).
+
+    \b
+    Example:
+      relusim run-task --tasks results/default/slurm/20260101-120000/tasks.json --task-id 0
+    """
+    import platform
+    import time
+
+    from . import cluster
+
+    if workers < 1:
+        raise InputError("--workers", workers, "must be >= 1")
+    t0 = time.perf_counter()
+    job = os.environ.get("SLURM_ARRAY_JOB_ID")
+    click.echo(f"task {task_id}{f' of job {job}' if job else ''} on {platform.node()}: {table}")
+    n = 0
+    for f in cluster.run_task(table, task_id, workers):
+        n += 1
+        click.echo(f"  {f.output} sample {f.index}: E={f.energy}{' solved' if f.solved else ''}")
+        sys.stdout.flush()  # a log read while the job runs
+    click.echo(f"task {task_id}: {n} samples in {time.perf_counter() - t0:.1f} s")
+
+
+COMMANDS: list[click.Command] = [sweep, merge, run_task]

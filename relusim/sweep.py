@@ -1,0 +1,239 @@
+"""Sweeps: the Cartesian product of a config over ``--grid KEY=V1,V2,...``, one result file per point.
+
+A point is a validated ``Config``; its output is named from the point,
+``<dir>/<name>/<name>__model.alpha=0.3__model.activation=sign.h5``, so rerunning the same sweep finds
+its files again and resumes them (``relusim.io``: finished samples are kept, the rest run). The
+samples of all points are one pool of tasks (``relusim.cluster`` runs them) under one progress bar;
+a sample's bits depend only on (point config, seed, sample index), whatever runs it.
+"""
+from __future__ import annotations
+
+import difflib
+import hashlib
+import itertools
+import os
+import re
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Protocol, Sequence
+
+import yaml
+from tqdm import tqdm
+
+from . import io
+from .config import Config
+from .errors import InputError
+
+MERGE_EVERY_S = 10.0  # copy-on-write merges are O(file size): batch them
+NOT_SWEPT = {"name": "it is set from the point", "output": "each point's output is named from the point",
+             "samples": "use --samples"}
+SCHEDULE_KEYS = {"anneal.beta", "ensemble.gamma"}  # sections that also accept a scalar (a constant)
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._=+-]")
+MAX_NAME = 200  # file names are limited to 255 bytes on most file systems
+
+GridAxis = tuple[str, tuple[Any, ...]]
+
+
+@dataclass(frozen=True)
+class Point:
+    """One point of a sweep: the grid values that define it and its validated config."""
+
+    values: tuple[tuple[str, Any], ...]
+    cfg: Config
+
+
+@dataclass(frozen=True)
+class Task:
+    """One sample of one point: the unit of work, of failure and of resume."""
+
+    cfg: Config
+    index: int
+
+
+class Backend(Protocol):
+    """Runs samples; yields ``(output, index, solved, energy)`` once a sample's shard is on disk."""
+
+    def run(self, tasks: Sequence[Task]) -> Iterator[tuple[str, int, bool, int]]: ...
+
+
+@dataclass(frozen=True)
+class SweepSummary:
+    outputs: tuple[str, ...]
+    samples: int
+    ran: int
+    solved: int
+    wall_s: float
+
+
+# ------------------------------------------------------------------------------- the grid --
+
+
+def scalar(token: str) -> Any:
+    """A grid value typed as a YAML scalar: ``0.3`` float, ``4`` int, ``true`` bool, ``sign`` str.
+
+    ``1e-3`` is a float too (YAML 1.1, which PyYAML reads, wants ``1.0e-3``).
+    """
+    try:
+        value = yaml.safe_load(token)
+    except yaml.YAMLError:
+        return token
+    if isinstance(value, str) and _NUMBER.match(value):
+        return float(value)
+    if isinstance(value, (dict, list)):
+        raise InputError("--grid", token, "values must be scalars (numbers, true/false or words)")
+    return value
+
+
+def parse_grid(specs: Sequence[str], base: Config) -> list[GridAxis]:
+    """Parse ``KEY=V1,V2,...`` options into axes; keys are checked against ``base``."""
+    axes: list[GridAxis] = []
+    for spec in specs:
+        key, sep, values = spec.partition("=")
+        key = key.strip()
+        if not sep or not key or not values.strip():
+            raise InputError("--grid", spec, "expected KEY=V1,V2,... (e.g. model.alpha=0.3,0.4)")
+        _check_key(key, base)
+        if key in (k for k, _ in axes):
+            raise InputError("--grid", spec, f"{key} is given twice; list all its values in one --grid")
+        tokens = [t.strip() for t in values.split(",")]
+        if any(not t for t in tokens):
+            raise InputError("--grid", spec, "has an empty value")
+        axes.append((key, tuple(scalar(t) for t in tokens)))
+    return axes
+
+
+def _check_key(key: str, base: Config) -> None:
+    top = key.split(".")[0]
+    if top in NOT_SWEPT:
+        raise InputError("--grid", key, f"cannot be swept: {NOT_SWEPT[top]}")
+    node: Any = base.to_dict()
+    where = ""
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            known = list(node) if isinstance(node, dict) else []
+            close = difflib.get_close_matches(part, known, n=1)
+            hint = f"did you mean '{where}{close[0]}'?" if close else (
+                f"allowed keys: {', '.join(where + k for k in known)}" if known else f"{where.rstrip('.')} has no keys")
+            raise InputError("--grid", key, f"unknown key; {hint}")
+        node, where = node[part], where + part + "."
+    if isinstance(node, dict) and key not in SCHEDULE_KEYS:
+        raise InputError("--grid", key, f"is a section; sweep one of its keys: "
+                         f"{', '.join(key + '.' + k for k in node)}")
+
+
+# ------------------------------------------------------------------------------ the points --
+
+
+def default_dir(base: Config) -> Path:
+    """``results/default.h5`` -> ``results/default``: where the points of a sweep of ``base`` go."""
+    return Path(base.output).parent / _safe(base.name)
+
+
+def expand(base: Config, axes: Sequence[GridAxis], out_dir: str | os.PathLike | None = None,
+           samples: int | None = None) -> list[Point]:
+    """The Cartesian product of ``axes`` applied to ``base``: one validated config per point."""
+    out = Path(out_dir) if out_dir is not None else default_dir(base)
+    points: list[Point] = []
+    seen: dict[str, str] = {}
+    for combo in itertools.product(*(values for _, values in axes)):
+        values = tuple(zip((k for k, _ in axes), combo))
+        changes: dict[str, Any] = dict(values)
+        if samples is not None:
+            changes["samples"] = samples
+        cfg = base.replace(**changes)  # validates every value; InputError names the key
+        resolved = tuple((k, _resolved(cfg, k, v)) for k, v in values)
+        stem = point_name(base.name, resolved)
+        cfg = cfg.replace(name=stem, output=str(out / f"{stem}.h5"))
+        sha = cfg.physics_sha256()
+        label = ", ".join(f"{k}={_text(v)}" for k, v in resolved)
+        if sha in seen:
+            raise InputError("--grid", label, f"is the same point as {seen[sha]}; remove the repeated value")
+        seen[sha] = label
+        points.append(Point(resolved, cfg))
+    if len({p.cfg.output for p in points}) < len(points):
+        raise InputError("--grid", ", ".join(f"{k}={v}" for k, v in axes),
+                         "two points would share a file name; use values that differ in [A-Za-z0-9._+-]")
+    return points
+
+
+def point_name(name: str, values: Iterable[tuple[str, Any]]) -> str:
+    """A file-system-safe name for a point: ``<name>__key=value__key=value``."""
+    stem = "__".join([_safe(name), *(_safe(f"{k}={_text(v)}") for k, v in values)])
+    if len(stem) > MAX_NAME:
+        stem = stem[:MAX_NAME - 14] + "__" + hashlib.sha256(stem.encode()).hexdigest()[:12]
+    return stem
+
+
+def _resolved(cfg: Config, key: str, given: Any) -> Any:
+    """The value as the config holds it (``alpha=1`` -> ``1.0``), so equal points get equal names."""
+    node: Any = cfg.to_dict()
+    for part in key.split("."):
+        node = node[part]
+    return given if isinstance(node, dict) else node
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return yaml.safe_dump(value).splitlines()[0]
+    return str(value)
+
+
+def _safe(text: str) -> str:
+    return _UNSAFE.sub("_", text)
+
+
+# ---------------------------------------------------------------------------- the driver --
+
+
+def prepare(points: Sequence[Point], command: str, overwrite: bool = False) -> list[Task]:
+    """Create (or check and resume) every point's result file; return the samples still to run."""
+    tasks: list[Task] = []
+    for p in points:
+        rf = io.ResultsFile(p.cfg.output)
+        rf.prepare(p.cfg, command, overwrite)
+        done = rf.done_indices()
+        tasks += [Task(p.cfg, i) for i in range(p.cfg.samples) if i not in done]
+    return tasks
+
+
+def run_sweep(points: Sequence[Point], backend: Backend, *, overwrite: bool = False, quiet: bool = False,
+              command: str = "") -> SweepSummary:
+    """Run (or resume) every sample of every point on ``backend``; merge each point's file at the end.
+
+    A backend (``relusim.cluster``) reports a sample only once its shard is on disk, so a crash of
+    any kind loses no finished sample.
+    """
+    t0 = time.perf_counter()
+    tasks = prepare(points, command or " ".join(sys.argv), overwrite)
+    total = sum(p.cfg.samples for p in points)
+    bar = tqdm(total=total, initial=total - len(tasks), desc=f"sweep of {len(points)} points",
+               unit="sample", disable=not show_progress(quiet), dynamic_ncols=True)
+    shas = {p.cfg.output: p.cfg.physics_sha256() for p in points}
+    unmerged: set[str] = set()
+    last_merge = time.monotonic()
+    solved = 0
+    try:
+        for output, index, ok, energy in backend.run(tasks):
+            solved += ok
+            unmerged.add(output)
+            bar.update(1)
+            bar.set_postfix_str(f"{Path(output).stem} #{index}: E={energy}{' solved' if ok else ''}")
+            if time.monotonic() - last_merge > MERGE_EVERY_S:
+                for out in sorted(unmerged):
+                    io.ResultsFile(out).merge_shards(shas[out])
+                unmerged.clear()
+                last_merge = time.monotonic()
+    finally:
+        bar.close()
+        for p in points:
+            io.ResultsFile(p.cfg.output).merge_shards(shas[p.cfg.output], final_samples=p.cfg.samples)
+    return SweepSummary(tuple(p.cfg.output for p in points), total, len(tasks), solved,
+                        time.perf_counter() - t0)
+
+
+def show_progress(quiet: bool) -> bool:
+    """A bar only for a person at a terminal: not with --quiet, in CI, or into a file."""
+    return not quiet and sys.stderr.isatty() and os.environ.get("CI", "").lower() not in ("true", "1")

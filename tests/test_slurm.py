@@ -1,0 +1,99 @@
+"""A real single-node Slurm (slurm-wlm + munge on localhost) runs a sweep end to end, as a job array
+and as dask-jobqueue workers, with the bits of a local run.
+
+The fixture starts the daemons with .ci/slurm-setup.sh when they are installed and this is root;
+elsewhere the tests skip, saying why (pytest -ra prints it).
+"""
+import contextlib
+import copy
+import os
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+
+import psutil
+import pytest
+
+from cli_helpers import BASE, relusim, write_config
+from test_resume_and_workers import assert_same_bits
+
+SETUP = Path(__file__).resolve().parent.parent / ".ci" / "slurm-setup.sh"
+GRID = ["--grid", "model.alpha=0.25,0.5", "--samples", 2]
+NAMES = ["t__model.alpha=0.25.h5", "t__model.alpha=0.5.h5"]
+TIMEOUT = 180  # s; a job that never starts must fail the test, not hang the CI
+
+
+def slurm_state() -> str:
+    running = {p.info["name"] for p in psutil.process_iter(["name"])}
+    if not {"slurmctld", "slurmd"} <= running:  # sinfo retries for ~9 s when no controller answers
+        return ""
+    try:
+        p = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return p.stdout.strip().split("\n")[0] if p.returncode == 0 else ""
+
+
+def is_up() -> bool:
+    return slurm_state() in ("idle", "mixed", "allocated")
+
+
+@pytest.fixture(scope="module")
+def slurm():
+    if is_up():
+        yield
+        return
+    if shutil.which("slurmctld") is None or shutil.which("munged") is None:
+        pytest.skip("slurm-wlm/munge are not installed (bash .ci/slurm-setup.sh installs them, as root)")
+    if os.geteuid() != 0:
+        pytest.skip("Slurm is not running, and starting its daemons needs root")
+    p = subprocess.run(["bash", str(SETUP)], capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, RELUSIM_SLURM_NO_INSTALL="1"))
+    if not is_up():
+        pytest.skip(f"Slurm could not be started: {(p.stdout + p.stderr).strip()} (state {slurm_state()!r})")
+    yield
+    for pidfile in ("/run/slurmd.pid", "/run/slurmctld.pid", "/run/munge/munged.pid"):  # what we started
+        with contextlib.suppress(OSError, ValueError):
+            os.kill(int(Path(pidfile).read_text()), signal.SIGTERM)
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    """A tiny base config and the reference: its 2 points x 2 samples on 2 local processes."""
+    tmp = tmp_path_factory.mktemp("slurm")
+    cfg = copy.deepcopy(BASE)
+    cfg.update(name="t", output=str(tmp / "t.h5"))
+    path = write_config(tmp / "t.yaml", cfg)
+    code, _, err = relusim("sweep", "--config", path, *GRID, "--workers", 2, "--out-dir", tmp / "local")
+    assert code == 0, err
+    return path, tmp
+
+
+def test_a_two_task_job_array_runs_end_to_end(slurm, setup):
+    cfg, tmp = setup
+    code, out, err = relusim("sweep", "--config", cfg, *GRID, "--backend", "slurm", "--chunk", 2,
+                             "--walltime", "00:05:00", "--wait", "--out-dir", tmp / "array", timeout=TIMEOUT)
+    assert code == 0, err
+    assert "submitted job" in out and "2 array tasks, 4 samples" in out
+    assert out.count("2/2 samples, 2 merged now (complete)") == 2, out
+    logs = sorted((tmp / "array" / "slurm").glob("*/logs/*.out"))
+    assert len(logs) == 2
+    for task, log in enumerate(logs):
+        text = log.read_text()
+        print(f"--- {log.name}\n{text}")
+        assert f"task {task} of job" in text and text.count(" sample ") == 2
+    for name in NAMES:
+        assert_same_bits(tmp / "local" / name, tmp / "array" / name)
+
+
+def test_dask_jobqueue_workers_run_a_sweep_as_slurm_jobs(slurm, setup):
+    cfg, tmp = setup
+    code, out, err = relusim("sweep", "--config", cfg, *GRID, "--backend", "dask", "--slurm", "--cores", 2,
+                             "--memory", "1G", "--walltime", "00:05:00", "--out-dir", tmp / "jobqueue",
+                             timeout=TIMEOUT)
+    assert code == 0, err
+    assert "(4 run now" in out
+    assert list((tmp / "jobqueue" / "slurm" / "dask-logs").glob("*.out")), "no dask-jobqueue job ran"
+    for name in NAMES:
+        assert_same_bits(tmp / "local" / name, tmp / "jobqueue" / name)
