@@ -26,7 +26,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import h5py
 import numpy as np
 import yaml
 
@@ -58,13 +57,9 @@ class Run:
 
 def load_run(path) -> Run:
     """Read a result file: model, measured q1 (mean over samples of q-bar), stabilities, robustness curves."""
-    try:
-        f = h5py.File(path, "r")
-    except (OSError, FileNotFoundError):
-        raise InputError("RESULTS", str(path), "is not a readable HDF5 file") from None
-    with f:
-        if "config" not in f.attrs or "samples" not in f:
-            raise InputError("RESULTS", str(path), "is not a relusim result file")
+    from .io import open_results
+
+    with open_results(path) as f:
         cfg = yaml.safe_load(f.attrs["config"])
         groups = [g for _, g in sorted(f["samples"].items()) if g.attrs.get("status") == "complete"]
         if not groups:

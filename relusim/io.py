@@ -202,18 +202,24 @@ class ResultsFile:
         _fsync_replace(tmp, self.path)
 
 
+def open_results(path: str | os.PathLike) -> h5py.File:
+    """Open a result file read-only, or raise InputError if it is not a readable relusim result file."""
+    try:
+        f = h5py.File(path, "r")
+    except (OSError, FileNotFoundError):
+        raise InputError("RESULTS", str(path), "is not a readable HDF5 file") from None
+    if "config" not in f.attrs or "samples" not in f:
+        f.close()
+        raise InputError("RESULTS", str(path), "is not a relusim result file")
+    return f
+
+
 def summary(path: str | os.PathLike) -> str:
     """A human-readable account of a result file: what it holds and how far it got (``relusim info``)."""
     import yaml
 
     p = Path(path)
-    try:
-        f = h5py.File(p, "r")
-    except (OSError, FileNotFoundError):
-        raise InputError("RESULTS", str(p), "is not a readable HDF5 file") from None
-    with f:
-        if "config" not in f.attrs:
-            raise InputError("RESULTS", str(p), "is not a relusim result file")
+    with open_results(p) as f:
         cfg = yaml.safe_load(f.attrs["config"])
         m, e, a = cfg["model"], cfg["ensemble"], cfg["anneal"]
         total = int(f.attrs.get("samples", cfg["samples"]))

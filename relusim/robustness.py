@@ -361,16 +361,11 @@ class Settings:
 
 def read_run(path) -> dict:
     """The model of a result file and its complete samples: {activation, weights, K, seed, samples: [...]}."""
-    import h5py
     import yaml
 
-    try:
-        f = h5py.File(path, "r")
-    except (OSError, FileNotFoundError):
-        raise InputError("RESULTS", str(path), "is not a readable HDF5 file") from None
-    with f:
-        if "config" not in f.attrs or "samples" not in f:
-            raise InputError("RESULTS", str(path), "is not a relusim result file")
+    from .io import open_results
+
+    with open_results(path) as f:
         cfg = yaml.safe_load(f.attrs["config"])
         samples = []
         for name in sorted(f["samples"]):

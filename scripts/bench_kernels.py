@@ -173,7 +173,7 @@ def main() -> None:
     np_incr, np_naive = (300, 30) if args.quick else (3000, 200)
     work = Path(tempfile.mkdtemp(prefix="relusim_bench_"))
     cref = build_cref(work)
-    L = [f"# Kernel performance\n",
+    L = ["# Kernel performance\n",
          f"Measured by `scripts/bench_kernels.py{' --quick' if args.quick else ''}` on {time.strftime('%Y-%m-%d')}, "
          f"CPU: {cpu_model()}, {os.cpu_count()} cores, single-threaded. Median of {args.reps} repetitions after "
          "JIT warm-up; proposals/s with accepted moves/s in parentheses. Every column of a row uses the same "

@@ -29,7 +29,6 @@ from relusim import config, model  # noqa: E402
 from relusim import instance as inst_mod  # noqa: E402
 from relusim.anneal import init_chain  # noqa: E402
 from relusim.kernels import fields, replicated  # noqa: E402
-from relusim.kernels import rng as krng  # noqa: E402
 
 SAMPLERS = {"metropolis": (False, 0.0), "rrr": (True, 2.0), "hybrid": (True, 0.01)}
 

@@ -1,6 +1,5 @@
 """The paper's protocol, small: every replica ends a solution at the target mutual overlap (MODEL.md §8)."""
 import h5py
-import numpy as np
 import pytest
 
 from cli_helpers import relusim, write_config
