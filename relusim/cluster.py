@@ -42,6 +42,7 @@ import h5py
 import yaml
 
 from . import io
+from .runner import default_workers
 from .config import Config, from_dict
 from .errors import InputError, RunError
 from .sweep import Point, Task, prepare
@@ -58,10 +59,6 @@ class Finished(NamedTuple):
     index: int
     solved: bool
     energy: int
-
-
-def default_workers() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 # ------------------------------------------------------------------------------- local --

@@ -79,6 +79,7 @@ def sweep(config_path, grids, samples, out_dir, backend, workers, scheduler, slu
     """
     from . import cluster, config
     from . import sweep as sweep_
+    from .runner import default_workers
 
     mode = "dask --slurm" if backend == "dask" and slurm else backend
     _check_options(mode, dict(workers=workers, scheduler=scheduler, slurm=slurm, queue=queue,
@@ -96,7 +97,7 @@ def sweep(config_path, grids, samples, out_dir, backend, workers, scheduler, slu
                                    command=_command())
         _echo_submission(sub, points)
         return
-    runner = (cluster.LocalBackend(workers or cluster.default_workers()) if backend == "local" else
+    runner = (cluster.LocalBackend(workers or default_workers()) if backend == "local" else
               cluster.DaskBackend(scheduler, workers, opts if slurm else None))
     s = sweep_.run_sweep(points, runner, overwrite=overwrite, quiet=quiet, command=_command())
     for out in s.outputs:
