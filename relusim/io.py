@@ -192,6 +192,11 @@ class ResultsFile:
         _fsync_replace(tmp, self.path)
         for p in shards.values():
             p.unlink(missing_ok=True)
+        if final_samples is not None:
+            try:
+                self.parts.rmdir()  # only when empty: a concurrent writer's shard stays
+            except OSError:
+                pass
         return len(todo)
 
     def _update_attrs(self, attrs: dict) -> None:
