@@ -20,7 +20,7 @@ import numpy as np
 from . import instance as _instance
 from . import measure, model
 from .config import Config
-from .kernels import bits, fields, metropolis, replicated
+from .kernels import fields, metropolis, replicated
 from .kernels import rng as _rng
 
 Progress = Callable[[int, int, int], None]  # (sample index, sweeps done, current total energy)
@@ -105,7 +105,6 @@ def anneal(cfg: Config, problem, chain: Chain, index: int = 0, progress: Progres
         gammas = np.concatenate([gammas, np.full(a.extra_sweeps, gammas[-1])])
     q1 = np.nan if e.target_overlap is None else e.target_overlap
     XT, sig, c = problem
-    XB = bits.pack_patterns(XT)
     act = fields.ACT_CODES[cfg.model.activation]
     S = len(betas)
     energies = np.zeros((S, y), np.int64)
@@ -121,7 +120,7 @@ def anneal(cfg: Config, problem, chain: Chain, index: int = 0, progress: Progres
         done = replicated.run(XT, sig, c, cfg.model.n, act, chain.w, chain.H, chain.marg, chain.E, chain.ref,
                               chain.m, _mode(cfg), chain.rng, betas[block], g, a.sampler == "rrr", a.rrr_below,
                               a.stop_when_solved, q1, e.overlap_tolerance, energies[s:], accepted[s:], qbar[s:],
-                              used_rrr[s:], XB)
+                              used_rrr[s:])
         rec["sweep"].append(s + done)
         rec["beta"].append(betas[s + done - 1])
         rec["gamma"].append(g[done - 1])

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from relusim import model  # noqa: E402
-from relusim.kernels import bits, fields, metropolis, replicated  # noqa: E402
+from relusim.kernels import fields, metropolis, replicated  # noqa: E402
 from relusim.kernels import rng as krng  # noqa: E402
 
 CREF_SRC = ROOT.parent / "shared" / "bench" / "cref"
@@ -102,7 +102,6 @@ def ours(act, xi, sigma, w0, K, beta, Y, reps, target_s) -> dict:
     P = xi.shape[0]
     XT, sig, c = fields.problem_arrays(xi, sigma, model.output_weights(act, K))
     a = fields.ACT_CODES[act]
-    XB = bits.pack_patterns(XT)
 
     def fresh():
         w = np.ascontiguousarray(w0)
@@ -123,7 +122,7 @@ def ours(act, xi, sigma, w0, K, beta, Y, reps, target_s) -> dict:
         mode = metropolis.NONE if Y == 1 else metropolis.TRACED
         t0 = time.perf_counter()
         replicated.run(XT, sig, c, N // K, a, w, H, marg, E, np.zeros(0, np.int8), m, mode, state, betas,
-                       np.full(sweeps, GAMMA), False, 0.0, False, np.nan, 0.0, en, acc, q, used, XB)
+                       np.full(sweeps, GAMMA), False, 0.0, False, np.nan, 0.0, en, acc, q, used)
         return time.perf_counter() - t0, int(acc.sum()), sweeps * N * Y
 
     run(1)  # JIT warm-up

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from relusim import config, model  # noqa: E402
 from relusim import instance as inst_mod  # noqa: E402
 from relusim.anneal import init_chain  # noqa: E402
-from relusim.kernels import bits, fields, replicated  # noqa: E402
+from relusim.kernels import fields, replicated  # noqa: E402
 
 SAMPLERS = {"metropolis": (False, 0.0), "rrr": (True, 2.0), "hybrid": (True, 0.01)}
 
@@ -54,7 +54,7 @@ def run(cfg, problem, chain, sampler, betas, gammas, stop):
     mode = 1 if y > 1 else 0
     done = replicated.run(XT, sig, c, cfg.model.n, fields.ACT_CODES[cfg.model.activation], chain.w, chain.H,
                           chain.marg, chain.E, chain.ref, chain.m, mode, chain.rng, betas, gammas, use_rrr, below,
-                          stop, np.nan, 0.0, en, acc, q, used, bits.pack_patterns(XT))
+                          stop, np.nan, 0.0, en, acc, q, used)
     return done, int(acc[:done].sum())
 
 

@@ -10,7 +10,7 @@ import pytest
 from exact_oracle import (all_weights, boltzmann_energy_law, energies_of_all, g_test, lag1_autocorrelation,
                           replicated_laws)
 from relusim import model
-from relusim.kernels import bits, fields, metropolis, replicated, rrr
+from relusim.kernels import fields, metropolis, replicated, rrr
 from relusim.kernels import rng as krng
 
 ALPHA_FA = 1e-3
@@ -44,7 +44,7 @@ def observe(activation, N, K, P, mode, use_rrr, records, thin, seed=7):
     out = np.zeros((records, 3), np.int64)  # E(W^1), ref.W^1, W^1.W^2
     for r in range(-20, records):
         replicated.run(XT, sig, c, N // K, act, w, H, marg, E, ref, m, mode, state, betas, gammas, use_rrr,
-                       2.0, False, np.nan, 0.0, en, acc, q, used, bits.pack_patterns(XT))
+                       2.0, False, np.nan, 0.0, en, acc, q, used)
         if r >= 0:
             out[r] = E[0], int(ref.astype(int) @ w[0]) if explicit else 0, int(w[0].astype(int) @ w[1])
     assert used.all() == use_rrr
@@ -104,7 +104,7 @@ def test_rrr_single_machine_energy_histogram_matches_exact_enumeration(machine, 
     used = np.zeros(S, np.bool_)
     replicated.run(XT, sig, c, N // K, fields.ACT_CODES[activation], w, H, marg, E, np.zeros(0, np.int8),
                    w[0].astype(np.int16), metropolis.NONE, state, np.full(S, beta), np.zeros(S), True, 2.0, False,
-                   np.nan, 0.0, en, acc, q, used, bits.pack_patterns(XT))
+                   np.nan, 0.0, en, acc, q, used)
     assert used.all()
     kept = en[100::thin, 0]  # one RRR sweep is only nv = N steps here
     assert abs(lag1_autocorrelation(kept)) < 0.1

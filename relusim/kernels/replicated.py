@@ -10,10 +10,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from . import bits, metropolis, rrr
+from . import metropolis, rrr
 from .metropolis import TRACED
-
-BITS_BELOW = 0.002  # Metropolis acceptance under which the bitset path pays for its updates (measured)
 
 
 @njit(cache=True)
@@ -39,13 +37,12 @@ def mean_mutual_overlap(m, y):
 
 @njit(cache=True)
 def run(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, betas, gammas, use_rrr, rrr_below,
-        stop_when_solved, q_target, q_tol, energies, accepted, qbar, rrr_used, XB):
+        stop_when_solved, q_target, q_tol, energies, accepted, qbar, rrr_used):
     """len(betas) sweeps, sweep s at (betas[s], gammas[s]); returns the number of sweeps done.
 
     After sweep s: energies[s, :] = E, accepted[s], qbar[s] (nan for y = 1), rrr_used[s].
     Stops early when ``stop_when_solved``, every E[a] == 0 and (q_target is nan or
-    |qbar - q_target| <= q_tol). Metropolis sweeps take the bitset path (``bits.sweep``, XB from
-    ``bits.pack_patterns``) while the acceptance is below BITS_BELOW; both are the same chain.
+    |qbar - q_target| <= q_tol).
     """
     y, N = w.shape
     P = XT.shape[1]
@@ -54,9 +51,6 @@ def run(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, betas, gammas, u
     ctab = np.zeros((2 * y + 1, 2))
     scratch = rrr.alloc(y, N, P, mode)
     unit = np.arange(N) // n
-    B = np.zeros((y, c.shape[0], 4, P // 64), np.uint64)
-    msave = np.zeros(P, np.int16)
-    in_bits = False
     last_beta, last_gamma = -1.0, -1.0
     in_rrr = False
     rate = 0.0 if rrr_below > 1.0 else 1.0  # the first sweep is Metropolis unless RRR is forced
@@ -74,20 +68,11 @@ def run(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, betas, gammas, u
             if not in_rrr or changed:
                 rrr.rebuild_p(scratch[0], w, ref, m, mode, etab, gamma, scratch[1], scratch[2])
             in_rrr = True
-            in_bits = False
             acc, rate = rrr.sweep(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma,
                                          scratch, stop_when_solved)
             rrr_used[s] = True
-        elif rate < BITS_BELOW:
-            if not in_bits:
-                bits.build_bits(sig, c, act, H, marg, B)
-            in_rrr, in_bits = False, True
-            acc = bits.sweep(XT, XB, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma, ctab, unit,
-                             B, msave)
-            rate = acc / nv
-            rrr_used[s] = False
         else:
-            in_rrr, in_bits = False, False
+            in_rrr = False
             acc = metropolis.sweep(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma, ctab, unit)
             rate = acc / nv
             rrr_used[s] = False
