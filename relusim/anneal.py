@@ -76,7 +76,7 @@ def init_chain(cfg: Config, problem, dynamics: np.random.SeedSequence) -> Chain:
     if _mode(cfg) == metropolis.EXPLICIT:
         ref = (2 * g.integers(0, 2, size=m_.N, dtype=np.int8) - 1).astype(np.int8)
     H, marg = fields.new_caches(y, m_.K, m_.P)
-    act = fields.ACT_CODES[m_.activation]
+    act = fields.act_code(m_.activation, m_.n)
     E = np.array([fields.build(XT, sig, c, m_.n, act, w, H, marg, a) for a in range(y)], dtype=np.int64)
     m = np.empty(m_.N, np.int16)
     replicated.replica_sums(w, m)
@@ -105,7 +105,7 @@ def anneal(cfg: Config, problem, chain: Chain, index: int = 0, progress: Progres
         gammas = np.concatenate([gammas, np.full(a.extra_sweeps, gammas[-1])])
     q1 = np.nan if e.target_overlap is None else e.target_overlap
     XT, sig, c = problem
-    act = fields.ACT_CODES[cfg.model.activation]
+    act = fields.act_code(cfg.model.activation, cfg.model.n)
     S = len(betas)
     energies = np.zeros((S, y), np.int64)
     accepted = np.zeros(S, np.int64)

@@ -101,7 +101,7 @@ def ours(act, xi, sigma, w0, K, beta, Y, reps, target_s) -> dict:
     N = xi.shape[1]
     P = xi.shape[0]
     XT, sig, c = fields.problem_arrays(xi, sigma, model.output_weights(act, K))
-    a = fields.ACT_CODES[act]
+    a = fields.act_code(act, N // K)
 
     def fresh():
         w = np.ascontiguousarray(w0)

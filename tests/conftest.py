@@ -11,7 +11,7 @@ def make_machine(activation: str, N: int, K: int, P: int, seed: int, ties: bool 
     XT, sig, c = fields.problem_arrays(inst.xi, inst.sigma, model.output_weights(activation, K))
     w = (2 * np.random.default_rng(seed).integers(0, 2, (1, N)) - 1).astype(np.int8)
     H, marg = fields.new_caches(1, K, P)
-    E = np.array([fields.build(XT, sig, c, N // K, fields.ACT_CODES[activation], w, H, marg, 0)])
+    E = np.array([fields.build(XT, sig, c, N // K, fields.act_code(activation, N // K), w, H, marg, 0)])
     return inst, (XT, sig, c), w, H, marg, E
 
 

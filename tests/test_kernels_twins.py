@@ -14,7 +14,7 @@ STATES = 50  # per case: 4 ReLU and 4 sign cases give 200 random states per acti
 
 @pytest.mark.parametrize("activation,N,K,P", CASES)
 def test_delta_energy_equals_energy_difference_for_every_weight(machine, activation, N, K, P):
-    act = fields.ACT_CODES[activation]
+    act = fields.act_code(activation, N // K)
     ties = 0
     for s in range(STATES):
         inst, (XT, sig, c), w, H, marg, E = machine(activation, N, K, P, seed=1000 * s + N)
@@ -43,7 +43,7 @@ def assert_caches_match_model(inst, w, H, marg, E, activation, K):
 
 @pytest.mark.parametrize("activation,N,K,P", CASES)
 def test_caches_after_flip_equal_fields_recomputed_from_scratch(machine, activation, N, K, P):
-    act = fields.ACT_CODES[activation]
+    act = fields.act_code(activation, N // K)
     for s in range(STATES):
         inst, (XT, sig, c), w, H, marg, E = machine(activation, N, K, P, seed=7 + 1000 * s + N)
         rng = np.random.default_rng(s)
@@ -92,7 +92,7 @@ def test_metropolis_sweep_keeps_its_caches_equal_to_the_brute_force_twin(machine
     for beta in (0.3, 1.0, 3.0):
         metropolis.fill_etab(etab, beta, XT.shape[1])
         for _ in range(20):
-            accepted += metropolis.sweep(XT, sig, c, N // K, fields.ACT_CODES[activation], w, H, marg, E,
+            accepted += metropolis.sweep(XT, sig, c, N // K, fields.act_code(activation, N // K), w, H, marg, E,
                                          ref, m, metropolis.NONE, state, etab, 0.0, ctab, np.arange(N) // (N // K))
             assert_caches_match_model(inst, w, H, marg, E, activation, K)
     assert accepted > 0

@@ -26,7 +26,7 @@ def ensemble(activation, N, K, P, y, explicit, seed=5):
     w = (2 * g.integers(0, 2, (y, N)) - 1).astype(np.int8)
     ref = (2 * g.integers(0, 2, N) - 1).astype(np.int8) if explicit else np.zeros(0, np.int8)
     H, marg = fields.new_caches(y, K, P)
-    act = fields.ACT_CODES[activation]
+    act = fields.act_code(activation, N // K)
     E = np.array([fields.build(XT, sig, c, N // K, act, w, H, marg, a) for a in range(y)], np.int64)
     m = np.empty(N, np.int16)
     replicated.replica_sums(w, m)
@@ -102,7 +102,7 @@ def test_rrr_single_machine_energy_histogram_matches_exact_enumeration(machine, 
     en = np.zeros((S, 1), np.int64)
     acc, q = np.zeros(S, np.int64), np.zeros(S)
     used = np.zeros(S, np.bool_)
-    replicated.run(XT, sig, c, N // K, fields.ACT_CODES[activation], w, H, marg, E, np.zeros(0, np.int8),
+    replicated.run(XT, sig, c, N // K, fields.act_code(activation, N // K), w, H, marg, E, np.zeros(0, np.int8),
                    w[0].astype(np.int16), metropolis.NONE, state, np.full(S, beta), np.zeros(S), True, 2.0, False,
                    np.nan, 0.0, en, acc, q, used)
     assert used.all()

@@ -25,7 +25,7 @@ def chain_energies(machine, activation, N, K, P, beta, thin, seed=11):
     S = thin * KEPT + 200
     energies = np.zeros(S, np.int64)
     acc = np.zeros(S, np.int64)
-    done = metropolis.sweeps(XT, sig, c, N // K, fields.ACT_CODES[activation], w, H, marg, E, state,
+    done = metropolis.sweeps(XT, sig, c, N // K, fields.act_code(activation, N // K), w, H, marg, E, state,
                              np.full(S, beta), False, energies, acc)
     assert done == S
     return inst, energies[200::thin]
