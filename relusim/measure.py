@@ -1,4 +1,4 @@
-"""Measurements on finished configurations: stabilities and overlaps (ALGORITHMS.md §7). Pure NumPy."""
+"""Measurements on finished configurations (ALGORITHMS.md §7). Pure NumPy; robustness is in relusim.robustness."""
 from __future__ import annotations
 
 import numpy as np
@@ -10,8 +10,3 @@ def stabilities(W: np.ndarray, xi: np.ndarray, sigma: np.ndarray, activation: st
     """Delta^mu for every row of W (y, N): shape (y, P), MODEL.md §4 / App. E of arXiv:1907.07578."""
     return np.stack([model.stabilities(w, xi, sigma, activation, K) for w in W])
 
-
-def overlaps(W: np.ndarray) -> np.ndarray:
-    """The matrix q^{ab} = W^a . W^b / N of the rows of W (MODEL.md §6)."""
-    Wi = W.astype(np.int64)
-    return Wi @ Wi.T / W.shape[1]

@@ -50,11 +50,6 @@ def stabilities(w, xi, sigma, activation: str, K: int) -> np.ndarray:
     return sigma * out * scale
 
 
-def overlap(wa: np.ndarray, wb: np.ndarray) -> float:
-    """q^{ab} = W^a . W^b / N (MODEL.md §6)."""
-    return float(np.dot(wa.astype(np.int64), wb.astype(np.int64))) / wa.shape[-1]
-
-
 def mean_mutual_overlap(W: np.ndarray) -> float:
     """q-bar = 2/(y(y-1)) sum_{a<b} q^{ab} over the rows of W (y, N); nan for y = 1 (MODEL.md §7)."""
     y, N = W.shape
