@@ -203,6 +203,16 @@ def _check(W, xi, sigma, activation, K):
     return W
 
 
+def _setup(W, xi, sigma, activation: str, K: int, fractions, trials: int):
+    """Checked W, its shape (C, N), P, the flip counts round(f N) and the order that sorts them."""
+    W = _check(W, xi, sigma, activation, K)
+    if trials < 1:
+        raise InputError("trials", trials, "must be >= 1")
+    C, N = W.shape
+    ms = flip_counts(fractions, N)
+    return W, C, N, xi.shape[0], ms, np.argsort(ms, kind="stable")
+
+
 def input_flip_error(W, xi, sigma, activation: str, K: int, fractions, trials: int, seed: int,
                      index: int = 0) -> np.ndarray:
     """``P_err(p)`` for each configuration (row of W, shape (C, N)) and fraction: shape (C, F).
@@ -210,13 +220,7 @@ def input_flip_error(W, xi, sigma, activation: str, K: int, fractions, trials: i
     ALGORITHMS.md §7: exactly ``round(pN)`` distinct flipped inputs per (pattern, trial), ``trials``
     trials per pattern, an error iff ``sigma lambda <= 0``. Streams of (seed, index) as in the module doc.
     """
-    W = _check(W, xi, sigma, activation, K)
-    if trials < 1:
-        raise InputError("trials", trials, "must be >= 1")
-    C, N = W.shape
-    P = xi.shape[0]
-    ms = flip_counts(fractions, N)
-    order = np.argsort(ms, kind="stable")
+    W, C, N, P, ms, order = _setup(W, xi, sigma, activation, K, fractions, trials)
     counts = np.zeros((P, len(ms), C), np.int64)
     H0 = np.ascontiguousarray(_fields(W, xi, K).transpose(2, 1, 0))
     input_flip_kernel(np.ascontiguousarray(W.T, dtype=np.float64), np.ascontiguousarray(xi, dtype=np.int8),
@@ -231,13 +235,7 @@ def input_flip_error(W, xi, sigma, activation: str, K: int, fractions, trials: i
 def weight_flip_error(W, xi, sigma, activation: str, K: int, fractions, trials: int, seed: int,
                       index: int = 0) -> np.ndarray:
     """Binary weights: mean ``E/P`` after flipping ``round(fN)`` random weights, shape (C, F) (ALGORITHMS §7)."""
-    W = _check(W, xi, sigma, activation, K)
-    if trials < 1:
-        raise InputError("trials", trials, "must be >= 1")
-    C, N = W.shape
-    P = xi.shape[0]
-    ms = flip_counts(fractions, N)
-    order = np.argsort(ms, kind="stable")
+    W, C, N, P, ms, order = _setup(W, xi, sigma, activation, K, fractions, trials)
     counts = np.zeros((trials, len(ms), C), np.int64)
     weight_flip_kernel(W.astype(np.float64), np.ascontiguousarray(xi.T, dtype=np.float64),
                        np.asarray(sigma, np.float64), model.output_weights(activation, K).astype(np.float64),

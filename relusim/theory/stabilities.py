@@ -49,13 +49,18 @@ def _z_grid(step: float, lo: float = -10.0, hi: float = 10.0):
 
 # --- typical (RS) --------------------------------------------------------------------------------
 
+def _rs_variances(act: Activation, q: float) -> tuple[float, float, float]:
+    """Q_eff, q_eff = Q_eff rho(q) and v = Q_eff - q_eff of the RS output fields (THEORY.md §1, §8)."""
+    Q = act.Q_eff
+    qe = Q * float(act.rho(q))
+    return Q, qe, Q - qe
+
+
 def typical_density(act: Activation | str, q: float, x) -> np.ndarray:
     """RS stability density at overlap ``q`` (THEORY.md §8), evaluated at ``x`` (0 for ``x <= 0``)."""
     act = as_activation(act)
     x = np.asarray(x, dtype=float)
-    Q = act.Q_eff
-    qe = Q * float(act.rho(q))
-    v = Q - qe
+    Q, qe, v = _rs_variances(act, q)
     k = np.sqrt(qe / v)
     zeta, w = gauss_hermite(101)
     z = np.sqrt(qe) * x[..., None] / Q + np.sqrt(v / Q) * zeta
@@ -67,9 +72,7 @@ def typical_tail(act: Activation | str, q: float, eps) -> np.ndarray:
     """``P(Delta > eps) = E_z Phi((sqrt(q_e) z - eps)/sqrt(v)) / Phi(sqrt(q_e/v) z)`` (THEORY.md §8)."""
     act = as_activation(act)
     eps = np.asarray(eps, dtype=float)
-    Q = act.Q_eff
-    qe = Q * float(act.rho(q))
-    v = Q - qe
+    Q, qe, v = _rs_variances(act, q)
     z, w = _z_grid(max(min(0.01, 0.2 * np.sqrt(v / qe)), 1e-5))
     num = log_ndtr((np.sqrt(qe) * z - np.maximum(eps[..., None], 0.0)) / np.sqrt(v))
     out = np.exp(num - log_ndtr(np.sqrt(qe / v) * z)) @ w
@@ -83,9 +86,7 @@ def typical_moments(act: Activation | str, q: float, eps: float = 0.1) -> tuple[
     ``E[Delta|z] = mu + sqrt(v) r(mu/sqrt(v))`` and ``E[Delta^2|z] = mu^2 + v + mu sqrt(v) r(mu/sqrt(v))``.
     """
     act = as_activation(act)
-    Q = act.Q_eff
-    qe = Q * float(act.rho(q))
-    v = Q - qe
+    Q, qe, v = _rs_variances(act, q)
     z, w = _z_grid(max(min(0.01, 0.2 * np.sqrt(v / qe)), 1e-5))
     mu = np.sqrt(qe) * z
     r = mills(mu / np.sqrt(v))
