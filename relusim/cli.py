@@ -1,10 +1,13 @@
 """The ``relusim`` command line: parse, validate, call the library, print. Nothing else.
 
-Exit status: 0 success, 2 bad input (one line on stderr, no traceback), 1 a failure of the run.
+Exit status: 0 success, 2 bad input (one line on stderr, no traceback), 1 a failure of the run
+(one line too; with RELUSIM_DEBUG=1 in the environment the traceback is printed before it).
 """
 from __future__ import annotations
 
+import os
 import sys
+import traceback
 
 import click
 
@@ -97,6 +100,8 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("relusim: aborted", err=True)
         sys.exit(130)
     except RunError as exc:
+        if os.environ.get("RELUSIM_DEBUG") == "1":
+            traceback.print_exception(exc)  # the whole chain: a worker's own traceback included
         click.echo(f"relusim: run failed: {exc}", err=True)
         sys.exit(1)
     sys.exit(rv if isinstance(rv, int) else 0)

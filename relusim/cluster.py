@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import json
+import logging
 import math
 import multiprocessing as mp
 import os
@@ -33,7 +34,6 @@ import shutil
 import subprocess
 import sys
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, NamedTuple, Sequence
@@ -42,7 +42,7 @@ import h5py
 import yaml
 
 from . import io
-from .runner import default_workers
+from .runner import default_workers, sample_failed
 from .config import Config, from_dict
 from .errors import InputError, RunError
 from .sweep import Point, Task, prepare
@@ -71,6 +71,10 @@ def _run_and_store(cfg: Config, index: int) -> Finished:
     return Finished(cfg.output, i, bool(solved), int(energy))
 
 
+def _which(t: Task) -> str:
+    return f"sample {t.index} of {Path(t.cfg.output).name}"
+
+
 @dataclass(frozen=True)
 class LocalBackend:
     """A pool of ``workers`` processes on this machine; each writes the shards of its samples."""
@@ -80,21 +84,29 @@ class LocalBackend:
     def run(self, tasks: Sequence[Task]) -> Iterator[Finished]:
         if self.workers <= 1 or len(tasks) <= 1:
             for t in tasks:
-                yield _run_and_store(t.cfg, t.index)
+                try:
+                    finished = _run_and_store(t.cfg, t.index)
+                except (InputError, RunError):
+                    raise
+                except Exception as exc:  # noqa: BLE001 - any failure of a sample is a failed run
+                    raise sample_failed(_which(t), exc, "the points' result folders") from exc
+                yield finished
             return
         ctx = mp.get_context("spawn")  # no forked numba/LLVM state; workers load the on-disk JIT cache
         pool = ProcessPoolExecutor(max_workers=min(self.workers, len(tasks)), mp_context=ctx)
         try:
-            pending = {pool.submit(_run_and_store, t.cfg, t.index) for t in tasks}
+            submitted = {pool.submit(_run_and_store, t.cfg, t.index): t for t in tasks}
+            pending = set(submitted)
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in done:
                     try:
-                        yield fut.result()
-                    except BrokenProcessPool:
-                        raise RunError("a worker process died; every finished sample is kept: "
-                                       "rerun the same command to complete the sweep") from None
-        finally:
+                        finished = fut.result()
+                    except Exception as exc:  # noqa: BLE001 - the worker's error, reported as a run failure
+                        t = submitted[fut]
+                        raise sample_failed(_which(t), exc, "the points' result folders") from exc
+                    yield finished
+        finally:  # samples not yet started are dropped; running ones finish and write their shards
             pool.shutdown(wait=True, cancel_futures=True)
 
 
@@ -165,14 +177,14 @@ class DaskBackend:
             client = stack.enter_context(Client(target))
             _check_versions(client)  # the workers up now; jobqueue workers start later, from this env
             futures = client.map(_sample, [t.cfg for t in tasks], [t.index for t in tasks], pure=False)
-            outputs = {f.key: t.cfg.output for f, t in zip(futures, tasks)}
+            task_of = {f.key: t for f, t in zip(futures, tasks)}
             for fut in as_completed(futures):
                 try:
                     res = fut.result()
                 except Exception as exc:  # noqa: BLE001 - the worker's error, reported as a run failure
-                    raise RunError(f"a Dask task failed ({type(exc).__name__}: {exc}); every finished "
-                                   "sample is kept: rerun the same command to complete the sweep") from exc
-                output = outputs[fut.key]
+                    raise sample_failed(f"{_which(task_of[fut.key])} (a Dask task)", exc,
+                                        "the points' result folders") from exc
+                output = task_of[fut.key].cfg.output
                 io.write_shard(output, res, shas[output])
                 fut.release()
                 yield Finished(output, res.index, bool(res.solved), int(res.energy.sum()))
@@ -182,8 +194,9 @@ class DaskBackend:
             from dask.distributed import LocalCluster
 
             n = min(self.workers or default_workers(), n_tasks)
-            return LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                dashboard_address=None)
+            quiet = os.environ.get("RELUSIM_DEBUG") != "1"  # a failed task is our one line, not Dask's log
+            return LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                                silence_logs=logging.CRITICAL if quiet else logging.WARNING)
         cluster = slurm_cluster(self.slurm, log_directory=log_directory)
         cluster.scale(n=min(self.workers or self.slurm.cores, n_tasks))
         return cluster
@@ -431,6 +444,31 @@ def merge(paths: Sequence[str | os.PathLike]) -> list[MergeReport]:
         reports.append(MergeReport(str(rf.path), merged, len(stored), samples,
                                    tuple(i for i in range(samples) if i not in stored)))
     return reports
+
+
+def ranges(indices: Sequence[int]) -> str:
+    """``0, 2-5, 9``: sorted sample indices, runs of consecutive ones as ranges."""
+    runs: list[list[int]] = []
+    for i in sorted(indices):
+        if runs and i == runs[-1][1] + 1:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
+
+
+def check_complete(reports: Sequence[MergeReport], shown: int = 5) -> None:
+    """Raise a RunError naming the samples that a merge left missing (what was there is merged)."""
+    short = [r for r in reports if r.missing]
+    if not short:
+        return
+    n = sum(len(r.missing) for r in short)
+    which = "; ".join(f"{Path(r.path).name}: {ranges(r.missing)}" for r in short[:shown])
+    more = f"; and {len(short) - shown} more files" if len(short) > shown else ""
+    raise RunError(f"{n} sample{'s' if n != 1 else ''} missing after the merge ({which}{more}); the samples "
+                   "present were merged. Once the job array has ended, rerun the `relusim sweep` command "
+                   "that wrote these files to run only the missing samples, then merge again "
+                   "(--allow-missing accepts a partial merge)")
 
 
 # ------------------------------------------------------------------- a sweep as an array --

@@ -107,6 +107,8 @@ def sweep(config_path, grids, samples, out_dir, backend, workers, scheduler, slu
 
 
 def _echo_submission(sub, points) -> None:
+    from . import cluster
+
     if sub.job is None:
         click.echo(f"every sample of the {len(points)} points is done; nothing to submit")
     elif sub.job_id is None:
@@ -119,6 +121,7 @@ def _echo_submission(sub, points) -> None:
         if not sub.reports:
             click.echo(f"when it ends: relusim merge {_folder(points)}")
     _echo_reports(sub.reports)
+    cluster.check_complete(sub.reports)
 
 
 def _folder(points) -> str:
@@ -133,17 +136,25 @@ def _echo_reports(reports) -> None:
 
 @click.command()
 @click.argument("results", nargs=-1, required=True, type=click.Path())
-def merge(results) -> None:
+@click.option("--allow-missing", is_flag=True,
+              help="Exit 0 even when samples are still missing (e.g. to look at a sweep while its array "
+                   "runs).")
+def merge(results, allow_missing) -> None:
     """Join the per-task files of SLURM array tasks into each point's result file.
 
     RESULTS are result files or folders of them. Each file's finished-sample shards are checked
     against the file's config first: a shard of another config is refused and nothing is written.
+    The samples found are merged; if any sample of a file is still missing the exit status is 1,
+    unless --allow-missing.
 
     Example: relusim merge results/default/
     """
     from . import cluster
 
-    _echo_reports(cluster.merge(results))
+    reports = cluster.merge(results)
+    _echo_reports(reports)
+    if not allow_missing:
+        cluster.check_complete(reports)
 
 
 @click.command("run-task", hidden=True)

@@ -12,12 +12,14 @@ import queue as _queue
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 from tqdm import tqdm
 
 from . import io
 from .config import Config
+from .errors import InputError, RunError
 
 MERGE_EVERY_S = 10.0  # copy-on-write merges are O(file size): batch them
 
@@ -45,6 +47,20 @@ def _throttled(send, every_s: float = 0.3):
             send((index, sweep, energy))
 
     return progress
+
+
+def sample_failed(sample: str, exc: BaseException, kept_in: str) -> RunError:
+    """The one-line error for a sample that raised: which sample, what it raised, what is kept.
+
+    Raise it ``from exc``: with ``RELUSIM_DEBUG=1`` the command line prints the whole chain, the
+    worker's traceback included (``relusim.cli``).
+    """
+    kept = (f"the samples that finished are kept in {kept_in}: rerun the same command to run the rest "
+            "(RELUSIM_DEBUG=1 shows the traceback)")
+    if isinstance(exc, BrokenProcessPool):  # every pending sample gets it: do not blame one
+        return RunError(f"a worker process died (killed, or out of memory?); {kept}")
+    message = " ".join(str(exc).split())
+    return RunError(f"{sample} failed: {type(exc).__name__}{': ' + message if message else ''}; {kept}")
 
 
 def run_one(cfg: Config, index: int, updates=None) -> tuple[int, bool, int]:
@@ -88,7 +104,13 @@ def run(cfg: Config, *, workers: int = 1, overwrite: bool = False, command: str 
         if workers <= 1 or len(todo) <= 1:
             updates = _Direct(live) if show else None
             for i in todo:
-                finished(*run_one(cfg, i, updates))
+                try:
+                    result = run_one(cfg, i, updates)
+                except (InputError, RunError):
+                    raise
+                except Exception as exc:  # noqa: BLE001 - any failure of a sample is a failed run
+                    raise sample_failed(f"sample {i}", exc, str(cfg.output)) from exc
+                finished(*result)
         else:
             _run_pool(cfg, todo, min(workers, len(todo)), finished, live if show else None)
     finally:
@@ -106,18 +128,26 @@ def _run_pool(cfg, todo, workers, finished, live) -> None:
     ctx = mp.get_context("spawn")  # no forked numba/LLVM state; workers load the on-disk JIT cache
     manager = ctx.Manager() if live else None
     updates = manager.Queue() if manager else None
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
     try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            pending = {pool.submit(run_one, cfg, i, updates) for i in todo}
-            while pending:
-                done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    finished(*fut.result())
-                while updates is not None:
-                    try:
-                        live(updates.get_nowait())
-                    except _queue.Empty:
-                        break
+        index = {pool.submit(run_one, cfg, i, updates): i for i in todo}
+        pending = set(index)
+        while pending:
+            done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+            for fut in sorted(done, key=index.get):
+                try:
+                    result = fut.result()
+                except Exception as exc:  # noqa: BLE001 - the worker's error, reported as a run failure
+                    raise sample_failed(f"sample {index[fut]}", exc, str(cfg.output)) from exc
+                finished(*result)
+            while updates is not None:
+                try:
+                    live(updates.get_nowait())
+                except _queue.Empty:
+                    break
     finally:
+        # On a failure: samples not yet started are dropped, those running finish and write their
+        # shards, which run() merges; no finished sample is lost.
+        pool.shutdown(wait=True, cancel_futures=True)
         if manager is not None:
             manager.shutdown()

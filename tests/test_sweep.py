@@ -211,12 +211,39 @@ def test_merge_refuses_a_shard_of_another_config_and_writes_nothing(tmp_path):
     assert code == 2 and len(err.strip().splitlines()) == 1 and "different config" in err, err
     assert stored(a) == stored(b) == 0 and len(shards(tmp_path / "out")) == 2
     os.remove(str(a) + ".parts/000001.h5")
-    out = ok("merge", a, b)
+    out = ok("merge", "--allow-missing", a, b)
     assert "1/1 samples, 1 merged now (complete)" in out and "0/1 samples, 0 merged now (missing 0)" in out
     code, _, err = relusim("merge", cfg)
     assert code == 2 and "not a readable HDF5 file" in err
     code, _, err = relusim("run-task", "--tasks", table, "--task-id", 7)
     assert code == 2 and "--task-id" in err
+
+
+def test_merge_with_samples_missing_merges_the_rest_and_exits_1_naming_them(tmp_path):
+    cfg = base_config(tmp_path, samples=4)
+    ok("sweep", "--config", cfg, "--grid", "model.alpha=0.25", "--backend", "slurm", "--chunk", 1,
+       "--dry-run", "--out-dir", tmp_path / "out")
+    (table,) = (tmp_path / "out" / "slurm").glob("*/tasks.json")
+    for task in (0, 3):  # tasks 1 and 2 (samples 1 and 2) "failed"
+        ok("run-task", "--tasks", table, "--task-id", task)
+    point = tmp_path / "out" / "t__model.alpha=0.25.h5"
+    code, out, err = relusim("merge", tmp_path / "out")
+    assert code == 1, err
+    assert "2/4 samples, 2 merged now (missing 1, 2)" in out
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert err.startswith("relusim: run failed: 2 samples missing after the merge (t__model.alpha=0.25.h5: 1-2)")
+    assert "rerun the `relusim sweep` command" in err and "--allow-missing" in err
+    assert stored(point) == 2 and not shards(tmp_path / "out")  # the partial merge is written
+    code, out, err = relusim("merge", "--allow-missing", tmp_path / "out")
+    assert code == 0 and "2/4 samples, 0 merged now (missing 1, 2)" in out and not err, err
+    for task in (1, 2):
+        ok("run-task", "--tasks", table, "--task-id", task)
+    assert "4/4 samples, 2 merged now (complete)" in ok("merge", tmp_path / "out")
+
+
+def test_merge_names_missing_samples_as_ranges():
+    from relusim.cluster import ranges
+    assert ranges([9, 0, 2, 3, 4, 5]) == "0, 2-5, 9" and ranges([7]) == "7" and ranges([]) == ""
 
 
 # --------------------------------------------------------------------------------- kills --
