@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from . import bits as _bits
 from . import rng as _rng
 from .fields import RELU, SIGN, SIGN_ODD, _dg
 
@@ -44,29 +45,54 @@ def fill_ctab(ctab, gamma, y):
 
 @njit(cache=True)
 def sweep(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma, ctab, unit):
-    """One Metropolis sweep; returns the number of accepted moves (see ``_sweep``).
+    """One Metropolis sweep with the full O(P) pass; returns the number of accepted moves (``_sweep``).
 
     Each activation gets its own copy of the loop with ``act`` a compile-time constant: left as a
     run-time value, LLVM kept the test on it inside the vectorised pattern loop (two compare-and-
     branches per 128 patterns).
     """
+    XB, UD, M, SG = _no_bits()
     if act == SIGN_ODD:
-        return _sweep(XT, sig, c, n, SIGN_ODD, w, H, marg, E, ref, m, mode, state, etab, gamma, ctab, unit)
+        return _sweep(XT, sig, c, n, SIGN_ODD, w, H, marg, E, ref, m, mode, state, etab, gamma, ctab, unit,
+                      False, XB, UD, M, SG)
     if act == RELU:
-        return _sweep(XT, sig, c, n, RELU, w, H, marg, E, ref, m, mode, state, etab, gamma, ctab, unit)
-    return _sweep(XT, sig, c, n, SIGN, w, H, marg, E, ref, m, mode, state, etab, gamma, ctab, unit)
+        return _sweep(XT, sig, c, n, RELU, w, H, marg, E, ref, m, mode, state, etab, gamma, ctab, unit,
+                      False, XB, UD, M, SG)
+    return _sweep(XT, sig, c, n, SIGN, w, H, marg, E, ref, m, mode, state, etab, gamma, ctab, unit,
+                  False, XB, UD, M, SG)
+
+
+@njit(cache=True)
+def sweep_bits(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma, ctab, unit, XB, UD, M, SG):
+    """The same sweep (same draws, same chain) with Delta E from class-change bitsets (``relusim.kernels.bits``).
+
+    Only for ``bits.supported(act, n)``; UD and M must match (H, marg) on entry (``bits.build``) and
+    are kept so.
+    """
+    if act == SIGN_ODD:
+        return _sweep(XT, sig, c, n, SIGN_ODD, w, H, marg, E, ref, m, mode, state, etab, gamma, ctab, unit,
+                      True, XB, UD, M, SG)
+    return _sweep(XT, sig, c, n, RELU, w, H, marg, E, ref, m, mode, state, etab, gamma, ctab, unit,
+                  True, XB, UD, M, SG)
 
 
 @njit(inline="always")
-def _sweep(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma, ctab, unit):
+def _no_bits():
+    return (np.zeros((0, 0), np.uint64), np.zeros((0, 0, 2, 0), np.uint64), np.zeros((0, 4, 0), np.uint64),
+            np.zeros(0, np.uint64))
+
+
+@njit(inline="always")
+def _sweep(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma, ctab, unit, use_bits, XB, UD, M, SG):
     """One Metropolis sweep; returns the number of accepted moves.
 
     ``etab`` from ``fill_etab`` at this beta; ``ctab`` from ``fill_ctab`` at this gamma (TRACED only);
     ``unit[i] = i // n`` (a table lookup instead of a division per proposal).
-    E, H, marg, w, ref and m (sum of the replicas) are kept in sync. The energy change and the
-    update of ``relusim.kernels.fields.delta_energy``/``apply_flip`` are written out here: numba's
-    inliner would wrap each call in atomic reference-count updates that cost more than the O(P)
-    loop itself. Tests hold this loop to the same brute-force twin.
+    E, H, marg, w, ref and m (sum of the replicas) are kept in sync, and with ``use_bits`` (a
+    compile-time constant) the bitsets UD, M too. The energy changes of
+    ``relusim.kernels.fields.delta_energy`` / ``bits.delta_energy`` and the update of ``apply_flip``
+    are written out here: numba's inliner would wrap each call in atomic reference-count updates
+    that cost more than the loop itself. Tests hold this loop to the same brute-force twin.
     """
     y, N = w.shape
     P = XT.shape[1]
@@ -74,29 +100,49 @@ def _sweep(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma, 
     ny = y + 1 if mode == EXPLICIT else y  # "replica" y is the reference
     nvar = N * ny
     z, one, sh = np.int16(0), np.int16(1), np.int16(15)
+    ones = np.uint64(0xFFFFFFFFFFFFFFFF)
+    lo = np.int16(-1) if act == SIGN_ODD else z  # class-change margins lo, hi = lo + 2 (bits)
+    hi = np.int16(lo + 2)
     acc = 0
+    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
     for _ in range(nvar):
         # one 64-bit draw gives both coordinates: (replica, weight) uniform over ny x N
-        r = _rng.next_u64(state)
+        r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
         a = np.int64(((r >> np.uint64(32)) * np.uint64(ny)) >> np.uint64(32))
         i = np.int64(((r & np.uint64(0xFFFFFFFF)) * np.uint64(N)) >> np.uint64(32))
         if a < y:
             l = unit[i]
             t = np.int16(2 * w[a, i])
             cl = np.int16(c[l])
-            cnt = z
-            for mu in range(P):
-                ho = H[a, l, mu]
-                hn = np.int16(ho - t * XT[i, mu])
-                nm = np.int16(marg[a, mu] + np.int16(cl * sig[mu]) * _dg(act, ho, hn))
-                cnt = np.int16(cnt + np.int16(np.int16(nm - one) >> sh))
-            dE = -np.int64(cnt) - E[a]
+            if use_bits:
+                flip = ones if t > 0 else np.uint64(0)
+                ul, uh, dl, dh = (0, 3, 1, 2) if cl > 0 else (1, 2, 0, 3)
+                d = np.int64(0)
+                for k in range(XB.shape[1]):
+                    u = XB[i, k] ^ flip
+                    up = u & UD[a, l, 0, k]
+                    dn = ~u & UD[a, l, 1, k]
+                    d += (np.int64(_bits.popcount(up & M[a, uh, k])) - np.int64(_bits.popcount(up & M[a, ul, k]))
+                          + np.int64(_bits.popcount(dn & M[a, dh, k])) - np.int64(_bits.popcount(dn & M[a, dl, k])))
+                dE = d
+            else:
+                cnt = z
+                for mu in range(P):
+                    ho = H[a, l, mu]
+                    hn = np.int16(ho - t * XT[i, mu])
+                    nm = np.int16(marg[a, mu] + np.int16(cl * sig[mu]) * _dg(act, ho, hn))
+                    cnt = np.int16(cnt + np.int16(np.int16(nm - one) >> sh))
+                dE = -np.int64(cnt) - E[a]
             x = etab[dE + P]
             if mode == EXPLICIT:
                 x *= e_up if ref[i] == w[a, i] else e_dn
             elif mode == TRACED:
                 x *= ctab[m[i] + y, (w[a, i] + 1) // 2]
-            if x >= 1.0 or _rng.uniform(state) < x:
+            take = x >= 1.0
+            if not take:
+                r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
+                take = _rng.to_unit(r) < x
+            if take:
                 for mu in range(P):
                     ho = H[a, l, mu]
                     hn = np.int16(ho - t * XT[i, mu])
@@ -106,11 +152,33 @@ def _sweep(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma, 
                 w[a, i] = -w[a, i]
                 E[a] += dE
                 acc += 1
+                if use_bits:  # bits.refresh, written out (see above)
+                    base, mbase = (a * H.shape[1] + l) * P, a * P
+                    for j in range(XB.shape[1]):
+                        off = base + 64 * j
+                        if act == SIGN_ODD:
+                            UD[a, l, 0, j] = _bits.mask_eq(H, off, np.int16(-1))
+                            UD[a, l, 1, j] = _bits.mask_eq(H, off, one)
+                        else:
+                            UD[a, l, 0, j] = _bits.mask_ge(H, off, z)
+                            UD[a, l, 1, j] = _bits.mask_ge(H, off, np.int16(2))
+                        sj = SG[j]
+                        bl = _bits.mask_eq(marg, mbase + 64 * j, lo)
+                        bh = _bits.mask_eq(marg, mbase + 64 * j, hi)
+                        M[a, 0, j] = bl & sj
+                        M[a, 1, j] = bl & ~sj
+                        M[a, 2, j] = bh & sj
+                        M[a, 3, j] = bh & ~sj
         else:
             x = 2.0 * gamma * ref[i] * m[i]
-            if x <= 0.0 or _rng.uniform(state) < np.exp(-x):
+            take = x <= 0.0
+            if not take:
+                r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
+                take = _rng.to_unit(r) < np.exp(-x)
+            if take:
                 ref[i] = -ref[i]
                 acc += 1
+    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
     return acc
 
 

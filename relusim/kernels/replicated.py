@@ -10,8 +10,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from . import metropolis, rrr
+from . import bits, metropolis, rrr
 from .metropolis import TRACED
+
+BITS_BELOW = 0.5  # bitsets while the acceptance is below this (measured: they lose only near 100%)
 
 
 @njit(cache=True)
@@ -42,7 +44,9 @@ def run(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, betas, gammas, u
 
     After sweep s: energies[s, :] = E, accepted[s], qbar[s] (nan for y = 1), rrr_used[s].
     Stops early when ``stop_when_solved``, every E[a] == 0 and (q_target is nan or
-    |qbar - q_target| <= q_tol).
+    |qbar - q_target| <= q_tol). Metropolis sweeps take Delta E from class-change bitsets
+    (``metropolis.sweep_bits``) where ``bits.supported`` and the acceptance is below BITS_BELOW,
+    else the full pass; both are the same chain, so the choice never changes a result.
     """
     y, N = w.shape
     P = XT.shape[1]
@@ -51,6 +55,10 @@ def run(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, betas, gammas, u
     ctab = np.zeros((2 * y + 1, 2))
     scratch = rrr.alloc(y, N, P, mode)
     unit = np.arange(N) // n
+    with_bits = bits.supported(act, n)
+    XB, SG = bits.problem_bits(XT, sig) if with_bits else (np.zeros((0, 0), np.uint64), np.zeros(0, np.uint64))
+    UD, M = bits.new_state(y, c.shape[0], P) if with_bits else bits.new_state(0, 0, 0)
+    in_bits = False
     last_beta, last_gamma = -1.0, -1.0
     in_rrr = False
     rate = 0.0 if rrr_below > 1.0 else 1.0  # the first sweep is Metropolis unless RRR is forced
@@ -67,12 +75,20 @@ def run(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, betas, gammas, u
                 rrr.rebuild_delta(XT, sig, c, n, act, w, H, marg, E, scratch[0])
             if not in_rrr or changed:
                 rrr.rebuild_p(scratch[0], w, ref, m, mode, etab, gamma, scratch[1], scratch[2])
-            in_rrr = True
+            in_rrr, in_bits = True, False
             acc, rate = rrr.sweep(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma,
                                          scratch, stop_when_solved)
             rrr_used[s] = True
+        elif with_bits and rate < BITS_BELOW:
+            if not in_bits:
+                bits.build(act, H, marg, SG, UD, M)
+            in_rrr, in_bits = False, True
+            acc = metropolis.sweep_bits(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma, ctab,
+                                        unit, XB, UD, M, SG)
+            rate = acc / nv
+            rrr_used[s] = False
         else:
-            in_rrr = False
+            in_rrr, in_bits = False, False
             acc = metropolis.sweep(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma, ctab, unit)
             rate = acc / nv
             rrr_used[s] = False

@@ -25,9 +25,12 @@ def _rotl(x, k):
 
 
 @njit(inline="always")
-def next_u64(s):
-    """Advance the state and return the next 64-bit output."""
-    s0, s1, s2, s3 = s[0], s[1], s[2], s[3]
+def step(s0, s1, s2, s3):
+    """One xoshiro256** step on a state held in locals: (output, s0, s1, s2, s3).
+
+    A kernel that loads its state once and stores it back at the end keeps the stream in registers
+    (through the array, every draw is 4 loads and 4 stores the compiler cannot move).
+    """
     result = _rotl(s1 * uint64(5), 7) * uint64(9)
     t = s1 << uint64(17)
     s2 ^= s0
@@ -36,14 +39,26 @@ def next_u64(s):
     s0 ^= s3
     s2 ^= t
     s3 = _rotl(s3, 45)
-    s[0], s[1], s[2], s[3] = s0, s1, s2, s3
+    return result, s0, s1, s2, s3
+
+
+@njit(inline="always")
+def next_u64(s):
+    """Advance the state array and return the next 64-bit output."""
+    result, s[0], s[1], s[2], s[3] = step(s[0], s[1], s[2], s[3])
     return result
+
+
+@njit(inline="always")
+def to_unit(r):
+    """The double in [0, 1) made of the top 53 bits of r."""
+    return (r >> uint64(11)) * (1.0 / 9007199254740992.0)
 
 
 @njit(inline="always")
 def uniform(s):
     """A double uniform in [0, 1) with 53 random bits."""
-    return (next_u64(s) >> uint64(11)) * (1.0 / 9007199254740992.0)
+    return to_unit(next_u64(s))
 
 
 @njit(inline="always")
