@@ -119,7 +119,7 @@ def anneal(cfg: Config, problem, chain: Chain, index: int = 0, progress: Progres
         g = gammas[block] * np.exp(log_c)
         done = replicated.run(XT, sig, c, cfg.model.n, act, chain.w, chain.H, chain.marg, chain.E, chain.ref,
                               chain.m, _mode(cfg), chain.rng, betas[block], g, a.sampler == "rrr", a.rrr_below,
-                              a.stop_when_solved, q1, e.overlap_tolerance, energies[s:], accepted[s:], qbar[s:],
+                              replicated.BITS_BELOW, a.stop_when_solved, q1, e.overlap_tolerance, energies[s:], accepted[s:], qbar[s:],
                               used_rrr[s:])
         rec["sweep"].append(s + done)
         rec["beta"].append(betas[s + done - 1])

@@ -39,13 +39,18 @@ SCALE = {"sign": [(243, 9), (495, 9), (999, 9), (2007, 9), (4005, 9)],
 
 
 def cpu_model() -> str:
+    """The CPU's model name and LLVM's name for its microarchitecture (the code numba generates for)."""
+    from llvmlite import binding
+
+    name = platform.processor() or "unknown"
     try:
         for line in open("/proc/cpuinfo"):
             if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+                name = line.split(":", 1)[1].strip()
+                break
     except OSError:
         pass
-    return platform.processor() or "unknown"
+    return f"{name} ({binding.get_host_cpu_name()})"
 
 
 def build_cref(workdir: Path) -> Path | None:
@@ -96,8 +101,11 @@ def instance(cref, act, N, K, alpha, Y, workdir: Path):
     return inst.xi, inst.sigma, wr, None
 
 
-def ours(act, xi, sigma, w0, K, beta, Y, reps, target_s) -> dict:
-    """Median proposals/s and accepted/s of relusim's kernel from the state w0 (Y, N) at constant beta."""
+def ours(act, xi, sigma, w0, K, beta, Y, reps, target_s, bits_below=replicated.BITS_BELOW) -> dict:
+    """Median proposals/s and accepted/s of relusim's kernel from the state w0 (Y, N) at constant beta.
+
+    ``bits_below`` < 0 forces the full O(P) pass; the default lets the driver pick, as a run does.
+    """
     N = xi.shape[1]
     P = xi.shape[0]
     XT, sig, c = fields.problem_arrays(xi, sigma, model.output_weights(act, K))
@@ -122,7 +130,7 @@ def ours(act, xi, sigma, w0, K, beta, Y, reps, target_s) -> dict:
         mode = metropolis.NONE if Y == 1 else metropolis.TRACED
         t0 = time.perf_counter()
         replicated.run(XT, sig, c, N // K, a, w, H, marg, E, np.zeros(0, np.int8), m, mode, state, betas,
-                       np.full(sweeps, GAMMA), False, 0.0, False, np.nan, 0.0, en, acc, q, used)
+                       np.full(sweeps, GAMMA), False, 0.0, bits_below, False, np.nan, 0.0, en, acc, q, used)
         return time.perf_counter() - t0, int(acc.sum()), sweeps * N * Y
 
     run(1)  # JIT warm-up
@@ -146,8 +154,9 @@ def memory_note(N: int, K: int, P: int, y: int) -> str:
     """Bytes a run holds per pattern and per weight (kernel arrays; no per-proposal allocation)."""
     Pp = fields.padded(P)
     patterns = N * Pp  # XT int8
-    per_replica = 2 * K * Pp + 2 * Pp + N  # H int16, marg int16, w int8
-    total = patterns + 2 * Pp + y * per_replica + 2 * N + N  # + sig, m, ref
+    words = Pp // 64
+    per_replica = 2 * K * Pp + 2 * Pp + N + 8 * words * (2 * K + 4)  # H int16, marg int16, w int8, bitsets UD, M
+    total = patterns + 8 * N * words + 2 * Pp + 8 * words + y * per_replica + 2 * N + N  # + XB, sig, SG, m, ref
     return (f"N = {N}, K = {K}, P = {P} (padded {Pp}), y = {y}: {total / 1024:.0f} KiB in kernel arrays, "
             f"{total / P:.0f} B per pattern, {total / (N * y):.0f} B per replica weight")
 
@@ -177,8 +186,10 @@ def main() -> None:
          f"Measured by `scripts/bench_kernels.py{' --quick' if args.quick else ''}` on {time.strftime('%Y-%m-%d')}, "
          f"CPU: {cpu_model()}, {os.cpu_count()} cores, single-threaded. Median of {args.reps} repetitions after "
          "JIT warm-up; proposals/s with accepted moves/s in parentheses. Every column of a row uses the same "
-         "patterns and start weights (`cref dump`). `ours/C` is relusim over the best C variant, "
-         "`ours/np` relusim over the NumPy incremental baseline.\n"]
+         "patterns and start weights (`cref dump`). `relusim` is the driver as a run uses it (Delta E from "
+         "class-change bitsets where `bits.supported` and the acceptance is below "
+         f"{replicated.BITS_BELOW:.0%}, else the full pass); `full pass` forces the O(P) pass. `ours/C` is "
+         "relusim over the best C variant, `ours/np` relusim over the NumPy incremental baseline.\n"]
     if cref is None:
         L.append("**No C compiler or no C reference found: the C columns are skipped.**\n")
     cell = lambda r: f"{fmt(r['props_per_s'])} ({fmt(r['acc_per_s'])})" if r else "n/a"
@@ -189,21 +200,22 @@ def main() -> None:
         if w0 is None:
             return None
         us = ours(act, xi, sigma, w0, K, beta, Y, args.reps, target)
+        full = ours(act, xi, sigma, w0, K, beta, Y, args.reps, target, bits_below=-1.0)
         cs = {v: c_bench(cref, act, N, K, alpha, beta, start, v, Y, args.reps, target) for v in variants} if cref else {}
         npi = np_bench(cref, act, N, K, alpha, beta, start, "incr", Y, args.reps, np_incr) if cref else None
         npn = np_bench(cref, act, N, K, alpha, beta, start, "naive", Y, args.reps, np_naive) if cref and naive else None
         best = max((float(c["props_per_s"]) for c in cs.values()), default=float("nan"))
         E = (cs.get("A") or {}).get("E0", "?")
-        r = {"us": us, "cs": cs, "npi": npi, "npn": npn, "best": best, "E0": E, "P": xi.shape[0]}
-        print(act, N, alpha, beta, start, Y, fmt(us["props_per_s"]), {v: fmt(c["props_per_s"]) for v, c in cs.items()},
+        r = {"us": us, "full": full, "cs": cs, "npi": npi, "npn": npn, "best": best, "E0": E, "P": xi.shape[0]}
+        print(act, N, alpha, beta, start, Y, fmt(us["props_per_s"]), "full", fmt(full["props_per_s"]), {v: fmt(c["props_per_s"]) for v, c in cs.items()},
               f"ours/C={us['props_per_s'] / best:.2f}", flush=True)
         return r
 
     alphas = (0.3, 0.6)
     if "main" in rows:
         L.append("## Single machine (y = 1)\n")
-        L.append("| act | N | P | beta | start | E0 | relusim | C-A | C-B | C-L | np-incr | np-naive | ours/C | ours/np |")
-        L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        L.append("| act | N | P | beta | start | E0 | relusim | full pass | C-A | C-B | C-L | np-incr | np-naive | ours/C | ours/np |")
+        L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for act, (N, K) in MAIN.items():
             for alpha in alphas:
                 for beta in (1, 5):
@@ -211,14 +223,14 @@ def main() -> None:
                         r = row(act, N, K, alpha, beta, start, 1)
                         if r is None:
                             continue
-                        L.append(f"| {act} | {N} | {r['P']} | {beta} | {start} | {r['E0']} | {cell(r['us'])} | "
+                        L.append(f"| {act} | {N} | {r['P']} | {beta} | {start} | {r['E0']} | {cell(r['us'])} | {fmt(r['full']['props_per_s'])} | "
                                  f"{cell(r['cs'].get('A'))} | {cell(r['cs'].get('B'))} | {cell(r['cs'].get('L'))} | "
                                  f"{cell(r['npi'])} | {cell(r['npn'])} | {r['us']['props_per_s'] / r['best']:.2f}x | "
                                  + (f"{r['us']['props_per_s'] / float(r['npi']['props_per_s']):.0f}x |" if r['npi'] else "n/a |"))
     if "re" in rows:
         L.append(f"\n## Robust ensemble, reference traced out (gamma = {GAMMA})\n")
-        L.append("| act | N | P | beta | start | y | relusim | C-A | C-B | np-incr | ours/C | ours/np |")
-        L.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        L.append("| act | N | P | beta | start | y | relusim | full pass | C-A | C-B | np-incr | ours/C | ours/np |")
+        L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for act, (N, K) in MAIN.items():
             for alpha in alphas:
                 for beta, start in ((1, "rand"), (5, "ann")):
@@ -226,21 +238,21 @@ def main() -> None:
                         r = row(act, N, K, alpha, beta, start, Y, ("A", "B"), naive=False)
                         if r is None:
                             continue
-                        L.append(f"| {act} | {N} | {r['P']} | {beta} | {start} | {Y} | {cell(r['us'])} | "
+                        L.append(f"| {act} | {N} | {r['P']} | {beta} | {start} | {Y} | {cell(r['us'])} | {fmt(r['full']['props_per_s'])} | "
                                  f"{cell(r['cs'].get('A'))} | {cell(r['cs'].get('B'))} | {cell(r['npi'])} | "
                                  f"{r['us']['props_per_s'] / r['best']:.2f}x | "
                                  + (f"{r['us']['props_per_s'] / float(r['npi']['props_per_s']):.0f}x |" if r['npi'] else "n/a |"))
     if "scale" in rows:
         L.append("\n## Scaling with N at alpha = 0.5 (proposals/s)\n")
-        L.append("| act | N | K | P | beta/start | relusim | C-A | C-B | np-incr | ours/C | ours/np |")
-        L.append("|---|---|---|---|---|---|---|---|---|---|---|")
+        L.append("| act | N | K | P | beta/start | relusim | full pass | C-A | C-B | np-incr | ours/C | ours/np |")
+        L.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
         for act in ("sign", "relu"):
             for N, K in SCALE[act]:
                 for beta, start in ((1, "rand"), (5, "ann")):
                     r = row(act, N, K, 0.5, beta, start, 1, ("A", "B"), naive=False)
                     if r is None:
                         continue
-                    L.append(f"| {act} | {N} | {K} | {r['P']} | {beta}/{start} | {fmt(r['us']['props_per_s'])} | "
+                    L.append(f"| {act} | {N} | {K} | {r['P']} | {beta}/{start} | {fmt(r['us']['props_per_s'])} | {fmt(r['full']['props_per_s'])} | "
                              f"{fmt(r['cs']['A']['props_per_s']) if 'A' in r['cs'] else 'n/a'} | "
                              f"{fmt(r['cs']['B']['props_per_s']) if 'B' in r['cs'] else 'n/a'} | "
                              f"{fmt(r['npi']['props_per_s']) if r['npi'] else 'n/a'} | "

@@ -98,3 +98,27 @@ def test_bitset_sweep_is_the_full_pass_chain_bit_for_bit(machine, activation, N,
     np.testing.assert_array_equal(Ea, Eb)
     np.testing.assert_array_equal(ra, rb)
     np.testing.assert_array_equal(sa, sb)
+
+
+@pytest.mark.parametrize("activation,N,K,P", [("sign", 45, 5, 70), ("relu", 40, 4, 100)])
+def test_the_driver_switching_between_full_pass_and_bitsets_never_changes_the_chain(machine, activation, N, K, P):
+    # an annealing schedule that crosses BITS_BELOW both ways: the default driver against the full pass only
+    inst, (XT, sig, c), w1, _, _, _ = machine(activation, N, K, P, seed=5)
+    act, n = fields.act_code(activation, N // K), N // K
+    betas = np.concatenate([np.linspace(0.0, 6.0, 60), np.zeros(5), np.full(20, 6.0)])
+    out = []
+    for bits_below in (-1.0, replicated.BITS_BELOW):
+        w = w1.copy()
+        H, marg = fields.new_caches(1, K, P)
+        E = np.array([fields.build(XT, sig, c, n, act, w, H, marg, 0)], np.int64)
+        m = w[0].astype(np.int16)
+        state = krng.new_state(np.random.SeedSequence(2))
+        S = len(betas)
+        en, acc, q, used = np.zeros((S, 1), np.int64), np.zeros(S, np.int64), np.zeros(S), np.zeros(S, np.bool_)
+        replicated.run(XT, sig, c, n, act, w, H, marg, E, np.zeros(0, np.int8), m, metropolis.NONE, state, betas,
+                       np.zeros(S), False, 0.0, bits_below, False, np.nan, 0.0, en, acc, q, used)
+        out.append((w, en, acc))
+    rates = out[0][2] / N
+    assert rates.max() > replicated.BITS_BELOW > rates.min()  # both paths were taken
+    for x, y in zip(*out):
+        np.testing.assert_array_equal(x, y)

@@ -38,14 +38,15 @@ def mean_mutual_overlap(m, y):
 
 
 @njit(cache=True)
-def run(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, betas, gammas, use_rrr, rrr_below,
+def run(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, betas, gammas, use_rrr, rrr_below, bits_below,
         stop_when_solved, q_target, q_tol, energies, accepted, qbar, rrr_used):
     """len(betas) sweeps, sweep s at (betas[s], gammas[s]); returns the number of sweeps done.
 
     After sweep s: energies[s, :] = E, accepted[s], qbar[s] (nan for y = 1), rrr_used[s].
     Stops early when ``stop_when_solved``, every E[a] == 0 and (q_target is nan or
     |qbar - q_target| <= q_tol). Metropolis sweeps take Delta E from class-change bitsets
-    (``metropolis.sweep_bits``) where ``bits.supported`` and the acceptance is below BITS_BELOW,
+    (``metropolis.sweep_bits``) where ``bits.supported`` and the acceptance is below ``bits_below``
+    (BITS_BELOW unless a benchmark forces a path),
     else the full pass; both are the same chain, so the choice never changes a result.
     """
     y, N = w.shape
@@ -79,7 +80,7 @@ def run(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, betas, gammas, u
             acc, rate = rrr.sweep(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma,
                                          scratch, stop_when_solved)
             rrr_used[s] = True
-        elif with_bits and rate < BITS_BELOW:
+        elif with_bits and rate < bits_below:
             if not in_bits:
                 bits.build(act, H, marg, SG, UD, M)
             in_rrr, in_bits = False, True
