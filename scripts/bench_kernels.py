@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from relusim import model  # noqa: E402
-from relusim.kernels import fields, metropolis, replicated  # noqa: E402
+from relusim.kernels import bits, fields, metropolis, replicated  # noqa: E402
 from relusim.kernels import rng as krng  # noqa: E402
 
 CREF_SRC = ROOT.parent / "shared" / "bench" / "cref"
@@ -147,7 +147,9 @@ def ours(act, xi, sigma, w0, K, beta, Y, reps, target_s, bits_below=replicated.B
         times.append(dt)
         accs.append(acc)
     t = statistics.median(times)
-    return {"props_per_s": nprop / t, "acc_per_s": accs[0] / t, "nprop": nprop, "acc_rate": accs[0] / nprop}
+    path = "bits" if bits.pays(a, N // K, XT.shape[1]) and accs[0] / nprop < bits_below else "full"
+    return {"props_per_s": nprop / t, "acc_per_s": accs[0] / t, "nprop": nprop, "acc_rate": accs[0] / nprop,
+            "path": path}
 
 
 def memory_note(N: int, K: int, P: int, y: int) -> str:
@@ -187,12 +189,13 @@ def main() -> None:
          f"CPU: {cpu_model()}, {os.cpu_count()} cores, single-threaded. Median of {args.reps} repetitions after "
          "JIT warm-up; proposals/s with accepted moves/s in parentheses. Every column of a row uses the same "
          "patterns and start weights (`cref dump`). `relusim` is the driver as a run uses it (Delta E from "
-         "class-change bitsets where `bits.supported` and the acceptance is below "
+         "class-change bitsets where `bits.pays` and while the acceptance is below "
          f"{replicated.BITS_BELOW:.0%}, else the full pass); `full pass` forces the O(P) pass. `ours/C` is "
          "relusim over the best C variant, `ours/np` relusim over the NumPy incremental baseline.\n"]
     if cref is None:
         L.append("**No C compiler or no C reference found: the C columns are skipped.**\n")
     cell = lambda r: f"{fmt(r['props_per_s'])} ({fmt(r['acc_per_s'])})" if r else "n/a"
+    ourcell = lambda r: f"{cell(r)} {r['path']}"
 
     def row(act, N, K, alpha, beta, start, Y, variants=("A", "B", "L"), naive=True):
         xi, sigma, wr, wa = instance(cref, act, N, K, alpha, Y, work)
@@ -223,7 +226,7 @@ def main() -> None:
                         r = row(act, N, K, alpha, beta, start, 1)
                         if r is None:
                             continue
-                        L.append(f"| {act} | {N} | {r['P']} | {beta} | {start} | {r['E0']} | {cell(r['us'])} | {fmt(r['full']['props_per_s'])} | "
+                        L.append(f"| {act} | {N} | {r['P']} | {beta} | {start} | {r['E0']} | {ourcell(r['us'])} | {fmt(r['full']['props_per_s'])} | "
                                  f"{cell(r['cs'].get('A'))} | {cell(r['cs'].get('B'))} | {cell(r['cs'].get('L'))} | "
                                  f"{cell(r['npi'])} | {cell(r['npn'])} | {r['us']['props_per_s'] / r['best']:.2f}x | "
                                  + (f"{r['us']['props_per_s'] / float(r['npi']['props_per_s']):.0f}x |" if r['npi'] else "n/a |"))
@@ -238,7 +241,7 @@ def main() -> None:
                         r = row(act, N, K, alpha, beta, start, Y, ("A", "B"), naive=False)
                         if r is None:
                             continue
-                        L.append(f"| {act} | {N} | {r['P']} | {beta} | {start} | {Y} | {cell(r['us'])} | {fmt(r['full']['props_per_s'])} | "
+                        L.append(f"| {act} | {N} | {r['P']} | {beta} | {start} | {Y} | {ourcell(r['us'])} | {fmt(r['full']['props_per_s'])} | "
                                  f"{cell(r['cs'].get('A'))} | {cell(r['cs'].get('B'))} | {cell(r['npi'])} | "
                                  f"{r['us']['props_per_s'] / r['best']:.2f}x | "
                                  + (f"{r['us']['props_per_s'] / float(r['npi']['props_per_s']):.0f}x |" if r['npi'] else "n/a |"))
@@ -252,7 +255,7 @@ def main() -> None:
                     r = row(act, N, K, 0.5, beta, start, 1, ("A", "B"), naive=False)
                     if r is None:
                         continue
-                    L.append(f"| {act} | {N} | {K} | {r['P']} | {beta}/{start} | {fmt(r['us']['props_per_s'])} | {fmt(r['full']['props_per_s'])} | "
+                    L.append(f"| {act} | {N} | {K} | {r['P']} | {beta}/{start} | {fmt(r['us']['props_per_s'])} {r['us']['path']} | {fmt(r['full']['props_per_s'])} | "
                              f"{fmt(r['cs']['A']['props_per_s']) if 'A' in r['cs'] else 'n/a'} | "
                              f"{fmt(r['cs']['B']['props_per_s']) if 'B' in r['cs'] else 'n/a'} | "
                              f"{fmt(r['npi']['props_per_s']) if r['npi'] else 'n/a'} | "

@@ -8,22 +8,23 @@ from relusim.kernels import rng as krng
 
 from test_kernels_twins import assert_caches_match_model
 
-# the activations the bitsets hold: sign with n odd (SIGN_ODD) and ReLU with n even; P spans several
-# 64-pattern words and ends inside one, so padding lanes are in play
-CASES = [("sign", 9, 3, 6), ("sign", 45, 5, 70), ("sign", 63, 7, 200), ("relu", 8, 2, 6), ("relu", 40, 4, 100),
-         ("relu", 60, 6, 300)]
+# one jump size (sign with n odd, ReLU with n even) and two (sign with ties: n even; ReLU with n odd), small
+# n so that ties and unit jumps are frequent; P spans several 64-pattern words and ends inside one, so
+# padding lanes are in play
+CASES = [("sign", 9, 3, 6), ("sign", 45, 5, 70), ("sign", 63, 7, 200), ("sign", 12, 3, 10), ("sign", 30, 5, 130),
+         ("relu", 8, 2, 6), ("relu", 40, 4, 100), ("relu", 60, 6, 300), ("relu", 12, 4, 9), ("relu", 30, 6, 150)]
 
 
-def with_bits(XT, sig, H, marg, act):
+def with_bits(XT, sig, H, marg, act, n):
     XB, SG = bits.problem_bits(XT, sig)
     UD, M = bits.new_state(H.shape[0], H.shape[1], H.shape[2])
-    bits.build(act, H, marg, SG, UD, M)
+    bits.build(act, n, H, marg, SG, UD, M)
     return XB, SG, UD, M
 
 
-def test_supported_is_exactly_the_activations_whose_margin_jumps_are_two():
-    assert bits.supported(fields.SIGN_ODD, 3) and bits.supported(fields.RELU, 4)
-    assert not bits.supported(fields.SIGN, 4) and not bits.supported(fields.RELU, 5)
+def test_one_level_is_exactly_the_activations_whose_margin_jumps_are_all_two():
+    assert bits.levels(fields.SIGN_ODD, 3) == 1 and bits.levels(fields.RELU, 4) == 1
+    assert bits.levels(fields.SIGN, 4) == 2 and bits.levels(fields.RELU, 5) == 2
 
 
 @pytest.mark.parametrize("op,ref", [(bits.mask_eq, np.equal), (bits.mask_ge, np.greater_equal)])
@@ -45,17 +46,16 @@ def test_mask_intrinsics_equal_numpy_packbits(op, ref):
 
 @pytest.mark.parametrize("activation,N,K,P", CASES)
 def test_bitset_delta_energy_equals_energy_difference_for_every_weight(machine, activation, N, K, P):
-    act = fields.act_code(activation, N // K)
-    assert bits.supported(act, N // K)
-    n = N // K
+    act, n = fields.act_code(activation, N // K), N // K
+    lev = bits.levels(act, n)
     for s in range(30):
         inst, (XT, sig, c), w, H, marg, E = machine(activation, N, K, P, seed=500 + 1000 * s + N)
-        XB, SG, UD, M = with_bits(XT, sig, H, marg, act)
+        XB, SG, UD, M = with_bits(XT, sig, H, marg, act, n)
         for i in range(N):
             w2 = w[0].copy()
             w2[i] = -w2[i]
             expected = model.energy(w2, inst.xi, inst.sigma, activation, K) - E[0]
-            assert bits.delta_energy(XB, UD, M, c[i // n], w, 0, i, i // n) == expected
+            assert bits.delta_energy(XB, UD, M, lev, c[i // n], w, 0, i, i // n) == expected
 
 
 @pytest.mark.parametrize("activation,N,K,P", CASES)
@@ -77,7 +77,7 @@ def test_bitset_sweep_is_the_full_pass_chain_bit_for_bit(machine, activation, N,
         m = np.zeros(N, np.int16)
         replicated.replica_sums(w, m)
         ref = np.where(m >= 0, 1, -1).astype(np.int8)
-        XB, SG, UD, M = with_bits(XT, sig, H, marg, act)
+        XB, SG, UD, M = with_bits(XT, sig, H, marg, act, n)
         state = krng.new_state(np.random.SeedSequence(11))
         etab = np.empty(2 * XT.shape[1] + 1)
         acc = []
@@ -87,7 +87,7 @@ def test_bitset_sweep_is_the_full_pass_chain_bit_for_bit(machine, activation, N,
                 args = (XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, 0.7, ctab, np.arange(N) // n)
                 acc.append(metropolis.sweep_bits(*args, XB, UD, M, SG) if use_bits else metropolis.sweep(*args))
         if use_bits:
-            _, _, UD2, M2 = with_bits(XT, sig, H, marg, act)
+            _, _, UD2, M2 = with_bits(XT, sig, H, marg, act, n)
             np.testing.assert_array_equal(UD, UD2)
             np.testing.assert_array_equal(M, M2)
             assert_caches_match_model(inst, w, H, marg, E, activation, K)
@@ -100,7 +100,7 @@ def test_bitset_sweep_is_the_full_pass_chain_bit_for_bit(machine, activation, N,
     np.testing.assert_array_equal(sa, sb)
 
 
-@pytest.mark.parametrize("activation,N,K,P", [("sign", 45, 5, 70), ("relu", 40, 4, 100)])
+@pytest.mark.parametrize("activation,N,K,P", [("sign", 45, 5, 70), ("relu", 40, 4, 100), ("relu", 30, 6, 150)])
 def test_the_driver_switching_between_full_pass_and_bitsets_never_changes_the_chain(machine, activation, N, K, P):
     # an annealing schedule that crosses BITS_BELOW both ways: the default driver against the full pass only
     inst, (XT, sig, c), w1, _, _, _ = machine(activation, N, K, P, seed=5)

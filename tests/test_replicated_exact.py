@@ -43,7 +43,7 @@ def observe(activation, N, K, P, mode, use_rrr, records, thin, seed=7):
     used = np.zeros(thin, np.bool_)
     out = np.zeros((records, 3), np.int64)  # E(W^1), ref.W^1, W^1.W^2
     for r in range(-20, records):
-        # bits_below = 2: Metropolis takes the bitset path wherever supported (the full pass is
+        # bits_below = 2: Metropolis takes the bitset path throughout (the full pass is
         # test_sampler_exact's; test_bits_kernel holds the two to the same chain)
         replicated.run(XT, sig, c, N // K, act, w, H, marg, E, ref, m, mode, state, betas, gammas, use_rrr,
                        2.0, 2.0, False, np.nan, 0.0, en, acc, q, used)

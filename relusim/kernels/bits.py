@@ -1,22 +1,24 @@
 """Class-change bitsets: the energy change of a flip in O(P / 64) word operations (ALGORITHMS.md §1).
 
-Flipping W_i (unit l = i // n) moves H_l by +2 on the patterns where W_i xi_i = -1 ("up") and by -2
-where W_i xi_i = +1 ("down"); the margin moves by c_l sigma (g(H_l +- 2) - g(H_l)). For the two
-activations whose margin jumps are all +-2 c_l sigma, a pattern can change class only from one margin
-value to the next one across the error threshold, lo -> lo + 2 or back:
-  SIGN_ODD (n odd, K odd): margins are odd, lo = -1; g moves up iff H_l = -1, down iff H_l = +1.
-  RELU with n even:        margins are even, lo = 0;  g moves up iff H_l >= 0, down iff H_l >= 2.
-With s = c_l sigma^mu, an up move turns an error into a correct pattern where s = +1 and marg = lo,
-and a correct pattern into an error where s = -1 and marg = lo + 2; a down move the other way round.
-So with per-unit bitsets UD[a, l] = (moves g up, moves g down) and per-replica margin bitsets
-M[a] = (lo & sigma > 0, lo & sigma < 0, hi & sigma > 0, hi & sigma < 0), hi = lo + 2, and U the
-patterns where W_i xi_i = -1 (from the packed patterns XB):
-  c_l = +1:  Delta E = |U & up & hi-| - |U & up & lo+| + |~U & dn & hi+| - |~U & dn & lo-|
-  c_l = -1:  Delta E = |U & up & hi+| - |U & up & lo-| + |~U & dn & hi-| - |~U & dn & lo+|
-An accepted flip changes H_l and the margins only, so it refreshes UD[a, l] and M[a] (``unit_bits``,
-``margin_bits``): O(P / 64) compare-to-mask steps, no other unit. Other activations (sign with ties,
-ReLU with n odd) keep the full pass; ``supported`` tells. ``metropolis.sweep_bits`` writes
-``delta_energy`` and the refresh out in its loop; tests hold both to the full pass and to the model.
+Flipping W_i (unit l = i // n) moves H_l by +2 on the patterns where W_i xi_i = -1 ("up", the set U)
+and by -2 where W_i xi_i = +1 ("down", ~U); the margin moves by c_l sigma Dg, Dg = g(H_l +- 2) - g(H_l).
+Up moves have Dg in {0, 1, 2} and down moves Dg in {0, -1, -2}, a function of H_l alone:
+  sign:  up 2 iff H = -1, up 1 iff H in {-2, 0};  down -2 iff H = 1, down -1 iff H in {0, 2}
+  ReLU:  up 2 iff H >= 0, up 1 iff H = -1;        down -2 iff H >= 2, down -1 iff H = 1
+and a pattern (an error iff marg <= 0) changes class only if its margin sits next to the threshold:
+with s = c_l sigma, Dmarg = s Dg, and
+  Dmarg = +1 fixes marg = 0,  Dmarg = +2 fixes marg in {-1, 0}   (Delta E -1 each),
+  Dmarg = -1 breaks marg = 1, Dmarg = -2 breaks marg in {1, 2}   (Delta E +1 each).
+So per unit UD[a, l] = (up 2, down 2, up 1, down 1) and per replica M[a] = (L+, L-, T+, T-, Z+, Z-,
+O+, O-), with L = {marg in {-1, 0}}, T = {marg in {1, 2}}, Z = {marg = 0}, O = {marg = 1} and +- the
+sign of sigma, give, for c_l = +1 (for c_l = -1 swap + and -):
+  Delta E = |U & up2 & T-| - |U & up2 & L+| + |~U & dn2 & T+| - |~U & dn2 & L-|
+          + |U & up1 & O-| - |U & up1 & Z+| + |~U & dn1 & O+| - |~U & dn1 & Z-|
+The second line vanishes when every jump is 2 (sign with n odd: H odd; ReLU with n even: H even):
+``levels`` is then 1 and only the first four sets of M and two of UD are kept. An accepted flip
+changes H_l and the margins only, so it refreshes UD[a, l] and M[a] (``refresh``): O(P / 64)
+compare-to-mask steps, no other unit. ``metropolis.sweep_bits`` writes ``delta_energy`` out in its
+loop; tests hold both to the full pass and to the brute-force model.
 """
 from __future__ import annotations
 
@@ -31,9 +33,16 @@ WORD = 64
 
 
 @njit(cache=True)
-def supported(act, n):
-    """True when every margin jump of a flip is +-2 c_l sigma (SIGN_ODD, or RELU with n = N/K even)."""
-    return act == SIGN_ODD or (act == RELU and n % 2 == 0)
+def levels(act, n):
+    """1 when every margin jump of a flip is +-2 (sign with n odd, ReLU with n even), else 2."""
+    return 1 if act == SIGN_ODD or (act == RELU and n % 2 == 0) else 2
+
+
+@njit(cache=True)
+def pays(act, n, Pp):
+    """Whether the bitsets beat the full pass (measured, docs/performance.md): always with one jump size;
+    with two, from 8 words (Pp >= 512) on, where their loop runs in vector registers."""
+    return levels(act, n) == 1 or Pp // WORD >= 8
 
 
 @intrinsic
@@ -94,63 +103,80 @@ def problem_bits(XT, sig):
 
 @njit(cache=True)
 def new_state(y, K, Pp):
-    """Empty UD (y, K, 2, Pp/64) and M (y, 4, Pp/64), filled by ``build``."""
-    return np.zeros((y, K, 2, Pp // WORD), np.uint64), np.zeros((y, 4, Pp // WORD), np.uint64)
+    """Empty UD (y, K, 4, Pp/64) and M (y, 8, Pp/64), filled by ``build``."""
+    return np.zeros((y, K, 4, Pp // WORD), np.uint64), np.zeros((y, 8, Pp // WORD), np.uint64)
 
 
 @njit(inline="always")
-def unit_bits(act, H, a, l, UD):
-    """UD[a, l] from H[a, l]: (H = -1, H = +1) for SIGN_ODD, (H >= 0, H >= 2) for RELU."""
+def refresh(act, lev, H, marg, SG, a, l, UD, M):
+    """UD[a, l] from H[a, l] and M[a] from marg[a] (after a flip in unit l of replica a; module docstring)."""
     K, Pp = H.shape[1], H.shape[2]
-    base = (a * K + l) * Pp
+    base, mbase = (a * K + l) * Pp, a * Pp
+    m1, z, p1, p2 = np.int16(-1), np.int16(0), np.int16(1), np.int16(2)
     for j in range(Pp // WORD):
-        off = base + WORD * j
-        if act == SIGN_ODD:
-            UD[a, l, 0, j] = mask_eq(H, off, np.int16(-1))
-            UD[a, l, 1, j] = mask_eq(H, off, np.int16(1))
+        off, moff = base + WORD * j, mbase + WORD * j
+        if act == RELU:
+            UD[a, l, 0, j] = mask_ge(H, off, z)
+            UD[a, l, 1, j] = mask_ge(H, off, p2)
+            if lev == 2:
+                UD[a, l, 2, j] = mask_eq(H, off, m1)
+                UD[a, l, 3, j] = mask_eq(H, off, p1)
         else:
-            UD[a, l, 0, j] = mask_ge(H, off, np.int16(0))
-            UD[a, l, 1, j] = mask_ge(H, off, np.int16(2))
-
-
-@njit(inline="always")
-def margin_bits(act, marg, SG, a, M):
-    """M[a] = (lo & sigma+, lo & sigma-, hi & sigma+, hi & sigma-) from marg[a]; lo = -1 (SIGN_ODD) or 0."""
-    Pp = marg.shape[1]
-    lo = np.int16(-1) if act == SIGN_ODD else np.int16(0)
-    hi = np.int16(lo + 2)
-    for j in range(Pp // WORD):
-        off = a * Pp + WORD * j
+            UD[a, l, 0, j] = mask_eq(H, off, m1)
+            UD[a, l, 1, j] = mask_eq(H, off, p1)
+            if lev == 2:
+                hz = mask_eq(H, off, z)
+                UD[a, l, 2, j] = mask_eq(H, off, np.int16(-2)) | hz
+                UD[a, l, 3, j] = mask_eq(H, off, p2) | hz
         s = SG[j]
-        bl = mask_eq(marg, off, lo)
-        bh = mask_eq(marg, off, hi)
+        ge1 = mask_ge(marg, moff, p1)
+        bl = mask_ge(marg, moff, m1) & ~ge1
+        bt = ge1 & ~mask_ge(marg, moff, np.int16(3))
         M[a, 0, j] = bl & s
         M[a, 1, j] = bl & ~s
-        M[a, 2, j] = bh & s
-        M[a, 3, j] = bh & ~s
+        M[a, 2, j] = bt & s
+        M[a, 3, j] = bt & ~s
+        if lev == 2:
+            bz = mask_eq(marg, moff, z)
+            bo = mask_eq(marg, moff, p1)
+            M[a, 4, j] = bz & s
+            M[a, 5, j] = bz & ~s
+            M[a, 6, j] = bo & s
+            M[a, 7, j] = bo & ~s
 
 
 @njit(cache=True)
-def build(act, H, marg, SG, UD, M):
+def build(act, n, H, marg, SG, UD, M):
     """Every bitset of every replica from H and marg (O(y K P / 64))."""
-    y, K = H.shape[0], H.shape[1]
-    for a in range(y):
-        margin_bits(act, marg, SG, a, M)
-        for l in range(K):
-            unit_bits(act, H, a, l, UD)
+    lev = levels(act, n)
+    for a in range(H.shape[0]):
+        for l in range(H.shape[1]):
+            refresh(act, lev, H, marg, SG, a, l, UD, M)
+
+
+@njit(inline="always")
+def rows(cl):
+    """Rows of M met by (up2 & L, up2 & T, dn2 & L, dn2 & T, up1 & Z, up1 & O, dn1 & Z, dn1 & O) for c_l."""
+    if cl > 0:
+        return 0, 3, 1, 2, 4, 7, 5, 6
+    return 1, 2, 0, 3, 5, 6, 4, 7
 
 
 @njit(cache=True)
-def delta_energy(XB, UD, M, cl, w, a, i, l):
-    """Delta E of flipping W^a_i from the bitsets (module docstring); cl = c_l."""
+def delta_energy(XB, UD, M, lev, cl, w, a, i, l):
+    """Delta E of flipping W^a_i from the bitsets (module docstring); cl = c_l, lev = ``levels``."""
     flip = np.uint64(0xFFFFFFFFFFFFFFFF) if w[a, i] > 0 else np.uint64(0)
-    # (up & lo, up & hi, down & lo, down & hi) rows of M for this unit's sign c_l
-    ul, uh, dl, dh = (0, 3, 1, 2) if cl > 0 else (1, 2, 0, 3)
+    ul, ut, dl, dt, uz, uo, dz, do = rows(cl)
     d = np.int64(0)
     for k in range(XB.shape[1]):
         u = XB[i, k] ^ flip
         up = u & UD[a, l, 0, k]
         dn = ~u & UD[a, l, 1, k]
-        d += (np.int64(popcount(up & M[a, uh, k])) - np.int64(popcount(up & M[a, ul, k]))
-              + np.int64(popcount(dn & M[a, dh, k])) - np.int64(popcount(dn & M[a, dl, k])))
+        d += (np.int64(popcount(up & M[a, ut, k])) - np.int64(popcount(up & M[a, ul, k]))
+              + np.int64(popcount(dn & M[a, dt, k])) - np.int64(popcount(dn & M[a, dl, k])))
+        if lev == 2:
+            up = u & UD[a, l, 2, k]
+            dn = ~u & UD[a, l, 3, k]
+            d += (np.int64(popcount(up & M[a, uo, k])) - np.int64(popcount(up & M[a, uz, k]))
+                  + np.int64(popcount(dn & M[a, do, k])) - np.int64(popcount(dn & M[a, dz, k])))
     return d

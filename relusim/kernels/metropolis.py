@@ -54,31 +54,38 @@ def sweep(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma, c
     XB, UD, M, SG = _no_bits()
     if act == SIGN_ODD:
         return _sweep(XT, sig, c, n, SIGN_ODD, w, H, marg, E, ref, m, mode, state, etab, gamma, ctab, unit,
-                      False, XB, UD, M, SG)
+                      0, XB, UD, M, SG)
     if act == RELU:
         return _sweep(XT, sig, c, n, RELU, w, H, marg, E, ref, m, mode, state, etab, gamma, ctab, unit,
-                      False, XB, UD, M, SG)
+                      0, XB, UD, M, SG)
     return _sweep(XT, sig, c, n, SIGN, w, H, marg, E, ref, m, mode, state, etab, gamma, ctab, unit,
-                  False, XB, UD, M, SG)
+                  0, XB, UD, M, SG)
 
 
 @njit(cache=True)
 def sweep_bits(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma, ctab, unit, XB, UD, M, SG):
     """The same sweep (same draws, same chain) with Delta E from class-change bitsets (``relusim.kernels.bits``).
 
-    Only for ``bits.supported(act, n)``; UD and M must match (H, marg) on entry (``bits.build``) and
-    are kept so.
+    UD and M must match (H, marg) on entry (``bits.build``) and are kept so. Compiled once per
+    activation and ``bits.levels``.
     """
+    lev = _bits.levels(act, n)
     if act == SIGN_ODD:
         return _sweep(XT, sig, c, n, SIGN_ODD, w, H, marg, E, ref, m, mode, state, etab, gamma, ctab, unit,
-                      True, XB, UD, M, SG)
-    return _sweep(XT, sig, c, n, RELU, w, H, marg, E, ref, m, mode, state, etab, gamma, ctab, unit,
-                  True, XB, UD, M, SG)
+                      1, XB, UD, M, SG)
+    if act == RELU and lev == 1:
+        return _sweep(XT, sig, c, n, RELU, w, H, marg, E, ref, m, mode, state, etab, gamma, ctab, unit,
+                      1, XB, UD, M, SG)
+    if act == RELU:
+        return _sweep(XT, sig, c, n, RELU, w, H, marg, E, ref, m, mode, state, etab, gamma, ctab, unit,
+                      2, XB, UD, M, SG)
+    return _sweep(XT, sig, c, n, SIGN, w, H, marg, E, ref, m, mode, state, etab, gamma, ctab, unit,
+                  2, XB, UD, M, SG)
 
 
 @njit(inline="always")
 def _no_bits():
-    return (np.zeros((0, 0), np.uint64), np.zeros((0, 0, 2, 0), np.uint64), np.zeros((0, 4, 0), np.uint64),
+    return (np.zeros((0, 0), np.uint64), np.zeros((0, 0, 4, 0), np.uint64), np.zeros((0, 8, 0), np.uint64),
             np.zeros(0, np.uint64))
 
 
@@ -89,7 +96,7 @@ def _sweep(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma, 
     ``etab`` from ``fill_etab`` at this beta; ``ctab`` from ``fill_ctab`` at this gamma (TRACED only);
     ``unit[i] = i // n`` (a table lookup instead of a division per proposal).
     E, H, marg, w, ref and m (sum of the replicas) are kept in sync, and with ``use_bits`` (a
-    compile-time constant) the bitsets UD, M too. The energy changes of
+    compile-time constant: 0 for the full pass, else ``bits.levels``) the bitsets UD, M too. The energy changes of
     ``relusim.kernels.fields.delta_energy`` / ``bits.delta_energy`` and the update of ``apply_flip``
     are written out here: numba's inliner would wrap each call in atomic reference-count updates
     that cost more than the loop itself. Tests hold this loop to the same brute-force twin.
@@ -101,8 +108,6 @@ def _sweep(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma, 
     nvar = N * ny
     z, one, sh = np.int16(0), np.int16(1), np.int16(15)
     ones = np.uint64(0xFFFFFFFFFFFFFFFF)
-    lo = np.int16(-1) if act == SIGN_ODD else z  # class-change margins lo, hi = lo + 2 (bits)
-    hi = np.int16(lo + 2)
     acc = 0
     s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
     for _ in range(nvar):
@@ -114,16 +119,21 @@ def _sweep(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma, 
             l = unit[i]
             t = np.int16(2 * w[a, i])
             cl = np.int16(c[l])
-            if use_bits:
+            if use_bits:  # bits.delta_energy, written out; use_bits = bits.levels
                 flip = ones if t > 0 else np.uint64(0)
-                ul, uh, dl, dh = (0, 3, 1, 2) if cl > 0 else (1, 2, 0, 3)
+                ul, ut, dl, dt, uz, uo, dz, do = _bits.rows(cl)
                 d = np.int64(0)
                 for k in range(XB.shape[1]):
                     u = XB[i, k] ^ flip
                     up = u & UD[a, l, 0, k]
                     dn = ~u & UD[a, l, 1, k]
-                    d += (np.int64(_bits.popcount(up & M[a, uh, k])) - np.int64(_bits.popcount(up & M[a, ul, k]))
-                          + np.int64(_bits.popcount(dn & M[a, dh, k])) - np.int64(_bits.popcount(dn & M[a, dl, k])))
+                    d += (np.int64(_bits.popcount(up & M[a, ut, k])) - np.int64(_bits.popcount(up & M[a, ul, k]))
+                          + np.int64(_bits.popcount(dn & M[a, dt, k])) - np.int64(_bits.popcount(dn & M[a, dl, k])))
+                    if use_bits == 2:
+                        up = u & UD[a, l, 2, k]
+                        dn = ~u & UD[a, l, 3, k]
+                        d += (np.int64(_bits.popcount(up & M[a, uo, k])) - np.int64(_bits.popcount(up & M[a, uz, k]))
+                              + np.int64(_bits.popcount(dn & M[a, do, k])) - np.int64(_bits.popcount(dn & M[a, dz, k])))
                 dE = d
             else:
                 cnt = z
@@ -152,23 +162,8 @@ def _sweep(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma, 
                 w[a, i] = -w[a, i]
                 E[a] += dE
                 acc += 1
-                if use_bits:  # bits.refresh, written out (see above)
-                    base, mbase = (a * H.shape[1] + l) * P, a * P
-                    for j in range(XB.shape[1]):
-                        off = base + 64 * j
-                        if act == SIGN_ODD:
-                            UD[a, l, 0, j] = _bits.mask_eq(H, off, np.int16(-1))
-                            UD[a, l, 1, j] = _bits.mask_eq(H, off, one)
-                        else:
-                            UD[a, l, 0, j] = _bits.mask_ge(H, off, z)
-                            UD[a, l, 1, j] = _bits.mask_ge(H, off, np.int16(2))
-                        sj = SG[j]
-                        bl = _bits.mask_eq(marg, mbase + 64 * j, lo)
-                        bh = _bits.mask_eq(marg, mbase + 64 * j, hi)
-                        M[a, 0, j] = bl & sj
-                        M[a, 1, j] = bl & ~sj
-                        M[a, 2, j] = bh & sj
-                        M[a, 3, j] = bh & ~sj
+                if use_bits:
+                    _bits.refresh(act, use_bits, H, marg, SG, a, l, UD, M)
         else:
             x = 2.0 * gamma * ref[i] * m[i]
             take = x <= 0.0

@@ -45,8 +45,8 @@ def run(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, betas, gammas, u
     After sweep s: energies[s, :] = E, accepted[s], qbar[s] (nan for y = 1), rrr_used[s].
     Stops early when ``stop_when_solved``, every E[a] == 0 and (q_target is nan or
     |qbar - q_target| <= q_tol). Metropolis sweeps take Delta E from class-change bitsets
-    (``metropolis.sweep_bits``) where ``bits.supported`` and the acceptance is below ``bits_below``
-    (BITS_BELOW unless a benchmark forces a path),
+    (``metropolis.sweep_bits``) where ``bits.pays`` and while the acceptance is below ``bits_below``
+    (BITS_BELOW; a benchmark or test forces the full pass with bits_below < 0, the bitsets with > 1),
     else the full pass; both are the same chain, so the choice never changes a result.
     """
     y, N = w.shape
@@ -56,9 +56,9 @@ def run(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, betas, gammas, u
     ctab = np.zeros((2 * y + 1, 2))
     scratch = rrr.alloc(y, N, P, mode)
     unit = np.arange(N) // n
-    with_bits = bits.supported(act, n)
-    XB, SG = bits.problem_bits(XT, sig) if with_bits else (np.zeros((0, 0), np.uint64), np.zeros(0, np.uint64))
-    UD, M = bits.new_state(y, c.shape[0], P) if with_bits else bits.new_state(0, 0, 0)
+    XB, SG = bits.problem_bits(XT, sig)
+    UD, M = bits.new_state(y, c.shape[0], P)
+    with_bits = bits_below > 1.0 or bits.pays(act, n, P)
     in_bits = False
     last_beta, last_gamma = -1.0, -1.0
     in_rrr = False
@@ -82,7 +82,7 @@ def run(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, betas, gammas, u
             rrr_used[s] = True
         elif with_bits and rate < bits_below:
             if not in_bits:
-                bits.build(act, H, marg, SG, UD, M)
+                bits.build(act, n, H, marg, SG, UD, M)
             in_rrr, in_bits = False, True
             acc = metropolis.sweep_bits(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma, ctab,
                                         unit, XB, UD, M, SG)
