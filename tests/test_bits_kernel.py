@@ -18,7 +18,7 @@ CASES = [("sign", 9, 3, 6), ("sign", 45, 5, 70), ("sign", 63, 7, 200), ("sign", 
 def with_bits(XT, sig, H, marg, act, n):
     XB, SG = bits.problem_bits(XT, sig)
     UD, M = bits.new_state(H.shape[0], H.shape[1], H.shape[2])
-    bits.build(act, n, H, marg, SG, UD, M)
+    bits.build(act, n, H, marg, UD, M)
     return XB, SG, UD, M
 
 
@@ -55,7 +55,7 @@ def test_bitset_delta_energy_equals_energy_difference_for_every_weight(machine, 
             w2 = w[0].copy()
             w2[i] = -w2[i]
             expected = model.energy(w2, inst.xi, inst.sigma, activation, K) - E[0]
-            assert bits.delta_energy(XB, UD, M, lev, c[i // n], w, 0, i, i // n) == expected
+            assert bits.delta_energy(XB, SG, UD, M, lev, c[i // n], w, 0, i, i // n) == expected
 
 
 @pytest.mark.parametrize("activation,N,K,P", CASES)

@@ -9,13 +9,15 @@ and a pattern (an error iff marg <= 0) changes class only if its margin sits nex
 with s = c_l sigma, Dmarg = s Dg, and
   Dmarg = +1 fixes marg = 0,  Dmarg = +2 fixes marg in {-1, 0}   (Delta E -1 each),
   Dmarg = -1 breaks marg = 1, Dmarg = -2 breaks marg in {1, 2}   (Delta E +1 each).
-So per unit UD[a, l] = (up 2, down 2, up 1, down 1) and per replica M[a] = (L+, L-, T+, T-, Z+, Z-,
-O+, O-), with L = {marg in {-1, 0}}, T = {marg in {1, 2}}, Z = {marg = 0}, O = {marg = 1} and +- the
-sign of sigma, give, for c_l = +1 (for c_l = -1 swap + and -):
+So per unit UD[a, l] = (up 2, down 2, up 1, down 1) and per replica M[a] = (L, T, Z, O), with
+L = {marg in {-1, 0}}, T = {marg in {1, 2}}, Z = {marg = 0}, O = {marg = 1}, and the label bits SG,
+give, with X+ = X & (s = +1) and X- = X & (s = -1) (s = +1: sigma = c_l):
   Delta E = |U & up2 & T-| - |U & up2 & L+| + |~U & dn2 & T+| - |~U & dn2 & L-|
           + |U & up1 & O-| - |U & up1 & Z+| + |~U & dn1 & O+| - |~U & dn1 & Z-|
+The positive terms are disjoint sets (up and down, up 1 and up 2 never meet), as are the negative
+ones: two popcounts per 64 patterns, of the unions.
 The second line vanishes when every jump is 2 (sign with n odd: H odd; ReLU with n even: H even):
-``levels`` is then 1 and only the first four sets of M and two of UD are kept. An accepted flip
+``levels`` is then 1 and only the first two sets of M and of UD are kept. An accepted flip
 changes H_l and the margins only, so it refreshes UD[a, l] and M[a] (``refresh``): O(P / 64)
 compare-to-mask steps, no other unit. ``metropolis.sweep_bits`` writes ``delta_energy`` out in its
 loop; tests hold both to the full pass and to the brute-force model.
@@ -41,8 +43,8 @@ def levels(act, n):
 @njit(cache=True)
 def pays(act, n, Pp):
     """Whether the bitsets beat the full pass (measured, docs/performance.md): always with one jump size;
-    with two, from 8 words (Pp >= 512) on, where their loop runs in vector registers."""
-    return levels(act, n) == 1 or Pp // WORD >= 8
+    with two, from 3 words (Pp >= 192) on; at 2 words the two were within noise (0.87-1.17x)."""
+    return levels(act, n) == 1 or Pp // WORD >= 3
 
 
 @intrinsic
@@ -103,12 +105,12 @@ def problem_bits(XT, sig):
 
 @njit(cache=True)
 def new_state(y, K, Pp):
-    """Empty UD (y, K, 4, Pp/64) and M (y, 8, Pp/64), filled by ``build``."""
-    return np.zeros((y, K, 4, Pp // WORD), np.uint64), np.zeros((y, 8, Pp // WORD), np.uint64)
+    """Empty UD (y, K, 4, Pp/64) and M (y, 4, Pp/64), filled by ``build``."""
+    return np.zeros((y, K, 4, Pp // WORD), np.uint64), np.zeros((y, 4, Pp // WORD), np.uint64)
 
 
 @njit(inline="always")
-def refresh(act, lev, H, marg, SG, a, l, UD, M):
+def refresh(act, lev, H, marg, a, l, UD, M):
     """UD[a, l] from H[a, l] and M[a] from marg[a] (after a flip in unit l of replica a; module docstring)."""
     K, Pp = H.shape[1], H.shape[2]
     base, mbase = (a * K + l) * Pp, a * Pp
@@ -128,55 +130,43 @@ def refresh(act, lev, H, marg, SG, a, l, UD, M):
                 hz = mask_eq(H, off, z)
                 UD[a, l, 2, j] = mask_eq(H, off, np.int16(-2)) | hz
                 UD[a, l, 3, j] = mask_eq(H, off, p2) | hz
-        s = SG[j]
         ge1 = mask_ge(marg, moff, p1)
-        bl = mask_ge(marg, moff, m1) & ~ge1
-        bt = ge1 & ~mask_ge(marg, moff, np.int16(3))
-        M[a, 0, j] = bl & s
-        M[a, 1, j] = bl & ~s
-        M[a, 2, j] = bt & s
-        M[a, 3, j] = bt & ~s
+        M[a, 0, j] = mask_ge(marg, moff, m1) & ~ge1
+        M[a, 1, j] = ge1 & ~mask_ge(marg, moff, np.int16(3))
         if lev == 2:
-            bz = mask_eq(marg, moff, z)
-            bo = mask_eq(marg, moff, p1)
-            M[a, 4, j] = bz & s
-            M[a, 5, j] = bz & ~s
-            M[a, 6, j] = bo & s
-            M[a, 7, j] = bo & ~s
+            M[a, 2, j] = mask_eq(marg, moff, z)
+            M[a, 3, j] = mask_eq(marg, moff, p1)
 
 
 @njit(cache=True)
-def build(act, n, H, marg, SG, UD, M):
+def build(act, n, H, marg, UD, M):
     """Every bitset of every replica from H and marg (O(y K P / 64))."""
     lev = levels(act, n)
     for a in range(H.shape[0]):
         for l in range(H.shape[1]):
-            refresh(act, lev, H, marg, SG, a, l, UD, M)
-
-
-@njit(inline="always")
-def rows(cl):
-    """Rows of M met by (up2 & L, up2 & T, dn2 & L, dn2 & T, up1 & Z, up1 & O, dn1 & Z, dn1 & O) for c_l."""
-    if cl > 0:
-        return 0, 3, 1, 2, 4, 7, 5, 6
-    return 1, 2, 0, 3, 5, 6, 4, 7
+            refresh(act, lev, H, marg, a, l, UD, M)
 
 
 @njit(cache=True)
-def delta_energy(XB, UD, M, lev, cl, w, a, i, l):
+def delta_energy(XB, SG, UD, M, lev, cl, w, a, i, l):
     """Delta E of flipping W^a_i from the bitsets (module docstring); cl = c_l, lev = ``levels``."""
-    flip = np.uint64(0xFFFFFFFFFFFFFFFF) if w[a, i] > 0 else np.uint64(0)
-    ul, ut, dl, dt, uz, uo, dz, do = rows(cl)
+    ones = np.uint64(0xFFFFFFFFFFFFFFFF)
+    flip = ones if w[a, i] > 0 else np.uint64(0)
+    cflip = np.uint64(0) if cl > 0 else ones
     d = np.int64(0)
     for k in range(XB.shape[1]):
         u = XB[i, k] ^ flip
+        sp = SG[k] ^ cflip  # s = c_l sigma = +1
         up = u & UD[a, l, 0, k]
         dn = ~u & UD[a, l, 1, k]
-        d += (np.int64(popcount(up & M[a, ut, k])) - np.int64(popcount(up & M[a, ul, k]))
-              + np.int64(popcount(dn & M[a, dt, k])) - np.int64(popcount(dn & M[a, dl, k])))
+        # the positive terms are disjoint sets (up and down, up 1 and up 2 never meet), as are the
+        # negative ones: one popcount each
+        brk = M[a, 1, k] & ((up & ~sp) | (dn & sp))
+        fix = M[a, 0, k] & ((up & sp) | (dn & ~sp))
         if lev == 2:
             up = u & UD[a, l, 2, k]
             dn = ~u & UD[a, l, 3, k]
-            d += (np.int64(popcount(up & M[a, uo, k])) - np.int64(popcount(up & M[a, uz, k]))
-                  + np.int64(popcount(dn & M[a, do, k])) - np.int64(popcount(dn & M[a, dz, k])))
+            brk |= M[a, 3, k] & ((up & ~sp) | (dn & sp))
+            fix |= M[a, 2, k] & ((up & sp) | (dn & ~sp))
+        d += np.int64(popcount(brk)) - np.int64(popcount(fix))
     return d

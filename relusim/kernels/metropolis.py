@@ -85,7 +85,7 @@ def sweep_bits(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gam
 
 @njit(inline="always")
 def _no_bits():
-    return (np.zeros((0, 0), np.uint64), np.zeros((0, 0, 4, 0), np.uint64), np.zeros((0, 8, 0), np.uint64),
+    return (np.zeros((0, 0), np.uint64), np.zeros((0, 0, 4, 0), np.uint64), np.zeros((0, 4, 0), np.uint64),
             np.zeros(0, np.uint64))
 
 
@@ -121,19 +121,21 @@ def _sweep(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma, 
             cl = np.int16(c[l])
             if use_bits:  # bits.delta_energy, written out; use_bits = bits.levels
                 flip = ones if t > 0 else np.uint64(0)
-                ul, ut, dl, dt, uz, uo, dz, do = _bits.rows(cl)
+                cflip = np.uint64(0) if cl > 0 else ones
                 d = np.int64(0)
                 for k in range(XB.shape[1]):
                     u = XB[i, k] ^ flip
+                    sp = SG[k] ^ cflip
                     up = u & UD[a, l, 0, k]
                     dn = ~u & UD[a, l, 1, k]
-                    d += (np.int64(_bits.popcount(up & M[a, ut, k])) - np.int64(_bits.popcount(up & M[a, ul, k]))
-                          + np.int64(_bits.popcount(dn & M[a, dt, k])) - np.int64(_bits.popcount(dn & M[a, dl, k])))
+                    brk = M[a, 1, k] & ((up & ~sp) | (dn & sp))
+                    fix = M[a, 0, k] & ((up & sp) | (dn & ~sp))
                     if use_bits == 2:
                         up = u & UD[a, l, 2, k]
                         dn = ~u & UD[a, l, 3, k]
-                        d += (np.int64(_bits.popcount(up & M[a, uo, k])) - np.int64(_bits.popcount(up & M[a, uz, k]))
-                              + np.int64(_bits.popcount(dn & M[a, do, k])) - np.int64(_bits.popcount(dn & M[a, dz, k])))
+                        brk |= M[a, 3, k] & ((up & ~sp) | (dn & sp))
+                        fix |= M[a, 2, k] & ((up & sp) | (dn & ~sp))
+                    d += np.int64(_bits.popcount(brk)) - np.int64(_bits.popcount(fix))
                 dE = d
             else:
                 cnt = z
@@ -163,7 +165,7 @@ def _sweep(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma, 
                 E[a] += dE
                 acc += 1
                 if use_bits:
-                    _bits.refresh(act, use_bits, H, marg, SG, a, l, UD, M)
+                    _bits.refresh(act, use_bits, H, marg, a, l, UD, M)
         else:
             x = 2.0 * gamma * ref[i] * m[i]
             take = x <= 0.0

@@ -82,7 +82,7 @@ def run(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, betas, gammas, u
             rrr_used[s] = True
         elif with_bits and rate < bits_below:
             if not in_bits:
-                bits.build(act, n, H, marg, SG, UD, M)
+                bits.build(act, n, H, marg, UD, M)
             in_rrr, in_bits = False, True
             acc = metropolis.sweep_bits(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma, ctab,
                                         unit, XB, UD, M, SG)
