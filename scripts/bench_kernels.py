@@ -157,7 +157,7 @@ def memory_note(N: int, K: int, P: int, y: int) -> str:
     Pp = fields.padded(P)
     patterns = N * Pp  # XT int8
     words = Pp // 64
-    per_replica = 2 * K * Pp + 2 * Pp + N + 8 * words * (2 * K + 4)  # H int16, marg int16, w int8, bitsets UD, M
+    per_replica = 2 * K * Pp + 2 * Pp + N + 8 * words * (4 * K + 4)  # H int16, marg int16, w int8, bitsets UD, M
     total = patterns + 8 * N * words + 2 * Pp + 8 * words + y * per_replica + 2 * N + N  # + XB, sig, SG, m, ref
     return (f"N = {N}, K = {K}, P = {P} (padded {Pp}), y = {y}: {total / 1024:.0f} KiB in kernel arrays, "
             f"{total / P:.0f} B per pattern, {total / (N * y):.0f} B per replica weight")
