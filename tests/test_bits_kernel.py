@@ -44,6 +44,13 @@ def test_mask_intrinsics_equal_numpy_packbits(op, ref):
         np.testing.assert_array_equal(out, expected)
 
 
+def test_packed_patterns_and_labels_equal_numpy_packbits(machine):
+    inst, (XT, sig, c), *_ = machine("relu", 40, 4, 150, seed=3)  # 150 patterns: padding in the last word
+    XB, SG = bits.problem_bits(XT, sig)
+    np.testing.assert_array_equal(XB, np.packbits(XT > 0, axis=1, bitorder="little").view("<u8"))
+    np.testing.assert_array_equal(SG, np.packbits(sig > 0, bitorder="little").view("<u8"))
+
+
 @pytest.mark.parametrize("activation,N,K,P", CASES)
 def test_bitset_delta_energy_equals_energy_difference_for_every_weight(machine, activation, N, K, P):
     act, n = fields.act_code(activation, N // K), N // K

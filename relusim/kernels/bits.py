@@ -62,15 +62,16 @@ def popcount(typingctx, x):
 def _mask64(op):
     @intrinsic
     def mask(typingctx, ary, off, v):
-        """Bit k set iff ary.flat[off + k] <op> v, k < 64 (a C-contiguous int16 array; one compare-to-mask)."""
-        if not (isinstance(ary, types.Array) and ary.dtype == types.int16 and ary.layout == "C"):
+        """Bit k set iff ary.flat[off + k] <op> v, k < 64 (a C-contiguous int8/int16 array; one compare-to-mask)."""
+        if not (isinstance(ary, types.Array) and ary.dtype in (types.int8, types.int16) and ary.layout == "C"):
             return None
-        sig = types.uint64(ary, types.intp, types.int16)
+        sig = types.uint64(ary, types.intp, ary.dtype)
+        bits_ = ary.dtype.bitwidth
 
         def codegen(context, builder, signature, args):
             data = context.make_array(signature.args[0])(context, builder, args[0]).data
-            vt = ir.VectorType(ir.IntType(16), WORD)
-            x = builder.load(builder.bitcast(builder.gep(data, [args[1]]), vt.as_pointer()), align=2)
+            vt = ir.VectorType(ir.IntType(bits_), WORD)
+            x = builder.load(builder.bitcast(builder.gep(data, [args[1]]), vt.as_pointer()), align=bits_ // 8)
             splat = builder.insert_element(ir.Constant(vt, ir.Undefined), args[2], ir.Constant(ir.IntType(32), 0))
             splat = builder.shuffle_vector(splat, ir.Constant(vt, ir.Undefined),
                                            ir.Constant(ir.VectorType(ir.IntType(32), WORD), [0] * WORD))
@@ -86,21 +87,20 @@ mask_ge = _mask64(">=")
 
 
 @njit(cache=True)
-def _pack_positive(x):
+def _pack_positive(x, one):
     """(R, Pp) -> uint64 (R, Pp / 64): bit mu % 64 of word mu // 64 of row r is x[r, mu] > 0."""
     R, Pp = x.shape
-    out = np.zeros((R, Pp // WORD), np.uint64)
+    out = np.empty((R, Pp // WORD), np.uint64)
     for r in range(R):
-        for mu in range(Pp):
-            if x[r, mu] > 0:
-                out[r, mu // WORD] |= np.uint64(1) << np.uint64(mu % WORD)
+        for j in range(Pp // WORD):
+            out[r, j] = mask_ge(x, r * Pp + WORD * j, one)
     return out
 
 
 @njit(cache=True)
 def problem_bits(XT, sig):
     """XB (N, Pp/64): xi^mu_i = +1; SG (Pp/64,): sigma^mu = +1 (padding bits are 0)."""
-    return _pack_positive(XT), _pack_positive(sig.reshape(1, -1))[0]
+    return _pack_positive(XT, np.int8(1)), _pack_positive(sig.reshape(1, -1), np.int16(1))[0]
 
 
 @njit(cache=True)

@@ -2,7 +2,7 @@
 
 Layout (y machines, the replicas of a robust ensemble; a single system is y = 1):
   XT   (N, Pp) int8  patterns, weight-major: the column of weight i is contiguous over mu;
-                     Pp = P rounded up to 128, padding columns are 0
+                     Pp = P rounded up to 64, padding columns are 0
   sig  (Pp,)  int16  labels sigma^mu (0 in padding)
   c    (K,)   int16  output weights c_l (MODEL.md §1)
   w    (y, N)     int8  weights; unit l holds w[a, l*n:(l+1)*n]
@@ -103,7 +103,7 @@ def apply_flip(XT, sig, c, n, act, w, H, marg, a, i):
 
 
 def padded(P: int) -> int:
-    """P rounded up to a multiple of 128: LLVM vectorises 4 x 32 int16 lanes per turn, so no scalar remainder."""
+    """P rounded up to a multiple of 64: whole words for the bitsets and whole 32-lane int16 vectors."""
     return (P + 63) // 64 * 64
 
 
