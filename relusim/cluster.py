@@ -42,7 +42,7 @@ import h5py
 import yaml
 
 from . import io
-from .runner import default_workers, sample_failed
+from .runner import default_workers, in_process, sample_failed
 from .config import Config, from_dict
 from .errors import InputError, RunError
 from .sweep import Point, Task, prepare
@@ -84,13 +84,7 @@ class LocalBackend:
     def run(self, tasks: Sequence[Task]) -> Iterator[Finished]:
         if self.workers <= 1 or len(tasks) <= 1:
             for t in tasks:
-                try:
-                    finished = _run_and_store(t.cfg, t.index)
-                except (InputError, RunError):
-                    raise
-                except Exception as exc:  # noqa: BLE001 - any failure of a sample is a failed run
-                    raise sample_failed(_which(t), exc, "the points' result folders") from exc
-                yield finished
+                yield in_process(_run_and_store, _which(t), "the points' result folders", t.cfg, t.index)
             return
         ctx = mp.get_context("spawn")  # no forked numba/LLVM state; workers load the on-disk JIT cache
         pool = ProcessPoolExecutor(max_workers=min(self.workers, len(tasks)), mp_context=ctx)

@@ -63,6 +63,16 @@ def sample_failed(sample: str, exc: BaseException, kept_in: str) -> RunError:
     return RunError(f"{sample} failed: {type(exc).__name__}{': ' + message if message else ''}; {kept}")
 
 
+def in_process(fn, sample: str, kept_in: str, *args):
+    """``fn(*args)`` in this process; a failure other than our own one-line errors becomes ``sample_failed``."""
+    try:
+        return fn(*args)
+    except (InputError, RunError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure of a sample is a failed run
+        raise sample_failed(sample, exc, kept_in) from exc
+
+
 def run_one(cfg: Config, index: int, updates=None) -> tuple[int, bool, int]:
     """Run sample ``index`` and write its shard; returns (index, solved, total final energy)."""
     from .anneal import run_sample
@@ -104,13 +114,7 @@ def run(cfg: Config, *, workers: int = 1, overwrite: bool = False, command: str 
         if workers <= 1 or len(todo) <= 1:
             updates = _Direct(live) if show else None
             for i in todo:
-                try:
-                    result = run_one(cfg, i, updates)
-                except (InputError, RunError):
-                    raise
-                except Exception as exc:  # noqa: BLE001 - any failure of a sample is a failed run
-                    raise sample_failed(f"sample {i}", exc, str(cfg.output)) from exc
-                finished(*result)
+                finished(*in_process(run_one, f"sample {i}", str(cfg.output), cfg, i, updates))
         else:
             _run_pool(cfg, todo, min(workers, len(todo)), finished, live if show else None)
     finally:
