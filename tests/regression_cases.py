@@ -1,0 +1,69 @@
+"""Small runs whose bits must never change: the sha256 of every integer array of each sample.
+
+The hashes in ``tests/data/regression_hashes.json`` were written by ``python -m tests.regression_cases``
+at commit e87d1e8, before the kernel redesign for fully connected networks (issue 14); the test
+``test_regression_hashes`` recomputes them. A change that alters any of them changes the chain of an
+existing config, which a redesign must never do.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+BASE = {"name": "reg", "seed": 11, "samples": 2,
+        "anneal": {"sweeps": 120, "record_every": 10, "beta": {"start": 0.8, "stop": 6.0}}}
+CASES = {
+    "relu_y1_metropolis": {"model": {"activation": "relu", "N": 40, "K": 4, "alpha": 0.4}},
+    "sign_y1_metropolis": {"model": {"activation": "sign", "N": 45, "K": 3, "alpha": 0.5}},
+    "relu_nodd_bits2_y1": {"model": {"activation": "relu", "N": 360, "K": 4, "alpha": 0.4},
+                           "anneal": {"sweeps": 40}},
+    "sign_ties_y1": {"model": {"activation": "sign", "N": 24, "K": 3, "alpha": 0.4, "allow_ties": True}},
+    "relu_y7_explicit_q1": {"model": {"activation": "relu", "N": 40, "K": 4, "alpha": 0.3},
+                            "ensemble": {"replicas": 7, "reference": "explicit", "target_overlap": 0.8,
+                                         "gamma": {"start": 0.1, "stop": 2.0}},
+                            "anneal": {"extra_sweeps": 60}},
+    "sign_y7_traced": {"model": {"activation": "sign", "N": 45, "K": 3, "alpha": 0.4},
+                       "ensemble": {"replicas": 7, "reference": "traced", "gamma": {"start": 0.1, "stop": 2.0}}},
+    "relu_y1_rrr": {"model": {"activation": "relu", "N": 40, "K": 4, "alpha": 0.4},
+                    "anneal": {"sampler": "rrr", "rrr_below": 2.0, "sweeps": 40}},
+    "sign_y3_explicit_rrr": {"model": {"activation": "sign", "N": 27, "K": 3, "alpha": 0.4},
+                             "ensemble": {"replicas": 3, "reference": "explicit"},
+                             "anneal": {"sampler": "rrr", "rrr_below": 2.0, "sweeps": 30}},
+}
+PATH = Path(__file__).parent / "data" / "regression_hashes.json"
+
+
+def config_dict(name: str) -> dict:
+    d = json.loads(json.dumps(BASE))
+    for key, value in CASES[name].items():
+        d.setdefault(key, {}).update(value) if isinstance(value, dict) else d.__setitem__(key, value)
+    d["anneal"] = {**BASE["anneal"], **CASES[name].get("anneal", {})}
+    return d
+
+
+def hashes(name: str) -> dict:
+    """{sample/array: sha256} of every integer array (and sweeps_done) of each sample of case ``name``."""
+    from relusim import anneal, config
+
+    cfg = config.from_dict(config_dict(name) | {"output": "unused.h5"})
+    out = {}
+    for i in range(cfg.samples):
+        r = anneal.run_sample(cfg, i)
+        arrays = {"patterns": r.patterns, "labels": r.labels, "weights": r.weights, "energy": r.energy,
+                  "sweeps_done": np.array([r.sweeps_done])}
+        if r.reference is not None:
+            arrays["reference"] = r.reference
+        for k in ("sweep", "energy", "accepted"):
+            arrays["trace_" + k] = r.trace[k]
+        for k, a in arrays.items():
+            a = np.ascontiguousarray(a)
+            out[f"{i}/{k}"] = hashlib.sha256(str(a.dtype).encode() + str(a.shape).encode() + a.tobytes()).hexdigest()
+    return out
+
+
+if __name__ == "__main__":
+    PATH.write_text(json.dumps({name: hashes(name) for name in CASES}, indent=1, sort_keys=True) + "\n")
+    print(f"wrote {PATH}")
