@@ -58,6 +58,7 @@ class Chain:
     ref: np.ndarray  # (N,) int8; empty unless an explicit reference is sampled
     m: np.ndarray  # (N,) int16, sum of the replicas
     rng: np.ndarray  # xoshiro256** state
+    hyb: np.ndarray = field(default_factory=replicated.hybrid_state)  # the RRR/Metropolis choice of the stage
 
 
 def _mode(cfg: Config) -> int:
@@ -112,6 +113,9 @@ def anneal(cfg: Config, problem, chain: Chain, index: int = 0, progress: Progres
     qbar = np.full(S, np.nan)
     used_rrr = np.zeros(S, np.bool_)
     rec = {"sweep": [], "beta": [], "gamma": [], "energy": [], "overlap": [], "accepted": [], "rrr": []}
+    explicit = len(chain.ref) > 0
+    if explicit:
+        rec["reference_overlap"] = []
     log_c = 0.0
     s = 0
     while s < S:
@@ -120,7 +124,7 @@ def anneal(cfg: Config, problem, chain: Chain, index: int = 0, progress: Progres
         done = replicated.run(XT, sig, c, cfg.model.n, act, chain.w, chain.H, chain.marg, chain.E, chain.ref,
                               chain.m, _mode(cfg), chain.rng, betas[block], g, a.sampler == "rrr", a.rrr_below,
                               replicated.BITS_BELOW, a.stop_when_solved, q1, e.overlap_tolerance, energies[s:], accepted[s:], qbar[s:],
-                              used_rrr[s:])
+                              used_rrr[s:], chain.hyb)
         rec["sweep"].append(s + done)
         rec["beta"].append(betas[s + done - 1])
         rec["gamma"].append(g[done - 1])
@@ -128,6 +132,8 @@ def anneal(cfg: Config, problem, chain: Chain, index: int = 0, progress: Progres
         rec["overlap"].append(qbar[s + done - 1])
         rec["accepted"].append(int(accepted[s:s + done].sum()))
         rec["rrr"].append(float(used_rrr[s:s + done].mean()))
+        if explicit:  # p_a = ref . W^a / N, exact in float64 (integer dot product)
+            rec["reference_overlap"].append(chain.w.astype(np.int64) @ chain.ref.astype(np.int64) / cfg.model.N)
         s += done
         if not np.isnan(q1):
             q_stage = float(np.mean(qbar[s - done + done // 2:s]))

@@ -130,7 +130,8 @@ def ours(act, xi, sigma, w0, K, beta, Y, reps, target_s, bits_below=replicated.B
         mode = metropolis.NONE if Y == 1 else metropolis.TRACED
         t0 = time.perf_counter()
         replicated.run(XT, sig, c, N // K, a, w, H, marg, E, np.zeros(0, np.int8), m, mode, state, betas,
-                       np.full(sweeps, GAMMA), False, 0.0, bits_below, False, np.nan, 0.0, en, acc, q, used)
+                       np.full(sweeps, GAMMA), False, 0.0, bits_below, False, np.nan, 0.0, en, acc, q, used,
+                       replicated.hybrid_state())
         return time.perf_counter() - t0, int(acc.sum()), sweeps * N * Y
 
     run(1)  # JIT warm-up

@@ -54,7 +54,8 @@ def run(cfg, problem, chain, sampler, betas, gammas, stop):
     mode = 1 if y > 1 else 0
     done = replicated.run(XT, sig, c, cfg.model.n, fields.act_code(cfg.model.activation, cfg.model.n), chain.w, chain.H,
                           chain.marg, chain.E, chain.ref, chain.m, mode, chain.rng, betas, gammas, use_rrr, below,
-                          replicated.BITS_BELOW, stop, np.nan, 0.0, en, acc, q, used)
+                          replicated.BITS_BELOW, stop, np.nan, 0.0, en, acc, q, used,
+                          replicated.hybrid_state())
     return done, int(acc[:done].sum())
 
 

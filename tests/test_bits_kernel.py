@@ -123,7 +123,8 @@ def test_the_driver_switching_between_full_pass_and_bitsets_never_changes_the_ch
         S = len(betas)
         en, acc, q, used = np.zeros((S, 1), np.int64), np.zeros(S, np.int64), np.zeros(S), np.zeros(S, np.bool_)
         replicated.run(XT, sig, c, n, act, w, H, marg, E, np.zeros(0, np.int8), m, metropolis.NONE, state, betas,
-                       np.zeros(S), False, 0.0, bits_below, False, np.nan, 0.0, en, acc, q, used)
+                       np.zeros(S), False, 0.0, bits_below, False, np.nan, 0.0, en, acc, q, used,
+                       replicated.hybrid_state())
         out.append((w, en, acc))
     rates = out[0][2] / N
     assert rates.max() > replicated.BITS_BELOW > rates.min()  # both paths were taken

@@ -42,11 +42,12 @@ def observe(activation, N, K, P, mode, use_rrr, records, thin, seed=7):
     acc, q = np.zeros(thin, np.int64), np.zeros(thin)
     used = np.zeros(thin, np.bool_)
     out = np.zeros((records, 3), np.int64)  # E(W^1), ref.W^1, W^1.W^2
+    hyb = replicated.hybrid_state()
     for r in range(-20, records):
         # bits_below = 2: Metropolis takes the bitset path throughout (the full pass is
         # test_sampler_exact's; test_bits_kernel holds the two to the same chain)
         replicated.run(XT, sig, c, N // K, act, w, H, marg, E, ref, m, mode, state, betas, gammas, use_rrr,
-                       2.0, 2.0, False, np.nan, 0.0, en, acc, q, used)
+                       2.0, 2.0, False, np.nan, 0.0, en, acc, q, used, hyb)
         if r >= 0:
             out[r] = E[0], int(ref.astype(int) @ w[0]) if explicit else 0, int(w[0].astype(int) @ w[1])
     assert used.all() == use_rrr
@@ -106,7 +107,8 @@ def test_rrr_single_machine_energy_histogram_matches_exact_enumeration(machine, 
     used = np.zeros(S, np.bool_)
     replicated.run(XT, sig, c, N // K, fields.act_code(activation, N // K), w, H, marg, E, np.zeros(0, np.int8),
                    w[0].astype(np.int16), metropolis.NONE, state, np.full(S, beta), np.zeros(S), True, 2.0,
-                   replicated.BITS_BELOW, False, np.nan, 0.0, en, acc, q, used)
+                   replicated.BITS_BELOW, False, np.nan, 0.0, en, acc, q, used,
+                   replicated.hybrid_state())
     assert used.all()
     kept = en[100::thin, 0]  # one RRR sweep is only nv = N steps here
     assert abs(lag1_autocorrelation(kept)) < 0.1
