@@ -11,6 +11,7 @@ a solution at the target overlap.
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -20,7 +21,7 @@ import numpy as np
 from . import instance as _instance
 from . import measure, model
 from .config import Config
-from .kernels import fields, metropolis, replicated
+from .kernels import detmath, fields, metropolis, replicated
 from .kernels import rng as _rng
 
 Progress = Callable[[int, int, int], None]  # (sample index, sweeps done, current total energy)
@@ -120,7 +121,7 @@ def anneal(cfg: Config, problem, chain: Chain, index: int = 0, progress: Progres
     s = 0
     while s < S:
         block = slice(s, min(s + a.record_every, S))
-        g = gammas[block] * np.exp(log_c)
+        g = gammas[block] * detmath.exp(log_c)  # libm/NumPy exp differ in last bits by CPU
         done = replicated.run(XT, sig, c, cfg.model.n, act, chain.w, chain.H, chain.marg, chain.E, chain.ref,
                               chain.m, _mode(cfg), chain.rng, betas[block], g, a.sampler == "rrr", a.rrr_below,
                               replicated.BITS_BELOW, a.stop_when_solved, q1, e.overlap_tolerance, energies[s:], accepted[s:], qbar[s:],
@@ -136,7 +137,8 @@ def anneal(cfg: Config, problem, chain: Chain, index: int = 0, progress: Progres
             rec["reference_overlap"].append(chain.w.astype(np.int64) @ chain.ref.astype(np.int64) / cfg.model.N)
         s += done
         if not np.isnan(q1):
-            q_stage = float(np.mean(qbar[s - done + done // 2:s]))
+            half = qbar[s - done + done // 2:s]
+            q_stage = math.fsum(half) / len(half)  # correctly rounded: no CPU-dependent reduction order
             # during the schedule the feedback only holds the replicas back (c <= 0): pushing them
             # together at high temperature freezes them far from the solutions; afterwards it steers
             upper = 0.0 if s < a.sweeps else LOG_GAMMA_CLAMP

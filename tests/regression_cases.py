@@ -4,6 +4,11 @@ The hashes in ``tests/data/regression_hashes.json`` were written by ``python -m 
 at commit e87d1e8, before the kernel redesign for fully connected networks (issue 14); the test
 ``test_regression_hashes`` recomputes them. A change that alters any of them changes the chain of an
 existing config, which a redesign must never do.
+
+One deliberate change since: ``sign_y3_explicit_rrr`` was rewritten when exp in the chain became
+CPU-independent (``relusim.kernels.detmath``, issue 12). Its etab entries moved by one ulp, and an
+RRR move whose z' equals z up to rounding draws a uniform (z' > z) or not (z' <= z), so the random
+stream shifted; the other seven cases kept their bits.
 """
 from __future__ import annotations
 
@@ -44,8 +49,9 @@ def config_dict(name: str) -> dict:
     return d
 
 
-def hashes(name: str) -> dict:
-    """{sample/array: sha256} of every integer array (and sweeps_done) of each sample of case ``name``."""
+def hashes(name: str, floats: bool = False) -> dict:
+    """{sample/array: sha256} of every integer array (and sweeps_done) of each sample of case ``name``;
+    with ``floats`` also of every float array (stabilities, the beta/gamma/overlap traces)."""
     from relusim import anneal, config
 
     cfg = config.from_dict(config_dict(name) | {"output": "unused.h5"})
@@ -58,6 +64,13 @@ def hashes(name: str) -> dict:
             arrays["reference"] = r.reference
         for k in ("sweep", "energy", "accepted"):
             arrays["trace_" + k] = r.trace[k]
+        if floats:
+            arrays["stabilities"] = r.stabilities
+            if r.reference_stabilities is not None:
+                arrays["reference_stabilities"] = r.reference_stabilities
+            for k, v in r.trace.items():
+                if v.dtype.kind == "f":
+                    arrays["trace_" + k] = v
         for k, a in arrays.items():
             a = np.ascontiguousarray(a)
             out[f"{i}/{k}"] = hashlib.sha256(str(a.dtype).encode() + str(a.shape).encode() + a.tobytes()).hexdigest()
@@ -65,5 +78,10 @@ def hashes(name: str) -> dict:
 
 
 if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:2] == ["--print"]:  # the hashes of the named cases, floats included, as JSON
+        print(json.dumps({name: hashes(name, floats=True) for name in sys.argv[2:]}))
+        raise SystemExit
     PATH.write_text(json.dumps({name: hashes(name) for name in CASES}, indent=1, sort_keys=True) + "\n")
     print(f"wrote {PATH}")

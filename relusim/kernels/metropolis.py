@@ -15,6 +15,7 @@ import numpy as np
 from numba import njit
 
 from . import bits as _bits
+from . import detmath
 from . import rng as _rng
 from .fields import RELU, SIGN, SIGN_ODD, _dg
 
@@ -25,13 +26,7 @@ NONE, EXPLICIT, TRACED = 0, 1, 2
 def fill_etab(etab, beta, P):
     """etab[k] = exp(-beta (k - P)) for k = 0..2P: exp(-beta dE) at index dE + P (capped at e^700)."""
     for k in range(2 * P + 1):
-        etab[k] = np.exp(min(-beta * (k - P), 700.0))
-
-
-@njit(inline="always")
-def _logcosh(x):
-    x = abs(x)
-    return x + np.log1p(np.exp(-2.0 * x)) - np.log(2.0)
+        etab[k] = detmath.exp(min(-beta * (k - P), 700.0))
 
 
 @njit(cache=True)
@@ -40,7 +35,7 @@ def fill_ctab(ctab, gamma, y):
     for mm in range(-y, y + 1):
         for si in range(2):
             mn = mm - 2 * (2 * si - 1)
-            ctab[mm + y, si] = np.exp(_logcosh(gamma * mn) - _logcosh(gamma * mm)) if abs(mn) <= y else 0.0
+            ctab[mm + y, si] = detmath.exp(detmath.logcosh(gamma * mn) - detmath.logcosh(gamma * mm)) if abs(mn) <= y else 0.0
 
 
 @njit(cache=True)
@@ -103,7 +98,7 @@ def _sweep(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma, 
     """
     y, N = w.shape
     P = XT.shape[1]
-    e_up, e_dn = np.exp(-2.0 * gamma), np.exp(2.0 * gamma)
+    e_up, e_dn = detmath.exp(-2.0 * gamma), detmath.exp(2.0 * gamma)
     ny = y + 1 if mode == EXPLICIT else y  # "replica" y is the reference
     nvar = N * ny
     z, one, sh = np.int16(0), np.int16(1), np.int16(15)
@@ -171,7 +166,7 @@ def _sweep(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma, 
             take = x <= 0.0
             if not take:
                 r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
-                take = _rng.to_unit(r) < np.exp(-x)
+                take = _rng.to_unit(r) < detmath.exp(-x)
             if take:
                 ref[i] = -ref[i]
                 acc += 1

@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from . import detmath
 from . import rng as _rng
 from .fields import _dg, unit_delta_energies
 from .metropolis import EXPLICIT
@@ -61,7 +62,7 @@ def _p_rep(dEd, w, ref, mode, etab, P, e_up, e_dn, a, i):
 @njit(inline="always")
 def _p_ref(ref, m, gamma, i):
     x = 2.0 * gamma * ref[i] * m[i]
-    return 1.0 if x <= 0.0 else np.exp(-x)
+    return 1.0 if x <= 0.0 else detmath.exp(-x)
 
 
 @njit(inline="always")
@@ -77,7 +78,7 @@ def rebuild_p(dEd, w, ref, m, mode, etab, gamma, p, bsum):
     """Every p_j and block sum from dEd and the current couplings (after beta or gamma changed)."""
     y, N = w.shape
     P = (etab.shape[0] - 1) // 2
-    e_up, e_dn = np.exp(-2.0 * gamma), np.exp(2.0 * gamma)
+    e_up, e_dn = detmath.exp(-2.0 * gamma), detmath.exp(2.0 * gamma)
     for a in range(y):
         for i in range(N):
             p[a * N + i] = _p_rep(dEd, w, ref, mode, etab, P, e_up, e_dn, a, i)
@@ -93,7 +94,7 @@ def _refresh_replica(dEd, w, ref, m, mode, etab, gamma, p, bsum, a, i):
     """Recompute p of replica a (and of reference weight i) and their block sums."""
     y, N = w.shape
     P = (etab.shape[0] - 1) // 2
-    e_up, e_dn = np.exp(-2.0 * gamma), np.exp(2.0 * gamma)
+    e_up, e_dn = detmath.exp(-2.0 * gamma), detmath.exp(2.0 * gamma)
     for k in range(N):
         p[a * N + k] = _p_rep(dEd, w, ref, mode, etab, P, e_up, e_dn, a, k)
     for b in range((a * N) // B, (a * N + N - 1) // B + 1):
@@ -108,7 +109,7 @@ def _refresh_site(dEd, w, ref, m, mode, etab, gamma, p, bsum, i):
     """Recompute p of every replica weight at site i and of reference weight i (a reference move)."""
     y, N = w.shape
     P = (etab.shape[0] - 1) // 2
-    e_up, e_dn = np.exp(-2.0 * gamma), np.exp(2.0 * gamma)
+    e_up, e_dn = detmath.exp(-2.0 * gamma), detmath.exp(2.0 * gamma)
     for a in range(y):
         p[a * N + i] = _p_rep(dEd, w, ref, mode, etab, P, e_up, e_dn, a, i)
         _block_sum(p, bsum, (a * N + i) // B)

@@ -1,0 +1,120 @@
+"""exp and log with the same bits on every CPU: fdlibm's algorithms in plain IEEE-754 arithmetic.
+
+The chain's acceptance tests compare a uniform draw with exp(-beta dH), and the schedules raise a
+ratio to a power. libm and NumPy pick their code at run time by CPU: on one machine here NumPy's
+AVX-512 ``exp``, ``log`` and ``power`` and glibc's FMA ``exp`` each gave different last bits from
+the baseline code, so the same config could give other schedules (and, rarely, other accepted
+moves) on another node. These functions use only +, -, *, / (correctly rounded by IEEE-754, and
+never contracted into FMAs: numba does not ask LLVM for contraction without ``fastmath``), exact
+float-to-int conversions and ``ldexp``/``frexp`` (exact), so their bits depend on nothing but the
+argument, in numba kernels and in Python alike (the same compiled function serves both).
+
+Algorithms: Sun's fdlibm ``e_exp.c`` (argument reduction by k ln 2 with ln 2 split in two, a
+degree-5 minimax rational form on |r| <= ln(2)/2) and ``e_log.c`` (x = 2^k (1 + f) with
+sqrt(2)/2 <= 1 + f < sqrt(2), s = f / (2 + f), a degree-14 polynomial in s). Both are below 1 ulp
+(tested against ``math`` on random arguments).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+_O_THRESHOLD = 7.09782712893383973096e02
+_U_THRESHOLD = -7.45133219101941108420e02
+_LN2_HI = 6.93147180369123816490e-01
+_LN2_LO = 1.90821492927058770002e-10
+_INV_LN2 = 1.44269504088896338700e00
+_P1 = 1.66666666666666019037e-01
+_P2 = -2.77777777770155933842e-03
+_P3 = 6.61375632143793436117e-05
+_P4 = -1.65339022054652515390e-06
+_P5 = 4.13813679705723846039e-08
+_LG1 = 6.666666666666735130e-01
+_LG2 = 3.999999999940941908e-01
+_LG3 = 2.857142874366239149e-01
+_LG4 = 2.222219843214978396e-01
+_LG5 = 1.818357216161805012e-01
+_LG6 = 1.531383769920937332e-01
+_LG7 = 1.479819860511658591e-01
+_SQRT_HALF = 0.70710678118654752440
+
+
+@njit(cache=True)
+def exp(x):
+    """e^x (fdlibm e_exp.c): inf above 709.78, 0 below -745.13, nan for nan."""
+    if x != x:
+        return x
+    if x > _O_THRESHOLD:
+        return np.inf
+    if x < _U_THRESHOLD:
+        return 0.0
+    ax = abs(x)
+    if ax < 3.725290298461914e-09:  # 2^-28: e^x = 1 + x to within rounding
+        return 1.0 + x
+    k = 0
+    hi, lo, r = x, 0.0, x
+    if ax > 0.5 * _LN2_HI:
+        if ax < 1.5 * _LN2_HI:
+            k = 1 if x > 0 else -1
+            hi = x - _LN2_HI if x > 0 else x + _LN2_HI
+            lo = _LN2_LO if x > 0 else -_LN2_LO
+        else:
+            k = int(_INV_LN2 * x + (0.5 if x > 0 else -0.5))  # truncation toward zero, as C's (int)
+            t = float(k)
+            hi = x - t * _LN2_HI  # exact: _LN2_HI has 32 trailing zero bits
+            lo = t * _LN2_LO
+        r = hi - lo
+    t = r * r
+    c = r - t * (_P1 + t * (_P2 + t * (_P3 + t * (_P4 + t * _P5))))
+    if k == 0:
+        return 1.0 - ((r * c) / (c - 2.0) - r)
+    y = 1.0 - ((lo - (r * c) / (2.0 - c)) - hi)
+    return math.ldexp(y, k)
+
+
+@njit(cache=True)
+def log(x):
+    """ln x (fdlibm e_log.c): -inf at 0, nan below 0 or for nan, inf at inf."""
+    if x != x or x < 0.0:
+        return np.nan
+    if x == 0.0:
+        return -np.inf
+    if x == np.inf:
+        return x
+    m, k = math.frexp(x)  # x = m 2^k, 0.5 <= m < 1 (exact, subnormals included)
+    if m < _SQRT_HALF:
+        m *= 2.0
+        k -= 1
+    f = m - 1.0  # exact (Sterbenz)
+    hfsq = 0.5 * f * f
+    s = f / (2.0 + f)
+    z = s * s
+    w = z * z
+    R = z * (_LG1 + w * (_LG3 + w * (_LG5 + w * _LG7))) + w * (_LG2 + w * (_LG4 + w * _LG6))
+    if k == 0:
+        return f - (hfsq - s * (hfsq + R))
+    dk = float(k)
+    return dk * _LN2_HI - ((hfsq - (s * (hfsq + R) + dk * _LN2_LO)) - f)
+
+
+@njit(cache=True)
+def logcosh(x):
+    """log cosh x = |x| + log(1 + e^{-2|x|}) - log 2 (no overflow)."""
+    x = abs(x)
+    return x + log(1.0 + exp(-2.0 * x)) - log(2.0)
+
+
+@njit(cache=True)
+def geometric(start, stop, steps):
+    """start (stop / start)^(s / (steps - 1)), s = 0..steps-1, as start exp(t log(stop / start))."""
+    out = np.empty(steps)
+    if steps == 1:
+        out[0] = start
+        return out
+    lr = log(stop / start)
+    for s in range(steps):
+        out[s] = start * exp((s / (steps - 1)) * lr)
+    out[steps - 1] = stop  # exactly what the config says
+    return out
