@@ -167,9 +167,12 @@ def unit_correlations(w, activation: str, K: int) -> UnitCorrelations:
     c = model.output_weights(activation, K)
     off = ~np.eye(K, dtype=bool)
     same, opp = off & (c[:, None] == c[None, :]), off & (c[:, None] != c[None, :])
-    mean = lambda m: float(C[m].mean()) if m.any() else float("nan")  # noqa: E731
     null = 1.0 / np.sqrt(L * K * (K - 1) / 2) if K > 1 else float("nan")
-    return UnitCorrelations(C, mean(off), mean(same), mean(opp), float(null))
+    return UnitCorrelations(C, _masked_mean(C, off), _masked_mean(C, same), _masked_mean(C, opp), float(null))
+
+
+def _masked_mean(C: np.ndarray, mask: np.ndarray) -> float:
+    return float(C[mask].mean()) if mask.any() else float("nan")
 
 
 # --- one sample ----------------------------------------------------------------------------------
