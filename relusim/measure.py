@@ -1,4 +1,5 @@
-"""Measurements on finished configurations (ALGORITHMS.md §7). Pure NumPy; robustness is in relusim.robustness."""
+"""Measurements on finished configurations (docs/algorithms.md §7). Pure NumPy; robustness is in
+relusim.robustness, the hidden-unit overlaps and correlations in relusim.units."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +7,7 @@ import numpy as np
 from . import model
 
 
-def stabilities(W: np.ndarray, xi: np.ndarray, sigma: np.ndarray, activation: str, K: int) -> np.ndarray:
-    """Delta^mu for every row of W (y, N): shape (y, P), MODEL.md §4 / App. E of arXiv:1907.07578."""
-    return np.stack([model.stabilities(w, xi, sigma, activation, K) for w in W])
-
+def stabilities(W: np.ndarray, xi: np.ndarray, sigma: np.ndarray, activation: str, K: int,
+                architecture: str = "tree") -> np.ndarray:
+    """Delta^mu for every row of W (y, weights): shape (y, P), docs/model.md §4 / App. E of arXiv:1907.07578."""
+    return np.stack([model.stabilities(w, xi, sigma, activation, K, architecture) for w in W])

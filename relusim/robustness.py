@@ -1,14 +1,19 @@
 """Robustness of trained committee machines to input flips and to weight noise (ALGORITHMS.md §7).
 
 **Input flips** [arXiv:1907.07578, Fig. 3 right]. For a configuration W, a training pattern mu and a
-trial t, flip exactly ``m = round(p N)`` distinct input bits chosen uniformly, and count an error if
-``sigma^mu lambda(xi~^mu) <= 0``. ``P_err(p)`` is the mean over mu and t. With F the flipped set,
+trial t, flip exactly ``m = round(p N)`` distinct input bits (of the N of a pattern) chosen uniformly,
+and count an error if ``sigma^mu lambda(xi~^mu) <= 0``. ``P_err(p)`` is the mean over mu and t. With F
+the flipped set,
 
-.. math::  H'_{l\\mu} = H_{l\\mu} - 2 \\sum_{i \\in F \\cap \\text{block } l} W_{li}\\,\\xi^\\mu_{li}.
+.. math::  H'_{l\\mu} = H_{l\\mu} - 2 \\sum_{i \\in F \\cap \\text{block } l} W_{li}\\,\\xi^\\mu_{li}
+           \\quad\\text{(tree)},\\qquad
+           H'_{l\\mu} = H_{l\\mu} - 2 \\sum_{j \\in F} W_{lj}\\,\\xi^\\mu_{j}
+           \\quad\\text{(fully connected: a flip reaches every unit)}.
 
-**Weight noise** [ours, ALGORITHMS.md §7]: binary weights, flip ``round(f N)`` random weights of W and
-record ``E/P``, averaged over trials; spherical weights,
-``W_l' = sqrt(n) (W_l + s |W_l| eta / sqrt(n)) / |.|`` with ``eta ~ N(0, I_n)``, against ``s``.
+**Weight noise** [ours, docs/algorithms.md §7]: binary weights, flip ``round(f K L)`` random weights of
+the ``K L`` of W (L = n = N/K for a tree, N fully connected) and record ``E/P``, averaged over trials;
+spherical weights, ``W_l' = sqrt(L) (W_l + s |W_l| eta / sqrt(L)) / |.|`` with ``eta ~ N(0, I_L)``,
+against ``s``.
 
 Two choices that cost nothing in exactness but a lot in time:
 
@@ -100,14 +105,16 @@ def _errors_at(H0, dH, mu, c, act, sig, counts_row):
 
 
 @njit(cache=True, parallel=True)
-def input_flip_kernel(WT, xi, sigma, c, n, act, H0, ms, trials, states, counts):
+def input_flip_kernel(WT, xi, sigma, c, n, act, H0, ms, trials, states, counts, fc=False):
     """Error counts ``counts[mu, k, cc]`` over ``trials`` nested flip sets of sizes ``ms`` (sorted).
 
-    WT (N, C) float64 weights of the C configurations; xi (P, N) int8; sigma (P,) int8; c (K,) float64;
+    WT (K L, C) float64 weights of the C configurations; xi (P, N) int8; sigma (P,) int8; c (K,) float64;
     H0 (P, K, C) float64 unperturbed fields; states (P, 4) uint64, one stream per pattern (modified).
+    Tree (``fc`` False): input i feeds unit i // n through weight i. Fully connected: input i feeds
+    every unit l through weight l N + i.
     """
-    N, C = WT.shape
-    P = xi.shape[0]
+    C = WT.shape[1]
+    P, N = xi.shape
     K = c.shape[0]
     F = ms.shape[0]
     m_max = ms[F - 1]
@@ -129,20 +136,27 @@ def input_flip_kernel(WT, xi, sigma, c, n, act, H0, ms, trials, states, counts):
                 i = perm[r]
                 perm[r] = perm[j]
                 perm[j] = i
-                l = i // n
                 x2 = 2.0 * xi[mu, i]
-                for cc in range(C):
-                    dH[l, cc] -= x2 * WT[i, cc]
+                if fc:
+                    for l in range(K):
+                        for cc in range(C):
+                            dH[l, cc] -= x2 * WT[l * N + i, cc]
+                else:
+                    l = i // n
+                    for cc in range(C):
+                        dH[l, cc] -= x2 * WT[i, cc]
                 while k < F and ms[k] == j + 1:
                     _errors_at(H0, dH, mu, c, act, sig, counts[mu, k])
                     k += 1
 
 
 @njit(cache=True, parallel=True)
-def weight_flip_kernel(W, xiT, sigma, c, n, act, H0, ms, states, counts):
+def weight_flip_kernel(W, xiT, sigma, c, n, act, H0, ms, states, counts, fc=False):
     """Training errors ``counts[t, k, cc]`` after flipping nested random sets of ``ms`` weights (sorted).
 
-    W (C, N) float64; xiT (N, P) float64; H0 (C, K, P) float64; states (T, 4) uint64, one per trial.
+    W (C, K L) float64; xiT (N, P) float64; H0 (C, K, P) float64; states (T, 4) uint64, one per trial.
+    Weight i belongs to unit i // n (n = L: N/K for a tree, N fully connected) and multiplies input i
+    (tree) or i mod N (fully connected).
     """
     C, N = W.shape
     P = xiT.shape[1]
@@ -162,10 +176,11 @@ def weight_flip_kernel(W, xiT, sigma, c, n, act, H0, ms, states, counts):
                 perm[r] = perm[j - 1]
                 perm[j - 1] = i
                 l = i // n
+                row = i - l * n if fc else i
                 for cc in range(C):
                     w2 = 2.0 * W[cc, i]
                     for mu in range(P):
-                        H[cc, l, mu] -= w2 * xiT[i, mu]
+                        H[cc, l, mu] -= w2 * xiT[row, mu]
             while k < F and ms[k] == j:
                 for cc in range(C):
                     e = 0
@@ -186,79 +201,93 @@ def weight_flip_kernel(W, xiT, sigma, c, n, act, H0, ms, states, counts):
 
 # --- public API ----------------------------------------------------------------------------------
 
-def _fields(W: np.ndarray, xi: np.ndarray, K: int) -> np.ndarray:
-    """H[c, l, mu] = sum_i W^c_li xi^mu_li for every configuration (C, K, P), float64."""
-    C, N = W.shape
-    P = xi.shape[0]
-    return np.einsum("cli,pli->clp", W.reshape(C, K, N // K).astype(np.float64),
-                     xi.reshape(P, K, N // K).astype(np.float64))
+def _fields(W: np.ndarray, xi: np.ndarray, K: int, architecture: str = "tree") -> np.ndarray:
+    """H[c, l, mu] for every configuration (C, K, P), float64: sum_i W^c_li xi^mu_li over the block of
+    unit l (tree) or sum_j W^c_lj xi^mu_j over all inputs (fully connected)."""
+    C = W.shape[0]
+    P, N = xi.shape
+    L = model.fan_in(N, K, architecture)
+    Wl = W.reshape(C, K, L).astype(np.float64)
+    if architecture == "tree":
+        return np.einsum("cli,pli->clp", Wl, xi.reshape(P, K, L).astype(np.float64))
+    return Wl @ xi.T.astype(np.float64)
 
 
-def _check(W, xi, sigma, activation, K):
+_SHAPES = {"tree": "W (C, N), xi (P, N), sigma (P,), K | N",
+           "fully_connected": "W (C, K N), xi (P, N), sigma (P,)"}
+
+
+def _check(W, xi, sigma, activation, K, architecture="tree"):
     if activation not in _ACT:
         raise InputError("activation", activation, "allowed: sign, relu")
+    if architecture not in model.ARCHITECTURES:
+        raise InputError("architecture", architecture, "allowed: " + ", ".join(model.ARCHITECTURES))
     W = np.atleast_2d(np.asarray(W))
-    if W.shape[1] != xi.shape[1] or W.shape[1] % K or sigma.shape != (xi.shape[0],):
-        raise InputError("shapes", (W.shape, xi.shape, sigma.shape), "W (C, N), xi (P, N), sigma (P,), K | N")
+    N = xi.shape[1]
+    if (W.shape[1] != model.n_weights(N, K, architecture) or (architecture == "tree" and N % K)
+            or sigma.shape != (xi.shape[0],)):
+        raise InputError("shapes", (W.shape, xi.shape, sigma.shape), _SHAPES[architecture])
     return W
 
 
-def _setup(W, xi, sigma, activation: str, K: int, fractions, trials: int):
-    """Checked W, its shape (C, N), P, the flip counts round(f N) and the order that sorts them."""
-    W = _check(W, xi, sigma, activation, K)
+def _setup(W, xi, sigma, activation: str, K: int, fractions, trials: int, architecture: str, flipped: str):
+    """Checked W (C, K L), C, P, the flip counts round(f M) and the order that sorts them, where M is
+    the number of inputs (``flipped="inputs"``) or of weights (``"weights"``)."""
+    W = _check(W, xi, sigma, activation, K, architecture)
     if trials < 1:
         raise InputError("trials", trials, "must be >= 1")
-    C, N = W.shape
-    ms = flip_counts(fractions, N)
-    return W, C, N, xi.shape[0], ms, np.argsort(ms, kind="stable")
+    ms = flip_counts(fractions, xi.shape[1] if flipped == "inputs" else W.shape[1])
+    return W, W.shape[0], xi.shape[0], ms, np.argsort(ms, kind="stable")
 
 
 def input_flip_error(W, xi, sigma, activation: str, K: int, fractions, trials: int, seed: int,
-                     index: int = 0) -> np.ndarray:
-    """``P_err(p)`` for each configuration (row of W, shape (C, N)) and fraction: shape (C, F).
+                     index: int = 0, architecture: str = "tree") -> np.ndarray:
+    """``P_err(p)`` for each configuration (row of W, shape (C, K L)) and fraction: shape (C, F).
 
-    ALGORITHMS.md §7: exactly ``round(pN)`` distinct flipped inputs per (pattern, trial), ``trials``
-    trials per pattern, an error iff ``sigma lambda <= 0``. Streams of (seed, index) as in the module doc.
+    docs/algorithms.md §7: exactly ``round(pN)`` distinct flipped inputs (of the N of a pattern) per
+    (pattern, trial), ``trials`` trials per pattern, an error iff ``sigma lambda <= 0``. Fully connected,
+    a flipped input changes the field of every unit. Streams of (seed, index) as in the module doc.
     """
-    W, C, N, P, ms, order = _setup(W, xi, sigma, activation, K, fractions, trials)
+    W, C, P, ms, order = _setup(W, xi, sigma, activation, K, fractions, trials, architecture, "inputs")
     counts = np.zeros((P, len(ms), C), np.int64)
-    H0 = np.ascontiguousarray(_fields(W, xi, K).transpose(2, 1, 0))
+    H0 = np.ascontiguousarray(_fields(W, xi, K, architecture).transpose(2, 1, 0))
     input_flip_kernel(np.ascontiguousarray(W.T, dtype=np.float64), np.ascontiguousarray(xi, dtype=np.int8),
                       np.asarray(sigma, np.int8), model.output_weights(activation, K).astype(np.float64),
-                      N // K, _ACT[activation], H0, ms[order], int(trials),
-                      stream_states(seed, index, INPUT_FLIP, P), counts)
+                      model.fan_in(xi.shape[1], K, architecture), _ACT[activation], H0, ms[order], int(trials),
+                      stream_states(seed, index, INPUT_FLIP, P), counts, architecture == "fully_connected")
     out = np.empty((C, len(ms)))
     out[:, order] = counts.sum(axis=0).T / (P * trials)
     return out
 
 
 def weight_flip_error(W, xi, sigma, activation: str, K: int, fractions, trials: int, seed: int,
-                      index: int = 0) -> np.ndarray:
-    """Binary weights: mean ``E/P`` after flipping ``round(fN)`` random weights, shape (C, F) (ALGORITHMS §7)."""
-    W, C, N, P, ms, order = _setup(W, xi, sigma, activation, K, fractions, trials)
+                      index: int = 0, architecture: str = "tree") -> np.ndarray:
+    """Binary weights: mean ``E/P`` after flipping ``round(f K L)`` random weights of the K L, shape (C, F)
+    (docs/algorithms.md §7; K L = N for a tree, K N fully connected)."""
+    W, C, P, ms, order = _setup(W, xi, sigma, activation, K, fractions, trials, architecture, "weights")
     counts = np.zeros((trials, len(ms), C), np.int64)
     weight_flip_kernel(W.astype(np.float64), np.ascontiguousarray(xi.T, dtype=np.float64),
                        np.asarray(sigma, np.float64), model.output_weights(activation, K).astype(np.float64),
-                       N // K, _ACT[activation], _fields(W, xi, K), ms[order],
-                       stream_states(seed, index, WEIGHT_NOISE, trials), counts)
+                       model.fan_in(xi.shape[1], K, architecture), _ACT[activation],
+                       _fields(W, xi, K, architecture), ms[order],
+                       stream_states(seed, index, WEIGHT_NOISE, trials), counts, architecture == "fully_connected")
     out = np.empty((C, len(ms)))
     out[:, order] = counts.mean(axis=0).T / P
     return out
 
 
 def gaussian_weight_error(W, xi, sigma, activation: str, K: int, levels, trials: int, seed: int,
-                          index: int = 0) -> np.ndarray:
-    """Spherical weights: mean ``E/P`` of ``W_l' = sqrt(n)(W_l + s|W_l| eta/sqrt(n))/|.|`` (ALGORITHMS §7).
+                          index: int = 0, architecture: str = "tree") -> np.ndarray:
+    """Spherical weights: mean ``E/P`` of ``W_l' = sqrt(L)(W_l + s|W_l| eta/sqrt(L))/|.|`` (docs/algorithms.md §7).
 
     Shape (C, S); the same ``eta`` serves every level s of a trial (common random numbers).
     """
-    W = _check(W, xi, sigma, activation, K).astype(np.float64)
+    W = _check(W, xi, sigma, activation, K, architecture).astype(np.float64)
     s_ = np.asarray(levels, dtype=np.float64)
     if s_.ndim != 1 or np.any(s_ < 0) or np.any(~np.isfinite(s_)):
         raise InputError("levels", levels, "a list of numbers >= 0")
-    C, N = W.shape
-    n = N // K
-    P = xi.shape[0]
+    C = W.shape[0]
+    n = model.fan_in(xi.shape[1], K, architecture)
     c = model.output_weights(activation, K).astype(np.float64)
     err = np.zeros((C, len(s_)))
     for t in range(trials):
@@ -269,7 +298,7 @@ def gaussian_weight_error(W, xi, sigma, activation: str, K: int, levels, trials:
         for j, s in enumerate(s_):
             Wn = Wl + s * norm * eta / np.sqrt(n)
             Wn *= np.sqrt(n) / np.linalg.norm(Wn, axis=2, keepdims=True)
-            H = np.einsum("cli,pli->clp", Wn, xi.reshape(P, K, n).astype(np.float64))
+            H = _fields(Wn.reshape(C, K * n), xi, K, architecture)
             g_ = np.sign(H) if activation == "sign" else np.maximum(H, 0.0)
             out = np.einsum("l,clp->cp", c, g_)
             err[:, j] += np.mean(sigma * out <= 0, axis=1)
@@ -279,12 +308,12 @@ def gaussian_weight_error(W, xi, sigma, activation: str, K: int, levels, trials:
 # --- the plain twin (tests only) -----------------------------------------------------------------
 
 def input_flip_error_loop(W, xi, sigma, activation: str, K: int, fractions, trials: int, seed: int,
-                          index: int = 0) -> np.ndarray:
+                          index: int = 0, architecture: str = "tree") -> np.ndarray:
     """Plain loops over patterns, trials and fractions with the brute-force model: the twin of
     :func:`input_flip_error`, drawing the very same flips (same streams, same Fisher-Yates order)."""
     W = np.atleast_2d(W)
-    C, N = W.shape
-    P = xi.shape[0]
+    C = W.shape[0]
+    P, N = xi.shape
     ms = flip_counts(fractions, N)
     states = stream_states(seed, index, INPUT_FLIP, P)
     errors = np.zeros((C, len(ms)))
@@ -299,7 +328,7 @@ def input_flip_error_loop(W, xi, sigma, activation: str, K: int, fractions, tria
                 x = xi[mu].copy()
                 x[perm[:m]] *= -1
                 for cc in range(C):
-                    out = model.integer_output(W[cc], x[None, :], activation, K)[0]
+                    out = model.integer_output(W[cc], x[None, :], activation, K, architecture)[0]
                     errors[cc, k] += sigma[mu] * out <= 0
     return errors / (P * trials)
 
@@ -320,16 +349,17 @@ def sample_configurations(weights: np.ndarray, reference: np.ndarray | None) -> 
 
 
 def measure_sample(weights, reference, xi, sigma, activation: str, K: int, *, fractions, trials: int,
-                   seed: int, index: int, noise_levels=None, noise_trials: int | None = None) -> SampleRobustness:
+                   seed: int, index: int, noise_levels=None, noise_trials: int | None = None,
+                   architecture: str = "tree") -> SampleRobustness:
     """Input-flip (and weight-noise, if ``noise_levels``) curves of one stored sample."""
     Wc = sample_configurations(np.asarray(weights), None if reference is None else np.asarray(reference))
-    inp = input_flip_error(Wc, xi, sigma, activation, K, fractions, trials, seed, index)
+    inp = input_flip_error(Wc, xi, sigma, activation, K, fractions, trials, seed, index, architecture)
     wn = None
     if noise_levels is not None and len(noise_levels):
         nt = noise_trials or trials
         binary = np.issubdtype(Wc.dtype, np.integer)
         fn = weight_flip_error if binary else gaussian_weight_error
-        wn = fn(Wc, xi, sigma, activation, K, noise_levels, nt, seed, index)
+        wn = fn(Wc, xi, sigma, activation, K, noise_levels, nt, seed, index, architecture)
     return SampleRobustness(inp, wn)
 
 
@@ -418,7 +448,8 @@ def measure_file(path, fractions, trials: int, noise_levels=(), progress=None) -
     for s in it:
         rows.append(measure_sample(s["weights"], s["reference"], s["patterns"], s["labels"], run["activation"],
                                    run["K"], fractions=st.fractions, trials=st.trials, seed=st.seed,
-                                   index=s["index"], noise_levels=st.noise_levels or None))
+                                   index=s["index"], noise_levels=st.noise_levels or None,
+                                   architecture=run["config"]["model"].get("architecture", "tree")))
     replicated = run["samples"][0]["reference"] is not None
     _write_group(path, st, rows, replicated, binary, [s["solved"] for s in run["samples"]])
     return True, read_curves(path)
