@@ -73,14 +73,15 @@ def init_chain(cfg: Config, problem, dynamics: np.random.SeedSequence) -> Chain:
     m_, y = cfg.model, cfg.ensemble.replicas
     XT, sig, c = problem
     g = np.random.Generator(np.random.PCG64(dynamics.spawn(1)[0]))
-    w = (2 * g.integers(0, 2, size=(y, m_.N), dtype=np.int8) - 1).astype(np.int8)
+    nw = m_.weights_count
+    w = (2 * g.integers(0, 2, size=(y, nw), dtype=np.int8) - 1).astype(np.int8)
     ref = np.zeros(0, np.int8)
     if _mode(cfg) == metropolis.EXPLICIT:
-        ref = (2 * g.integers(0, 2, size=m_.N, dtype=np.int8) - 1).astype(np.int8)
+        ref = (2 * g.integers(0, 2, size=nw, dtype=np.int8) - 1).astype(np.int8)
     H, marg = fields.new_caches(y, m_.K, m_.P)
     act = fields.act_code(m_.activation, m_.n)
     E = np.array([fields.build(XT, sig, c, m_.n, act, w, H, marg, a) for a in range(y)], dtype=np.int64)
-    m = np.empty(m_.N, np.int16)
+    m = np.empty(nw, np.int16)
     replicated.replica_sums(w, m)
     return Chain(w, H, marg, E, ref, m, _rng.new_state(dynamics))
 
@@ -134,7 +135,8 @@ def anneal(cfg: Config, problem, chain: Chain, index: int = 0, progress: Progres
         rec["accepted"].append(int(accepted[s:s + done].sum()))
         rec["rrr"].append(float(used_rrr[s:s + done].mean()))
         if explicit:  # p_a = ref . W^a / N, exact in float64 (integer dot product)
-            rec["reference_overlap"].append(chain.w.astype(np.int64) @ chain.ref.astype(np.int64) / cfg.model.N)
+            rec["reference_overlap"].append(chain.w.astype(np.int64) @ chain.ref.astype(np.int64)
+                                            / cfg.model.weights_count)
         s += done
         if not np.isnan(q1):
             half = qbar[s - done + done // 2:s]
@@ -159,25 +161,25 @@ def _solved(cfg: Config, E: np.ndarray, q: float) -> bool:
 def measure_sample(cfg: Config, inst, chain: Chain, trace: dict, index: int, wall_s: float) -> SampleResult:
     """Final energies (checked against the brute-force model), stabilities and overlaps."""
     m, y = cfg.model, cfg.ensemble.replicas
-    energy = np.array([model.energy(w, inst.xi, inst.sigma, m.activation, m.K) for w in chain.w], np.int64)
+    energy = np.array([model.energy(w, inst.xi, inst.sigma, m.activation, m.K, m.architecture) for w in chain.w], np.int64)
     if not np.array_equal(energy, chain.E):
         raise RuntimeError(f"sample {index}: cached energies {chain.E} != recomputed {energy}")
     res = SampleResult(
         index=index, seed_entropy=cfg.seed, solved=False, sweeps_done=int(trace["sweep"][-1]), wall_s=wall_s,
         patterns=inst.xi, labels=inst.sigma, weights=chain.w.copy(), energy=energy,
-        stabilities=measure.stabilities(chain.w, inst.xi, inst.sigma, m.activation, m.K), trace=trace)
+        stabilities=measure.stabilities(chain.w, inst.xi, inst.sigma, m.activation, m.K, m.architecture), trace=trace)
     q = float("nan")
     if y > 1:
         q = model.mean_mutual_overlap(chain.w)
         # traced ensembles have no sampled centre: the majority vote stands in for it
         ref = chain.ref.copy() if len(chain.ref) else np.where(chain.m >= 0, 1, -1).astype(np.int8)
         res.reference = ref
-        res.reference_stabilities = model.stabilities(ref, inst.xi, inst.sigma, m.activation, m.K)
+        res.reference_stabilities = model.stabilities(ref, inst.xi, inst.sigma, m.activation, m.K, m.architecture)
         res.extra_attrs = {
             "final_overlap": q,
-            "reference_energy": model.energy(ref, inst.xi, inst.sigma, m.activation, m.K),
+            "reference_energy": model.energy(ref, inst.xi, inst.sigma, m.activation, m.K, m.architecture),
             "reference_kind": "sampled" if len(chain.ref) else "majority of the replicas",
-            "reference_overlaps": (chain.w.astype(np.int64) @ ref.astype(np.int64) / m.N),
+            "reference_overlaps": (chain.w.astype(np.int64) @ ref.astype(np.int64) / m.weights_count),
         }
     res.solved = _solved(cfg, energy, q)
     return res

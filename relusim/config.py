@@ -24,6 +24,7 @@ WEIGHTS = ("binary",)  # spherical weights: a later issue
 SAMPLERS = ("metropolis", "rrr")
 SCHEDULES = ("constant", "linear", "geometric")
 REFERENCES = ("explicit", "traced")
+ARCHITECTURES = ("tree", "fully_connected")
 
 
 @dataclass(frozen=True)
@@ -55,15 +56,27 @@ class ModelConfig:
     K: int = 4
     alpha: float = 0.4
     allow_ties: bool = False  # sign with even N/K: sgn(0) = 0 (MODEL.md §5); off by default
+    architecture: str = "tree"  # tree: unit l sees inputs l n .. (l+1) n - 1; fully_connected: all N
+
+    @property
+    def fully_connected(self) -> bool:
+        return self.architecture == "fully_connected"
 
     @property
     def n(self) -> int:
-        return self.N // self.K
+        """Fan-in of a unit: N/K for a tree, N fully connected."""
+        return self.N if self.fully_connected else self.N // self.K
+
+    @property
+    def weights_count(self) -> int:
+        """Weights of one network: N for a tree, K N fully connected."""
+        return self.K * self.n
 
     @property
     def P(self) -> int:
-        """Number of patterns, P = round(alpha * N) (half-up, as the C reference)."""
-        return int(math.floor(self.alpha * self.N + 0.5))
+        """Number of patterns, P = round(alpha * weights) (half-up, as the C reference): alpha counts
+        patterns per weight in both architectures (Nishiyama & Ohzeki's capacity per parameter)."""
+        return int(math.floor(self.alpha * self.weights_count + 0.5))
 
 
 @dataclass(frozen=True)
@@ -109,6 +122,8 @@ class Config:
         d = self.to_dict()
         for k in ("samples", "output", "name"):
             d.pop(k)
+        if d["model"]["architecture"] == "tree":  # files made before the key existed keep their hash
+            d["model"].pop("architecture")
         return hashlib.sha256(yaml.safe_dump(d, sort_keys=True).encode()).hexdigest()
 
     def replace(self, **changes) -> "Config":
@@ -190,7 +205,7 @@ def from_dict(raw: dict) -> Config:
     top = _section(raw, Config, "", {"name": str, "seed": int, "samples": int, "output": str})
     m = _section(top.pop("model", None), ModelConfig, "model.",
                  {"activation": str, "weights": str, "N": int, "K": int, "alpha": float,
-                  "allow_ties": bool})
+                  "allow_ties": bool, "architecture": str})
     e_raw = top.pop("ensemble", None) or {}
     e = _section(e_raw, EnsembleConfig, "ensemble.",
                  {"replicas": int, "reference": str, "overlap_tolerance": float, "gamma_gain": float})
@@ -217,24 +232,30 @@ def validate(cfg: Config) -> None:
     if m.weights == "spherical":
         raise InputError("model.weights", m.weights, "allowed: binary (spherical weights are not implemented yet)")
     _one_of(m.weights, "model.weights", WEIGHTS)
+    _one_of(m.architecture, "model.architecture", ARCHITECTURES)
     if m.K < 1:
         raise InputError("model.K", m.K, "must be >= 1")
-    if m.N < 1 or m.N % m.K:
-        raise InputError("model.N", m.N, f"must be a positive multiple of K = {m.K}")
+    if m.N < 1 or (m.N % m.K and not m.fully_connected):
+        raise InputError("model.N", m.N, f"must be a positive multiple of K = {m.K} (a tree splits the inputs "
+                         "among the units)")
+    if m.N < 1:
+        raise InputError("model.N", m.N, "must be >= 1")
     if m.activation == "sign":
         if m.K % 2 == 0:
             raise InputError("model.K", m.K, "sign units need K odd (else the output can be 0)")
         if m.n % 2 == 0 and not m.allow_ties:
-            raise InputError("model.N", m.N, f"sign units need N/K odd (got N/K = {m.n}); "
-                             "set model.allow_ties: true to accept sgn(0) = 0")
+            raise InputError("model.N", m.N, f"sign units need an odd fan-in, N/K for a tree or N fully "
+                             f"connected (got {m.n}); set model.allow_ties: true to accept sgn(0) = 0")
     if m.activation == "relu" and m.K % 2:
         raise InputError("model.K", m.K, "ReLU needs K even (balanced output weights c_l = +-1)")
-    if m.N > 32000:
-        raise InputError("model.N", m.N, "must be <= 32000 (the kernels keep fields and margins in int16)")
+    if m.weights_count > 32000:
+        key, val = ("model.N", m.N) if not m.fully_connected else ("model.K", m.K)
+        raise InputError(key, val, f"gives {m.weights_count} weights; must be <= 32000 (the kernels keep "
+                         "fields and margins in int16)")
     if m.alpha <= 0:
         raise InputError("model.alpha", m.alpha, "must be > 0")
     if m.P < 1:
-        raise InputError("model.alpha", m.alpha, f"gives P = round(alpha*N) = {m.P}; need P >= 1")
+        raise InputError("model.alpha", m.alpha, f"gives P = round(alpha * weights) = {m.P}; need P >= 1")
     if e.replicas < 1:
         raise InputError("ensemble.replicas", e.replicas, "must be >= 1")
     if e.replicas > 127:

@@ -14,9 +14,10 @@ def all_weights(N: int) -> np.ndarray:
     return np.array(list(itertools.product((-1, 1), repeat=N)), dtype=np.int8)
 
 
-def energies_of_all(xi, sigma, activation: str, K: int) -> np.ndarray:
+def energies_of_all(xi, sigma, activation: str, K: int, architecture: str = "tree") -> np.ndarray:
     """E(W) for every W, by the brute-force model (independent of the kernels)."""
-    return np.array([model.energy(w, xi, sigma, activation, K) for w in all_weights(xi.shape[1])])
+    nw = model.n_weights(xi.shape[1], K, architecture)
+    return np.array([model.energy(w, xi, sigma, activation, K, architecture) for w in all_weights(nw)])
 
 
 def boltzmann_energy_law(E_all: np.ndarray, beta: float, P: int) -> np.ndarray:

@@ -25,13 +25,15 @@ BURN = 100  # sweeps discarded (the hybrid's single switch happens in the first 
 
 
 def run_trace(tmp_path, activation, N, K, P, beta, sampler, rrr_below, record_every, thin, y=1,
-              gamma=None, seed=3):
+              gamma=None, seed=3, architecture="tree"):
+    nw = N * (K if architecture == "fully_connected" else 1)
     d = {"seed": seed, "samples": 1, "output": str(tmp_path / "x.h5"),
-         "model": {"activation": activation, "N": N, "K": K, "alpha": P / N},
+         "model": {"activation": activation, "N": N, "K": K, "alpha": P / nw, "architecture": architecture},
          "ensemble": {"replicas": y, **({"gamma": gamma} if gamma is not None else {})},
          "anneal": {"sampler": sampler, "rrr_below": rrr_below, "beta": beta, "record_every": record_every,
                     "sweeps": BURN + KEPT * thin, "stop_when_solved": False}}
     cfg = config.from_dict(d)
+    assert cfg.model.P == P
     inst = instance.make(N, cfg.model.P, seed, 0)
     problem = fields.problem_arrays(inst.xi, inst.sigma, model.output_weights(activation, K))
     chain = anneal.init_chain(cfg, problem, instance.stream(seed, 0, instance.DYNAMICS))

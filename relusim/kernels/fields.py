@@ -1,12 +1,15 @@
-"""Cached integer fields of a binary tree committee machine and the single-flip updates (ALGORITHMS.md §1).
+"""Cached integer fields of a binary committee machine and the single-flip updates (ALGORITHMS.md §1).
 
 Layout (y machines, the replicas of a robust ensemble; a single system is y = 1):
-  XT   (N, Pp) int8  patterns, weight-major: the column of weight i is contiguous over mu;
+  XT   (N, Pp) int8  patterns, input-major: the column of input j is contiguous over mu;
                      Pp = P rounded up to 64, padding columns are 0
   sig  (Pp,)  int16  labels sigma^mu (0 in padding)
   c    (K,)   int16  output weights c_l (MODEL.md §1)
-  w    (y, N)     int8  weights; unit l holds w[a, l*n:(l+1)*n]
-  H    (y, K, Pp) int16 H[a, l, mu] = sum_i W^a_li xi^mu_li
+  w    (y, Nw)    int8  weights, unit-major: unit l holds w[a, l*n:(l+1)*n], n its fan-in
+  H    (y, K, Pp) int16 H[a, l, mu] = sum_j W^a_lj xi^mu_j over the inputs unit l sees
+Two architectures share every kernel, told apart by the shapes: a tree (Nw = N, n = N/K, weight i
+multiplies input i) and a fully connected net (Nw = K N, n = N, weight i multiplies input i - l n).
+``row`` gives the input of a weight; with K = 1 the two are the same machine.
   marg (y, Pp)    int16 sigma^mu out^mu with out = sum_l c_l g(H_l): pattern mu is an error iff marg <= 0
 act is SIGN (g = sgn, sgn(0) = 0), SIGN_ODD (the same when n is odd, so H is odd and never 0:
 g(hn) - g(ho) = 2 ([hn > 0] - [ho > 0]), two operations fewer per pattern) or RELU (g = max(., 0)).
@@ -28,20 +31,34 @@ def act_code(activation: str, n: int) -> int:
     return SIGN_ODD if n % 2 else SIGN
 
 
+@njit(inline="always")
+def row(i, l, n, fc):
+    """The input (row of XT) that weight i of unit l multiplies: i for a tree, i - l n fully connected."""
+    return i - l * n if fc else i
+
+
+@njit(inline="always")
+def is_fc(XT, w):
+    """Fully connected when a replica holds more weights than a pattern has inputs."""
+    return w.shape[1] != XT.shape[0]
+
+
 @njit(cache=True)
 def build(XT, sig, c, n, act, w, H, marg, a):
     """Fill H[a] and marg[a] of replica a from scratch (O(NP)) and return its energy #{mu: marg <= 0}.
 
     Padding lanes (sig = 0, all-zero pattern columns) get marg = PAD and never count.
     """
-    N, Pp = XT.shape
+    Pp = XT.shape[1]
     K = c.shape[0]
+    fc = is_fc(XT, w)
     H[a, :, :] = 0
-    for i in range(N):
+    for i in range(w.shape[1]):
         l = i // n
+        r = row(i, l, n, fc)
         wi = np.int16(w[a, i])
         for mu in range(Pp):
-            H[a, l, mu] += wi * XT[i, mu]
+            H[a, l, mu] += wi * XT[r, mu]
     E = 0
     for mu in range(Pp):
         if sig[mu] == 0:
@@ -77,12 +94,13 @@ def delta_energy(XT, sig, c, n, act, w, H, marg, E, a, i):
     a view made per proposal costs numba two atomic reference-count updates.
     """
     l = i // n
+    r = row(i, l, n, is_fc(XT, w))
     t = np.int16(2 * w[a, i])
     cl = np.int16(c[l])
     cnt = np.int16(0)
     for mu in range(XT.shape[1]):
         ho = H[a, l, mu]
-        hn = np.int16(ho - t * XT[i, mu])
+        hn = np.int16(ho - t * XT[r, mu])
         nm = np.int16(marg[a, mu] + np.int16(cl * sig[mu]) * _dg(act, ho, hn))
         cnt = np.int16(cnt + np.int16(np.int16(nm - np.int16(1)) >> np.int16(15)))
     return -np.int64(cnt) - E[a]
@@ -92,11 +110,12 @@ def delta_energy(XT, sig, c, n, act, w, H, marg, E, a, i):
 def apply_flip(XT, sig, c, n, act, w, H, marg, a, i):
     """Commit the flip of W^a_i: update H[a, l], marg[a] and w[a, i] in O(P) (ALGORITHMS.md §1)."""
     l = i // n
+    r = row(i, l, n, is_fc(XT, w))
     t = np.int16(2 * w[a, i])
     cl = np.int16(c[l])
     for mu in range(XT.shape[1]):
         ho = H[a, l, mu]
-        hn = np.int16(ho - t * XT[i, mu])
+        hn = np.int16(ho - t * XT[r, mu])
         H[a, l, mu] = hn
         marg[a, mu] = np.int16(marg[a, mu] + np.int16(cl * sig[mu]) * _dg(act, ho, hn))
     w[a, i] = -w[a, i]
@@ -147,12 +166,14 @@ def unit_delta_energies(XT, sig, c, n, act, w, H, marg, E, a, l, out):
     """out[k] = Delta E of flipping W^a_k for every weight k of unit l (n full O(P) passes, one call)."""
     one, z, sh = np.int16(1), np.int16(0), np.int16(15)
     cl = np.int16(c[l])
+    fc = is_fc(XT, w)
     for k in range(l * n, (l + 1) * n):
+        r = row(k, l, n, fc)
         t = np.int16(2 * w[a, k])
         cnt = z
         for mu in range(XT.shape[1]):
             ho = H[a, l, mu]
-            hn = np.int16(ho - t * XT[k, mu])
+            hn = np.int16(ho - t * XT[r, mu])
             nm = np.int16(marg[a, mu] + np.int16(cl * sig[mu]) * _dg(act, ho, hn))
             cnt = np.int16(cnt + np.int16(np.int16(nm - one) >> sh))
         out[k] = -np.int64(cnt) - E[a]

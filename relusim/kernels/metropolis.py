@@ -17,7 +17,7 @@ from numba import njit
 from . import bits as _bits
 from . import detmath
 from . import rng as _rng
-from .fields import RELU, SIGN, SIGN_ODD, _dg
+from .fields import RELU, SIGN, SIGN_ODD, _dg, is_fc
 
 NONE, EXPLICIT, TRACED = 0, 1, 2
 
@@ -101,6 +101,7 @@ def _sweep(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma, 
     e_up, e_dn = detmath.exp(-2.0 * gamma), detmath.exp(2.0 * gamma)
     ny = y + 1 if mode == EXPLICIT else y  # "replica" y is the reference
     nvar = N * ny
+    fc = is_fc(XT, w)
     z, one, sh = np.int16(0), np.int16(1), np.int16(15)
     ones = np.uint64(0xFFFFFFFFFFFFFFFF)
     acc = 0
@@ -112,6 +113,7 @@ def _sweep(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma, 
         i = np.int64(((r & np.uint64(0xFFFFFFFF)) * np.uint64(N)) >> np.uint64(32))
         if a < y:
             l = unit[i]
+            ri = i - l * n if fc else i  # fields.row: the input weight i multiplies
             t = np.int16(2 * w[a, i])
             cl = np.int16(c[l])
             if use_bits:  # bits.delta_energy, written out; use_bits = bits.levels
@@ -119,7 +121,7 @@ def _sweep(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma, 
                 cflip = np.uint64(0) if cl > 0 else ones
                 d = np.int64(0)
                 for k in range(XB.shape[1]):
-                    u = XB[i, k] ^ flip
+                    u = XB[ri, k] ^ flip
                     sp = SG[k] ^ cflip
                     up = u & UD[a, l, 0, k]
                     dn = ~u & UD[a, l, 1, k]
@@ -136,7 +138,7 @@ def _sweep(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma, 
                 cnt = z
                 for mu in range(P):
                     ho = H[a, l, mu]
-                    hn = np.int16(ho - t * XT[i, mu])
+                    hn = np.int16(ho - t * XT[ri, mu])
                     nm = np.int16(marg[a, mu] + np.int16(cl * sig[mu]) * _dg(act, ho, hn))
                     cnt = np.int16(cnt + np.int16(np.int16(nm - one) >> sh))
                 dE = -np.int64(cnt) - E[a]
@@ -152,7 +154,7 @@ def _sweep(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma, 
             if take:
                 for mu in range(P):
                     ho = H[a, l, mu]
-                    hn = np.int16(ho - t * XT[i, mu])
+                    hn = np.int16(ho - t * XT[ri, mu])
                     H[a, l, mu] = hn
                     marg[a, mu] = np.int16(marg[a, mu] + np.int16(cl * sig[mu]) * _dg(act, ho, hn))
                 m[i] -= t

@@ -25,7 +25,7 @@ from numba import njit
 
 from . import detmath
 from . import rng as _rng
-from .fields import _dg, unit_delta_energies
+from .fields import _dg, is_fc, row, unit_delta_energies
 from .metropolis import EXPLICIT
 
 B = 64  # block size of the two-level sampler
@@ -45,9 +45,9 @@ alloc = njit(cache=True)(scratch_arrays)  # the same, inside kernels (returning 
 @njit(cache=True)
 def rebuild_delta(XT, sig, c, n, act, w, H, marg, E, dEd):
     """dEd[a, k] from scratch for every replica weight (O(y N P))."""
-    y, N = w.shape
+    y = w.shape[0]
     for a in range(y):
-        for l in range(N // n):
+        for l in range(c.shape[0]):
             unit_delta_energies(XT, sig, c, n, act, w, H, marg, E, a, l, dEd[a])
 
 
@@ -163,8 +163,8 @@ def _update_other_units(XT, sig, c, n, act, w, H, marg, dEd, a, l, msave):
     are only two possible margin changes, so each unit costs two tests and, when either matters,
     one vectorisable pass over its weights.
     """
-    N = w.shape[1]
-    K = N // n
+    K = c.shape[0]
+    fc = is_fc(XT, w)
     two = np.int16(2)
     for mu in range(XT.shape[1]):
         mo, mn = np.int64(msave[mu]), np.int64(marg[a, mu])
@@ -181,7 +181,7 @@ def _update_other_units(XT, sig, c, n, act, w, H, marg, dEd, a, l, msave):
             if cp == 0 and cm == 0:
                 continue
             for k in range(l2 * n, (l2 + 1) * n):
-                dEd[a, k] += cm if w[a, k] * XT[k, mu] > 0 else cp
+                dEd[a, k] += cm if w[a, k] * XT[row(k, l2, n, fc), mu] > 0 else cp
 
 
 @njit(cache=True)
@@ -196,6 +196,7 @@ def step(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma, sc
         a = j // N
         i = j - a * N
         l = i // n
+        r = row(i, l, n, is_fc(XT, w))
         hsave[:] = H[a, l, :]
         msave[:] = marg[a, :]
         dsave[:] = dEd[a, :]
@@ -204,7 +205,7 @@ def step(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma, sc
         cl = np.int16(c[l])
         for mu in range(P):
             ho = H[a, l, mu]
-            hn = np.int16(ho - t * XT[i, mu])
+            hn = np.int16(ho - t * XT[r, mu])
             H[a, l, mu] = hn
             marg[a, mu] = np.int16(marg[a, mu] + np.int16(cl * sig[mu]) * _dg(act, ho, hn))
         w[a, i] = -w[a, i]

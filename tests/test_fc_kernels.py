@@ -1,0 +1,105 @@
+"""Fully connected committee machines in the kernels (issue 14): twins and exact laws.
+
+Every unit l sees all N inputs with its own weights, w[a, l N + j] (unit-major); the kernels tell the
+architecture from the shapes (``fields.is_fc``). Twins: the cached fields, margins and energy after
+random flips equal the brute-force model, the Delta E of every weight equals the brute-force energy
+difference, and the bitset path is the full pass's chain bit for bit. Exact laws: tiny networks
+(2^(K N) weight vectors) sampled at constant beta by Metropolis, forced RRR, the hybrid and the
+explicit robust ensemble, G-test at ALPHA_FA = 1e-3 per case, with a power check on a wrong beta.
+"""
+import numpy as np
+import pytest
+
+from exact_oracle import all_weights, boltzmann_energy_law, energies_of_all, g_test, replicated_laws
+from relusim import instance, model
+from relusim.kernels import fields, metropolis, replicated
+from relusim.kernels import rng as krng
+from test_hybrid_exact import run_trace
+
+ALPHA_FA = 1e-3
+FC = "fully_connected"
+TWINS = [("relu", 10, 4, 23), ("relu", 9, 2, 40), ("sign", 9, 3, 30), ("sign", 8, 3, 30), ("relu", 7, 1, 9)]
+
+
+def fc_machine(activation, N, K, P, y=1, seed=4):
+    inst = instance.make(N, P, seed, 0)
+    XT, sig, c = fields.problem_arrays(inst.xi, inst.sigma, model.output_weights(activation, K))
+    w = (2 * np.random.default_rng(seed).integers(0, 2, (y, K * N)) - 1).astype(np.int8)
+    H, marg = fields.new_caches(y, K, P)
+    act = fields.act_code(activation, N)
+    E = np.array([fields.build(XT, sig, c, N, act, w, H, marg, a) for a in range(y)], np.int64)
+    return inst, (XT, sig, c), act, w, H, marg, E
+
+
+@pytest.mark.parametrize("activation,N,K,P", TWINS)
+def test_fc_delta_energy_of_every_weight_and_cached_fields_after_flips_equal_the_brute_force_model(
+        activation, N, K, P):
+    inst, (XT, sig, c), act, w, H, marg, E = fc_machine(activation, N, K, P)
+    g = np.random.default_rng(1)
+    for _ in range(25):
+        e0 = model.energy(w[0], inst.xi, inst.sigma, activation, K, FC)
+        assert E[0] == e0
+        for i in range(K * N):
+            w2 = w[0].copy()
+            w2[i] *= -1
+            de = fields.delta_energy(XT, sig, c, N, act, w, H, marg, E, 0, i)
+            assert de == model.energy(w2, inst.xi, inst.sigma, activation, K, FC) - e0
+        i = int(g.integers(K * N))
+        E[0] += fields.delta_energy(XT, sig, c, N, act, w, H, marg, E, 0, i)
+        fields.apply_flip(XT, sig, c, N, act, w, H, marg, 0, i)
+        np.testing.assert_array_equal(H[0, :, :P], model.unit_fields(w[0], inst.xi, K, FC))
+        out = model.integer_output(w[0], inst.xi, activation, K, FC)
+        np.testing.assert_array_equal(marg[0, :P], inst.sigma * out)
+
+
+@pytest.mark.parametrize("activation,N,K,P", [("relu", 20, 4, 150), ("sign", 21, 3, 140), ("relu", 21, 2, 130)])
+def test_fc_bitset_path_is_the_full_pass_chain_bit_for_bit(activation, N, K, P):
+    out = []
+    for bits_below in (-1.0, 2.0):  # forced full pass, forced bitsets
+        inst, (XT, sig, c), act, w, H, marg, E = fc_machine(activation, N, K, P)
+        m = w[0].astype(np.int16)
+        state = krng.new_state(np.random.SeedSequence(2))
+        S = 60
+        betas = np.geomspace(0.5, 6.0, S)
+        en, acc, q, used = np.zeros((S, 1), np.int64), np.zeros(S, np.int64), np.zeros(S), np.zeros(S, np.bool_)
+        replicated.run(XT, sig, c, N, act, w, H, marg, E, np.zeros(0, np.int8), m, metropolis.NONE, state, betas,
+                       np.zeros(S), False, 0.0, bits_below, False, np.nan, 0.0, en, acc, q, used,
+                       replicated.hybrid_state())
+        out.append((w.copy(), en, acc))
+        assert E[0] == model.energy(w[0], inst.xi, inst.sigma, activation, K, FC)
+    np.testing.assert_array_equal(out[0][0], out[1][0])
+    np.testing.assert_array_equal(out[0][2], out[1][2])
+    assert out[0][2].sum() > 0
+
+
+SINGLE = [("relu", 5, 2, 8, "metropolis", 0.0, 1), ("relu", 5, 2, 8, "rrr", 2.0, 10),
+          ("relu", 5, 2, 8, "rrr", 0.2, 10), ("sign", 3, 3, 7, "metropolis", 0.0, 1),
+          ("sign", 3, 3, 7, "rrr", 2.0, 5)]
+
+
+@pytest.mark.parametrize("activation,N,K,P,sampler,rrr_below,record_every", SINGLE)
+def test_fc_energy_law_matches_exact_enumeration(tmp_path, activation, N, K, P, sampler, rrr_below, record_every):
+    beta = 1.5
+    inst, tr = run_trace(tmp_path, activation, N, K, P, beta, sampler, rrr_below, record_every, thin=10,
+                         architecture=FC)
+    exact = boltzmann_energy_law(energies_of_all(inst.xi, inst.sigma, activation, K, FC), beta, P)
+    counts = np.bincount(tr["energy"][:, 0], minlength=P + 1)
+    assert g_test(counts, exact) > ALPHA_FA
+    wrong = boltzmann_energy_law(energies_of_all(inst.xi, inst.sigma, activation, K, FC), 1.3 * beta, P)
+    assert g_test(counts, wrong) < ALPHA_FA  # power: the same chain rejects a wrong beta
+
+
+@pytest.mark.parametrize("sampler,rrr_below", [("metropolis", 0.0), ("rrr", 2.0)])
+def test_fc_explicit_ensemble_joint_law_of_energy_and_reference_overlap(tmp_path, sampler, rrr_below):
+    activation, N, K, P, beta, gamma, y = "sign", 3, 3, 7, 1.0, 0.3, 2
+    inst, tr = run_trace(tmp_path, activation, N, K, P, beta, sampler, rrr_below, 5, thin=20, y=y,
+                         gamma={"start": gamma, "stop": gamma}, architecture=FC)
+    nw = K * N
+    joint, _ = replicated_laws(energies_of_all(inst.xi, inst.sigma, activation, K, FC), all_weights(nw), beta, gamma,
+                               y, P)
+    E, p = tr["energy"][:, 0], np.rint(tr["reference_overlap"][:, 0] * nw).astype(int)
+    counts = np.zeros_like(joint)
+    np.add.at(counts, (E, (p + nw) // 2), 1)
+    keep = joint.ravel() > 0
+    assert counts.ravel()[~keep].sum() == 0
+    assert g_test(counts.ravel()[keep], joint.ravel()[keep]) > ALPHA_FA
