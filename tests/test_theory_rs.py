@@ -127,3 +127,25 @@ def test_alpha_of_q_matches_adaptive_quadrature_over_the_whole_q_range(name, wei
 def test_binary_relu_alpha_at_q_09_is_1636():
     from relusim.theory.rs import alpha_of_q
     assert alpha_of_q("relu", "binary", 0.9)[0] == pytest.approx(1.636347, abs=2e-6)
+
+
+@pytest.mark.parametrize("weights", ["binary", "spherical"])
+def test_quadratic_rs_is_paramagnetic_below_pi_over_4_and_its_branch_starts_there(weights):
+    from relusim.theory.rs import alpha_of_q, alpha_paramagnetic
+    assert alpha_paramagnetic("quadratic") == pytest.approx(np.pi / 4, rel=1e-12)
+    assert alpha_of_q("quadratic", weights, 1e-6)[0] == pytest.approx(np.pi / 4, rel=1e-5)
+    s = rs_saddle("quadratic", weights, 0.5)
+    assert s.q == 0.0 and s.phi == pytest.approx((np.log(2) if weights == "binary" else 0) - 0.5 * np.log(2))
+    assert rs_saddle("quadratic", weights, 0.9).q > 0.05
+
+
+@pytest.mark.parametrize("weights", ["binary", "spherical"])
+def test_quadratic_rs_instability_is_where_the_q0_saddle_ends(weights):
+    at = at_threshold("quadratic", weights)
+    assert at.alpha == pytest.approx(np.pi / 4, rel=1e-12) and at.q == 0.0 and "q = 0" in at.note
+
+
+def test_logistic_spherical_rs_instability_lies_below_capacity_near_q_1():
+    at = at_threshold("logistic", "spherical")
+    assert not at.marginal and 0.97 < at.q < 0.99
+    assert at.alpha == pytest.approx(1.99628, abs=1e-5) and at.alpha < capacity_rs_spherical("logistic")

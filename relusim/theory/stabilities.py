@@ -106,12 +106,17 @@ def typical_density(act: Activation | str, q: float, x) -> np.ndarray:
     return np.where(x > 0, gauss + rest.reshape(x.shape) / np.sqrt(v), 0.0)
 
 
+def _z_step(qe: float, v: float) -> float:
+    """Trapezoid step in ``z`` resolving ``Phi(sqrt(q_e/v) z)`` (any step at ``q_e = 0``, where it is flat)."""
+    return 0.01 if qe <= 0.0 else max(min(0.01, 0.2 * np.sqrt(v / qe)), 1e-5)
+
+
 def typical_tail(act: Activation | str, q: float, eps) -> np.ndarray:
     """``P(Delta > eps) = E_z Phi((sqrt(q_e) z - eps)/sqrt(v)) / Phi(sqrt(q_e/v) z)`` (THEORY.md §8)."""
     act = as_activation(act)
     eps = np.asarray(eps, dtype=float)
     Q, qe, v = _rs_variances(act, q)
-    z, w = _z_grid(max(min(0.01, 0.2 * np.sqrt(v / qe)), 1e-5))
+    z, w = _z_grid(_z_step(qe, v))
     num = log_ndtr((np.sqrt(qe) * z - np.maximum(eps[..., None], 0.0)) / np.sqrt(v))
     out = np.exp(num - log_ndtr(np.sqrt(qe / v) * z)) @ w
     return np.where(eps <= 0, 1.0, out)
@@ -125,7 +130,7 @@ def typical_moments(act: Activation | str, q: float, eps: float = 0.1) -> tuple[
     """
     act = as_activation(act)
     Q, qe, v = _rs_variances(act, q)
-    z, w = _z_grid(max(min(0.01, 0.2 * np.sqrt(v / qe)), 1e-5))
+    z, w = _z_grid(_z_step(qe, v))
     mu = np.sqrt(qe) * z
     r = mills(mu / np.sqrt(v))
     m1 = float(w @ (mu + np.sqrt(v) * r))
