@@ -130,6 +130,10 @@ def franz_parisi_entropy(act: Activation | str, weights: str, alpha: float, p: f
     """Franz-Parisi entropy ``V(p)`` (THEORY.md §6) for binary or spherical weights.
 
     Raises ConvergenceError if the 2-D root does not converge or leaves ``C^2 >= 0``.
+
+    >>> fp = franz_parisi_entropy("relu", "binary", 0.5, 0.8)  # d = 0.1 from a typical solution
+    >>> round(fp.V, 4), round(fp.d, 3)
+    (0.1587, 0.1)
     """
     act = as_activation(act)
     check_weights(weights)

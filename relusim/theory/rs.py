@@ -205,7 +205,7 @@ def rs_saddle(act: Activation | str, weights: str, alpha: float) -> RSSaddle:
 
     >>> s = rs_saddle("relu", "spherical", 1.0)
     >>> round(s.q, 5), round(s.phi, 5)
-    (0.45261, -0.21066)
+    (0.45261, -0.77196)
     >>> rs_saddle("quadratic", "binary", 0.5).q  # paramagnetic below pi/4
     0.0
     """
@@ -224,13 +224,18 @@ def rs_saddle(act: Activation | str, weights: str, alpha: float) -> RSSaddle:
                                alpha=alpha, q=q, residual=a / alpha - 1.0)
     phi = (phi_rs_binary(act, alpha, q, qhat) if weights == "binary"
            else phi_rs_spherical(act, alpha, q))
-    return RSSaddle(act.name, weights, alpha, q, qhat, phi)
+    return RSSaddle(act.name, weights, alpha, q, qhat, float(phi))
 
 
 # --- capacities ----------------------------------------------------------------------------------
 
 def capacity_rs_binary(act: Activation | str) -> RSSaddle:
-    """Binary RS capacity: ``phi_RS(alpha_c) = 0`` (Krauth-Mezard zero entropy; THEORY.md §3)."""
+    """Binary RS capacity: ``phi_RS(alpha_c) = 0`` (Krauth-Mezard zero entropy; THEORY.md §3).
+
+    >>> s = capacity_rs_binary("relu")
+    >>> round(s.alpha, 5), round(s.q, 4)
+    (0.90399, 0.4487)
+    """
     act = as_activation(act)
     if is_even(act) and alpha_paramagnetic(act) >= 1.0:  # q = 0: phi = (1 - alpha) log 2
         return RSSaddle(act.name, "binary", 1.0, 0.0, 0.0, 0.0)
@@ -248,6 +253,11 @@ def capacity_rs_spherical(act: Activation | str) -> float:
     """Spherical RS capacity, closed form ``alpha_c = 2 rho'(1) = 2 E[g'^2]/Var g`` (THEORY.md §3, §9).
 
     ``inf`` when ``rho'(1)`` diverges (sign units).
+
+    >>> round(capacity_rs_spherical("relu"), 5), capacity_rs_spherical("perceptron")  # 2 pi/(pi-1), Gardner
+    (2.93388, 2.0)
+    >>> capacity_rs_spherical("sign")
+    inf
     """
     return 2.0 * as_activation(act).drho1
 
@@ -266,7 +276,11 @@ def capacity_rs_spherical_limit(act: Activation | str, eps: tuple[float, ...] = 
 
 
 def capacity_rs(act: Activation | str, weights: str) -> float:
-    """RS capacity for either prior (binary: zero entropy; spherical: closed form)."""
+    """RS capacity for either prior (binary: zero entropy; spherical: closed form).
+
+    >>> [round(capacity_rs(a, "binary"), 5) for a in ("sign", "relu")]
+    [0.94695, 0.90399]
+    """
     check_weights(weights)
     return capacity_rs_binary(act).alpha if weights == "binary" else capacity_rs_spherical(act)
 

@@ -127,6 +127,10 @@ def typical_moments(act: Activation | str, q: float, eps: float = 0.1) -> tuple[
 
     Given ``z`` the law is a Gaussian ``N(mu, v)``, ``mu = sqrt(q_e) z``, truncated to ``Delta > 0``:
     ``E[Delta|z] = mu + sqrt(v) r(mu/sqrt(v))`` and ``E[Delta^2|z] = mu^2 + v + mu sqrt(v) r(mu/sqrt(v))``.
+
+    >>> from relusim.theory import rs_saddle
+    >>> [round(m, 4) for m in typical_moments("relu", rs_saddle("relu", "binary", 0.5).q)]
+    [0.4328, 0.3366, 0.1532]
     """
     act = as_activation(act)
     Q, qe, v = _rs_variances(act, q)
@@ -203,6 +207,11 @@ def stability_density(activation: Activation | str, weights: str, alpha: float, 
     ``activation``: name or :class:`Activation`; ``weights``: ``"binary"`` or ``"spherical"``;
     ``y = 1``: typical solutions (RS saddle at ``alpha``); ``y > 1``: one of ``y`` replicas at mutual overlap
     ``q1`` (``q0`` from the large-deviation saddle). Returns an array shaped like ``x``; 0 for ``x <= 0``.
+
+    >>> stability_density("relu", "binary", 0.5, x=[0.1, 0.5, 1.0]).round(4)  # typical: mode at 0+
+    array([1.4925, 0.9282, 0.2704])
+    >>> stability_density("relu", "binary", 0.5, y=7, q1=0.9, x=[0.1, 0.5]).round(4)  # dense regions
+    array([0.705 , 1.2671])
     """
     act = as_activation(activation)
     q, q1 = _overlaps(act, weights, alpha, y, q1)
@@ -215,6 +224,10 @@ def stability_bin_probs(activation: Activation | str, weights: str, alpha: float
 
     For sign units at finite K use ``edges = sign_lattice_edges(K, upper)`` so that each bin holds one
     lattice value ``(2j+1)/sqrt(K)`` (MODEL.md §4). Same arguments as :func:`stability_density`.
+
+    >>> edges = sign_lattice_edges(9, 2.0)  # bins around 1/3, 1, 5/3
+    >>> stability_bin_probs("sign", "binary", 0.5, edges=edges).round(4)
+    array([0.5177, 0.3164, 0.1265])
     """
     act = as_activation(activation)
     edges = np.asarray(edges, dtype=float)
