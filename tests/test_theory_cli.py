@@ -3,6 +3,7 @@
 import csv
 import json
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -58,3 +59,26 @@ def test_help_ends_with_example(runner, cmd):
     helptext = res.output.split("Options:")[0].strip()
     assert "Example:" in helptext.splitlines()[-2] and helptext.splitlines()[-1].strip().startswith(
         "relusim theory " + cmd)
+
+
+def test_capacity_answers_for_every_activation_and_prior_with_a_note_for_each_gap(runner, tmp_path):
+    from relusim.theory.activations import REGISTRY
+    acts = ",".join(list(REGISTRY) + ["relu_shift0.5", "relu_shift-0.5"])
+    js, cs = tmp_path / "cap.json", tmp_path / "cap.csv"
+    res = runner.invoke(theory_group, ["capacity", "--activation", acts, "--weights", "binary,spherical",
+                                       "--json", str(js), "--csv", str(cs)])
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    cut = lines[0].index("note")  # the numbers, without the free-text note column
+    assert not {"nan", "inf", "-inf"} & {t for line in lines for t in line[:cut].split()}
+    rows = json.loads(js.read_text())
+    assert len(rows) == 2 * (len(REGISTRY) + 2)
+    for r in rows:
+        assert r["alpha_c_rs"] is not None or "RS: diverges" in r["note"]
+        assert r["alpha_at"] is not None and r["alpha_at"] > 0
+        assert r["alpha_c_1rsb"] is not None or "1RSB:" in r["note"]
+    assert "nan" not in cs.read_text().lower() and "inf," not in cs.read_text()
+    by = {(r["activation"], r["weights"]): r for r in rows}
+    assert by["quadratic", "spherical"]["alpha_at"] == pytest.approx(np.pi / 4)
+    assert by["sign", "spherical"]["alpha_c_rs"] is None and "sqrt K" in by["sign", "spherical"]["note"]
+    assert by["relu", "binary"]["note"] == "1RSB: not computed for binary weights"

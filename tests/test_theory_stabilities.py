@@ -72,3 +72,54 @@ def test_ld_requires_q1_and_bad_edges_are_input_errors():
         stability_density("relu", "binary", 0.5, y=3, x=[0.5])
     with pytest.raises(InputError):
         stability_bin_probs("relu", "binary", 0.5, edges=[1.0, 0.5])
+
+
+def _quad_typical_density(name, q, x):
+    """The THEORY.md §8 z-integral by scipy's adaptive quadrature, split at its scales."""
+    import warnings
+
+    from scipy.integrate import quad
+    from scipy.special import log_ndtr
+
+    from relusim.theory import get_activation
+    act = get_activation(name)
+    Q = act.Q_eff
+    qe = Q * float(act.rho(q))
+    v = Q - qe
+    k = np.sqrt(qe / v)
+
+    def f(z):
+        return np.exp(-0.5 * z * z - 0.5 * (x - np.sqrt(qe) * z) ** 2 / v - np.log(2 * np.pi)
+                      - 0.5 * np.log(v) - log_ndtr(k * z))
+
+    z0, sc = x / np.sqrt(qe), np.sqrt(v / qe)
+    pts = sorted(p for p in {z0 - 10 * sc, z0, z0 + 10 * sc, -1 / k, -10 / k, -100 / k, -1.0, 0.0}
+                 if -12 < p < 12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return quad(f, -12, 12, points=pts, limit=2000, epsabs=0, epsrel=1e-11)[0]
+
+
+@pytest.mark.parametrize("name", ["sign", "relu"])
+@pytest.mark.parametrize("q", [0.3, 0.99, 0.999, 0.9999])
+def test_typical_density_near_zero_matches_adaptive_quadrature_up_to_q_09999(name, q):
+    from relusim.theory.stabilities import typical_density
+    x = np.array([1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1.0])
+    np.testing.assert_allclose(typical_density(name, q, x),
+                               [_quad_typical_density(name, q, xi) for xi in x], rtol=1e-8)
+
+
+@pytest.mark.parametrize("name", ["sign", "relu", "tanh"])
+@pytest.mark.parametrize("q", [0.5, 0.99, 0.999, 0.9999])
+def test_typical_density_integrates_to_one_up_to_q_09999(name, q):
+    from relusim.theory.stabilities import typical_density
+    s = np.linspace(np.log(1e-12), np.log(15.0), 4001)  # x = e^s resolves the spike at x ~ sqrt(v)
+    f = typical_density(name, q, np.exp(s)) * np.exp(s)
+    assert float(np.sum(0.5 * (f[1:] + f[:-1])) * (s[1] - s[0])) == pytest.approx(1.0, abs=1e-7)
+
+
+def test_spherical_relu_density_near_capacity_keeps_its_spike():
+    q = rs_saddle("relu", "spherical", 2.9).q
+    d = stability_density("relu", "spherical", 2.9, x=[0.001])[0]
+    assert d == pytest.approx(_quad_typical_density("relu", q, 0.001), rel=1e-8)
+    assert d == pytest.approx(120.889, abs=1e-3)

@@ -15,6 +15,14 @@ Glossary (the paper's symbols, spelled for Python):
 Modules: activations, rs, rsb, franz_parisi, stabilities, cli (``relusim theory ...``).
 Solvers raise :class:`ConvergenceError` (a ``relusim.errors.RunError``) rather than return an
 unconverged value.
+
+As a library (every public function has its own example; ``tests/test_theory_doctests.py`` runs them)::
+
+    >>> from relusim import theory
+    >>> round(theory.capacity_rs("relu", "spherical"), 5), round(theory.at_threshold("relu", "spherical").alpha, 4)
+    (2.93388, 1.7212)
+    >>> round(theory.rs_saddle("sign", "binary", 0.5).q, 5)
+    0.17819
 """
 
 from relusim.theory.activations import Activation, REGISTRY, from_function, get_activation

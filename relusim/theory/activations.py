@@ -247,7 +247,14 @@ REGISTRY: dict[str, Callable[[], Activation]] = {
 
 @lru_cache(maxsize=None)
 def get_activation(name: str) -> Activation:
-    """Look an activation up by name (``REGISTRY`` keys, or ``relu_shift<b>`` for a shifted ReLU)."""
+    """Look an activation up by name (``REGISTRY`` keys, or ``relu_shift<b>`` for a shifted ReLU).
+
+    >>> relu = get_activation("relu")
+    >>> round(relu.Q_eff, 6), round(relu.drho1, 6)  # (pi-1)/(2 pi), pi/(pi-1)
+    (0.340845, 1.466942)
+    >>> round(float(get_activation("sign").rho(0.5)), 6)  # (2/pi) arcsin(1/2) = 1/3
+    0.333333
+    """
     key = str(name).lower()
     if key in REGISTRY:
         return REGISTRY[key]()

@@ -17,7 +17,7 @@ import numpy as np
 from relusim.errors import InputError
 from relusim.theory.activations import REGISTRY, get_activation
 from relusim.theory.franz_parisi import franz_parisi_entropy
-from relusim.theory.rs import WEIGHTS, at_threshold, capacity_rs, check_alpha, check_weights
+from relusim.theory.rs import WEIGHTS, ConvergenceError, at_threshold, capacity_rs, check_alpha, check_weights
 from relusim.theory.rsb import capacity_1rsb_spherical, local_entropy, local_entropy_extrapolated
 from relusim.theory.stabilities import sign_lattice_edges, stability_bin_probs, stability_density
 
@@ -84,9 +84,16 @@ def parse_ys(text: str, allow_inf: bool) -> list[float]:
 # --- output --------------------------------------------------------------------------------------
 
 def _fmt(v) -> str:
+    if v is None:
+        return "-"
     if isinstance(v, float):
         return "nan" if math.isnan(v) else f"{v:.6g}"
     return str(v)
+
+
+def _finite_or_none(v: float) -> float | None:
+    v = float(v)
+    return v if math.isfinite(v) else None
 
 
 def format_table(rows: list[dict]) -> str:
@@ -95,8 +102,11 @@ def format_table(rows: list[dict]) -> str:
     cols = list(rows[0])
     cells = [[_fmt(r.get(c, "")) for c in cols] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
-    lines = ["  ".join(c.rjust(w) for c, w in zip(cols, widths))]
-    lines += ["  ".join(x.rjust(w) for x, w in zip(row, widths)) for row in cells]
+    def just(text, w, col):  # free text (the note column) reads better left-aligned
+        return text.ljust(w) if col == "note" else text.rjust(w)
+
+    lines = ["  ".join(just(c, w, c) for c, w in zip(cols, widths)).rstrip()]
+    lines += ["  ".join(just(x, w, c) for x, w, c in zip(row, widths, cols)).rstrip() for row in cells]
     return "\n".join(lines)
 
 
@@ -150,6 +160,32 @@ def theory_group() -> None:
     stability distributions."""
 
 
+def _capacity_row(a: str, w: str) -> dict:
+    """One row of ``theory capacity``; a value that is not a finite number is None and ``note`` says why."""
+    notes = []
+    rs = _finite_or_none(capacity_rs(a, w))
+    if rs is None:
+        notes.append(f"RS: diverges ({a}, {w}: rho'(1) = inf"
+                     + ("; at finite K the RS capacity grows like sqrt K)" if a == "sign" else ")"))
+    try:
+        at = at_threshold(a, w)
+        alpha_at, q_at = _finite_or_none(at.alpha), _finite_or_none(at.q)
+        if at.note:
+            notes.append("AT: " + at.note)
+    except ConvergenceError as e:
+        alpha_at = q_at = None
+        notes.append(f"AT: not found ({e})")
+    if w == "binary":
+        rsb = None
+        notes.append("1RSB: not computed for binary weights")
+    else:
+        rsb = _finite_or_none(capacity_1rsb_spherical(a).alpha)
+        if rsb is None:
+            notes.append("1RSB: diverges at K = inf (rho'(1) = inf)")
+    return dict(activation=a, weights=w, alpha_c_rs=rs, alpha_at=alpha_at, q_at=q_at,
+                alpha_c_1rsb=rsb, note="; ".join(notes))
+
+
 @theory_group.command("capacity")
 @click.option("--activation", default="sign,relu", show_default=True, help=_ACT_HELP)
 @click.option("--weights", default="binary,spherical", show_default=True, help="binary, spherical")
@@ -164,20 +200,17 @@ def capacity_cmd(activation, weights, csv_path, json_path, plot_path):
     rows = []
     for w in parse_weights(weights):
         for a in parse_activations(activation):
-            at = at_threshold(a, w)
-            rsb = capacity_1rsb_spherical(a).alpha if w == "spherical" else float("nan")
-            rows.append(dict(activation=a, weights=w, alpha_c_rs=float(capacity_rs(a, w)),
-                             alpha_at=float(at.alpha), q_at=float(at.q), alpha_c_1rsb=float(rsb)))
+            rows.append(_capacity_row(a, w))
 
     def plot(rows, ax):
         labels = [f"{r['activation']}\n{r['weights']}" for r in rows]
         xs = np.arange(len(rows))
         for i, (k, lab) in enumerate([("alpha_c_rs", "RS capacity"), ("alpha_at", "AT"),
                                       ("alpha_c_1rsb", "1RSB capacity")]):
-            vals = [min(r[k], 10.0) for r in rows]
+            vals = [np.nan if r[k] is None else r[k] for r in rows]
             ax.bar(xs + (i - 1) * 0.27, vals, 0.27, label=lab)
         ax.set_xticks(xs, labels, fontsize=7)
-        ax.set_ylabel("alpha (inf shown as 10)")
+        ax.set_ylabel("alpha (missing bar: see the note column)")
 
     emit(rows, csv_path, json_path, plot_path, plot)
 

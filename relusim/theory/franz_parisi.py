@@ -130,6 +130,10 @@ def franz_parisi_entropy(act: Activation | str, weights: str, alpha: float, p: f
     """Franz-Parisi entropy ``V(p)`` (THEORY.md §6) for binary or spherical weights.
 
     Raises ConvergenceError if the 2-D root does not converge or leaves ``C^2 >= 0``.
+
+    >>> fp = franz_parisi_entropy("relu", "binary", 0.5, 0.8)  # d = 0.1 from a typical solution
+    >>> round(fp.V, 4), round(fp.d, 3)
+    (0.1587, 0.1)
     """
     act = as_activation(act)
     check_weights(weights)
@@ -138,6 +142,11 @@ def franz_parisi_entropy(act: Activation | str, weights: str, alpha: float, p: f
         raise InputError("p", p, "must lie in (0, 1), i.e. 0 < d < 0.5")
     rs = rs_saddle(act, weights, alpha)
     q, qhat = rs.q, rs.qhat
+    if q <= 0.0:
+        raise ConvergenceError(
+            "franz-parisi: not implemented at a q = 0 reference (even activation below alpha_0, "
+            "the paramagnetic RS saddle): the equations divide by rho(q) and sqrt(qhat)", **dict(
+                activation=act.name, weights=weights, alpha=alpha))
     rq, rp = float(act.rho(q)), float(act.rho(p))
     params = dict(activation=act.name, weights=weights, alpha=alpha, p=p)
 

@@ -61,11 +61,14 @@ def mills(x):
 def gauss_grid(scale: float = 1.0, n_hermite: int = 151) -> tuple[np.ndarray, np.ndarray]:
     """Nodes/weights for ``E_z f(scale * z)`` when ``f`` varies on scale 1 (kink of ``log Phi``, ``tanh``).
 
-    THEORY.md §11: Gauss-Hermite while ``scale <= 10`` (``rho <= 0.99``). Beyond, a trapezoid in ``t`` with
-    ``scale * z = sinh(t)``: spacing 0.01 near the kink and relative spacing 1% in the Gaussian tails, so a
-    few thousand nodes serve any ``scale``.
+    Gauss-Hermite while ``scale <= 1``. Beyond, a trapezoid in ``t`` with ``scale * z = sinh(t)``: spacing
+    0.01 near the kink and relative spacing 1% in the Gaussian tails, so a few thousand nodes serve any
+    ``scale`` (relative error below 1e-12 for ``log Phi``, ``r^2``, ``tanh^2``, ``log 2cosh`` against
+    adaptive quadrature). 151 Hermite nodes are good to 1e-14 at ``scale = 1`` but lose the kink
+    beyond: 3e-7 at scale 2 and 3% at scale 10 for ``E tanh^2``, which made the binary ``alpha(q)``
+    wrong for ``0.75 < q < 0.95``.
     """
-    if scale <= 10.0:
+    if scale <= 1.0:
         return gauss_hermite(n_hermite)
     T = np.arcsinh(12.0 * scale)
     t = np.linspace(-T, T, 2 * int(np.ceil(T / 0.01)) + 1)
@@ -176,14 +179,43 @@ def _root_in_q(f: Callable[[float], float], what: str, lo: float, hi: float, **p
     return float(q)
 
 
+def is_even(act: Activation | str) -> bool:
+    """``g(-x) = g(x)`` up to a constant (``rho'(0) = 0``, e.g. quadratic): ``q = 0`` solves RS at every alpha."""
+    return abs(float(as_activation(act).drho(0.0))) < 1e-9
+
+
+def alpha_paramagnetic(act: Activation | str) -> float:
+    """Even activations: end of the ``q = 0`` RS saddle, ``alpha_0 = 1/(rho''(0) A1(0)) = pi/(2 rho''(0))``.
+
+    There the ``q > 0`` branch is born (``alpha(q -> 0) = alpha_0`` for both priors) and the ``q = 0``
+    saddle loses stability (:func:`at_lhs` at ``q = 0`` is ``alpha rho''(0) A1(0)``). ``inf`` if not even.
+
+    >>> round(alpha_paramagnetic("quadratic"), 6)  # pi/4
+    0.785398
+    """
+    act = as_activation(act)
+    return 1.0 / (float(act.d2rho(0.0)) * A1(0.0)) if is_even(act) else np.inf
+
+
 def rs_saddle(act: Activation | str, weights: str, alpha: float) -> RSSaddle:
     """Solve the RS saddle point at ``alpha`` (THEORY.md §3) by a bracketed root of ``alpha(q) = alpha``.
 
-    Spherical weights have no RS solution at or above ``alpha_c = 2 rho'(1)``: ConvergenceError.
+    Spherical weights have no RS solution at or above ``alpha_c = 2 rho'(1)``: ConvergenceError. Even
+    activations (``rho'(0) = 0``) return ``q = 0`` up to :func:`alpha_paramagnetic`.
+
+    >>> s = rs_saddle("relu", "spherical", 1.0)
+    >>> round(s.q, 5), round(s.phi, 5)
+    (0.45261, -0.77196)
+    >>> rs_saddle("quadratic", "binary", 0.5).q  # paramagnetic below pi/4
+    0.0
     """
     act = as_activation(act)
     check_weights(weights)
     check_alpha(alpha)
+    if is_even(act) and alpha <= alpha_paramagnetic(act):
+        phi = (phi_rs_binary(act, alpha, 0.0, 0.0) if weights == "binary"
+               else phi_rs_spherical(act, alpha, 0.0))
+        return RSSaddle(act.name, weights, alpha, 0.0, 0.0, float(phi))
     q = _root_in_q(lambda q: np.log(alpha_of_q(act, weights, q)[0] / alpha), "RS saddle",
                    1e-12, _Q_MAX[weights], activation=act.name, weights=weights, alpha=alpha)
     a, qhat = alpha_of_q(act, weights, q)
@@ -192,14 +224,21 @@ def rs_saddle(act: Activation | str, weights: str, alpha: float) -> RSSaddle:
                                alpha=alpha, q=q, residual=a / alpha - 1.0)
     phi = (phi_rs_binary(act, alpha, q, qhat) if weights == "binary"
            else phi_rs_spherical(act, alpha, q))
-    return RSSaddle(act.name, weights, alpha, q, qhat, phi)
+    return RSSaddle(act.name, weights, alpha, q, qhat, float(phi))
 
 
 # --- capacities ----------------------------------------------------------------------------------
 
 def capacity_rs_binary(act: Activation | str) -> RSSaddle:
-    """Binary RS capacity: ``phi_RS(alpha_c) = 0`` (Krauth-Mezard zero entropy; THEORY.md §3)."""
+    """Binary RS capacity: ``phi_RS(alpha_c) = 0`` (Krauth-Mezard zero entropy; THEORY.md §3).
+
+    >>> s = capacity_rs_binary("relu")
+    >>> round(s.alpha, 5), round(s.q, 4)
+    (0.90399, 0.4487)
+    """
     act = as_activation(act)
+    if is_even(act) and alpha_paramagnetic(act) >= 1.0:  # q = 0: phi = (1 - alpha) log 2
+        return RSSaddle(act.name, "binary", 1.0, 0.0, 0.0, 0.0)
 
     def phi_at(q):
         a, qhat = alpha_of_q(act, "binary", q)
@@ -214,6 +253,11 @@ def capacity_rs_spherical(act: Activation | str) -> float:
     """Spherical RS capacity, closed form ``alpha_c = 2 rho'(1) = 2 E[g'^2]/Var g`` (THEORY.md §3, §9).
 
     ``inf`` when ``rho'(1)`` diverges (sign units).
+
+    >>> round(capacity_rs_spherical("relu"), 5), capacity_rs_spherical("perceptron")  # 2 pi/(pi-1), Gardner
+    (2.93388, 2.0)
+    >>> capacity_rs_spherical("sign")
+    inf
     """
     return 2.0 * as_activation(act).drho1
 
@@ -232,7 +276,11 @@ def capacity_rs_spherical_limit(act: Activation | str, eps: tuple[float, ...] = 
 
 
 def capacity_rs(act: Activation | str, weights: str) -> float:
-    """RS capacity for either prior (binary: zero entropy; spherical: closed form)."""
+    """RS capacity for either prior (binary: zero entropy; spherical: closed form).
+
+    >>> [round(capacity_rs(a, "binary"), 5) for a in ("sign", "relu")]
+    [0.94695, 0.90399]
+    """
     check_weights(weights)
     return capacity_rs_binary(act).alpha if weights == "binary" else capacity_rs_spherical(act)
 
@@ -255,30 +303,54 @@ def at_lhs(act: Activation | str, weights: str, q: float) -> float:
 
 @dataclass(frozen=True)
 class ATPoint:
-    """The RS instability: ``alpha_AT`` and the overlap there; ``marginal`` if RS holds up to capacity."""
+    """The RS instability: ``alpha_AT`` and the overlap there; ``marginal`` if RS holds up to capacity.
+
+    ``note`` says in one line what kind of instability it is when it is not a plain AT crossing.
+    """
 
     activation: str
     weights: str
     alpha: float
     q: float
     marginal: bool
+    note: str = ""
+
+
+_AT_Q_MAX = {"binary": 0.999, "spherical": 1.0 - 1e-6}  # beyond 1 - 1e-6, A2 loses digits (x + r(x))
 
 
 def at_threshold(act: Activation | str, weights: str) -> ATPoint:
     """RS (de Almeida-Thouless) instability ``alpha_AT`` (THEORY.md §4): root of ``at_lhs(q) = 1`` in ``q``.
 
-    If the condition never fails before ``q -> 1`` (spherical perceptron), returns the capacity with
-    ``marginal=True``.
+    The scan runs up to ``q = 1 - 1e-6`` (spherical) or ``0.999`` (binary): logistic crosses at
+    ``q = 0.98``. If the condition never fails (spherical perceptron), returns the capacity with
+    ``marginal=True``. Even activations: the ``q = 0`` saddle goes unstable at
+    :func:`alpha_paramagnetic`, where the ``q > 0`` branch starts; if that branch starts unstable the
+    threshold is ``alpha_0`` at ``q = 0`` (quadratic: ``pi/4``, the branch is unstable everywhere).
+
+    >>> at = at_threshold("relu", "spherical")
+    >>> round(at.alpha, 4), round(at.q, 4)
+    (1.7212, 0.7244)
+    >>> round(at_threshold("quadratic", "spherical").alpha, 6)
+    0.785398
     """
     act = as_activation(act)
     check_weights(weights)
-    qs = np.linspace(0.02, 0.98, 17)
+    q_max = _AT_Q_MAX[weights]
+    tail = 1.0 - np.logspace(-2, np.log10(1.0 - q_max), 2 * int(round(-np.log10(1.0 - q_max))) - 3)
+    qs = np.concatenate([np.linspace(0.02, 0.98, 17), tail])
     vals = np.array([at_lhs(act, weights, q) - 1.0 for q in qs])
     cross = np.nonzero(vals > 0)[0]
+    if is_even(act) and at_lhs(act, weights, 1e-3) > 1.0:
+        where = "everywhere" if len(cross) == len(qs) else "where it starts"
+        return ATPoint(act.name, weights, alpha_paramagnetic(act), 0.0, False,
+                       f"the q = 0 saddle is unstable above alpha_0 = {alpha_paramagnetic(act):.6g}, "
+                       f"where the q > 0 branch starts, RS-unstable {where}")
     if len(cross) == 0:
         if weights == "spherical" and np.isfinite(act.drho1):
-            return ATPoint(act.name, weights, capacity_rs_spherical(act), 1.0, True)
-        raise ConvergenceError("no RS instability found on the q grid", activation=act.name,
+            return ATPoint(act.name, weights, capacity_rs_spherical(act), 1.0, True,
+                           "none below capacity: RS is stable up to alpha_c_rs")
+        raise ConvergenceError(f"no RS instability for q <= {q_max}", activation=act.name,
                                weights=weights)
     i = cross[0]
     lo = qs[i - 1] if i > 0 else 1e-6
