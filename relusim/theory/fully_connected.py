@@ -317,10 +317,11 @@ def uniform_free_entropy(act: Activation | str, alpha: float, K: int, q: float, 
 
 
 def uniform_mode(act: Activation | str, weights: str, alpha: float, K: int,
-                 q: float | None = None) -> UniformMode:
+                 q: float | None = None, start: tuple[float, float] | None = None) -> UniformMode:
     """Solve the uniform-mode stationarity equations (FC11) at finite K for ``(u, delta)``.
 
     ``q`` defaults to the leading-order thermodynamic overlap (:func:`fc_saddle`; ``0`` for a linear unit).
+    ``start = (u, delta)`` replaces the default starting points (closed form (FC12), then fixed ones).
     The staggered modes and ``q`` are kept at leading order: an approximation at small K
     (docs/theory_fully_connected.md §5). A linear unit gives the N-dimensional perceptron at ``alpha K``.
     """
@@ -339,33 +340,74 @@ def uniform_mode(act: Activation | str, weights: str, alpha: float, K: int,
         u, delta = 1.0, 1.0 - q
     else:
         def eqs(x):
+            if not np.all(np.abs(x) < 50):
+                return [1e6, 1e6]
             u, d = np.exp(x)
             rho, den = _rho_fc(act, q, u, d)
+            if not 0.0 <= rho < 1.0:
+                return [1e6, 1e6]
             a1 = A1(rho) if rho < 1 - 1e-13 else np.inf
             e1 = (1.0 / d - 1.0 / (1.0 - q)) / (2 * K) - alpha * a1 / 2 * a2 * (V - qperp + a2 * d) / den ** 2
             e2 = (1.0 / d - u / d ** 2 + q / (1.0 - q) ** 2) / (2 * K) + alpha * a1 / 2 * a2 / den
             return [e1 * d, e2 * d * d / u]
 
-        guesses = []
-        if V > 0:
-            Uc = _U(act, weights, alpha, q)
+        if start is None and V > 0:  # closed form (FC12), capped: fast Newton, bracketed fallback
             rho = float(projected_activation(act).rho(q))
             kappa = alpha * A1(rho) * a2 / V
-            guesses.append(np.log([min(Uc / K, 1.0), min(1.0 / (kappa * (1 - rho) * K), 0.99)]))
-        guesses += [np.log([1.0, 0.5]), np.log([0.3, 0.1]), np.log([0.05, 0.01])]
-        sol = None
-        for g0 in guesses:
-            r = root(eqs, g0, method="hybr", options=dict(xtol=1e-13))
-            if r.success and np.max(np.abs(eqs(r.x))) < 1e-10:
-                sol = r
-                break
-        if sol is None:
-            raise ConvergenceError("uniform-mode equations did not converge", activation=act.name,
-                                   weights=weights, alpha=alpha, K=K, q=q)
-        u, delta = (float(v) for v in np.exp(sol.x))
+            start = (min(_U(act, weights, alpha, q) / K, 1.0),
+                     min(1.0 / (kappa * (1.0 - rho) * K), 0.5 * min(_U(act, weights, alpha, q) / K, 1.0)))
+            fallback = True
+        else:
+            fallback = start is None
+        r = None
+        if start is not None:
+            r = root(eqs, np.log(np.asarray(start, dtype=float)), method="hybr", options=dict(xtol=1e-13))
+        if r is not None and r.success and np.max(np.abs(eqs(r.x))) < 1e-10:
+            u, delta = (float(v) for v in np.exp(r.x))
+        elif fallback:
+            u, delta = _uniform_bracketed(eqs, act, alpha, K, q)
+        else:
+            raise ConvergenceError("uniform-mode equations did not converge from this start",
+                                   activation=act.name, weights=weights, alpha=alpha, K=K, q=q,
+                                   start=start)
     C = (u - 1.0) / (K - 1)
     p = (u - delta - q) / (K - 1)
     return UniformMode(act.name, weights, float(alpha), int(K), float(q), u, delta, C, p, 1.0 - delta / u)
+
+
+def _uniform_bracketed(eqs, act, alpha, K, q):
+    """Nested bracketed roots of eq. (FC11): ``delta(u) in (0, u)`` from the second equation (it runs from
+    ``-inf`` at ``delta -> 0`` to ``> 0`` at ``delta = u``), then ``u`` from the first."""
+    def e2(ld, lu):
+        return eqs(np.array([lu, ld]))[1]
+
+    def delta_of(lu):
+        lo, hi = lu - 25.0, lu - 1e-12
+        if not (e2(lo, lu) < 0 < e2(hi, lu)):
+            raise ConvergenceError("no bracket for delta in the uniform mode", activation=act.name,
+                                   alpha=alpha, K=K, q=q, u=float(np.exp(lu)))
+        return brentq(lambda ld: e2(ld, lu), lo, hi, xtol=1e-14)
+
+    def e1(lu):
+        return eqs(np.array([lu, delta_of(lu)]))[0]
+
+    def e1_or_nan(lu):
+        try:
+            return e1(lu)
+        except ConvergenceError:
+            return np.nan
+
+    lus = np.linspace(-12.0, 6.0, 37)
+    vals = [e1_or_nan(lu) for lu in lus]
+    i = next((j for j in range(len(lus) - 1) if vals[j] * vals[j + 1] < 0), None)
+    if i is None:
+        raise ConvergenceError("uniform-mode equations have no root (beyond capacity?)",
+                               activation=act.name, alpha=alpha, K=K, q=q)
+    lu = brentq(e1, lus[i], lus[i + 1], xtol=1e-14)
+    ld = delta_of(lu)
+    if np.max(np.abs(eqs(np.array([lu, ld])))) > 1e-10:
+        raise ConvergenceError("uniform-mode residual too large", activation=act.name, alpha=alpha, K=K)
+    return float(np.exp(lu)), float(np.exp(ld))
 
 
 # --- capacity and replicon (eq. (FC20)-(FC21)) --------------------------------------------------
