@@ -14,7 +14,7 @@ from typing import Callable
 import click
 import numpy as np
 
-from relusim.errors import InputError, RunError
+from relusim.errors import InputError
 from relusim.theory.activations import REGISTRY, get_activation
 from relusim.theory.franz_parisi import franz_parisi_entropy
 from relusim.theory.rs import WEIGHTS, at_threshold, capacity_rs, check_alpha, check_weights
@@ -405,12 +405,13 @@ def fc_correlation_cmd(activation, weights, alpha_grid, K_list, csv_path, json_p
     Columns: branch (PS below the transition, PSB above), q (same unit, two replicas), KC_inf
     = (K-1) C at K -> inf, U (the 1/K correction, (K-1) C = -1 + U/K), phi (free entropy per weight)
     and C_K<K> = the correlation C = c_k c_l W_k.W_l/N at finite K (uniform mode resummed).
+    Spherical alphas at or above the RS capacity per weight are skipped.
 
     \b
     Example:
       relusim theory fc-correlation --activation relu --weights spherical --alpha 0.1:2:0.05
     """
-    from relusim.theory.fully_connected import fc_saddle, transition, uniform_mode
+    from relusim.theory.fully_connected import capacity_fc, fc_saddle, transition, uniform_mode
 
     acts, ws = _fc_activations(activation), parse_weights(weights)
     alphas, Ks = parse_alpha_grid(alpha_grid), parse_Ks(K_list)
@@ -418,11 +419,11 @@ def fc_correlation_cmd(activation, weights, alpha_grid, K_list, csv_path, json_p
     for w in ws:
         for a in acts:
             tr = transition(a, w)
+            cap = capacity_fc(a, w).alpha if w == "spherical" else np.inf
             for al in alphas:
-                try:
-                    s = fc_saddle(a, w, float(al))
-                except RunError:
-                    continue  # at or above the spherical capacity: no saddle
+                if al >= cap * (1 - 1e-9):
+                    continue  # at or above the spherical capacity there is no saddle
+                s = fc_saddle(a, w, float(al))
                 r = dict(activation=a, weights=w, alpha=float(al), branch=s.branch, q=s.q,
                          KC_inf=s.c, U=s.U, phi=s.phi, kind=tr.kind,
                          alpha_psb=float(tr.alpha_transition))

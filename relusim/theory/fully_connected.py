@@ -43,7 +43,7 @@ from scipy.optimize import brentq, minimize_scalar, root
 
 from relusim.errors import InputError
 from relusim.theory.activations import Activation, as_activation
-from relusim.theory.rs import (A1, ConvergenceError, G, _binary_entropic, alpha_of_q, at_lhs,
+from relusim.theory.rs import (A1, ConvergenceError, G, alpha_of_q, at_lhs,
                                check_alpha, check_weights, phi_rs_binary, phi_rs_spherical,
                                qhat_of_q_binary)
 
