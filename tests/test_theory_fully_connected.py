@@ -208,3 +208,19 @@ def test_fc_capacity_command_and_bad_input_is_one_line_exit_2():
                  ["fc-correlation", "--K", "1"], ["fc-correlation", "--alpha", "0:1:0.5"]):
         res = CliRunner().invoke(theory_group, args)
         assert isinstance(res.exception, InputError) and res.output == "", args
+
+
+@pytest.mark.parametrize("act", ODD)
+def test_linear_channel_formula_matches_the_exact_finite_K_covariances(act):
+    # odd g: Var lambda = Q + (K-1) q_eff(C) and Cov = q_eff(q) + (K-1) q_eff(p) exactly (CLT aside);
+    # eq. (FC7) keeps only the a1^2 part of q_eff(C), q_eff(p): the error must fall like 1/K
+    g = get_activation(act)
+    a2 = fc.linear_weight(act)
+    q, u, delta = 0.6, 0.3, 0.2
+    errs = []
+    for K in (100, 1000):
+        C, p = (u - 1) / (K - 1), (u - delta - q) / (K - 1)
+        var = g.Q_eff + (K - 1) * float(g.q_eff(C))
+        cov = float(g.q_eff(q)) + (K - 1) * float(g.q_eff(p))
+        errs.append(abs(var - (g.Q_eff - a2 + a2 * u)) + abs(cov - (float(g.q_eff(q)) - a2 * q + a2 * (u - delta))))
+    assert errs[1] < 0.2 * errs[0] and errs[1] < 1e-2
