@@ -198,6 +198,12 @@ def test_fc_correlation_command_writes_csv_json_png(tmp_path):
     assert out["png"].read_bytes()[:4] == b"\x89PNG"
 
 
+def test_fc_correlation_help_ends_with_example():
+    help_text = CliRunner().invoke(theory_group, ["fc-correlation", "--help"]).output.split("Options:")[0]
+    lines = help_text.strip().splitlines()
+    assert "Example:" in lines[-2] and lines[-1].strip().startswith("relusim theory fc-correlation")
+
+
 def test_fc_capacity_command_and_bad_input_is_one_line_exit_2():
     res = CliRunner().invoke(theory_group, ["capacity", "--architecture", "fully_connected",
                                             "--activation", "relu", "--weights", "spherical"])

@@ -160,12 +160,12 @@ def capacity_cmd(activation, weights, architecture, csv_path, json_path, plot_pa
     """RS capacity, RS instability (AT) and, for spherical weights, the 1RSB capacity.
 
     With --architecture fully_connected: the FC network at K -> inf (capacity per weight, the
-    permutation-symmetry-breaking point and its kind, the replicon of the PSB branch).
+    permutation-symmetry-breaking point and its kind, the replicon of the PSB branch), e.g.
+    relusim theory capacity --architecture fully_connected --activation relu,erf.
 
     \b
     Example:
       relusim theory capacity --activation sign,relu,erf --weights spherical --csv cap.csv
-      relusim theory capacity --architecture fully_connected --activation relu,erf
     """
     if architecture == "fully_connected":
         return fc_capacity_rows(activation, weights, csv_path, json_path, plot_path)
