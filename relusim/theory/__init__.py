@@ -13,6 +13,7 @@ Glossary (the paper's symbols, spelled for Python):
     Delta         stability sigma*lambda, MODEL §4 normalisation (not divided by sqrt(Q_eff))
 
 Modules: activations, rs, rsb, franz_parisi, stabilities, cli (``relusim theory ...``).
+The fully connected network at large K: fully_connected (docs/theory_fully_connected.md).
 Solvers raise :class:`ConvergenceError` (a ``relusim.errors.RunError``) rather than return an
 unconverged value.
 
@@ -27,6 +28,8 @@ As a library (every public function has its own example; ``tests/test_theory_doc
 
 from relusim.theory.activations import Activation, REGISTRY, from_function, get_activation
 from relusim.theory.franz_parisi import FPPoint, franz_parisi_curve, franz_parisi_entropy
+from relusim.theory.fully_connected import (at_threshold_fc, capacity_fc, fc_saddle, transition,
+                                            uniform_mode, unit_correlation)
 from relusim.theory.rs import (ConvergenceError, at_threshold, capacity_rs, capacity_rs_binary,
                                capacity_rs_spherical, capacity_rs_spherical_limit, phi_rs_binary,
                                phi_rs_spherical, rs_saddle)
@@ -40,4 +43,5 @@ __all__ = [
     "capacity_1rsb_spherical", "local_entropy", "local_entropy_extrapolated",
     "FPPoint", "franz_parisi_entropy", "franz_parisi_curve",
     "stability_density", "stability_bin_probs", "sign_lattice_edges",
+    "fc_saddle", "unit_correlation", "uniform_mode", "transition", "capacity_fc", "at_threshold_fc",
 ]

@@ -189,14 +189,24 @@ def _capacity_row(a: str, w: str) -> dict:
 @theory_group.command("capacity")
 @click.option("--activation", default="sign,relu", show_default=True, help=_ACT_HELP)
 @click.option("--weights", default="binary,spherical", show_default=True, help="binary, spherical")
+@click.option("--architecture", default="tree", show_default=True,
+              help="tree (K -> inf tree theory) or fully_connected (docs/theory_fully_connected.md)")
 @output_options
-def capacity_cmd(activation, weights, csv_path, json_path, plot_path):
+def capacity_cmd(activation, weights, architecture, csv_path, json_path, plot_path):
     """RS capacity, RS instability (AT) and, for spherical weights, the 1RSB capacity.
+
+    With --architecture fully_connected: the FC network at K -> inf (capacity per weight, the
+    permutation-symmetry-breaking point and its kind, the replicon of the PSB branch), e.g.
+    relusim theory capacity --architecture fully_connected --activation relu,erf.
 
     \b
     Example:
       relusim theory capacity --activation sign,relu,erf --weights spherical --csv cap.csv
     """
+    if architecture == "fully_connected":
+        return fc_capacity_rows(activation, weights, csv_path, json_path, plot_path)
+    if architecture != "tree":
+        raise InputError("architecture", architecture, "allowed: tree, fully_connected")
     rows = []
     for w in parse_weights(weights):
         for a in parse_activations(activation):
@@ -331,6 +341,142 @@ def stabilities_cmd(activation, weights, alpha, y_list, q1, x_grid, K, csv_path,
     else:
         emit(rows, csv_path, json_path, plot_path,
              lambda rows, ax: _lines(rows, ax, "x", "density", ("activation", "y"), "Delta", "P(Delta)"))
+
+
+# --- fully connected network (docs/theory_fully_connected.md) -----------------------------------
+
+def _fc_activations(text: str) -> list[str]:
+    from relusim.theory.fully_connected import linear_weight
+
+    names = parse_activations(text)
+    for a in names:
+        act = get_activation(a)
+        if act.Q_eff - linear_weight(act) <= 1e-9 * act.Q_eff:
+            raise InputError("activation", a, "a non-linear activation (a linear unit has no capacity "
+                             "per weight at K -> inf in the fully connected network)")
+    return names
+
+
+def fc_capacity_rows(activation, weights, csv_path, json_path, plot_path) -> None:
+    """Rows of ``relusim theory capacity --architecture fully_connected``."""
+    import time
+
+    from relusim.theory.fully_connected import at_threshold_fc, capacity_fc, transition
+
+    acts, ws = _fc_activations(activation), parse_weights(weights)
+    rows = []
+    for w in ws:
+        for a in acts:
+            t0 = time.perf_counter()
+            tr, cap, at = transition(a, w), capacity_fc(a, w), at_threshold_fc(a, w)
+            rows.append(dict(activation=a, weights=w, architecture="fully_connected",
+                             alpha_c_rs=float(cap.alpha), branch_c=cap.branch, q_c=float(cap.q),
+                             kind=tr.kind, alpha_psb=float(tr.alpha_transition),
+                             q_psb=float(tr.q_transition), alpha_spinodal=float(tr.alpha_spinodal),
+                             alpha_ps_unstable=float(tr.alpha_ps), alpha_at=float(at.alpha),
+                             at_at_psb=bool(at.at_transition),
+                             seconds=round(time.perf_counter() - t0, 3)))
+
+    def plot(rows, ax):
+        labels = [f"{r['activation']}\n{r['weights']}" for r in rows]
+        xs = np.arange(len(rows))
+        for i, (k, lab) in enumerate([("alpha_c_rs", "RS capacity / weight"),
+                                      ("alpha_spinodal", "PSB spinodal"), ("alpha_psb", "PSB transition")]):
+            ax.bar(xs + (i - 1) * 0.27, [min(r[k], 12.0) for r in rows], 0.27, label=lab)
+        ax.set_xticks(xs, labels, fontsize=7)
+        ax.set_ylabel("alpha = P/(KN) (inf shown as 12)")
+
+    emit(rows, csv_path, json_path, plot_path, plot)
+
+
+def parse_alpha_grid(text: str) -> np.ndarray:
+    """``"a:b:s"`` with a decimal step ``s`` (``0.1:2:0.05``), ``"a:b:n"`` with an integer count, or a
+    comma list; every value finite and > 0."""
+    allowed = "'a:b:step' (decimal step), 'a:b:n' (n points) or a comma list of numbers > 0"
+    parts = str(text).split(":")
+    if len(parts) == 3 and "." in parts[2]:
+        try:
+            a, b, st = (float(x) for x in parts)
+        except ValueError:
+            raise InputError("alpha", text, allowed) from None
+        if not (st > 0 and b >= a and (b - a) / st < 1e5):
+            raise InputError("alpha", text, allowed)
+        vals = a + st * np.arange(int(np.floor((b - a) / st + 1e-9)) + 1)
+    else:
+        vals = parse_grid("alpha", text)
+    if not (np.all(np.isfinite(vals)) and np.all(vals > 0)):
+        raise InputError("alpha", text, allowed)
+    return vals
+
+
+def parse_Ks(text: str | None) -> list[int]:
+    if not text:
+        return []
+    out = []
+    for s in parse_list("K", text):
+        try:
+            k = int(s)
+        except ValueError:
+            raise InputError("K", s, "integers >= 2, comma separated") from None
+        if k < 2:
+            raise InputError("K", s, "integers >= 2, comma separated")
+        out.append(k)
+    return out
+
+
+@theory_group.command("fc-correlation")
+@click.option("--activation", default="relu", show_default=True, help=_ACT_HELP + " (not linear)")
+@click.option("--weights", default="spherical", show_default=True, help="binary, spherical")
+@click.option("--alpha", "alpha_grid", default="0.1:2:0.1", show_default=True,
+              help="alpha = P/(KN): 'a:b:step', 'a:b:n' or a comma list")
+@click.option("--K", "K_list", default="4,10", show_default=True,
+              help="finite widths for the 1/K-resummed unit correlation C_K (comma list, >= 2; '' for none)")
+@output_options
+def fc_correlation_cmd(activation, weights, alpha_grid, K_list, csv_path, json_path, plot_path):
+    """Fully connected network: unit correlation and the permutation-symmetry breaking vs alpha.
+
+    Columns: branch (PS below the transition, PSB above), q (same unit, two replicas), KC_inf
+    = (K-1) C at K -> inf, U (the 1/K correction, (K-1) C = -1 + U/K), phi (free entropy per weight)
+    and C_K<K> = the correlation C = c_k c_l W_k.W_l/N at finite K (uniform mode resummed).
+    Spherical alphas at or above the RS capacity per weight are skipped.
+
+    \b
+    Example:
+      relusim theory fc-correlation --activation relu --weights spherical --alpha 0.1:2:0.05
+    """
+    from relusim.theory.fully_connected import capacity_fc, fc_saddle, transition, uniform_mode
+
+    acts, ws = _fc_activations(activation), parse_weights(weights)
+    alphas, Ks = parse_alpha_grid(alpha_grid), parse_Ks(K_list)
+    rows = []
+    for w in ws:
+        for a in acts:
+            tr = transition(a, w)
+            cap = capacity_fc(a, w).alpha if w == "spherical" else np.inf
+            for al in alphas:
+                if al >= cap * (1 - 1e-9):
+                    continue  # at or above the spherical capacity there is no saddle
+                s = fc_saddle(a, w, float(al))
+                r = dict(activation=a, weights=w, alpha=float(al), branch=s.branch, q=s.q,
+                         KC_inf=s.c, U=s.U, phi=s.phi, kind=tr.kind,
+                         alpha_psb=float(tr.alpha_transition))
+                for K in Ks:
+                    r[f"C_K{K}"] = uniform_mode(a, w, float(al), K, q=s.q).C
+                rows.append(r)
+    if not rows:
+        raise InputError("alpha", alpha_grid, "at least one alpha below the capacity")
+
+    def plot(rows, ax):
+        _lines(rows, ax, "alpha", "q", ("activation", "weights"), "alpha = P/(KN)",
+               "q (solid), (K-1) C at finite K (dashed)")
+        for K in Ks:
+            for key in dict.fromkeys((r["activation"], r["weights"]) for r in rows):
+                rs = [r for r in rows if (r["activation"], r["weights"]) == key]
+                ax.plot([r["alpha"] for r in rs], [(K - 1) * r[f"C_K{K}"] for r in rs], ls="--",
+                        label=f"{key[0]}, {key[1]}, K={K}")
+        ax.axhline(-1, color="k", lw=0.5)
+
+    emit(rows, csv_path, json_path, plot_path, plot)
 
 
 __all__ = ["theory_group", "WEIGHTS"]
