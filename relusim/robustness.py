@@ -382,10 +382,11 @@ def read_run(path) -> dict:
 
 def run_activation(path) -> str:
     """The activation of a result file's config (for colours and labels)."""
-    import h5py
     import yaml
 
-    with h5py.File(path, "r") as f:
+    from .io import open_results
+
+    with open_results(path, verify=False) as f:
         return yaml.safe_load(f.attrs["config"])["model"]["activation"]
 
 
@@ -434,10 +435,11 @@ def _write_group(path, st: Settings, rows: list[SampleRobustness], replicated: b
     import h5py
 
     from . import __version__
-    from .io import _fsync_replace
+    from .io import _fsync_replace, check_space, seal, temp_path
 
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.robustness.tmp")
+    check_space(path, path.stat().st_size + (4 << 20))
+    tmp = temp_path(path, "robustness")
     shutil.copyfile(path, tmp)
     try:
         with h5py.File(tmp, "a") as f:
@@ -464,6 +466,7 @@ def _write_group(path, st: Settings, rows: list[SampleRobustness], replicated: b
                 gw.create_dataset("error", data=wn[:, 0])
                 if replicated:
                     gw.create_dataset("error_replicas", data=wn[:, 1:])
+            seal(g)
         _fsync_replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
