@@ -106,7 +106,7 @@ def merge_space(path: str | os.PathLike) -> int:
     size = path.stat().st_size if path.is_file() else 0
     d = parts_dir(path)
     shards = sum(p.stat().st_size for p in d.glob("*.h5")) if d.is_dir() else 0
-    return size + shards + (1 << 20)
+    return size + shards + (64 << 10)
 
 
 def check_space(path: str | os.PathLike, need: int) -> None:
@@ -507,7 +507,7 @@ class ResultsFile:
 
     def _copy_on_write(self, change, extra: int = 0) -> None:
         """Copy the file, ``change(h5py file)`` the copy, fsync, replace: the file is whole at every instant."""
-        check_space(self.path, self.path.stat().st_size + extra + (1 << 20))
+        check_space(self.path, self.path.stat().st_size + extra + (64 << 10))
         tmp = temp_path(self.path)
         try:
             shutil.copyfile(self.path, tmp)

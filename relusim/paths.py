@@ -63,7 +63,7 @@ def check_writable(key: str, path: str | os.PathLike, *, what: str = "file") -> 
             raise InputError(key, text, "is read-only (chmod u+w it to let relusim write it)")
     probe = existing_ancestor(p)
     if not probe.is_dir():
-        raise InputError(key, text, f"cannot be created: {probe} is a file, not a folder")
+        raise InputError(key, text, f"is not writable: {probe} is a file, not a folder")
     mnt, fstype, read_only = _mount_of(probe.resolve())
     if fstype in VIRTUAL_FS:
         raise InputError(key, text, f"is on {mnt}, a virtual file system ({fstype}) that holds no files")

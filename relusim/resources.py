@@ -89,8 +89,12 @@ def check_memory(cfgs: Sequence[Config], workers: int = 1, key: str | None = Non
     what = f"P = {biggest.model.P} patterns, N = {biggest.model.N}, y = {biggest.ensemble.replicas}, " \
            f"{biggest.anneal.sweeps + biggest.anneal.extra_sweeps} sweeps traced"
     if one > avail:
-        k = key or ("model.alpha" if 8 * biggest.model.P * biggest.model.N >= one / 3 else "anneal.sweeps")
-        value = {"model.alpha": biggest.model.alpha, "anneal.sweeps": biggest.anneal.sweeps}.get(k, "")
+        a = biggest.anneal
+        trace = (8 * biggest.ensemble.replicas + 49) * (a.sweeps + a.extra_sweeps)
+        k = key or ("model.alpha" if trace < one / 2 else
+                    "anneal.sweeps" if a.sweeps >= a.extra_sweeps else "anneal.extra_sweeps")
+        value = {"model.alpha": biggest.model.alpha, "anneal.sweeps": a.sweeps,
+                 "anneal.extra_sweeps": a.extra_sweeps}[k]
         raise InputError(k, value, f"a sample needs about {_size(one)} of memory ({what}); this machine has "
                          f"{_size(avail)} available")
     fits = max(1, int(avail // (one + PROCESS_BYTES)))

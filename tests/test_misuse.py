@@ -82,6 +82,10 @@ def start_holder(conf: str, output: Path, *extra, command: str = "anneal") -> su
         assert p.poll() is None, p.communicate()
         assert time.monotonic() - t0 < 60, "the holder never took its lock"
         time.sleep(0.05)
+    while not output.exists() or list(output.parent.glob(f".{output.name}~*.tmp")):
+        assert p.poll() is None, p.communicate()
+        time.sleep(0.05)  # its file created: from now on it only runs its long sample
+    time.sleep(0.3)
     return p
 
 
