@@ -603,34 +603,41 @@ def summary(path: str | os.PathLike) -> str:
 
     p = Path(path)
     with open_results(p) as f:
-        cfg = yaml.safe_load(f.attrs["config"])
-        m, e, a = cfg["model"], cfg["ensemble"], cfg["anneal"]
-        total = int(f.attrs.get("samples", cfg["samples"]))
-        groups = [f["samples"][k] for k in sorted(f["samples"])]
-        lines = [
-            f"file      {p}",
-            f"name      {cfg['name']}   seed {cfg['seed']}   relusim {f.attrs['relusim_version']}"
-            f"   git {str(f.attrs['git_commit'])[:10]}{' (dirty)' if f.attrs['git_dirty'] else ''}",
-            f"model     {m['activation']} / {m['weights']}   N={m['N']} K={m['K']} alpha={m['alpha']}"
-            f"   P={int(np.floor(m['alpha'] * m['N'] + 0.5))}",
-            f"ensemble  y={e['replicas']}" + (f" ({e['reference']} reference)" if e["replicas"] > 1 else ""),
-            f"anneal    {a['sampler']}  beta {a['beta']['start']}->{a['beta']['stop']} ({a['beta']['schedule']})"
-            f"  sweeps {a['sweeps']}",
-            f"created   {f.attrs['created_utc']} on {f.attrs['host']}",
-            f"progress  {len(groups)}/{total} samples done"
-            + ("  (finished)" if f.attrs.get("finished") else ""),
-        ]
-        pending = len(ResultsFile(p).shard_paths())
-        if pending:
-            lines.append(f"pending   {pending} finished samples in {parts_dir(p)} (merged on the next run)")
-        if groups:
-            solved = sum(bool(g.attrs["solved"]) for g in groups)
-            sweeps = np.array([g.attrs["sweeps_done"] for g in groups])
-            energies = np.concatenate([g["energy"][()] for g in groups])
-            wall = np.array([g.attrs["wall_s"] for g in groups])
-            lines.append(f"solved    {solved}/{len(groups)}   sweeps done: median {np.median(sweeps):.0f}, "
-                         f"max {sweeps.max()}   final energies: mean {energies.mean():.2f}, max {energies.max()}")
-            lines.append(f"time      {wall.sum():.1f} s of sampling, {wall.mean():.2f} s per sample")
-        if "robustness" in f:
-            lines.append(f"robustness {', '.join(sorted(f['robustness']))}")
+        try:
+            return _summary(p, f, yaml.safe_load(f.attrs["config"]))
+        except (yaml.YAMLError, KeyError, TypeError, ValueError, OSError) as exc:
+            raise DataError(f"{p}: its provenance is unreadable ({type(exc).__name__}: {exc}); "
+                            "damaged, or not written by relusim") from None
+
+
+def _summary(p: Path, f: h5py.File, cfg: dict) -> str:
+    m, e, a = cfg["model"], cfg["ensemble"], cfg["anneal"]
+    total = int(f.attrs.get("samples", cfg["samples"]))
+    groups = [f["samples"][k] for k in sorted(f["samples"])]
+    lines = [
+        f"file      {p}",
+        f"name      {cfg['name']}   seed {cfg['seed']}   relusim {f.attrs['relusim_version']}"
+        f"   git {str(f.attrs['git_commit'])[:10]}{' (dirty)' if f.attrs['git_dirty'] else ''}",
+        f"model     {m['activation']} / {m['weights']}   N={m['N']} K={m['K']} alpha={m['alpha']}"
+        f"   P={int(np.floor(m['alpha'] * m['N'] + 0.5))}",
+        f"ensemble  y={e['replicas']}" + (f" ({e['reference']} reference)" if e["replicas"] > 1 else ""),
+        f"anneal    {a['sampler']}  beta {a['beta']['start']}->{a['beta']['stop']} ({a['beta']['schedule']})"
+        f"  sweeps {a['sweeps']}",
+        f"created   {f.attrs['created_utc']} on {f.attrs['host']}",
+        f"progress  {len(groups)}/{total} samples done"
+        + ("  (finished)" if f.attrs.get("finished") else ""),
+    ]
+    pending = len(ResultsFile(p).shard_paths())
+    if pending:
+        lines.append(f"pending   {pending} finished samples in {parts_dir(p)} (merged on the next run)")
+    if groups:
+        solved = sum(bool(g.attrs["solved"]) for g in groups)
+        sweeps = np.array([g.attrs["sweeps_done"] for g in groups])
+        energies = np.concatenate([g["energy"][()] for g in groups])
+        wall = np.array([g.attrs["wall_s"] for g in groups])
+        lines.append(f"solved    {solved}/{len(groups)}   sweeps done: median {np.median(sweeps):.0f}, "
+                     f"max {sweeps.max()}   final energies: mean {energies.mean():.2f}, max {energies.max()}")
+        lines.append(f"time      {wall.sum():.1f} s of sampling, {wall.mean():.2f} s per sample")
+    if "robustness" in f:
+        lines.append(f"robustness {', '.join(sorted(f['robustness']))}")
     return "\n".join(lines)

@@ -428,7 +428,6 @@ def measure_file(path, fractions, trials: int, noise_levels=(), progress=None) -
 def _write_group(path, st: Settings, rows: list[SampleRobustness], replicated: bool, binary: bool,
                  solved: list[bool]) -> None:
     """Replace ``/robustness`` the way :mod:`relusim.io` changes a result file: copy, modify, fsync, replace."""
-    import os
     import shutil
     from pathlib import Path
 
@@ -438,10 +437,10 @@ def _write_group(path, st: Settings, rows: list[SampleRobustness], replicated: b
     from .io import _fsync_replace, check_space, seal, temp_path
 
     path = Path(path)
-    check_space(path, path.stat().st_size + (4 << 20))
+    check_space(path, path.stat().st_size + (1 << 20))
     tmp = temp_path(path, "robustness")
-    shutil.copyfile(path, tmp)
     try:
+        shutil.copyfile(path, tmp)
         with h5py.File(tmp, "a") as f:
             if GROUP in f:
                 del f[GROUP]

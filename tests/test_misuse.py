@@ -4,7 +4,6 @@ One owner per result file; damaged data detected, named and never used; a full d
 and keeps every finished sample; debris of dead processes removed (only theirs).
 """
 import copy
-import hashlib
 import os
 import shutil
 import signal
