@@ -444,11 +444,12 @@ class ResultsFile:
             with h5py.File(p, "r") as s:
                 shard_sha = s.attrs.get("config_sha256")
                 name = SAMPLE_FMT.format(i)
-                if "samples" not in s or name not in s["samples"]:
-                    return f"holds no sample {i}"
-                problem = check_group(s["samples"][name])
+                problem = (check_group(s["samples"][name]) if "samples" in s and name in s["samples"]
+                           else f"holds no sample {i}")
         except Exception as exc:  # noqa: BLE001 - truncated, garbage, a damaged superblock
             return f"not a readable HDF5 file ({type(exc).__name__})"
+        if shard_sha is None:
+            return "carries no config_sha256"
         if shard_sha != file_sha:
             raise InputError("shard", str(p), f"comes from a different config than the file it belongs to, "
                              f"{self.path} (config_sha256 {str(shard_sha)[:12]} != {str(file_sha)[:12]}); "
