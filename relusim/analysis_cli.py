@@ -55,7 +55,8 @@ def _progress(quiet: bool, desc: str):
 
 def _existing(path: str) -> str:
     if not Path(path).is_file():
-        raise InputError("RESULTS", path, "no such file")
+        raise InputError("RESULTS", path, "is a directory, not a result file" if Path(path).is_dir()
+                         else "no such file")
     return path
 
 
@@ -79,7 +80,7 @@ def robustness(results, flips, trials, weight_noise, plot_path, quiet) -> None:
 
     Example: relusim robustness results/paper_fig3_relu_quick.h5 --flips 0:0.5:51 --trials 100
     """
-    from . import plots
+    from . import io, paths, plots
     from .robustness import measure_file, run_activation
 
     _existing(results)
@@ -87,10 +88,20 @@ def robustness(results, flips, trials, weight_noise, plot_path, quiet) -> None:
     wn = parse_spec("--weight-noise", weight_noise, allow_none=True)
     if trials < 1:
         raise InputError("--trials", trials, "must be >= 1")
-    t0 = time.perf_counter()
-    written, curves = measure_file(results, fr, trials, wn, progress=_progress(quiet, "robustness"))
-    wall = time.perf_counter() - t0
     plot_path = plot_path or str(Path(results).with_name(Path(results).stem + "_robustness.png"))
+    paths.check_plot("--plot", plot_path)  # every path checked before any work
+    paths.check_writable("RESULTS", results)
+    io.open_results(results, verify=False).close()  # a result file at all, before it is locked
+    rf = io.ResultsFile(results)
+    rf.claim(tasks=False, key="RESULTS")
+    try:
+        rf.clean_debris(shards_too=False)
+        t0 = time.perf_counter()
+        written, curves = measure_file(results, fr, trials, wn, progress=_progress(quiet, "robustness"))
+        wall = time.perf_counter() - t0
+    finally:
+        rf.release()
+    paths.make_parent(plot_path)
     color = plots.ACT_COLOR.get(run_activation(results), "C2")
     plots.plot_robustness([(Path(results).stem, color, curves)], plot_path, title=Path(results).name)
     for kind, d in curves.items():
@@ -122,16 +133,23 @@ def compare(results, plot_path, json_path) -> None:
     Example: relusim compare results/paper_fig3_sign_quick.h5 results/paper_fig3_relu_quick.h5 --plot cmp.png
     """
     from . import compare as cmp
+    from . import paths
 
+    if plot_path:
+        paths.check_plot("--plot", plot_path)
+    if json_path:
+        paths.check_writable("--json", json_path)
     runs = [cmp.load_run(_existing(p)) for p in results]
     rows = cmp.table_rows(runs)
     click.echo(cmp.format_table(rows))
     if json_path:
+        paths.make_parent(json_path)
         Path(json_path).write_text(json.dumps(rows, indent=1))
         click.echo(f"table: {json_path}")
     if plot_path:
         from . import plots
 
+        paths.make_parent(plot_path)
         plots.plot_compare(runs, plot_path)
         click.echo(f"plot: {plot_path}")
 

@@ -11,10 +11,27 @@ import traceback
 
 import click
 
-from .errors import InputError, RunError
+from .errors import DataError, InputError, RunError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The main group; ``theory`` (SciPy: ~0.7 s to import) is imported only when it is used."""
+
+    LAZY = {"theory": ("relusim.theory.cli", "theory_group")}
+
+    def list_commands(self, ctx):
+        return sorted([*super().list_commands(ctx), *self.LAZY])
+
+    def get_command(self, ctx, name):
+        if name in self.LAZY and name not in self.commands:
+            import importlib
+
+            module, attr = self.LAZY[name]
+            self.add_command(getattr(importlib.import_module(module), attr), name)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="relusim")
 def cli() -> None:
     """Statistical physics of learning in tree committee machines (sign / ReLU units)."""
@@ -55,29 +72,38 @@ def validate(config_path) -> None:
     """
     from . import config
 
+    from .resources import check_memory
+
     cfg = config.load(config_path)
+    check_memory([cfg], 1)
     click.echo(cfg.to_yaml(), nl=False)
     click.echo(f"# ok: P = {cfg.model.P} patterns, n = N/K = {cfg.model.n}", err=True)
 
 
 @cli.command()
 @click.argument("results", type=click.Path(dir_okay=False))
-def info(results) -> None:
+@click.option("--verify", is_flag=True, help="Also check the checksums of the pending shards; list every "
+              "damaged sample (exit 1 if any).")
+def info(results, verify) -> None:
     """Print what a result file holds and how far its run got.
 
-    Example: relusim info results/default.h5
+    Every sample's checksums are checked first: a damaged sample is named and the exit status is 1.
+
+    Example: relusim info results/default.h5 --verify
     """
     from . import io
 
+    if verify:
+        lines = io.verify(results)
     click.echo(io.summary(results))
+    if verify:
+        click.echo("\n".join(lines))
 
 
 def _register_commands() -> None:
     from .analysis_cli import COMMANDS as ANALYSIS
     from .cluster_cli import COMMANDS as CLUSTER
-    from .theory.cli import theory_group
 
-    cli.add_command(theory_group, "theory")
     for command in ANALYSIS + CLUSTER:
         cli.add_command(command)
 
@@ -87,6 +113,15 @@ _register_commands()
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: turns every input error into one line on stderr and exit status 2."""
+    from . import lock
+
+    try:
+        _main(argv)
+    finally:
+        lock.release_all()  # the kernel would drop the locks anyway; this removes their files
+
+
+def _main(argv: list[str] | None) -> None:
     try:
         rv = cli.main(args=argv, prog_name="relusim", standalone_mode=False)
     except InputError as exc:
@@ -103,5 +138,18 @@ def main(argv: list[str] | None = None) -> None:
         if os.environ.get("RELUSIM_DEBUG") == "1":
             traceback.print_exception(exc)  # the whole chain: a worker's own traceback included
         click.echo(f"relusim: run failed: {exc}", err=True)
+        sys.exit(1)
+    except DataError as exc:
+        click.echo(f"relusim: error: {exc}", err=True)
+        sys.exit(1)
+    except Exception as exc:
+        from . import io
+
+        if not io.is_disk_full(exc):
+            raise
+        if os.environ.get("RELUSIM_DEBUG") == "1":
+            traceback.print_exception(exc)
+        where = getattr(exc, "filename", None) or os.getcwd()
+        click.echo(f"relusim: run failed: {io.disk_full_error(where, 'what was finished is kept')}", err=True)
         sys.exit(1)
     sys.exit(rv if isinstance(rv, int) else 0)

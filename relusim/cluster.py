@@ -357,6 +357,8 @@ def run_task(table: str | os.PathLike, task_id: int, workers: int = 1) -> Iterat
         raise InputError("--task-id", task_id, f"must be in 0..{len(tasks) - 1}")
     done: dict[int, set[int]] = {}
     todo = []
+    for pi, _ in tasks[task_id]:  # array tasks share a point; an anneal or sweep on it excludes them
+        io.ResultsFile(configs[pi].output).claim(shared_tasks=True)
     for pi, index in tasks[task_id]:
         if pi not in done:
             rf = io.ResultsFile(configs[pi].output)
@@ -402,8 +404,11 @@ def file_config(path: Path) -> tuple[Config, str]:
         raise InputError("RESULTS", str(path), "is not a readable HDF5 file") from None
     if text is None or sha is None:
         raise InputError("RESULTS", str(path), "is not a relusim result file (no config in it)")
-    raw = yaml.safe_load(text)
-    raw["output"] = str(path)  # where the file is now, not where it was written
+    try:
+        raw = yaml.safe_load(text)
+        raw["output"] = str(path)  # where the file is now, not where it was written
+    except (yaml.YAMLError, TypeError):
+        raise InputError("RESULTS", str(path), "its stored config is not readable YAML (damaged?)") from None
     cfg = from_dict(raw)
     if cfg.physics_sha256() != sha:
         raise InputError("RESULTS", str(path), "its config does not hash to its config_sha256: "
@@ -421,22 +426,20 @@ def merge(paths: Sequence[str | os.PathLike]) -> list[MergeReport]:
     for path in files:
         cfg, sha = file_config(path)
         rf = io.ResultsFile(path)
-        for shard in rf.shard_paths().values():
-            try:
-                with h5py.File(shard, "r") as s:
-                    shard_sha = s.attrs.get("config_sha256")
-            except OSError:
-                raise InputError("shard", str(shard), "is not a readable HDF5 file; remove it") from None
-            if shard_sha != sha:
-                raise InputError("shard", str(shard), f"comes from a different config than {path}; remove it")
+        rf.claim(tasks=False, key="RESULTS")  # array tasks may still write shards; another merge may not
+        for i, shard in rf.shard_paths().items():
+            rf.check_shard(i, shard, sha)  # another config's shard: InputError before anything is written
         checked.append((rf, cfg, sha))
     reports = []
     for rf, cfg, sha in checked:
+        rf.clean_debris(shards_too=False)
+        rf.repair()
         samples = int(rf.attr("samples", cfg.samples))
         merged = rf.merge_shards(sha, final_samples=samples)
         stored = rf.stored_indices()
         reports.append(MergeReport(str(rf.path), merged, len(stored), samples,
                                    tuple(i for i in range(samples) if i not in stored)))
+        rf.release()
     return reports
 
 

@@ -85,10 +85,17 @@ def sweep(config_path, grids, samples, out_dir, backend, workers, scheduler, slu
     _check_options(mode, dict(workers=workers, scheduler=scheduler, slurm=slurm, queue=queue,
                               walltime=walltime, cores=cores, memory=memory, setup=setup, chunk=chunk,
                               dry_run=dry_run, wait=wait))
+    from . import paths
+    from .resources import check_memory
+
     base = config.load(config_path)
     if samples is not None and samples < 1:
         raise InputError("--samples", samples, "must be >= 1")
+    if out_dir is not None:
+        paths.check_folder("--out-dir", out_dir)
     points = sweep_.expand(base, sweep_.parse_grid(grids, base), out_dir, samples)
+    if backend == "local" or (backend == "dask" and not scheduler and not slurm):
+        check_memory([p.cfg for p in points], workers or default_workers())
     opts = cluster.SlurmOptions(queue=queue, walltime=walltime and cluster.parse_walltime(walltime),
                                 cores=cores or 1, memory_bytes=memory and cluster.parse_memory(memory),
                                 setup=tuple(setup))

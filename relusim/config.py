@@ -11,6 +11,8 @@ import difflib
 import hashlib
 import math
 import os
+import re
+import stat
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ SAMPLERS = ("metropolis", "rrr")
 SCHEDULES = ("constant", "linear", "geometric")
 REFERENCES = ("explicit", "traced")
 ARCHITECTURES = ("tree", "fully_connected")
+MAX_SAMPLES = 1_000_000  # /samples/NNNNNN: six digits, so that names sort as numbers
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,26 @@ class Config:
         return from_dict(d)
 
 
+# The type of every key, one table for every form a value can be written in (YAML, --grid, CLI
+# overrides all end in ``from_dict``). A new config key needs a row here (checked at import).
+OPTIONAL_FLOAT = "a finite number or null"
+SECTION = "a section"
+KINDS: dict[type, dict[str, Any]] = {
+    Config: {"name": str, "seed": int, "samples": int, "output": str,
+             "model": SECTION, "ensemble": SECTION, "anneal": SECTION},
+    ModelConfig: {"activation": str, "weights": str, "N": int, "K": int, "alpha": float, "allow_ties": bool,
+                  "architecture": str},
+    EnsembleConfig: {"replicas": int, "reference": str, "gamma": Schedule, "target_overlap": OPTIONAL_FLOAT,
+                     "overlap_tolerance": float, "gamma_gain": float},
+    AnnealConfig: {"sampler": str, "beta": Schedule, "sweeps": int, "stop_when_solved": bool,
+                   "record_every": int, "extra_sweeps": int, "rrr_below": float},
+    Schedule: {"start": float, "stop": float, "schedule": str},
+}
+for _cls, _kinds in KINDS.items():
+    if set(_kinds) != {f.name for f in fields(_cls)}:
+        raise AssertionError(f"config.KINDS[{_cls.__name__}] does not list exactly the fields of {_cls.__name__}")
+
+
 # ---------------------------------------------------------------- parsing and validation --
 
 
@@ -157,12 +180,16 @@ def _typed(value, kind, key: str):
         return value
     if kind is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise InputError(key, value, "expected an integer")
+            raise InputError(key, value, "expected an integer" + (
+                f" (write {int(value)}, not {value!r})" if isinstance(value, float) and value.is_integer()
+                and abs(value) < 1e18 else ""))
         return value
     if kind is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise InputError(key, value, "expected a finite number")
         return float(value)
+    if kind is OPTIONAL_FLOAT:
+        return None if value is None else _typed(value, float, key)
     if kind is str:
         if not isinstance(value, str):
             raise InputError(key, value, "expected a string")
@@ -170,21 +197,34 @@ def _typed(value, kind, key: str):
     raise AssertionError(kind)
 
 
-def _section(raw, cls, where: str, kinds: dict) -> dict:
-    if raw is None:
+def _section(raw, cls, where: str) -> dict:
+    """The keys of one section, each checked against its kind in ``KINDS`` (schedules parsed)."""
+    if raw is None:  # an empty section (``model:``) means its defaults
         raw = {}
     if not isinstance(raw, dict):
-        raise InputError(where.rstrip("."), raw, "expected a mapping of keys")
+        raise InputError(where.rstrip(".") or "--config", raw, "expected a mapping of keys")
     _check_keys(raw, cls, where)
-    return {k: _typed(v, kinds[k], where + k) if kinds.get(k) else v for k, v in raw.items()}
+    kinds = KINDS[cls]
+    defaults = {f.name: f for f in fields(cls)}
+    out = {}
+    for k, v in raw.items():
+        if kinds[k] is SECTION:
+            out[k] = v  # parsed by from_dict
+        elif kinds[k] is Schedule:
+            out[k] = _schedule(v, where + k, defaults[k].default_factory())
+        else:
+            out[k] = _typed(v, kinds[k], where + k)
+    return out
 
 
 def _schedule(raw, key: str, default: Schedule) -> Schedule:
     if raw is None:
         return default
-    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-        return Schedule(float(raw), float(raw), "constant")
-    d = _section(raw, Schedule, key + ".", {"start": float, "stop": float, "schedule": str})
+    if not isinstance(raw, dict):  # a bare number is a constant: checked exactly as {start: x, stop: x}
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+            raise InputError(key, raw, "expected a number (a constant) or a mapping {start, stop, schedule}")
+        raw = {"start": raw, "stop": raw, "schedule": "constant"}
+    d = _section(raw, Schedule, key + ".")
     s = dataclasses.replace(default, **d)
     if s.schedule not in SCHEDULES:
         raise InputError(key + ".schedule", s.schedule, f"allowed: {', '.join(SCHEDULES)}")
@@ -202,20 +242,10 @@ def _one_of(value, key: str, allowed) -> None:
 
 def from_dict(raw: dict) -> Config:
     """Build and validate a Config from a parsed YAML mapping."""
-    top = _section(raw, Config, "", {"name": str, "seed": int, "samples": int, "output": str})
-    m = _section(top.pop("model", None), ModelConfig, "model.",
-                 {"activation": str, "weights": str, "N": int, "K": int, "alpha": float,
-                  "allow_ties": bool, "architecture": str})
-    e_raw = top.pop("ensemble", None) or {}
-    e = _section(e_raw, EnsembleConfig, "ensemble.",
-                 {"replicas": int, "reference": str, "overlap_tolerance": float, "gamma_gain": float})
-    e["gamma"] = _schedule(e.get("gamma"), "ensemble.gamma", EnsembleConfig().gamma)
-    if e.get("target_overlap") is not None:
-        e["target_overlap"] = _typed(e["target_overlap"], float, "ensemble.target_overlap")
-    a = _section(top.pop("anneal", None), AnnealConfig, "anneal.",
-                 {"sampler": str, "sweeps": int, "stop_when_solved": bool, "record_every": int,
-                  "extra_sweeps": int, "rrr_below": float})
-    a["beta"] = _schedule(a.get("beta"), "anneal.beta", AnnealConfig().beta)
+    top = _section(raw, Config, "")
+    m = _section(top.pop("model", None), ModelConfig, "model.")
+    e = _section(top.pop("ensemble", None), EnsembleConfig, "ensemble.")
+    a = _section(top.pop("anneal", None), AnnealConfig, "anneal.")
     cfg = Config(**top, model=ModelConfig(**m), ensemble=EnsembleConfig(**e), anneal=AnnealConfig(**a))
     validate(cfg)
     return cfg
@@ -224,10 +254,10 @@ def from_dict(raw: dict) -> Config:
 def validate(cfg: Config) -> None:
     """The rules of MODEL.md §5 and CONTRACT.md; raises InputError on the first violation."""
     m, e, a = cfg.model, cfg.ensemble, cfg.anneal
-    if cfg.seed < 0:
-        raise InputError("seed", cfg.seed, "must be >= 0")
-    if cfg.samples < 1:
-        raise InputError("samples", cfg.samples, "must be >= 1")
+    if not 0 <= cfg.seed < 2**64:
+        raise InputError("seed", cfg.seed, "must be an integer in 0 .. 2^64 - 1")
+    if not 1 <= cfg.samples <= MAX_SAMPLES:
+        raise InputError("samples", cfg.samples, f"must be >= 1 and <= {MAX_SAMPLES} (samples are named with 6 digits)")
     _one_of(m.activation, "model.activation", ACTIVATIONS)
     if m.weights == "spherical":
         raise InputError("model.weights", m.weights, "allowed: binary (spherical weights are not implemented yet)")
@@ -254,6 +284,8 @@ def validate(cfg: Config) -> None:
                          "fields and margins in int16)")
     if m.alpha <= 0:
         raise InputError("model.alpha", m.alpha, "must be > 0")
+    if m.alpha * m.N >= 2**53:
+        raise InputError("model.alpha", m.alpha, f"gives P = alpha*N = {m.alpha * m.N:.3g} patterns; far beyond any memory")
     if m.P < 1:
         raise InputError("model.alpha", m.alpha, f"gives P = round(alpha * weights) = {m.P}; need P >= 1")
     if e.replicas < 1:
@@ -290,27 +322,79 @@ def validate(cfg: Config) -> None:
 
 
 def _check_writable(path: str) -> None:
+    from .paths import check_writable
+
+    check_writable("output", path)
+
+
+MAX_CONFIG_BYTES = 1 << 20  # a config is a page of YAML; anything larger is not one (e.g. /dev/zero)
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML as a user means it: a repeated key is an error, and ``3e-1`` / ``1e9`` are numbers.
+
+    PyYAML reads YAML 1.1, where a float needs a dot (``3.0e-1``) and ``3e-1`` is the string
+    "3e-1"; YAML 1.2 (and every other tool a physicist uses) reads it as 0.3.
+    """
+
+
+def _no_duplicates(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: dict = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in seen:
+            raise InputError(str(key), "twice", f"a key may appear once per mapping (lines "
+                             f"{seen[key] + 1} and {key_node.start_mark.line + 1})")
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicates)
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."))
+
+
+def parse_yaml(text: str):
+    """YAML text -> Python objects with relusim's loader (duplicate keys refused, ``1e-3`` a float)."""
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+
+
+def read_config_text(path: str | os.PathLike) -> str:
+    """The text of a config file, or one InputError: missing, not a file, too large, binary, not UTF-8."""
     p = Path(path)
-    parent = p.parent if str(p.parent) else Path(".")
-    probe = parent
-    while not probe.exists():
-        if probe.parent == probe:
-            break
-        probe = probe.parent
-    if p.exists() and (p.is_dir() or not os.access(p, os.W_OK)):
-        raise InputError("output", path, "must be a writable file path")
-    if not probe.is_dir() or not os.access(probe, os.W_OK):
-        raise InputError("output", path, f"directory {probe} is not writable")
+    try:
+        st = p.stat()
+        if stat.S_ISDIR(st.st_mode):
+            raise InputError("--config", str(path), "is a directory, not a YAML file")
+        if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) or stat.S_ISSOCK(st.st_mode):
+            raise InputError("--config", str(path), "is a device, not a YAML file")
+        with open(p, "rb") as fh:
+            data = fh.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise InputError("--config", str(path), f"cannot be read ({exc.strerror})") from None
+    if data.startswith(_HDF5_SIGNATURE):
+        raise InputError("--config", str(path), "is an HDF5 file, not a YAML config "
+                         "(`relusim info` shows the config stored in a result file)")
+    if len(data) > MAX_CONFIG_BYTES:
+        raise InputError("--config", str(path), f"is larger than {MAX_CONFIG_BYTES >> 20} MiB: not a config")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError("--config", str(path), f"is not UTF-8 text (byte {data[exc.start]:#04x} at offset "
+                         f"{exc.start}); a binary file, or save it as UTF-8") from None
+    if "\x00" in text:
+        raise InputError("--config", str(path), "holds NUL bytes: a binary file, not YAML")
+    return text
 
 
 def load(path: str | os.PathLike, **overrides: Any) -> Config:
     """Read a YAML config file, apply dotted-key ``overrides`` (e.g. ``samples=4``) and validate."""
+    text = read_config_text(path)
     try:
-        text = Path(path).read_text()
-    except OSError as exc:
-        raise InputError("--config", str(path), f"cannot be read ({exc.strerror})") from None
-    try:
-        raw = yaml.safe_load(text)
+        raw = parse_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
@@ -322,5 +406,7 @@ def load(path: str | os.PathLike, **overrides: Any) -> Config:
         *parents, last = key.split(".")
         for p in parents:
             node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise InputError(p, node, "expected a mapping of keys")
         node[last] = value
     return from_dict(raw)

@@ -11,3 +11,7 @@ class InputError(ValueError):
 
 class RunError(RuntimeError):
     """A run could not be carried out (e.g. an existing result file from another config)."""
+
+
+class DataError(RuntimeError):
+    """A result file (or shard) holds data that fails its checksum or cannot be read: never used."""

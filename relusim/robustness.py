@@ -412,10 +412,11 @@ def read_run(path) -> dict:
 
 def run_activation(path) -> str:
     """The activation of a result file's config (for colours and labels)."""
-    import h5py
     import yaml
 
-    with h5py.File(path, "r") as f:
+    from .io import open_results
+
+    with open_results(path, verify=False) as f:
         return yaml.safe_load(f.attrs["config"])["model"]["activation"]
 
 
@@ -458,19 +459,19 @@ def measure_file(path, fractions, trials: int, noise_levels=(), progress=None) -
 def _write_group(path, st: Settings, rows: list[SampleRobustness], replicated: bool, binary: bool,
                  solved: list[bool]) -> None:
     """Replace ``/robustness`` the way :mod:`relusim.io` changes a result file: copy, modify, fsync, replace."""
-    import os
     import shutil
     from pathlib import Path
 
     import h5py
 
     from . import __version__
-    from .io import _fsync_replace
+    from .io import _fsync_replace, check_space, seal, temp_path
 
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.robustness.tmp")
-    shutil.copyfile(path, tmp)
+    check_space(path, path.stat().st_size + (1 << 20))
+    tmp = temp_path(path, "robustness")
     try:
+        shutil.copyfile(path, tmp)
         with h5py.File(tmp, "a") as f:
             if GROUP in f:
                 del f[GROUP]
@@ -495,6 +496,7 @@ def _write_group(path, st: Settings, rows: list[SampleRobustness], replicated: b
                 gw.create_dataset("error", data=wn[:, 0])
                 if replicated:
                     gw.create_dataset("error_replicas", data=wn[:, 1:])
+            seal(g)
         _fsync_replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

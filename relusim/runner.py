@@ -6,6 +6,7 @@ finished samples as shards (``relusim.io``); this process merges them into the r
 """
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import queue as _queue
@@ -70,6 +71,8 @@ def in_process(fn, sample: str, kept_in: str, *args):
     except (InputError, RunError):
         raise
     except Exception as exc:  # noqa: BLE001 - any failure of a sample is a failed run
+        if io.is_disk_full(exc):
+            raise io.disk_full_error(kept_in, f"the finished samples are kept in {kept_in}") from exc
         raise sample_failed(sample, exc, kept_in) from exc
 
 
@@ -87,8 +90,34 @@ def run(cfg: Config, *, workers: int = 1, overwrite: bool = False, command: str 
         quiet: bool = False) -> RunSummary:
     """Run (or resume) every sample of ``cfg`` into ``cfg.output``."""
     t0 = time.perf_counter()
+    from .resources import check_memory
+
+    check_memory([cfg], workers)
     rf = io.ResultsFile(cfg.output)
-    rf.prepare(cfg, command or " ".join(sys.argv), overwrite)
+    try:
+        with disk_full_is_one_line(cfg.output, "nothing was run"):
+            rf.prepare(cfg, command or " ".join(sys.argv), overwrite)
+        with disk_full_is_one_line(cfg.output, f"the finished samples are kept in {cfg.output} and "
+                                               f"{io.parts_dir(cfg.output)}"):
+            return _run_prepared(cfg, rf, workers, quiet, t0)
+    finally:
+        rf.release()
+
+
+@contextlib.contextmanager
+def disk_full_is_one_line(output, kept: str):
+    """A full disk (ENOSPC from the OS or from HDF5) becomes one RunError line saying what is kept."""
+    try:
+        yield
+    except (InputError, RunError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - only a full disk is translated here
+        if io.is_disk_full(exc):
+            raise io.disk_full_error(output, kept) from exc
+        raise
+
+
+def _run_prepared(cfg: Config, rf: io.ResultsFile, workers: int, quiet: bool, t0: float) -> RunSummary:
     sha = cfg.physics_sha256()
     todo = [i for i in range(cfg.samples) if i not in rf.done_indices()]
     show = not quiet and sys.stderr.isatty() and os.environ.get("CI", "").lower() not in ("true", "1")
@@ -142,6 +171,9 @@ def _run_pool(cfg, todo, workers, finished, live) -> None:
                 try:
                     result = fut.result()
                 except Exception as exc:  # noqa: BLE001 - the worker's error, reported as a run failure
+                    if io.is_disk_full(exc):
+                        raise io.disk_full_error(cfg.output, f"the finished samples are kept in {cfg.output} "
+                                                 f"and {io.parts_dir(cfg.output)}") from exc
                     raise sample_failed(f"sample {index[fut]}", exc, str(cfg.output)) from exc
                 finished(*result)
             while updates is not None:

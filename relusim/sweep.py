@@ -191,6 +191,8 @@ def _safe(text: str) -> str:
 def prepare(points: Sequence[Point], command: str, overwrite: bool = False) -> list[Task]:
     """Create (or check and resume) every point's result file; return the samples still to run."""
     tasks: list[Task] = []
+    for p in points:  # every point's file locked before any is touched (refused: nothing written)
+        io.ResultsFile(p.cfg.output).claim(command)
     for p in points:
         rf = io.ResultsFile(p.cfg.output)
         rf.prepare(p.cfg, command, overwrite)

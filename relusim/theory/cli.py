@@ -112,7 +112,12 @@ def format_table(rows: list[dict]) -> str:
 
 def emit(rows: list[dict], csv_path: str | None, json_path: str | None, plot_path: str | None,
          plot: Callable[[list[dict], object], None]) -> None:
+    from relusim.paths import make_parent
+
     click.echo(format_table(rows))
+    for path in (csv_path, json_path, plot_path):
+        if path:
+            make_parent(path)
     if csv_path:
         with open(csv_path, "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=list(rows[0]))
@@ -145,16 +150,56 @@ def _lines(rows, ax, x, y, keys, xlabel, ylabel):
     ax.set_ylabel(ylabel)
 
 
+def _checked_path(ctx, param, value):
+    """Every output path is checked before any work (relusim.paths: the one rule of every command)."""
+    from relusim import paths
+
+    if value is None:
+        return None
+    key = "--" + param.name.replace("_path", "")
+    (paths.check_plot if param.name == "plot_path" else paths.check_writable)(key, value)
+    return value
+
+
 def output_options(f):
-    f = click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="write a PNG")(f)
-    f = click.option("--json", "json_path", type=click.Path(dir_okay=False), help="write JSON")(f)
-    f = click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="write CSV")(f)
+    f = click.option("--plot", "plot_path", callback=_checked_path,
+                     help="write a figure (png, pdf, svg, ...)")(f)
+    f = click.option("--json", "json_path", callback=_checked_path, help="write JSON")(f)
+    f = click.option("--csv", "csv_path", callback=_checked_path, help="write CSV")(f)
     return f
+
+
+_SHOWN = ("activation", "weights", "alpha", "y", "q1", "p", "d")
+
+
+def _no_solution(exc: Exception) -> InputError:
+    """A solver that found no solution: one line saying where, never the solver's internals."""
+    params = getattr(exc, "params", {}) or {}
+    where = ", ".join(f"{k}={_fmt(float(v)) if isinstance(v, (float, np.floating)) else v}"
+                      for k, v in params.items() if k in _SHOWN and np.ndim(v) == 0)
+    key, value = ("alpha", _fmt(float(params["alpha"]))) if "alpha" in params else ("theory", where or "?")
+    return InputError(key, value, f"the equations have no solution here{' (' + where + ')' if where else ''}: "
+                      "beyond the range they cover (e.g. above the capacity, or a distance out of reach); "
+                      "try smaller values")
+
+
+class _TheoryGroup(click.Group):
+    def invoke(self, ctx):
+        from relusim.theory.rs import ConvergenceError
+
+        try:
+            return super().invoke(ctx)
+        except ConvergenceError as exc:
+            raise _no_solution(exc) from None
+        except (ArithmeticError, ValueError, np.linalg.LinAlgError) as exc:
+            if isinstance(exc, InputError):
+                raise
+            raise _no_solution(exc) from None
 
 
 # --- commands ------------------------------------------------------------------------------------
 
-@click.group("theory")
+@click.group("theory", cls=_TheoryGroup)
 def theory_group() -> None:
     """Replica predictions at K -> infinity (THEORY.md): capacities, Franz-Parisi, local entropy,
     stability distributions."""
