@@ -64,11 +64,15 @@ def kernels_cached() -> bool | None:
         return None
 
 
-def compile_notice(quiet: bool, write=None) -> None:
-    """Say, before the first sample, that the kernels are being compiled when the cache is cold."""
-    if quiet or kernels_cached() is not False:
-        return
-    (write or (lambda text: print(text, file=sys.stderr, flush=True)))(COMPILE_NOTICE)
+def compile_notice(quiet: bool, write=None) -> bool:
+    """Say, before the first sample, that the kernels are being compiled when the cache is cold.
+
+    Returns whether it is cold (False when it cannot tell).
+    """
+    cold = kernels_cached() is False
+    if cold and not quiet:
+        (write or (lambda text: print(text, file=sys.stderr, flush=True)))(COMPILE_NOTICE)
+    return cold
 
 
 def default_workers() -> int:
@@ -137,8 +141,8 @@ def run(cfg: Config, *, workers: int = 1, overwrite: bool = False, command: str 
         show = not quiet and sys.stderr.isatty() and os.environ.get("CI", "").lower() not in ("true", "1")
     else:
         show = bool(progress) and not quiet
-    if todo:
-        compile_notice(quiet)
+    n_todo = len(todo)
+    cold = bool(todo) and compile_notice(quiet)
     bar = tqdm(total=cfg.samples, initial=cfg.samples - len(todo), desc=cfg.name, unit="sample",
                disable=not show, dynamic_ncols=True)
     solved = 0
@@ -163,12 +167,16 @@ def run(cfg: Config, *, workers: int = 1, overwrite: bool = False, command: str 
             for i in todo:
                 finished(*in_process(run_one, f"sample {i}", str(cfg.output), cfg, i, updates))
         else:
+            if cold:  # compile once, here, with the first sample: not once in every worker
+                updates = _Direct(live) if show else None
+                finished(*in_process(run_one, f"sample {todo[0]}", str(cfg.output), cfg, todo[0], updates))
+                todo = todo[1:]
             _run_pool(cfg, todo, min(workers, len(todo)), finished, live if show else None)
     finally:
         bar.close()
         rf.merge_shards(sha, final_samples=cfg.samples)
     held = rf.solved_flags()
-    return RunSummary(str(cfg.output), cfg.samples, len(todo), solved, time.perf_counter() - t0,
+    return RunSummary(str(cfg.output), cfg.samples, n_todo, solved, time.perf_counter() - t0,
                       len(held), sum(held))
 
 
