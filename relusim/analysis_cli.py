@@ -15,7 +15,7 @@ import numpy as np
 
 from .errors import InputError
 
-PAPER_FLIPS = "0:0.5:51"  # REFERENCE_VALUES.md §5: p in {0, 0.01, ..., 0.5}
+PAPER_FLIPS = "0:0.5:51"  # docs/reference_values.md §5: p in {0, 0.01, ..., 0.5}
 PAPER_TRIALS = 100
 DEFAULT_WEIGHT_NOISE = "0:0.2:21"
 
@@ -69,19 +69,23 @@ def _existing(path: str) -> str:
 @click.option("--weight-noise", "weight_noise", default=DEFAULT_WEIGHT_NOISE, show_default=True,
               help="Fractions f of flipped weights: 'a:b:n', 'f1,f2,...' or 'none'.")
 @click.option("--plot", "plot_path", default=None, help="PNG of the curves [default: RESULTS_robustness.png].")
+@click.option("--over", type=click.Choice(["solved", "all", "unsolved"]), default="solved", show_default=True,
+              help="Which samples the curves average over (every sample is measured and stored).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def robustness(results, flips, trials, weight_noise, plot_path, quiet) -> None:
+def robustness(results, flips, trials, weight_noise, plot_path, over, quiet) -> None:
     """Misclassification under input flips and weight noise of every finished sample.
 
     For the reference (or the single machine) and every replica: the fraction of training patterns
     misclassified after flipping round(pN) random input bits (TRIALS perturbations per pattern), and
-    the training error after flipping round(fN) random weights (ALGORITHMS.md §7). Writes /robustness
-    into RESULTS atomically (same settings: nothing to do; new settings replace the group) and a PNG.
+    the training error after flipping round(fN) random weights (docs/algorithms.md §7). Writes
+    /robustness into RESULTS atomically (same settings: nothing to do; new settings replace the group)
+    and a PNG. The curves average over the solved samples unless --over says otherwise: an unsolved
+    sample misclassifies training patterns even at p = 0, which is not the robustness of a solution.
 
     Example: relusim robustness results/paper_fig3_relu_quick.h5 --flips 0:0.5:51 --trials 100
     """
     from . import io, paths, plots
-    from .robustness import measure_file, run_activation
+    from .robustness import measure_file, read_curves, run_activation, solved_counts
 
     _existing(results)
     fr = parse_spec("--flips", flips)
@@ -97,20 +101,34 @@ def robustness(results, flips, trials, weight_noise, plot_path, quiet) -> None:
     try:
         rf.clean_debris(shards_too=False)
         t0 = time.perf_counter()
-        written, curves = measure_file(results, fr, trials, wn, progress=_progress(quiet, "robustness"))
+        written, curves = measure_file(results, fr, trials, wn, progress=_progress(quiet, "robustness"), over=over)
         wall = time.perf_counter() - t0
     finally:
         rf.release()
+    n_solved, n_unsolved = solved_counts(results)
+    n_over = {"solved": n_solved, "unsolved": n_unsolved, "all": n_solved + n_unsolved}[over]
+    click.echo(f"{n_solved + n_unsolved} samples measured: {n_solved} solved, {n_unsolved} unsolved; "
+               f"the curves average over the {n_over} {'samples' if over == 'all' else over + ' ones'}"
+               + (" (--over all or --over unsolved for the others)" if over == "solved" and n_unsolved else ""))
+    if not curves:
+        raise InputError("--over", over, f"no {over} sample in {results}; use --over all")
     paths.make_parent(plot_path)
     color = plots.ACT_COLOR.get(run_activation(results), "C2")
-    plots.plot_robustness([(Path(results).stem, color, curves)], plot_path, title=Path(results).name)
+    plots.plot_robustness([(Path(results).stem, color, curves)], plot_path,
+                          title=f"{Path(results).name} ({n_over} {'' if over == 'all' else over + ' '}samples)")
+    _echo_curves(curves, over)
+    if over == "solved" and n_unsolved:
+        _echo_curves(read_curves(results, "unsolved"), "unsolved")
+    state = f"written in {wall:.1f} s" if written else "up to date (same settings), nothing recomputed"
+    click.echo(f"{results}: /robustness {state}; plot {plot_path}")
+
+
+def _echo_curves(curves: dict, over: str) -> None:
     for kind, d in curves.items():
         for which, c in d.items():
             pts = "  ".join(f"{x:g}: {m:.4f}±{s:.4f}" for x, m, s in zip(c.x, c.mean, np.nan_to_num(c.sem))
                             if _shown(x, c.x))
-            click.echo(f"{kind:12s} {which:9s} {pts}")
-    state = f"written in {wall:.1f} s" if written else "up to date (same settings), nothing recomputed"
-    click.echo(f"{results}: /robustness {state}; plot {plot_path}")
+            click.echo(f"{over:8s} {kind:12s} {which:9s} {pts}")
 
 
 def _shown(x: float, grid: np.ndarray) -> bool:
@@ -121,32 +139,42 @@ def _shown(x: float, grid: np.ndarray) -> bool:
 
 @click.command()
 @click.argument("results", nargs=-1, required=True, type=str)
-@click.option("--plot", "plot_path", default=None, help="PNG: stability histograms over theory, robustness curves.")
+@click.option("--plot", "plot_path", default=None,
+              help="PNG: stability histograms over theory, robustness curves [default: RESULTS_compare.png "
+                   "beside the first file].")
+@click.option("--no-plot", is_flag=True, help="Print the table only.")
 @click.option("--json", "json_path", default=None, help="Write the table as JSON.")
-def compare(results, plot_path, json_path) -> None:
+def compare(results, plot_path, no_plot, json_path) -> None:
     """Stabilities of each run against the K -> inf theory, with a distance, and robustness side by side.
 
-    Theory: RS typical for y = 1; large deviation at the run's alpha, y and measured q1 for y > 1.
-    Distance: the Kolmogorov-Smirnov statistic over lattice-aligned bin edges ("ks"; "ks_scale" is
-    its 95 % sampling scale 1.36/sqrt(samples * P)). Robustness columns need `relusim robustness` first.
+    Theory: RS typical for y = 1; large deviation at the run's alpha, y and measured q1 for y > 1
+    (docs/theory.md §8). Distance: the Kolmogorov-Smirnov statistic over lattice-aligned bin edges
+    ("ks"; "ks_scale" is its 95 % sampling scale 1.36/sqrt(samples * P)). A ks above ks_scale is
+    explained under the table. Robustness columns need `relusim robustness` first.
 
-    Example: relusim compare results/paper_fig3_sign_quick.h5 results/paper_fig3_relu_quick.h5 --plot cmp.png
+    Example: relusim compare results/paper_fig3_sign_quick.h5 results/paper_fig3_relu_quick.h5
     """
     from . import compare as cmp
     from . import paths
 
-    if plot_path:
+    if no_plot and plot_path:
+        raise InputError("--no-plot", True, "not with --plot; give one of them")
+    if not no_plot:
+        first = Path(results[0])
+        plot_path = plot_path or str(first.with_name(first.stem + "_compare.png"))
         paths.check_plot("--plot", plot_path)
     if json_path:
         paths.check_writable("--json", json_path)
     runs = [cmp.load_run(_existing(p)) for p in results]
     rows = cmp.table_rows(runs)
     click.echo(cmp.format_table(rows))
+    for line in cmp.explain(rows):
+        click.echo(line)
     if json_path:
         paths.make_parent(json_path)
         Path(json_path).write_text(json.dumps(rows, indent=1))
         click.echo(f"table: {json_path}")
-    if plot_path:
+    if not no_plot:
         from . import plots
 
         paths.make_parent(plot_path)

@@ -58,8 +58,7 @@ def anneal(config_path, samples, workers, out, overwrite, quiet) -> None:
         raise InputError("--workers", workers, "must be >= 1")
     s = runner.run(cfg, workers=workers or runner.default_workers(), overwrite=overwrite,
                    command="relusim " + " ".join(sys.argv[1:]), quiet=quiet)
-    click.echo(f"{s.path}: {s.samples} samples ({s.ran} run now, {s.solved} of them solved) "
-               f"in {s.wall_s:.1f} s")
+    click.echo(s.message())
 
 
 @cli.command()

@@ -71,7 +71,9 @@ def sweep(config_path, grids, samples, out_dir, backend, workers, scheduler, slu
     """Run a config over a grid of values: one result file per point, resumable.
 
     The samples of all points run on one backend under one progress bar; a sample's bits are the same
-    whatever the backend, the chunking or the number of workers.
+    whatever the backend, the chunking or the number of workers. At the end: a table over the grid
+    (samples, solved fraction, median sweeps, median final energy, sampling time per point), also
+    written as CSV beside the files.
 
     \b
     Example:
@@ -107,10 +109,11 @@ def sweep(config_path, grids, samples, out_dir, backend, workers, scheduler, slu
     runner = (cluster.LocalBackend(workers or default_workers()) if backend == "local" else
               cluster.DaskBackend(scheduler, workers, opts if slurm else None))
     s = sweep_.run_sweep(points, runner, overwrite=overwrite, quiet=quiet, command=_command())
-    for out in s.outputs:
-        click.echo(out)
+    rows = sweep_.point_rows(points)
+    click.echo(sweep_.format_rows(rows))
+    table = sweep_.write_csv(rows, sweep_.csv_path(points))
     click.echo(f"sweep: {len(points)} points, {s.samples} samples ({s.ran} run now, {s.solved} of them "
-               f"solved) in {s.wall_s:.1f} s")
+               f"solved) in {s.wall_s:.1f} s; files in {_folder(points)}, table in {table}")
 
 
 def _echo_submission(sub, points) -> None:

@@ -1,11 +1,11 @@
 """Numerics vs theory: stability histograms over the K -> inf theory, a distance, robustness side by side.
 
-Theory for a run (THEORY.md §8, :mod:`relusim.theory.stabilities`): typical RS for ``y = 1``, and for
+Theory for a run (docs/theory.md §8, :mod:`relusim.theory.stabilities`): typical RS for ``y = 1``, and for
 ``y > 1`` the large-deviation law of one of ``y`` replicas at the run's ``alpha``, ``y`` and its
-**measured** mean mutual overlap ``q1`` (MODEL.md §7: compare at the ``q1`` actually reached). The same
+**measured** mean mutual overlap ``q1`` (docs/model.md §7: compare at the ``q1`` actually reached). The same
 law is drawn over the reference's stabilities for comparison, though it describes a replica, not the centre.
 
-**Lattice.** At finite K the stabilities live on a lattice (MODEL.md §4): sign units give
+**Lattice.** At finite K the stabilities live on a lattice (docs/model.md §4): sign units give
 ``Delta in {1, 3, 5, ...}/sqrt(K)``; ReLU units give ``Delta = out/sqrt(K n)`` with ``out`` an integer, even
 when n is even. A plain KS statistic against the continuous theory CDF would be dominated by the jumps
 of the empirical CDF at the lattice points. So histogram bins are aligned to the lattice, one lattice
@@ -75,7 +75,7 @@ def load_run(path) -> Run:
 
 
 def lattice_edges(activation: str, N: int, K: int, upper: float) -> np.ndarray:
-    """Bin edges from 0 to beyond ``upper``, one lattice value of Delta per bin (MODEL.md §4).
+    """Bin edges from 0 to beyond ``upper``, one lattice value of Delta per bin (docs/model.md §4).
 
     sign: values (2j+1)/sqrt(K), edges 2j/sqrt(K). ReLU: values j d with d = 2/sqrt(Kn) (n even) or
     1/sqrt(Kn) (n odd), edges 0 and (j + 1/2) d for j >= 1 (the first positive value is d).
@@ -188,3 +188,40 @@ def format_table(rows: list[dict]) -> str:
     cells = [[c for c in cols]] + [[fmt(r[c]) for c in cols] for r in rows]
     widths = [max(len(row[j]) for row in cells) for j in range(len(cols))]
     return "\n".join("  ".join(v.rjust(w) for v, w in zip(row, widths)) for row in cells)
+
+
+def explain(rows: list[dict]) -> list[str]:
+    """Plain words for every row whose distance exceeds its 95 % sampling scale: why, and what to do.
+
+    ``ks_scale`` counts only the sampling noise of S x P stabilities drawn from the theory law. The
+    theory is a K -> inf, N -> inf law of solutions under the measure of docs/theory.md §8, so a run
+    can differ from it for reasons that more samples do not remove.
+    """
+    over = [r for r in rows if r["ks"] > r["ks_scale"]]
+    if not over:
+        return ["every ks is below its 95 % scale: the runs agree with the theory within the sampling noise"] if rows else []
+    lines = ["ks above its 95 % scale (the scale counts sampling noise only):"]
+    for r in over:
+        ratio = r["ks"] / r["ks_scale"]
+        why = []
+        if ratio < 2:
+            why.append("within 2x of the scale: too few samples can do this (S x P stabilities are not all "
+                       "independent: patterns of one sample share its weights)")
+        if r["errors"] > 0:
+            why.append(f"{100 * r['errors']:.1f}% of the stabilities are <= 0 (unsolved samples, or a "
+                       "reference that is not a solution); the theory has no mass there")
+        why.append(f"finite K = {r['K']}: the output field is a sum of {r['K']} unit terms, not yet the "
+                   "Gaussian of the K -> inf theory; this part does not shrink with more samples")
+        why.append(f"finite N = {r['N']} (n = N/K = {r['N'] // r['K']} inputs per unit)")
+        if r["which"] == "reference":
+            why.append("the theory law is that of a replica; the reference (the centre) is drawn against it "
+                       "for comparison only and is not expected to follow it")
+        elif r["y"] == 1:
+            why.append("annealing does not draw solutions uniformly: it tends to find solutions in dense "
+                       "regions, which are not the typical ones the RS law describes")
+        lines.append(f"  {r['name']} ({r['which']}): ks {r['ks']:.4f} = {ratio:.1f} x scale {r['ks_scale']:.4f}")
+        lines += [f"    - {w}" for w in why]
+    lines.append("  what to do: run more samples; if ks falls like 1/sqrt(samples) it was sampling noise, if it "
+                 "stays, it is finite size: compare runs at growing K and N (keeping alpha) and check that "
+                 "ks falls; solve every sample (more sweeps) before comparing.")
+    return lines

@@ -20,7 +20,7 @@ def stream(seed: int, index: int, which: int) -> np.random.SeedSequence:
 
 @dataclass(frozen=True)
 class Instance:
-    """A training set: ``xi`` (P, N) int8 of +-1 patterns and ``sigma`` (P,) int8 of +-1 labels (MODEL.md §3)."""
+    """A training set: ``xi`` (P, N) int8 of +-1 patterns and ``sigma`` (P,) int8 of +-1 labels (docs/model.md §3)."""
 
     xi: np.ndarray
     sigma: np.ndarray

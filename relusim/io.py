@@ -424,6 +424,12 @@ class ResultsFile:
         with h5py.File(self.path, "r") as f:
             return {int(k) for k, g in f["samples"].items() if k.isdigit() and g.attrs.get("status") == "complete"}
 
+    def solved_flags(self) -> list[bool]:
+        """The ``solved`` attribute of every complete sample stored, in index order."""
+        with h5py.File(self.path, "r") as f:
+            return [bool(g.attrs["solved"]) for _, g in sorted(f["samples"].items())
+                    if g.attrs.get("status") == "complete"]
+
     def shard_paths(self) -> dict[int, Path]:
         if not self.parts.is_dir():
             return {}

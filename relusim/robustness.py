@@ -1,4 +1,4 @@
-"""Robustness of trained committee machines to input flips and to weight noise (ALGORITHMS.md §7).
+"""Robustness of trained committee machines to input flips and to weight noise (docs/algorithms.md §7).
 
 **Input flips** [arXiv:1907.07578, Fig. 3 right]. For a configuration W, a training pattern mu and a
 trial t, flip exactly ``m = round(p N)`` distinct input bits (of the N of a pattern) chosen uniformly,
@@ -427,11 +427,13 @@ def stored_settings(path) -> str | None:
         return f[GROUP].attrs.get("settings") if GROUP in f else None
 
 
-def measure_file(path, fractions, trials: int, noise_levels=(), progress=None) -> tuple[bool, dict]:
+def measure_file(path, fractions, trials: int, noise_levels=(), progress=None,
+                 over: str = "solved") -> tuple[bool, dict]:
     """Measure every finished sample of ``path`` and write ``/robustness`` (atomically, copy-on-write).
 
     Returns (written, curves): ``written`` is False when the stored group has the same settings (a no-op).
-    ``progress``: optional callable wrapping the iterable of samples (a tqdm bar).
+    ``progress``: optional callable wrapping the iterable of samples (a tqdm bar). Every sample is
+    measured and stored; the curves returned average over ``over`` (:func:`read_curves`).
     """
     run = read_run(path)
     check_fractions(fractions, "flips")
@@ -443,7 +445,7 @@ def measure_file(path, fractions, trials: int, noise_levels=(), progress=None) -
     st = Settings(tuple(float(x) for x in fractions), int(trials), tuple(float(x) for x in noise_levels),
                   tuple(s["index"] for s in run["samples"]), run["seed"])
     if stored_settings(path) == st.key():
-        return False, read_curves(path)
+        return False, read_curves(path, over)
     rows = []
     it = run["samples"] if progress is None else progress(run["samples"])
     for s in it:
@@ -453,7 +455,7 @@ def measure_file(path, fractions, trials: int, noise_levels=(), progress=None) -
                                    architecture=run["config"]["model"].get("architecture", "tree")))
     replicated = run["samples"][0]["reference"] is not None
     _write_group(path, st, rows, replicated, binary, [s["solved"] for s in run["samples"]])
-    return True, read_curves(path)
+    return True, read_curves(path, over)
 
 
 def _write_group(path, st: Settings, rows: list[SampleRobustness], replicated: bool, binary: bool,
@@ -518,24 +520,50 @@ def _curve(x, per_sample: np.ndarray) -> Curve:
     return Curve(np.asarray(x), per_sample.mean(axis=0), sem, S)
 
 
-def read_curves(path) -> dict:
-    """``{"input_flip": {"reference"|"machine": Curve, "replicas": Curve}, "weight_noise": {...}}`` from a file."""
+SUBSETS = ("solved", "unsolved", "all")
+
+
+def read_curves(path, over: str = "solved") -> dict:
+    """``{"input_flip": {"reference"|"machine": Curve, "replicas": Curve}, "weight_noise": {...}}`` from a file.
+
+    ``over`` picks the samples averaged: ``"solved"`` (the default: an unsolved sample is not a
+    solution, and its training errors at p = 0 would be mixed into the curve), ``"unsolved"`` or
+    ``"all"``. A kind with no sample in the subset is left out.
+    """
     import h5py
 
+    if over not in SUBSETS:
+        raise InputError("over", over, f"allowed: {', '.join(SUBSETS)}")
     out: dict = {}
     with h5py.File(path, "r") as f:
         if GROUP not in f:
             return out
         g = f[GROUP]
+        solved = g["solved"][()] if "solved" in g else None
         for kind, xname in (("input_flip", "fractions"), ("weight_noise", "levels")):
             if kind not in g:
                 continue
             x = g[kind][xname][()]
+            n = g[kind]["error"].shape[0]
+            keep = np.ones(n, bool) if over == "all" or solved is None else (solved if over == "solved" else ~solved)
+            if not keep.any():
+                continue
             d = {}
             if "error_replicas" in g[kind]:
-                d["reference"] = _curve(x, g[kind]["error"][()])
-                d["replicas"] = _curve(x, g[kind]["error_replicas"][()].mean(axis=1))
+                d["reference"] = _curve(x, g[kind]["error"][()][keep])
+                d["replicas"] = _curve(x, g[kind]["error_replicas"][()][keep].mean(axis=1))
             else:
-                d["machine"] = _curve(x, g[kind]["error"][()])
+                d["machine"] = _curve(x, g[kind]["error"][()][keep])
             out[kind] = d
     return out
+
+
+def solved_counts(path) -> tuple[int, int]:
+    """(solved, unsolved) among the samples that ``/robustness`` measured."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        if GROUP not in f or "solved" not in f[GROUP]:
+            return 0, 0
+        s = f[GROUP]["solved"][()]
+    return int(s.sum()), int((~s).sum())

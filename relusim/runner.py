@@ -16,7 +16,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
-from tqdm import tqdm
+from tqdm.auto import tqdm
 
 from . import io
 from .config import Config
@@ -28,10 +28,52 @@ MERGE_EVERY_S = 10.0  # copy-on-write merges are O(file size): batch them
 @dataclass(frozen=True)
 class RunSummary:
     path: str
-    samples: int
-    ran: int
-    solved: int
+    samples: int  # asked for
+    ran: int  # run now
+    solved: int  # of those run now
     wall_s: float
+    held: int = 0  # samples the file holds when the run ends (can exceed ``samples``)
+    held_solved: int = 0
+
+    def message(self) -> str:
+        """One line for the end of a run: what ran now, and what the file holds."""
+        holds = f"the file holds {self.held} sample{'s' * (self.held != 1)}, {self.held_solved} solved"
+        asked = f"{self.samples} sample{'s' * (self.samples != 1)} asked for"
+        if self.ran == 0:
+            return f"{self.path}: {asked} (0 run now: all were done before); {holds}"
+        return (f"{self.path}: {asked} ({self.ran} run now, {self.solved} of them solved) in {self.wall_s:.1f} s; "
+                f"{holds}")
+
+
+COMPILE_NOTICE = "compiling kernels, once: about a minute (numba caches them for the next runs)"
+
+
+def kernels_cached() -> bool | None:
+    """Whether numba's on-disk cache holds the annealing driver for this machine (None: cannot tell).
+
+    Reads the cache index only (milliseconds): no compilation. An index written for another CPU, or
+    for an older source of the kernels, does not count.
+    """
+    try:
+        from .kernels import replicated
+
+        disp = replicated.run
+        index = disp._cache._cache_file._load_index()  # numba internals: guarded, fall back to None
+        magic = disp.targetctx.codegen().magic_tuple()
+        return any(key[1] == magic for key in index)
+    except Exception:  # noqa: BLE001 - any change of numba's internals: we cannot tell
+        return None
+
+
+def compile_notice(quiet: bool, write=None) -> bool:
+    """Say, before the first sample, that the kernels are being compiled when the cache is cold.
+
+    Returns whether it is cold (False when it cannot tell).
+    """
+    cold = kernels_cached() is False
+    if cold and not quiet:
+        (write or (lambda text: print(text, file=sys.stderr, flush=True)))(COMPILE_NOTICE)
+    return cold
 
 
 def default_workers() -> int:
@@ -87,8 +129,12 @@ def run_one(cfg: Config, index: int, updates=None) -> tuple[int, bool, int]:
 
 
 def run(cfg: Config, *, workers: int = 1, overwrite: bool = False, command: str = "",
-        quiet: bool = False) -> RunSummary:
-    """Run (or resume) every sample of ``cfg`` into ``cfg.output``."""
+        quiet: bool = False, progress: bool | None = None) -> RunSummary:
+    """Run (or resume) every sample of ``cfg`` into ``cfg.output``.
+
+    ``progress``: the bar; None shows it at a terminal only (not with ``quiet``, in CI or into a
+    file), True always (a notebook: ``tqdm.auto`` draws a widget there).
+    """
     t0 = time.perf_counter()
     from .resources import check_memory
 
@@ -120,7 +166,12 @@ def disk_full_is_one_line(output, kept: str):
 def _run_prepared(cfg: Config, rf: io.ResultsFile, workers: int, quiet: bool, t0: float) -> RunSummary:
     sha = cfg.physics_sha256()
     todo = [i for i in range(cfg.samples) if i not in rf.done_indices()]
-    show = not quiet and sys.stderr.isatty() and os.environ.get("CI", "").lower() not in ("true", "1")
+    if progress is None:
+        show = not quiet and sys.stderr.isatty() and os.environ.get("CI", "").lower() not in ("true", "1")
+    else:
+        show = bool(progress) and not quiet
+    n_todo = len(todo)
+    cold = bool(todo) and compile_notice(quiet)
     bar = tqdm(total=cfg.samples, initial=cfg.samples - len(todo), desc=cfg.name, unit="sample",
                disable=not show, dynamic_ncols=True)
     solved = 0
@@ -145,11 +196,17 @@ def _run_prepared(cfg: Config, rf: io.ResultsFile, workers: int, quiet: bool, t0
             for i in todo:
                 finished(*in_process(run_one, f"sample {i}", str(cfg.output), cfg, i, updates))
         else:
+            if cold:  # compile once, here, with the first sample: not once in every worker
+                updates = _Direct(live) if show else None
+                finished(*in_process(run_one, f"sample {todo[0]}", str(cfg.output), cfg, todo[0], updates))
+                todo = todo[1:]
             _run_pool(cfg, todo, min(workers, len(todo)), finished, live if show else None)
     finally:
         bar.close()
         rf.merge_shards(sha, final_samples=cfg.samples)
-    return RunSummary(str(cfg.output), cfg.samples, len(todo), solved, time.perf_counter() - t0)
+    held = rf.solved_flags()
+    return RunSummary(str(cfg.output), cfg.samples, n_todo, solved, time.perf_counter() - t0,
+                      len(held), sum(held))
 
 
 class _Direct:

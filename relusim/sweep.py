@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Protocol, Sequence
 
 import yaml
-from tqdm import tqdm
+from tqdm.auto import tqdm
 
 from . import io
 from .config import Config
@@ -202,17 +202,23 @@ def prepare(points: Sequence[Point], command: str, overwrite: bool = False) -> l
 
 
 def run_sweep(points: Sequence[Point], backend: Backend, *, overwrite: bool = False, quiet: bool = False,
-              command: str = "") -> SweepSummary:
+              command: str = "", progress: bool | None = None) -> SweepSummary:
     """Run (or resume) every sample of every point on ``backend``; merge each point's file at the end.
 
     A backend (``relusim.cluster``) reports a sample only once its shard is on disk, so a crash of
-    any kind loses no finished sample.
+    any kind loses no finished sample. ``progress``: None shows the bar at a terminal only, True
+    always (a notebook).
     """
+    from .runner import compile_notice
+
     t0 = time.perf_counter()
     tasks = prepare(points, command or " ".join(sys.argv), overwrite)
     total = sum(p.cfg.samples for p in points)
+    show = show_progress(quiet) if progress is None else bool(progress) and not quiet
+    if tasks:
+        compile_notice(quiet)
     bar = tqdm(total=total, initial=total - len(tasks), desc=f"sweep of {len(points)} points",
-               unit="sample", disable=not show_progress(quiet), dynamic_ncols=True)
+               unit="sample", disable=not show, dynamic_ncols=True)
     shas = {p.cfg.output: p.cfg.physics_sha256() for p in points}
     unmerged: set[str] = set()
     last_merge = time.monotonic()
@@ -239,3 +245,70 @@ def run_sweep(points: Sequence[Point], backend: Backend, *, overwrite: bool = Fa
 def show_progress(quiet: bool) -> bool:
     """A bar only for a person at a terminal: not with --quiet, in CI, or into a file."""
     return not quiet and sys.stderr.isatty() and os.environ.get("CI", "").lower() not in ("true", "1")
+
+
+# ----------------------------------------------------------------------------- the table --
+
+TABLE_COLUMNS = ("samples", "solved_fraction", "median_sweeps", "median_energy", "wall_s")
+
+
+def point_rows(points: Sequence[Point]) -> list[dict]:
+    """One row per point, read from its result file: the grid values, then ``TABLE_COLUMNS``.
+
+    ``median_energy`` is the median over samples of the final energy summed over replicas (0 when
+    solved); ``wall_s`` the sampling time summed over the point's samples (not the sweep's wall clock).
+    """
+    import h5py
+    import numpy as np
+
+    rows = []
+    for p in points:
+        row: dict[str, Any] = {k: v for k, v in p.values}
+        with h5py.File(p.cfg.output, "r") as f:
+            groups = [g for g in f["samples"].values() if g.attrs.get("status") == "complete"]
+            solved = [bool(g.attrs["solved"]) for g in groups]
+            sweeps = [int(g.attrs["sweeps_done"]) for g in groups]
+            energy = [int(g["energy"][()].sum()) for g in groups]
+            wall = [float(g.attrs["wall_s"]) for g in groups]
+        row.update(samples=len(groups), solved_fraction=float(np.mean(solved)) if groups else float("nan"),
+                   median_sweeps=float(np.median(sweeps)) if groups else float("nan"),
+                   median_energy=float(np.median(energy)) if groups else float("nan"),
+                   wall_s=float(np.sum(wall)))
+        rows.append(row)
+    return rows
+
+
+def csv_path(points: Sequence[Point]) -> Path:
+    """Beside the points' files: ``<dir>/<base name>__sweep.csv``."""
+    first = Path(points[0].cfg.output)
+    base = first.stem.split("__")[0]
+    return first.parent / f"{base}__sweep.csv"
+
+
+def write_csv(rows: list[dict], path: str | os.PathLike) -> Path:
+    """The table as CSV (one row per point), written atomically."""
+    import csv
+
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    os.replace(tmp, path)
+    return path
+
+
+def format_rows(rows: list[dict]) -> str:
+    """A fixed-width text table of :func:`point_rows`."""
+    def fmt(v):
+        if isinstance(v, float):
+            return "-" if v != v else f"{v:.4g}" if not v.is_integer() else f"{v:.0f}"
+        return _text(v)
+
+    head = {"solved_fraction": "solved", "median_sweeps": "med. sweeps", "median_energy": "med. E",
+            "wall_s": "wall [s]"}
+    cols = list(rows[0])
+    cells = [[head.get(c, c) for c in cols]] + [[fmt(r[c]) for c in cols] for r in rows]
+    widths = [max(len(row[j]) for row in cells) for j in range(len(cols))]
+    return "\n".join("  ".join(v.rjust(w) for v, w in zip(row, widths)) for row in cells)

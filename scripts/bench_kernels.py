@@ -126,7 +126,7 @@ def ours(act, xi, sigma, w0, K, beta, Y, reps, target_s, bits_below=replicated.B
         en = np.zeros((sweeps, Y), np.int64)
         acc = np.zeros(sweeps, np.int64)
         q, used = np.zeros(sweeps), np.zeros(sweeps, np.bool_)
-        # y = 1: a single machine; y > 1: the traced-reference ensemble, as the C reference's (ALGORITHMS.md §3)
+        # y = 1: a single machine; y > 1: the traced-reference ensemble, as the C reference's (docs/algorithms.md §3)
         mode = metropolis.NONE if Y == 1 else metropolis.TRACED
         t0 = time.perf_counter()
         replicated.run(XT, sig, c, N // K, a, w, H, marg, E, np.zeros(0, np.int8), m, mode, state, betas,

@@ -99,7 +99,7 @@ def rates(cfg, problem, chain0, sampler, beta, gamma, target_s):
 
 
 def time_to_solution(act, N, K, alpha, y, sweeps, sampler, seed, cap_s):
-    """Wall time of the annealing protocol of the paper configs (MODEL.md §8) until every replica is a
+    """Wall time of the annealing protocol of the paper configs (docs/model.md §8) until every replica is a
     solution at q1 = 0.9, or inf past ``cap_s``. ``sampler``: metropolis, rrr (forced) or hybrid."""
     from relusim.anneal import anneal as run_protocol
 

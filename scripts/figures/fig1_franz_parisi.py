@@ -1,4 +1,4 @@
-"""Fig. 1 theory curves: Franz-Parisi entropy vs distance, binary weights, sign vs ReLU (THEORY.md §6).
+"""Fig. 1 theory curves: Franz-Parisi entropy vs distance, binary weights, sign vs ReLU (docs/theory.md §6).
 
 Writes docs/fig1_franz_parisi.png. Run: PYTHONPATH=. python scripts/figures/fig1_franz_parisi.py
 """

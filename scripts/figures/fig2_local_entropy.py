@@ -1,4 +1,4 @@
-"""Fig. 2 theory curves: local entropy vs the replicas' distance, binary, sign vs ReLU (THEORY.md §7).
+"""Fig. 2 theory curves: local entropy vs the replicas' distance, binary, sign vs ReLU (docs/theory.md §7).
 
 y = 10 is computed; y = inf is EXTRAPOLATED in 1/y from y = 20, 40, 80, 160 (band: fit-window spread).
 Writes docs/fig2_local_entropy.png. Run: PYTHONPATH=. python scripts/figures/fig2_local_entropy.py

@@ -3,7 +3,7 @@
 Left: stability histograms of the robust-ensemble solutions (replicas and reference), sign and ReLU, over
 the K -> inf large-deviation theory at each run's alpha, y and measured q1 (relusim.compare).
 Right: misclassified fraction vs flipped fraction p (paper grid p = 0, 0.01, ..., 0.5; 100 trials per
-pattern, REFERENCE_VALUES.md §5), sign vs ReLU, reference vs replicas, error bars over samples.
+pattern, docs/reference_values.md §5), sign vs ReLU, reference vs replicas, error bars over samples.
 
 Without arguments it uses results/paper_fig3_{sign,relu}_quick.h5, running
 ``relusim anneal --config configs/paper_fig3_{sign,relu}_quick.yaml`` first when a file is missing or was

@@ -1,7 +1,7 @@
 """Fig. 3 (left) theory lines: stability densities, typical (RS) and large deviation (y, q1), sign vs ReLU.
 
-Binary weights; alpha = 0.5, y = 7, q1 = 0.9 (relusim choices, REFERENCE_VALUES.md §5; the paper's values
-are stripped). Stabilities normalised as MODEL.md §4. Writes docs/fig3_theory_stabilities.png.
+Binary weights; alpha = 0.5, y = 7, q1 = 0.9 (relusim choices, docs/reference_values.md §5; the paper's values
+are stripped). Stabilities normalised as docs/model.md §4. Writes docs/fig3_theory_stabilities.png.
 Run: PYTHONPATH=. python scripts/figures/fig3_theory_stabilities.py
 """
 
