@@ -74,11 +74,12 @@ def info(results) -> None:
 
 def _register_commands() -> None:
     from .analysis_cli import COMMANDS as ANALYSIS
+    from .capacity_cli import COMMANDS as CAPACITY
     from .cluster_cli import COMMANDS as CLUSTER
     from .theory.cli import theory_group
 
     cli.add_command(theory_group, "theory")
-    for command in ANALYSIS + CLUSTER:
+    for command in ANALYSIS + CLUSTER + CAPACITY:
         cli.add_command(command)
 
 
