@@ -85,11 +85,23 @@ def _deviance(theta, alpha, N, k, n, shape) -> float:
     return float(2 * (_nll(theta, alpha, N, k, n, shape) + sat))
 
 
+def _bounded(fun, lo, hi):
+    def f(theta, *args):
+        if np.any(theta < lo) or np.any(theta > hi):
+            return np.inf
+        return fun(theta, *args)
+    return f
+
+
 def _fit_once(alpha, N, k, n, shape, starts):
+    # Nelder-Mead: a handful of parameters, and no gradients to approximate
+    lo = np.array([alpha.min() - 1.0, 0.02, np.log(1e-4), -1e3])
+    hi = np.array([alpha.max() + 1.0, 3.0, np.log(1e4), 1e3])
+    f = _bounded(_nll, lo, hi)
     best = None
-    bounds = [(alpha.min() - 1.0, alpha.max() + 1.0), (0.02, 3.0), (np.log(1e-4), np.log(1e4)), (-1e3, 1e3)]
     for s in starts:
-        r = minimize(_nll, s, args=(alpha, N, k, n, shape), method="L-BFGS-B", bounds=bounds)
+        r = minimize(f, s, args=(alpha, N, k, n, shape), method="Nelder-Mead",
+                     options={"xatol": 1e-6, "fatol": 1e-8, "maxiter": 4000})
         if best is None or r.fun < best.fun:
             best = r
     return best
@@ -160,10 +172,11 @@ def midpoint(alpha, k, n, N: int, *, bootstrap: int = 200, seed: int = 0) -> Mid
         return Midpoint(int(N), float("nan"), float("nan"))
     order = np.argsort(alpha)
     a0 = float(np.interp(0.5, p[order][::-1], alpha[order][::-1]))
-    bounds = [(alpha.min() - 0.5, alpha.max() + 0.5), (np.log(1e-4), np.log(10.0))]
+    f = _bounded(_nll_one, np.array([alpha.min() - 0.5, np.log(1e-4)]), np.array([alpha.max() + 0.5, np.log(10.0)]))
 
     def fit(kk, start):
-        return minimize(_nll_one, start, args=(alpha, kk, n), method="L-BFGS-B", bounds=bounds).x
+        return minimize(f, start, args=(alpha, kk, n), method="Nelder-Mead",
+                        options={"xatol": 1e-7, "fatol": 1e-9, "maxiter": 2000}).x
 
     theta = fit(k, np.array([a0, np.log(max(np.ptp(alpha) / 8, 1e-3))]))
     rng = np.random.default_rng(seed)
