@@ -101,9 +101,10 @@ def info(results, verify) -> None:
 
 def _register_commands() -> None:
     from .analysis_cli import COMMANDS as ANALYSIS
+    from .capacity_cli import COMMANDS as CAPACITY
     from .cluster_cli import COMMANDS as CLUSTER
 
-    for command in ANALYSIS + CLUSTER:
+    for command in ANALYSIS + CLUSTER + CAPACITY:
         cli.add_command(command)
 
 

@@ -1,0 +1,555 @@
+"""``relusim capacity``: the fraction of training sets a method solves, over (K, N, alpha), into one file.
+
+The unit of work is one *instance*: K, N, P = round(alpha N) (half up, as ``ModelConfig.P``) and an
+index i < samples. Its patterns come from ``SeedSequence(seed, spawn_key=(18, K, N, P, i, 0))``
+(18: the capacity streams, apart from the anneal samples' ``(i, 0)``) and the anneal's moves from
+``(18, K, N, P, i, 1)``: an instance's bits depend on the config seed and on what it is, never on
+the worker, the backend or the order of the grid, so two alphas that give the same P are one
+instance and a grid can be extended and resumed without rerunning what is done.
+
+Two answers, never mixed in one file (the root attribute ``answer`` says which):
+
+* ``exact``: does the instance have a solution at all? (``relusim.capacity_exact``, a complete search
+  with a checked witness): the true SAT probability of finite N.
+* ``anneal``: did the BASE config's anneal (schedule, sweeps, replicas) find a solution? (some
+  replica at zero energy): the algorithmic threshold of that protocol, a lower bound on the capacity.
+
+Resumable: every finished instance is one line of ``<out>.parts/instances.jsonl`` (written whole and
+flushed by this process, the only writer), folded into the HDF5 file (written to a temporary file,
+fsynced and renamed, as ``relusim.io`` does) every few seconds and at the end; a torn last line is
+ignored on resume, and its instance runs again.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import h5py
+import numpy as np
+import yaml
+
+from . import io, model
+from .config import Config
+from .errors import InputError, RunError
+
+TAG = 18
+METHODS = ("exact", "anneal")
+BACKENDS = ("local", "dask", "slurm")
+ANSWER = {
+    "exact": "exact SAT probability (complete search)",
+    "anneal": "algorithmic threshold of the BASE anneal protocol (a lower bound on the capacity)",
+}
+EXACT_MAX_N_PERCEPTRON = 64  # K = 1: branch and bound; the node budget is the real limit
+EXACT_MAX_UNIT_INPUTS = 20  # K > 1: 2^(N/K) vectors per unit are enumerated
+NOT_RUN, UNKNOWN = -2, -1
+WRITE_EVERY_S = 10.0
+
+
+# ------------------------------------------------------------------------------- parsing --
+
+
+def parse_alpha(spec: str) -> tuple[float, ...]:
+    """``start:stop:step`` (stop included when the steps land on it) or ``a,b,c``; sorted, > 0."""
+    text = str(spec).strip()
+    try:
+        if ":" in text:
+            parts = [float(p) for p in text.split(":")]
+            if len(parts) != 3:
+                raise ValueError
+            start, stop, step = parts
+            if not all(map(math.isfinite, parts)) or step <= 0 or stop < start:
+                raise InputError("--alpha", spec, "a range start:stop:step needs step > 0 and stop >= start")
+            count = int(math.floor((stop - start) / step + 1e-9)) + 1
+            if count > 10000:
+                raise InputError("--alpha", spec, "gives more than 10000 values")
+            values = [round(start + j * step, 12) for j in range(count)]
+        else:
+            values = [float(p) for p in text.split(",")]
+    except ValueError:
+        raise InputError("--alpha", spec, "expected start:stop:step (e.g. 0.5:1.0:0.05) or a comma list") from None
+    if not values or any(not math.isfinite(v) or v <= 0 for v in values):
+        raise InputError("--alpha", spec, "every alpha must be a finite number > 0")
+    return tuple(sorted(set(values)))
+
+
+def parse_ints(spec: str, key: str) -> tuple[int, ...]:
+    """A comma list of positive integers (``99,199,399``), sorted without repeats."""
+    try:
+        values = [int(p) for p in str(spec).split(",")]
+    except ValueError:
+        raise InputError(key, spec, "expected a comma list of positive integers (e.g. 99,199,399)") from None
+    if any(v < 1 for v in values):
+        raise InputError(key, spec, "every value must be >= 1")
+    return tuple(sorted(set(values)))
+
+
+# ---------------------------------------------------------------------------------- plan --
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a capacity run measures: the base config, the method and the grid of (K, N, alpha)."""
+
+    base: Config
+    method: str
+    Ks: tuple[int, ...]
+    Ns: tuple[int, ...]
+    alphas: tuple[float, ...]
+    samples: int
+    max_nodes: int = 10**12
+
+    def Ps(self, N: int) -> tuple[int, ...]:
+        """The distinct P = round(alpha N) of the grid at size N (P >= 1)."""
+        return tuple(sorted({max(1, int(math.floor(a * N + 0.5))) for a in self.alphas}))
+
+    def points(self) -> list[tuple[int, int, int]]:
+        return [(K, N, P) for K in self.Ks for N in self.Ns for P in self.Ps(N)]
+
+    def instances(self) -> list[tuple[int, int, int, int]]:
+        return [(K, N, P, i) for K, N, P in self.points() for i in range(self.samples)]
+
+    def sha256(self) -> str:
+        """Hash of what fixes an instance's answer: the config (but N, K, alpha, samples, output,
+        name), the method and, for ``exact``, the node budget. The grid is not in it."""
+        d = self.base.to_dict()
+        for k in ("samples", "output", "name"):
+            d.pop(k)
+        for k in ("N", "K", "alpha"):
+            d["model"].pop(k)
+        if self.method == "exact":
+            d = {"seed": d["seed"], "model": d["model"], "max_nodes": self.max_nodes}
+        d["method"] = self.method
+        return hashlib.sha256(yaml.safe_dump(d, sort_keys=True).encode()).hexdigest()
+
+    def point_config(self, K: int, N: int, P: int) -> Config:
+        return self.base.replace(**{"model.K": K, "model.N": N, "model.alpha": P / N})
+
+
+def make_plan(base: Config, method: str, alpha: str, N: str, K: str | None, samples: int,
+              max_nodes: int = 10**12) -> Plan:
+    """Parse and check a capacity grid against the model's rules; InputError names the option."""
+    if method not in METHODS:
+        raise InputError("--method", method, f"allowed: {', '.join(METHODS)}")
+    if samples < 1:
+        raise InputError("--samples", samples, "must be >= 1")
+    if max_nodes < 1:
+        raise InputError("--max-nodes", max_nodes, "must be >= 1")
+    Ks = parse_ints(K, "--K") if K is not None else (base.model.K,)
+    Ns = parse_ints(N, "--N")
+    alphas = parse_alpha(alpha)
+    plan = Plan(base, method, Ks, Ns, alphas, samples, max_nodes)
+    for k in Ks:
+        for n in Ns:
+            try:
+                plan.point_config(k, n, plan.Ps(n)[0])
+            except InputError as exc:
+                key = {"model.K": "--K", "model.N": "--N"}.get(exc.key, exc.key)
+                value = k if key == "--K" else n if key == "--N" else exc.value
+                where = f"with K = {k}: " if key == "--N" else ""
+                raise InputError(key, value, where + exc.allowed) from None
+            if method == "exact":
+                if k == 1 and n > EXACT_MAX_N_PERCEPTRON:
+                    raise InputError("--N", n, f"--method exact with K = 1 reaches N <= {EXACT_MAX_N_PERCEPTRON}")
+                if k > 1 and n // k > EXACT_MAX_UNIT_INPUTS:
+                    raise InputError("--N", n, f"--method exact with K = {k} needs N/K <= "
+                                     f"{EXACT_MAX_UNIT_INPUTS} (it enumerates 2^(N/K) vectors per unit)")
+    return plan
+
+
+# ----------------------------------------------------------------------------- instances --
+
+
+def streams(seed: int, K: int, N: int, P: int, i: int) -> tuple[np.random.SeedSequence, np.random.SeedSequence]:
+    """The disorder and dynamics SeedSequences of one capacity instance."""
+    return (np.random.SeedSequence(seed, spawn_key=(TAG, K, N, P, i, 0)),
+            np.random.SeedSequence(seed, spawn_key=(TAG, K, N, P, i, 1)))
+
+
+def make_instance(seed: int, K: int, N: int, P: int, i: int) -> tuple[np.ndarray, np.ndarray]:
+    """i.i.d. uniform +-1 patterns (P, N) and labels (P,), int8, as ``relusim.instance.make``."""
+    rng = np.random.Generator(np.random.PCG64(streams(seed, K, N, P, i)[0]))
+    xi = (2 * rng.integers(0, 2, size=(P, N), dtype=np.int8) - 1).astype(np.int8)
+    sigma = (2 * rng.integers(0, 2, size=P, dtype=np.int8) - 1).astype(np.int8)
+    return xi, sigma
+
+
+@dataclass
+class Record:
+    """The answer for one instance. ``status``: 1 solved, 0 not (exact: proven UNSAT), -1 unknown
+    (exact search hit its node budget). ``work``: search nodes (exact) or sweeps (anneal);
+    ``energy``: the lowest final energy of the replicas (anneal; exact: 0 if SAT, else -1)."""
+
+    K: int
+    N: int
+    P: int
+    i: int
+    status: int
+    work: int
+    energy: int
+    wall_s: float
+    witness: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def key(self) -> tuple[int, int, int, int]:
+        return (self.K, self.N, self.P, self.i)
+
+    def to_json(self, sha: str) -> str:
+        wit = None if self.witness is None else np.packbits(self.witness < 0).tobytes().hex()
+        return json.dumps({"sha": sha, "K": self.K, "N": self.N, "P": self.P, "i": self.i,
+                           "status": self.status, "work": self.work, "energy": self.energy,
+                           "wall_s": self.wall_s, "witness": wit}, separators=(",", ":"))
+
+    @staticmethod
+    def from_json(d: dict) -> "Record":
+        w = None
+        if d["witness"] is not None:
+            bits = np.unpackbits(np.frombuffer(bytes.fromhex(d["witness"]), np.uint8))[:d["N"]]
+            w = np.where(bits, -1, 1).astype(np.int8)
+        return Record(d["K"], d["N"], d["P"], d["i"], d["status"], d["work"], d["energy"], d["wall_s"], w)
+
+
+def solve_instance(plan: Plan, K: int, N: int, P: int, i: int) -> Record:
+    """Answer one instance with the plan's method; a found solution is checked by ``relusim.model``."""
+    t0 = time.perf_counter()
+    seed, act = plan.base.seed, plan.base.model.activation
+    xi, sigma = make_instance(seed, K, N, P, i)
+    if plan.method == "exact":
+        from .capacity_exact import SAT, solve
+
+        res = solve(xi, sigma, act, K, plan.max_nodes)
+        return Record(K, N, P, i, res.status, res.nodes, 0 if res.status == SAT else -1,
+                      time.perf_counter() - t0, res.weights)
+    from . import anneal
+    from .kernels import fields
+
+    cfg = plan.point_config(K, N, P)
+    problem = fields.problem_arrays(xi, sigma, model.output_weights(act, K))
+    chain = anneal.init_chain(cfg, problem, streams(seed, K, N, P, i)[1])
+    trace = anneal.anneal(cfg, problem, chain, i)
+    energies = np.array([model.energy(w, xi, sigma, act, K) for w in chain.w], np.int64)
+    if not np.array_equal(energies, chain.E):
+        raise RuntimeError(f"cached energies {chain.E} != recomputed {energies}")
+    best = int(np.argmin(energies))
+    found = bool(energies[best] == 0)
+    return Record(K, N, P, i, int(found), int(trace["sweep"][-1]), int(energies[best]),
+                  time.perf_counter() - t0, chain.w[best].copy() if found else None)
+
+
+# --------------------------------------------------------------------------------- store --
+
+
+class Store:
+    """A capacity file and its journal of finished instances (see the module docstring)."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.journal = io.parts_dir(path) / "instances.jsonl"
+        self.records: dict[tuple[int, int, int, int], Record] = {}
+        self._fh = None
+        self._synced = time.monotonic()
+        self.created = None
+
+    def open(self, plan: Plan, overwrite: bool = False) -> None:
+        """Check that an existing file belongs to ``plan`` (or start afresh) and load what is done."""
+        sha = plan.sha256()
+        if overwrite:
+            self.path.unlink(missing_ok=True)
+            self.journal.unlink(missing_ok=True)
+        if self.path.exists():
+            try:
+                with h5py.File(self.path, "r") as f:
+                    theirs = f.attrs.get("capacity_sha256")
+                    self.created = f.attrs.get("created_utc")
+                    if theirs == sha:
+                        self.records.update({r.key: r for r in _read_records(f)})
+            except OSError:
+                raise InputError("--out", str(self.path), "exists but is not an HDF5 file; "
+                                 "use --overwrite or another --out") from None
+            if theirs != sha:
+                raise InputError("--out", str(self.path), "holds a capacity run of another config or "
+                                 "method; use --overwrite to replace it, or another --out")
+        if self.journal.exists():
+            for line in self.journal.read_text().splitlines():
+                try:
+                    d = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a line torn by a kill: that instance runs again
+                if d.get("sha") == sha:
+                    r = Record.from_json(d)
+                    self.records[r.key] = r
+        self.sha = sha
+
+    def add(self, r: Record) -> None:
+        if self._fh is None:
+            self.journal.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = open(self.journal, "a")
+        self._fh.write(r.to_json(self.sha) + "\n")
+        self._fh.flush()
+        if time.monotonic() - self._synced > 1.0:
+            os.fsync(self._fh.fileno())
+            self._synced = time.monotonic()
+        self.records[r.key] = r
+
+    def write(self, plan: Plan, command: str, analysis: dict | None = None, finished: bool = False) -> None:
+        """Rewrite the whole file from the records (temporary file, fsync, rename), then drop the journal."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        with h5py.File(tmp, "w") as f:
+            attrs = io.provenance(plan.base, command)
+            attrs.pop("samples")
+            if self.created is not None:
+                attrs["created_utc"] = self.created
+            attrs.update({
+                "kind": "relusim capacity", "method": plan.method, "answer": ANSWER[plan.method],
+                "capacity_sha256": self.sha, "activation": plan.base.model.activation,
+                "weights": plan.base.model.weights, "K": np.array(plan.Ks), "N": np.array(plan.Ns),
+                "alpha": np.array(plan.alphas), "samples": plan.samples, "max_nodes": plan.max_nodes,
+                "instances_done": len(self.records), "finished": bool(finished),
+                "seed_rule": "instance (K, N, P, i): SeedSequence(seed, spawn_key=(18, K, N, P, i, 0)) "
+                             "patterns, (..., 1) dynamics",
+            })
+            f.attrs.update(attrs)
+            _write_records(f.create_group("instances"), self.records.values())
+            if analysis is not None:
+                _write_analysis(f.create_group("analysis"), analysis)
+        io._fsync_replace(tmp, self.path)
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+        self.journal.unlink(missing_ok=True)
+        try:
+            self.journal.parent.rmdir()
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+
+def _write_records(g: h5py.Group, records) -> None:
+    by_kn: dict[tuple[int, int], list[Record]] = {}
+    for r in records:
+        by_kn.setdefault((r.K, r.N), []).append(r)
+    for (K, N), rs in sorted(by_kn.items()):
+        Ps = sorted({r.P for r in rs})
+        S = max(r.i for r in rs) + 1
+        row = {P: j for j, P in enumerate(Ps)}
+        status = np.full((len(Ps), S), NOT_RUN, np.int8)
+        work = np.zeros((len(Ps), S), np.int64)
+        energy = np.full((len(Ps), S), -1, np.int64)
+        wall = np.zeros((len(Ps), S), np.float64)
+        witness = np.zeros((len(Ps), S, N), np.int8)
+        for r in rs:
+            j = row[r.P]
+            status[j, r.i], work[j, r.i], energy[j, r.i], wall[j, r.i] = r.status, r.work, r.energy, r.wall_s
+            if r.witness is not None:
+                witness[j, r.i] = r.witness
+        h = g.create_group(f"K{K}/N{N}")
+        h.attrs.update({"K": K, "N": N})
+        h.create_dataset("P", data=np.array(Ps, np.int64))
+        h.create_dataset("alpha", data=np.array(Ps, float) / N)
+        h.create_dataset("status", data=status)
+        h.create_dataset("work", data=work)
+        h.create_dataset("energy", data=energy)
+        h.create_dataset("wall_s", data=wall)
+        h.create_dataset("witness", data=witness, compression="gzip", compression_opts=4, shuffle=True)
+
+
+def _read_records(f: h5py.File) -> Iterator[Record]:
+    if "instances" not in f:
+        return
+    for kname, kg in f["instances"].items():
+        for nname, h in kg.items():
+            K, N = int(h.attrs["K"]), int(h.attrs["N"])
+            Ps, status, work, energy, wall, wit = (h[k][()] for k in ("P", "status", "work", "energy",
+                                                                       "wall_s", "witness"))
+            for j, P in enumerate(Ps):
+                for i in np.nonzero(status[j] != NOT_RUN)[0]:
+                    s = int(status[j, i])
+                    yield Record(K, N, int(P), int(i), s, int(work[j, i]), int(energy[j, i]),
+                                 float(wall[j, i]), wit[j, i].copy() if s == 1 else None)
+
+
+def _write_analysis(g: h5py.Group, analysis: dict) -> None:
+    g.attrs["answer"] = analysis["answer"]
+    for K, a in analysis["by_K"].items():
+        h = g.create_group(f"K{K}")
+        for key in ("N", "P", "alpha", "done", "solved", "unknown", "fraction", "wilson_lo", "wilson_hi"):
+            h.create_dataset(key, data=np.array([row[key] for row in a["points"]]))
+        m = h.create_group("midpoints")
+        for key in ("N", "alpha50", "err"):
+            m.create_dataset(key, data=np.array([row[key] for row in a["midpoints"]], float))
+        if a["fit"] is not None:
+            h.create_group("fit").attrs.update({k: v for k, v in a["fit"].items()})
+        h.create_group("midpoint_extrapolation").attrs.update(a["midpoint_extrapolation"])
+        if a["theory"] is not None:
+            h.attrs.update({"theory_alpha": a["theory"]["alpha"], "theory_label": a["theory"]["label"]})
+        h.attrs["wall_s"] = a["wall_s"]
+
+
+# ------------------------------------------------------------------------------ running --
+
+
+def _local(plan: Plan, todo, workers: int) -> Iterator[Record]:
+    from .runner import in_process, sample_failed
+
+    if workers <= 1 or len(todo) <= 1:
+        for t in todo:
+            yield in_process(solve_instance, _which(t), "the capacity journal", plan, *t)
+        return
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=mp.get_context("spawn"))
+    try:
+        it = iter(todo)
+        pending = {}
+        window = 8 * workers
+        for t in it:
+            pending[pool.submit(solve_instance, plan, *t)] = t
+            if len(pending) >= window:
+                break
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                t = pending.pop(fut)
+                try:
+                    rec = fut.result()
+                except Exception as exc:  # noqa: BLE001 - the worker's error, reported as a run failure
+                    raise sample_failed(_which(t), exc, "the capacity journal") from exc
+                yield rec
+                nxt = next(it, None)
+                if nxt is not None:
+                    pending[pool.submit(solve_instance, plan, *nxt)] = nxt
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _dask(plan: Plan, todo, workers: int | None, scheduler: str | None, slurm) -> Iterator[Record]:
+    import contextlib
+    import logging
+
+    from .runner import default_workers, sample_failed
+
+    try:
+        from dask.distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise InputError("--backend", "dask", "needs dask: pip install 'relusim[dask]'") from None
+    with contextlib.ExitStack() as stack:
+        if scheduler:
+            target = scheduler
+        elif slurm is not None:
+            from .cluster import slurm_cluster
+
+            target = stack.enter_context(slurm_cluster(slurm))
+            target.scale(n=min(workers or slurm.cores, len(todo)))
+        else:
+            target = stack.enter_context(LocalCluster(
+                n_workers=min(workers or default_workers(), len(todo)), threads_per_worker=1, processes=True,
+                dashboard_address=None, silence_logs=logging.CRITICAL))
+        client = stack.enter_context(Client(target))
+        futures = [client.submit(solve_instance, plan, *t, pure=False) for t in todo]
+        which = {f.key: t for f, t in zip(futures, todo)}
+        for fut in as_completed(futures):
+            try:
+                rec = fut.result()
+            except Exception as exc:  # noqa: BLE001
+                raise sample_failed(_which(which[fut.key]) + " (a Dask task)", exc, "the capacity journal") from exc
+            fut.release()
+            yield rec
+
+
+def _which(t) -> str:
+    K, N, P, i = t
+    return f"instance {i} of K={K} N={N} P={P}"
+
+
+@dataclass(frozen=True)
+class CapacitySummary:
+    path: str
+    instances: int
+    ran: int
+    wall_s: float
+    analysis: dict
+
+
+def run(plan: Plan, out: str, *, workers: int = 1, backend: str = "local", scheduler: str | None = None,
+        slurm=None, overwrite: bool = False, command: str = "", quiet: bool = False,
+        bootstrap: int = 200) -> CapacitySummary:
+    """Answer every instance of ``plan`` not yet in ``out`` (resuming), then analyse and write."""
+    from tqdm import tqdm
+
+    from .sweep import show_progress
+
+    if backend not in BACKENDS:
+        raise InputError("--backend", backend, f"allowed: {', '.join(BACKENDS)}")
+    t0 = time.perf_counter()
+    command = command or " ".join(sys.argv)
+    store = Store(out)
+    store.open(plan, overwrite)
+    todo = [t for t in plan.instances() if t not in store.records]
+    total = len(plan.instances())
+    bar = tqdm(total=total, initial=total - len(todo), desc=f"capacity ({plan.method})", unit="instance",
+               disable=not show_progress(quiet), dynamic_ncols=True)
+    last = time.monotonic()
+    if backend == "local":
+        source = _local(plan, todo, workers)
+    else:
+        source = _dask(plan, todo, workers, scheduler, slurm if backend == "slurm" else None)
+    try:
+        for rec in source:
+            store.add(rec)
+            bar.update(1)
+            bar.set_postfix_str(f"K={rec.K} N={rec.N} P={rec.P}: "
+                                f"{'solved' if rec.status == 1 else 'unknown' if rec.status < 0 else 'not solved'}")
+            if time.monotonic() - last > WRITE_EVERY_S:
+                store.write(plan, command)
+                last = time.monotonic()
+    finally:
+        bar.close()
+        store.write(plan, command)
+    from .capacity_analysis import analyse
+
+    analysis = analyse(plan, store.records, bootstrap=bootstrap)
+    store.write(plan, command, analysis, finished=True)
+    return CapacitySummary(str(out), total, len(todo), time.perf_counter() - t0, analysis)
+
+
+def load_records(path: str | os.PathLike) -> tuple[dict, list[Record]]:
+    """The root attributes and the records of a capacity file (for reading results back)."""
+    try:
+        f = h5py.File(path, "r")
+    except OSError:
+        raise InputError("RESULTS", str(path), "is not a readable HDF5 file") from None
+    with f:
+        if f.attrs.get("kind") != "relusim capacity":
+            raise InputError("RESULTS", str(path), "is not a relusim capacity file")
+        return dict(f.attrs), list(_read_records(f))
+
+
+def check_bits(a: Sequence[Record], b: Sequence[Record]) -> bool:
+    """Whether two runs gave the same answers (everything but the wall time)."""
+    ka = {r.key: r for r in a}
+    kb = {r.key: r for r in b}
+    if ka.keys() != kb.keys():
+        return False
+    for k, r in ka.items():
+        s = kb[k]
+        if (r.status, r.work, r.energy) != (s.status, s.work, s.energy):
+            return False
+        if (r.witness is None) != (s.witness is None) or (r.witness is not None and not np.array_equal(r.witness, s.witness)):
+            return False
+    return True
+
+
+__all__ = ["Plan", "Record", "Store", "make_plan", "parse_alpha", "parse_ints", "run", "solve_instance",
+           "make_instance", "streams", "RunError"]

@@ -1,0 +1,192 @@
+"""From the answers of a capacity run to its numbers: solved fractions, 50% points, the scaling fit,
+the theory beside them; and the summary table and figure of ``relusim capacity``.
+
+Every number is labelled with what the run measured (``relusim.capacity.ANSWER``): ``exact``
+fractions are SAT probabilities, ``anneal`` fractions the success rate of one protocol, whose
+threshold is a lower bound on the capacity.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import fss
+
+THEORY_LABEL = {
+    "perceptron": "RS zero entropy, K = 1 (Krauth-Mezard)",
+    "sign": "RS zero entropy, K -> infinity (sign)",
+    "relu": "RS zero entropy, K -> infinity (ReLU)",
+}
+
+
+def theory(activation: str, K: int, weights: str = "binary") -> dict | None:
+    """The replica-symmetric capacity of the same model: K = 1 the perceptron, else K -> infinity."""
+    from .theory import rs
+    from .theory.activations import perceptron
+
+    if weights != "binary":
+        return None
+    act = perceptron() if K == 1 else activation
+    name = "perceptron" if K == 1 else activation
+    return {"alpha": float(rs.capacity_rs_binary(act).alpha), "label": THEORY_LABEL[name]}
+
+
+def analyse(plan, records: dict, bootstrap: int = 200) -> dict:
+    """Per K: the table of points (Wilson 68% intervals), the 50% point per N and the scaling fit."""
+    from .capacity import ANSWER
+
+    out = {"answer": ANSWER[plan.method], "method": plan.method, "activation": plan.base.model.activation,
+           "weights": plan.base.model.weights, "seed": plan.base.seed, "samples": plan.samples, "by_K": {}}
+    for K in plan.Ks:
+        points, mids = [], []
+        wall = 0.0
+        for N in plan.Ns:
+            for P in plan.Ps(N):
+                st = np.array([records[(K, N, P, i)].status for i in range(plan.samples)
+                               if (K, N, P, i) in records], np.int64)
+                wall += sum(records[(K, N, P, i)].wall_s for i in range(plan.samples) if (K, N, P, i) in records)
+                known = int(np.count_nonzero(st >= 0))
+                solved = int(np.count_nonzero(st == 1))
+                lo, hi = fss.wilson(solved, known)
+                points.append({"N": N, "P": P, "alpha": P / N, "done": int(len(st)), "solved": solved,
+                               "unknown": int(np.count_nonzero(st < 0)),
+                               "fraction": solved / known if known else float("nan"),
+                               "wilson_lo": float(lo), "wilson_hi": float(hi)})
+            sel = [p for p in points if p["N"] == N]
+            m = fss.midpoint([p["alpha"] for p in sel], [p["solved"] for p in sel],
+                             [p["done"] - p["unknown"] for p in sel], N, bootstrap=bootstrap, seed=plan.base.seed)
+            mids.append({"N": N, "alpha50": m.alpha50, "err": m.err})
+        fit, why = None, None
+        try:
+            f = fss.fit_scaling([p["alpha"] for p in points], [p["N"] for p in points],
+                                [p["solved"] for p in points], [p["done"] - p["unknown"] for p in points],
+                                bootstrap=bootstrap, seed=plan.base.seed)
+            fit = f.to_dict()
+        except ValueError as exc:
+            why = str(exc)
+        ex = fss.extrapolate_midpoints([m["N"] for m in mids], [m["alpha50"] for m in mids],
+                                       [m["err"] for m in mids])
+        out["by_K"][K] = {"points": points, "midpoints": mids, "fit": fit, "fit_skipped": why,
+                          "midpoint_extrapolation": {"alpha_inf": ex.alpha_inf, "err": ex.err, "b": ex.b,
+                                                     "sizes": ex.sizes},
+                          "theory": theory(plan.base.model.activation, K, plan.base.model.weights),
+                          "wall_s": wall}
+    return out
+
+
+def _pm(x: float, e: float, digits: int = 3) -> str:
+    if x is None or not math.isfinite(x):
+        return "-"
+    return f"{x:.{digits}f}" + (f" +- {e:.{digits}f}" if e is not None and math.isfinite(e) else "")
+
+
+def table(analysis: dict) -> str:
+    """The summary: per K the 50% point of every N, the fit (alpha_c, nu) and the theory."""
+    head = (f"{analysis['answer']}: {analysis['activation']} units, {analysis['weights']} weights, "
+            f"{analysis['samples']} instances per point (errors: 1 sigma; fractions: Wilson 68%)")
+    what = "alpha_c (N -> inf)" if analysis["method"] == "exact" else "alpha_alg (N -> inf, lower bound)"
+    lines = [head, f"{'K':>3} {'N':>6} {'alpha_50(N)':>18}   {what:>22} {'nu':>16} {'50% + b/N':>16} "
+                   f"{'theory':>8}  CPU s"]
+    for K, a in analysis["by_K"].items():
+        fit = a["fit"]
+        th = a["theory"]
+        for j, m in enumerate(a["midpoints"]):
+            last = j == len(a["midpoints"]) - 1
+            fc = _pm(fit["alpha_c"], fit["alpha_c_err"]) if fit and last else ""
+            nu = _pm(fit["nu"], fit["nu_err"], 2) if fit and last else ""
+            tv = f"{th['alpha']:.4f}" if th and last else ""
+            ex = a["midpoint_extrapolation"]
+            xs = _pm(ex["alpha_inf"], ex["err"]) if last else ""
+            ws = f"{a['wall_s']:.1f}" if last else ""
+            lines.append(f"{K:>3} {m['N']:>6} {_pm(m['alpha50'], m['err']):>18}   {fc:>22} {nu:>16} {xs:>16} {tv:>8}  {ws}")
+        if a["fit_skipped"]:
+            lines.append(f"    K = {K}: no scaling fit ({a['fit_skipped']})")
+    lines.append(f"{what}: Nadler-Fink fit f((alpha - alpha_c) N^(1/nu)); 50% + b/N: the 50% points "
+                 "extrapolated with a 1/N correction")
+    labels = sorted({a["theory"]["label"] for a in analysis["by_K"].values() if a["theory"]})
+    if labels:
+        lines.append("theory: " + "; ".join(labels))
+    return "\n".join(lines)
+
+
+def to_json(analysis: dict) -> dict:
+    """The analysis with plain Python numbers (NaN as null) and string keys."""
+    def clean(v):
+        if isinstance(v, dict):
+            return {str(k): clean(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        if isinstance(v, (float, np.floating)):
+            return None if not math.isfinite(float(v)) else float(v)
+        if isinstance(v, np.integer):
+            return int(v)
+        return v
+    return clean(analysis)
+
+
+def plot(analysis: dict, path: str) -> None:
+    """Per K: solved fraction vs alpha for each N and the scaling collapse; then alpha_c vs K with theory."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    Ks = list(analysis["by_K"])
+    fig, axes = plt.subplots(len(Ks) + 1, 2, figsize=(10, 3.2 * (len(Ks) + 1)), squeeze=False)
+    ylabel = "P(SAT)" if analysis["method"] == "exact" else "fraction solved by the anneal"
+    for row, K in enumerate(Ks):
+        a = analysis["by_K"][K]
+        fit = a["fit"]
+        Ns = sorted({p["N"] for p in a["points"]})
+        ax, bx = axes[row]
+        for j, N in enumerate(Ns):
+            sel = [p for p in a["points"] if p["N"] == N]
+            x = np.array([p["alpha"] for p in sel])
+            y = np.array([p["fraction"] for p in sel])
+            lo = y - np.array([p["wilson_lo"] for p in sel])
+            hi = np.array([p["wilson_hi"] for p in sel]) - y
+            ax.errorbar(x, y, yerr=[lo, hi], marker="o", ms=3, lw=1, capsize=2, color=f"C{j}", label=f"N = {N}")
+            if fit:
+                xs = (x - fit["alpha_c"]) * N ** (1 / fit["nu"])
+                bx.errorbar(xs, y, yerr=[lo, hi], marker="o", ms=3, lw=0, elinewidth=1, capsize=2,
+                            color=f"C{j}", label=f"N = {N}")
+        if a["theory"]:
+            ax.axvline(a["theory"]["alpha"], color="k", ls="--", lw=1, label=a["theory"]["label"])
+        if fit:
+            ax.axvline(fit["alpha_c"], color="C3", ls=":", lw=1.5, label=f"FSS alpha_c = {fit['alpha_c']:.3f}")
+            xs = np.linspace(*bx.get_xlim(), 200)
+            bx.plot(xs, fss.scaling_function(xs, fit["w"], fit["x0"], fit["shape"]), "k-", lw=1,
+                    label=f"f, nu = {fit['nu']:.2f}")
+            bx.set_xlabel("(alpha - alpha_c) N^(1/nu)")
+            bx.set_ylabel(ylabel)
+            bx.legend(fontsize=7)
+        bx.set_title(f"K = {K}: scaling collapse")
+        ax.set_xlabel("alpha = P/N")
+        ax.set_ylabel(ylabel)
+        ax.set_title(f"K = {K}, {analysis['activation']}: {analysis['method']}")
+        ax.legend(fontsize=7)
+    ax, bx = axes[-1]
+    ks = [K for K in Ks if analysis["by_K"][K]["fit"]]
+    what = "alpha_c (exact, FSS)" if analysis["method"] == "exact" else "alpha_alg (anneal, FSS; lower bound)"
+    if ks:
+        ax.errorbar(ks, [analysis["by_K"][K]["fit"]["alpha_c"] for K in ks],
+                    yerr=[analysis["by_K"][K]["fit"]["alpha_c_err"] for K in ks], marker="o", capsize=3,
+                    color="C3", label=what)
+    for K in Ks:
+        for m in analysis["by_K"][K]["midpoints"]:
+            if math.isfinite(m["alpha50"]):
+                ax.plot(K, m["alpha50"], "x", color="0.5", ms=4)
+    ax.plot([], [], "x", color="0.5", label="alpha_50 at each N")
+    for label, val in sorted({(a["theory"]["label"], a["theory"]["alpha"]) for a in analysis["by_K"].values()
+                              if a["theory"]}):
+        ax.axhline(val, ls="--", lw=1, color="k" if "infinity" in label else "0.4", label=f"{label}: {val:.4f}")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("K")
+    ax.set_ylabel("alpha")
+    ax.set_title(analysis["answer"], fontsize=8)
+    ax.legend(fontsize=7)
+    bx.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

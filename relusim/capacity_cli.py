@@ -1,0 +1,88 @@
+"""``relusim capacity``: parse, validate, call ``relusim.capacity``, print. Registered by ``relusim.cli``."""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from .errors import InputError
+
+
+@click.command()
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
+              help="BASE YAML: the model (activation, weights, seed) and, for anneal, the protocol.")
+@click.option("--alpha", "alpha", required=True, help="start:stop:step (e.g. 0.5:1.0:0.05) or a comma list.")
+@click.option("--N", "N", required=True, help="Sizes, a comma list (e.g. 99,199,399).")
+@click.option("--samples", type=int, default=64, show_default=True, help="Instances per (K, N, alpha).")
+@click.option("--K", "K", default=None, help="Numbers of units, a comma list (default: the config's K).")
+@click.option("--method", default="exact", show_default=True,
+              help="exact: true SAT probability by complete search (small N); anneal: the BASE "
+                   "protocol's success rate (an algorithmic threshold, a lower bound on the capacity).")
+@click.option("--max-nodes", type=int, default=10**12, show_default=True,
+              help="exact: node budget per instance; an instance that hits it is counted as unknown.")
+@click.option("--workers", type=int, default=None, help="Processes (local) or Dask workers (default: all cores).")
+@click.option("--backend", default="local", show_default=True,
+              help="local processes, dask (a LocalCluster, or --scheduler), or slurm (Dask workers "
+                   "started as SLURM jobs by dask-jobqueue).")
+@click.option("--scheduler", default=None, metavar="ADDRESS", help="dask: a running scheduler's address.")
+@click.option("--queue", default=None, help="slurm: partition.")
+@click.option("--walltime", default=None, help="slurm: time limit per job (e.g. 02:00:00).")
+@click.option("--out", default=None, help="HDF5 output (default: the config's output with _capacity).")
+@click.option("--json", "json_path", default=None, type=click.Path(dir_okay=False), help="Write the analysis as JSON.")
+@click.option("--plot", "plot_path", default=None, type=click.Path(dir_okay=False), help="Write the figure (png, pdf).")
+@click.option("--bootstrap", type=int, default=200, show_default=True, help="Bootstrap refits for the errors.")
+@click.option("--overwrite", is_flag=True, help="Start afresh instead of resuming.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def capacity(config_path, alpha, N, samples, K, method, max_nodes, workers, backend, scheduler, queue,
+             walltime, out, json_path, plot_path, bootstrap, overwrite, quiet) -> None:
+    """Storage capacity: solved fraction over (K, N, alpha), 50% points, finite-size scaling, theory.
+
+    Example: relusim capacity --config configs/default.yaml --K 2,4 --N 8,12,16 --alpha 0.5:1.2:0.1
+    --samples 32 --method exact --plot cap.png
+    """
+    from pathlib import Path
+
+    from . import capacity as cap
+    from . import config
+    from .capacity_analysis import plot, table, to_json
+
+    base = config.load(config_path)
+    if method not in cap.METHODS:
+        raise InputError("--method", method, f"allowed: {', '.join(cap.METHODS)}")
+    if backend not in cap.BACKENDS:
+        raise InputError("--backend", backend, f"allowed: {', '.join(cap.BACKENDS)}")
+    if workers is not None and workers < 1:
+        raise InputError("--workers", workers, "must be >= 1")
+    if bootstrap < 0:
+        raise InputError("--bootstrap", bootstrap, "must be >= 0")
+    if scheduler and backend != "dask":
+        raise InputError("--scheduler", scheduler, "only with --backend dask")
+    for name, value in (("--queue", queue), ("--walltime", walltime)):
+        if value is not None and backend != "slurm":
+            raise InputError(name, value, "only with --backend slurm")
+    plan = cap.make_plan(base, method, alpha, N, K, samples, max_nodes)
+    out = out or str(Path(base.output).with_name(Path(base.output).stem + "_capacity.h5"))
+    if not out.endswith((".h5", ".hdf5")):
+        raise InputError("--out", out, "must end in .h5 or .hdf5")
+    if plot_path and Path(plot_path).suffix.lower() not in (".png", ".pdf", ".svg"):
+        raise InputError("--plot", plot_path, "must end in .png, .pdf or .svg")
+    slurm = None
+    if backend == "slurm":
+        from .cluster import SlurmOptions, parse_walltime
+
+        slurm = SlurmOptions(queue=queue, walltime=parse_walltime(walltime) if walltime else None)
+    from .runner import default_workers
+
+    s = cap.run(plan, out, workers=workers or default_workers(), backend=backend, scheduler=scheduler,
+                slurm=slurm, overwrite=overwrite, command="relusim " + " ".join(sys.argv[1:]), quiet=quiet,
+                bootstrap=bootstrap)
+    click.echo(table(s.analysis))
+    click.echo(f"{s.path}: {s.instances} instances ({s.ran} run now) in {s.wall_s:.1f} s")
+    if json_path:
+        Path(json_path).write_text(json.dumps(to_json(s.analysis), indent=1) + "\n")
+    if plot_path:
+        plot(s.analysis, plot_path)
+
+
+COMMANDS = [capacity]

@@ -1,0 +1,378 @@
+"""Complete search: does a binary tree committee machine store a training set at all?
+
+The question is whether some W in {-1,+1}^N has zero energy, E(W) = 0 (``relusim.model.energy``:
+a zero output counts as an error). Two exact searches, both much faster than the 2^N enumeration
+that ``relusim.model`` would need, and both return a witness that is checked against it:
+
+* K = 1 (the binary perceptron): depth-first branch and bound on the weights. With the gauge
+  x^mu = sigma^mu xi^mu, a solution needs h^mu = sum_i w_i x^mu_i >= 1 for every mu; after d weights
+  are fixed the N - d free ones can add at most N - d, so a node with h_d^mu + (N - d) < 1 for some mu
+  is cut (and a value of the next weight that would make it so is never tried).
+* K > 1 (a tree): enumeration of the internal representations. Unit l sees its own n = N/K inputs,
+  so its contribution to pattern mu, v_l^mu = sigma^mu c_l g(H_l^mu) (H_l^mu = W_l . xi_l^mu, g = sgn
+  or ReLU, c_l the output weights), depends on W_l alone. A solution is one vector v_l per unit from
+  the set V_l of the 2^n that unit can make, with sum_l v_l^mu >= 1 for every mu (for sign units
+  sum_l v_l^mu is the number of correct units minus the wrong ones, so this is the majority rule).
+  The search picks units one at a time, always the one with the fewest vectors left, and keeps for
+  every unit only the vectors v with S^mu + v^mu + sum_{others} U^mu >= 1 for all mu, where S is the
+  sum of the units chosen so far and U_l^mu = max over the vectors unit l has left (an upper bound on
+  what it can still add). Duplicates and vectors dominated componentwise by another of the same
+  unit are dropped first: the rule is monotone in every v_l, so they can never be needed.
+
+Cost: K = 1 visits a tree whose size grows like 2^(c N), c < 1; K > 1 costs K 2^n P to enumerate
+and, in the worst case, a product of the sizes of the sets that survive the bounds. ``budget`` caps
+the number of search nodes; a search that hits it returns UNKNOWN, never a guess.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from . import model
+
+SAT, UNSAT, UNKNOWN = 1, 0, -1
+DOMINANCE_MAX = 20000  # dominance pruning is O(M^2 P) per unit: only for sets up to this size
+
+
+@dataclass(frozen=True)
+class ExactResult:
+    """``status``: SAT, UNSAT or UNKNOWN (budget hit); ``weights`` a solution (N,) int8 when SAT."""
+
+    status: int
+    weights: np.ndarray | None
+    nodes: int
+
+
+# ------------------------------------------------------------------------- K = 1: weights --
+
+
+@njit(cache=True)
+def _perceptron_bb(X, budget, w_out):
+    """Branch and bound over the weights of h^mu = sum_i w_i X[i, mu] >= 1 (X = sigma xi, transposed).
+
+    Returns (status, nodes); on SAT, ``w_out`` holds the solution.
+    """
+    N, P = X.shape
+    h = np.zeros(P, np.int64)
+    val = np.zeros(N, np.int64)  # value tried at each depth
+    second = np.zeros(N, np.int64)  # the other allowed value still to try (0: none)
+    d = 0
+    nodes = 0
+    entering = True
+    while True:
+        if entering:
+            if d == N:
+                for i in range(N):
+                    w_out[i] = val[i]
+                return 1, nodes
+            nodes += 1
+            if nodes > budget:
+                return -1, nodes
+            r = N - d - 1  # free weights after this one
+            ok_p = True
+            ok_m = True
+            pref = 0.0
+            for mu in range(P):
+                x = X[d, mu]
+                # value v gives h + v x + r >= 1 needed
+                if h[mu] + x + r < 1:
+                    ok_p = False
+                if h[mu] - x + r < 1:
+                    ok_m = False
+                pref += x / (h[mu] + r + 1.0)  # lean towards the tight patterns
+            if not ok_p and not ok_m:
+                entering = False
+                d -= 1
+                if d < 0:
+                    return 0, nodes
+                continue
+            first = 1 if pref >= 0 else -1
+            if (first == 1 and not ok_p) or (first == -1 and not ok_m):
+                first = -first
+                second[d] = 0
+            else:
+                second[d] = -first if (ok_p and ok_m) else 0
+            val[d] = first
+            for mu in range(P):
+                h[mu] += first * X[d, mu]
+            d += 1
+            continue
+        # backtracking into depth d: undo its value, try the other one if allowed
+        v = val[d]
+        for mu in range(P):
+            h[mu] -= v * X[d, mu]
+        if second[d] != 0:
+            v = second[d]
+            second[d] = 0
+            val[d] = v
+            for mu in range(P):
+                h[mu] += v * X[d, mu]
+            d += 1
+            entering = True
+            continue
+        d -= 1
+        if d < 0:
+            return 0, nodes
+
+
+def solve_perceptron(xi: np.ndarray, sigma: np.ndarray, budget: int = 10**12) -> ExactResult:
+    """K = 1, sign: is there w in {+-1}^N with sigma^mu (w . xi^mu) >= 1 for every mu?"""
+    X = np.ascontiguousarray((sigma[:, None].astype(np.int64) * xi.astype(np.int64)).T)
+    w = np.zeros(X.shape[0], np.int64)
+    status, nodes = _perceptron_bb(X, np.int64(budget), w)
+    return ExactResult(int(status), w.astype(np.int8) if status == SAT else None, int(nodes))
+
+
+# ------------------------------------------------------------ K > 1: internal representations --
+
+
+@njit(cache=True)
+def _unit_vectors(xi_l, sigma, c, relu):
+    """All 2^n weight vectors of one unit (Gray code order): contributions V (2^n, P) and weights.
+
+    V[k, mu] = sigma^mu c g(H^mu), H^mu = W . xi_l^mu; ``codes[k]`` has bit i set where W_i = -1.
+    """
+    P, n = xi_l.shape
+    M = 1 << n
+    V = np.empty((M, P), np.int16)
+    codes = np.empty(M, np.int64)
+    H = np.zeros(P, np.int64)
+    for mu in range(P):
+        for i in range(n):
+            H[mu] += xi_l[mu, i]
+    code = 0
+    for k in range(M):
+        if k > 0:
+            i = 0
+            while not ((k >> i) & 1):
+                i += 1
+            code ^= 1 << i
+            s = -2 if (code >> i) & 1 else 2  # W_i went +1 -> -1 (s = -2) or back
+            for mu in range(P):
+                H[mu] += s * xi_l[mu, i]
+        codes[k] = code
+        for mu in range(P):
+            h = H[mu]
+            if relu:
+                g = h if h > 0 else 0
+            else:
+                g = 1 if h > 0 else (-1 if h < 0 else 0)
+            V[k, mu] = sigma[mu] * c * g
+    return V, codes
+
+
+@njit(cache=True)
+def _undominated(V):
+    """Indices of the rows of V that no other row dominates componentwise.
+
+    V has no duplicate rows and is sorted by decreasing row sum, so only an earlier row can dominate
+    a later one, and (dominance being transitive) only an earlier row that is itself kept need be tried.
+    """
+    M, P = V.shape
+    keep = np.ones(M, np.bool_)
+    for a in range(M):
+        for b in range(a):
+            if not keep[b]:
+                continue
+            ge = True  # does b dominate a?
+            for mu in range(P):
+                if V[b, mu] < V[a, mu]:
+                    ge = False
+                    break
+            if ge:
+                keep[a] = False
+                break
+    return np.nonzero(keep)[0]
+
+
+@njit(cache=True)
+def _prepare(V, off, cand, cnt, S, rem, UB, d, K, P):
+    """Bound the node at depth d: shrink every remaining unit's list, tighten the bounds U; feasible?"""
+    for it in range(4):
+        for l in range(K):
+            if not rem[d, l]:
+                continue
+            if cnt[d, l] == 0:
+                return False
+            for mu in range(P):
+                UB[l, mu] = -(1 << 30)
+            base = off[l]
+            for k in range(cnt[d, l]):
+                r = cand[d, base + k]
+                for mu in range(P):
+                    if V[r, mu] > UB[l, mu]:
+                        UB[l, mu] = V[r, mu]
+        changed = False
+        for mu in range(P):
+            t = S[d, mu]
+            for l in range(K):
+                if rem[d, l]:
+                    t += UB[l, mu]
+            if t < 1:
+                return False
+        for l in range(K):
+            if not rem[d, l]:
+                continue
+            base = off[l]
+            kept = 0
+            for k in range(cnt[d, l]):
+                r = cand[d, base + k]
+                good = True
+                for mu in range(P):
+                    t = S[d, mu] + V[r, mu]
+                    for m in range(K):
+                        if m != l and rem[d, m]:
+                            t += UB[m, mu]
+                    if t < 1:
+                        good = False
+                        break
+                if good:
+                    cand[d, base + kept] = r
+                    kept += 1
+            if kept < cnt[d, l]:
+                changed = True
+                cnt[d, l] = kept
+                if kept == 0:
+                    return False
+        if not changed:
+            return True
+    return True
+
+
+@njit(cache=True)
+def _tree_search(V, off, K, budget, chosen_rows):
+    """Depth-first search over units for one row per unit with column sums >= 1 (see the module doc).
+
+    Returns (status, nodes); on SAT, ``chosen_rows[l]`` is unit l's row of V.
+    """
+    total, P = V.shape
+    cand = np.empty((K + 1, total), np.int64)
+    cnt = np.zeros((K + 1, K), np.int64)
+    S = np.zeros((K + 1, P), np.int64)
+    rem = np.zeros((K + 1, K), np.bool_)
+    UB = np.zeros((K, P), np.int64)
+    unit = np.full(K + 1, -1, np.int64)
+    pos = np.zeros(K + 1, np.int64)
+    row_at = np.full(K + 1, -1, np.int64)
+    for l in range(K):
+        rem[0, l] = True
+        cnt[0, l] = off[l + 1] - off[l]
+        for k in range(cnt[0, l]):
+            cand[0, off[l] + k] = off[l] + k
+    nodes = 1
+    if not _prepare(V, off, cand, cnt, S, rem, UB, 0, K, P):
+        return 0, nodes
+    d = 0
+    while True:
+        left = 0
+        for l in range(K):
+            if rem[d, l]:
+                left += 1
+        if left == 1 and unit[d] == -1:  # the bound guarantees every row left completes a solution
+            for l in range(K):
+                if rem[d, l]:
+                    row_at[d] = cand[d, off[l]]
+                    unit[d] = l
+            for e in range(d + 1):
+                chosen_rows[unit[e]] = row_at[e]
+            return 1, nodes
+        if unit[d] == -1:
+            best = -1
+            for l in range(K):
+                if rem[d, l] and (best == -1 or cnt[d, l] < cnt[d, best]):
+                    best = l
+            unit[d] = best
+            pos[d] = 0
+        l = unit[d]
+        if pos[d] >= cnt[d, l]:
+            unit[d] = -1
+            d -= 1
+            if d < 0:
+                return 0, nodes
+            continue
+        r = cand[d, off[l] + pos[d]]
+        pos[d] += 1
+        row_at[d] = r
+        nodes += 1
+        if nodes > budget:
+            return -1, nodes
+        for mu in range(P):
+            S[d + 1, mu] = S[d, mu] + V[r, mu]
+        for m in range(K):
+            rem[d + 1, m] = rem[d, m] and m != l
+            cnt[d + 1, m] = cnt[d, m] if rem[d + 1, m] else 0
+            if rem[d + 1, m]:
+                for k in range(cnt[d, m]):
+                    cand[d + 1, off[m] + k] = cand[d, off[m] + k]
+        if _prepare(V, off, cand, cnt, S, rem, UB, d + 1, K, P):
+            d += 1
+            unit[d] = -1
+
+
+def unit_sets(xi: np.ndarray, sigma: np.ndarray, activation: str, K: int):
+    """Per unit: its distinct undominated contribution vectors (M_l, P) and one weight vector for each."""
+    P, N = xi.shape
+    n = N // K
+    c = model.output_weights(activation, K)
+    sets = []
+    for l in range(K):
+        xi_l = np.ascontiguousarray(xi[:, l * n:(l + 1) * n]).astype(np.int64)
+        V, codes = _unit_vectors(xi_l, sigma.astype(np.int64), int(c[l]), activation == "relu")
+        V, first = np.unique(V, axis=0, return_index=True)
+        order = np.argsort(-V.sum(axis=1, dtype=np.int64), kind="stable")
+        V, codes = V[order], codes[first][order]
+        if len(V) <= DOMINANCE_MAX:
+            keep = _undominated(V)
+            V, codes = V[keep], codes[keep]
+        sets.append((V, codes))
+    return sets
+
+
+def _weights_of(code: int, n: int) -> np.ndarray:
+    return np.where((int(code) >> np.arange(n)) & 1, -1, 1).astype(np.int8)
+
+
+def solve_tree(xi: np.ndarray, sigma: np.ndarray, activation: str, K: int,
+               budget: int = 10**12) -> ExactResult:
+    """K >= 1 tree by internal representations (K = 1 reduces to enumerating 2^N vectors)."""
+    P, N = xi.shape
+    n = N // K
+    sets = unit_sets(xi, sigma, activation, K)
+    off = np.zeros(K + 1, np.int64)
+    off[1:] = np.cumsum([len(V) for V, _ in sets])
+    V = np.ascontiguousarray(np.concatenate([V for V, _ in sets]).astype(np.int16))
+    rows = np.full(K, -1, np.int64)
+    status, nodes = _tree_search(V, off, K, np.int64(budget), rows)
+    w = None
+    if status == SAT:
+        w = np.concatenate([_weights_of(sets[l][1][rows[l] - off[l]], n) for l in range(K)])
+    return ExactResult(int(status), w, int(nodes))
+
+
+def solve(xi: np.ndarray, sigma: np.ndarray, activation: str, K: int, budget: int = 10**12) -> ExactResult:
+    """Exact SAT/UNSAT of one training set; a SAT witness is checked with the brute-force energy."""
+    if K == 1 and activation == "sign":
+        res = solve_perceptron(xi, sigma, budget)
+    else:
+        res = solve_tree(xi, sigma, activation, K, budget)
+    if res.status == SAT and model.energy(res.weights, xi, sigma, activation, K) != 0:
+        raise RuntimeError("exact search returned a witness with nonzero energy")
+    return res
+
+
+def brute_force(xi: np.ndarray, sigma: np.ndarray, activation: str, K: int) -> bool:
+    """2^N enumeration with ``relusim.model``: the twin the searches are tested against (N <= 20)."""
+    P, N = xi.shape
+    n = N // K
+    c = model.output_weights(activation, K)
+    X = xi.astype(np.int64).reshape(P, K, n)
+    for start in range(0, 1 << N, 1 << 14):
+        codes = np.arange(start, min(start + (1 << 14), 1 << N), dtype=np.int64)
+        W = np.where((codes[:, None] >> np.arange(N)) & 1, -1, 1).astype(np.int64)  # (block, N)
+        H = np.einsum("wli,pli->wlp", W.reshape(-1, K, n), X)
+        out = np.einsum("l,wlp->wp", c, model.activate(activation, H))
+        if np.any(np.all(sigma[None, :] * out > 0, axis=1)):
+            return True
+    return False
