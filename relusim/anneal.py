@@ -1,7 +1,7 @@
 """One sample from start to finish: instance, initial state, annealing, final measurements.
 
 Reads like a table of contents; the hot loop is one kernel call per record (``record_every`` sweeps).
-The protocol for replicated systems is MODEL.md §8 (relusim's recipe, ours, not the paper's): a
+The protocol for replicated systems is docs/model.md §8 (relusim's recipe, ours, not the paper's): a
 beta schedule and a gamma schedule (a ramp), the gamma multiplied by a feedback factor exp(c) with
 c += gamma_gain (q1 - q-bar) after each record (q-bar averaged over the record's second half).
 During the schedule c <= 0: the feedback only stops the replicas from collapsing past q1, since
@@ -69,7 +69,7 @@ def _mode(cfg: Config) -> int:
 
 
 def init_chain(cfg: Config, problem, dynamics: np.random.SeedSequence) -> Chain:
-    """Independent uniformly random replicas (and reference), MODEL.md §8.1, from the dynamics stream."""
+    """Independent uniformly random replicas (and reference), docs/model.md §8.1, from the dynamics stream."""
     m_, y = cfg.model, cfg.ensemble.replicas
     XT, sig, c = problem
     g = np.random.Generator(np.random.PCG64(dynamics.spawn(1)[0]))

@@ -2,7 +2,7 @@
 
 Every rule lives here, so that the rest of the package can trust a ``Config`` blindly. A bad value
 raises ``InputError(key, value, allowed)``, which the CLI prints as one line with exit status 2.
-The keys are those of ../shared/design/CONTRACT.md; the parity rules are MODEL.md §5.
+The keys are those of docs/CONTRACT.md; the parity rules are docs/model.md §5.
 """
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ class ModelConfig:
     N: int = 400
     K: int = 4
     alpha: float = 0.4
-    allow_ties: bool = False  # sign with even N/K: sgn(0) = 0 (MODEL.md §5); off by default
+    allow_ties: bool = False  # sign with even N/K: sgn(0) = 0 (docs/model.md §5); off by default
     architecture: str = "tree"  # tree: unit l sees inputs l n .. (l+1) n - 1; fully_connected: all N
 
     @property
@@ -89,7 +89,7 @@ class EnsembleConfig:
     gamma: Schedule = field(default_factory=lambda: Schedule(0.05, 5.0, "geometric"))
     target_overlap: float | None = None
     overlap_tolerance: float = 0.01
-    gamma_gain: float = 2.0  # kappa: log gamma += kappa (q1 - q-bar) after each record (MODEL.md §8)
+    gamma_gain: float = 2.0  # kappa: log gamma += kappa (q1 - q-bar) after each record (docs/model.md §8)
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ class AnnealConfig:
     sweeps: int = 500
     stop_when_solved: bool = True
     record_every: int = 1
-    extra_sweeps: int = 0  # after the schedule: sweeps at the final beta until solved (MODEL.md §8.4)
+    extra_sweeps: int = 0  # after the schedule: sweeps at the final beta until solved (docs/model.md §8.4)
     rrr_below: float = 0.01  # rrr sampler: Metropolis sweeps while their acceptance is above this
 
 
@@ -252,7 +252,7 @@ def from_dict(raw: dict) -> Config:
 
 
 def validate(cfg: Config) -> None:
-    """The rules of MODEL.md §5 and CONTRACT.md; raises InputError on the first violation."""
+    """The rules of docs/model.md §5 and CONTRACT.md; raises InputError on the first violation."""
     m, e, a = cfg.model, cfg.ensemble, cfg.anneal
     if not 0 <= cfg.seed < 2**64:
         raise InputError("seed", cfg.seed, "must be an integer in 0 .. 2^64 - 1")

@@ -1,4 +1,4 @@
-"""Exact enumeration of tiny committee machines: the oracle the samplers are tested against (ALGORITHMS.md §8)."""
+"""Exact enumeration of tiny committee machines: the oracle the samplers are tested against (docs/algorithms.md §8)."""
 from __future__ import annotations
 
 import itertools
@@ -54,7 +54,7 @@ def lag1_autocorrelation(x: np.ndarray) -> float:
 
 
 def replicated_laws(E_all: np.ndarray, W_all: np.ndarray, beta: float, gamma: float, y: int, P: int):
-    """Exact laws of the explicit-reference ensemble (ALGORITHMS.md §8, MODEL.md §7).
+    """Exact laws of the explicit-reference ensemble (docs/algorithms.md §8, docs/model.md §7).
 
     P(ref) ~ Z(ref)^y with Z(ref) = sum_W exp(-beta E(W) + gamma ref.W), and the replicas are
     independent given ref. Returns (joint law of (E(W^a), ref.W^a) as an array over

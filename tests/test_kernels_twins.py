@@ -55,7 +55,7 @@ def test_caches_after_flip_equal_fields_recomputed_from_scratch(machine, activat
 
 
 def test_zero_output_counts_as_an_error():
-    # ReLU, K = 2: both units off gives out = 0, which MODEL.md §3 counts as an error.
+    # ReLU, K = 2: both units off gives out = 0, which docs/model.md §3 counts as an error.
     xi = np.array([[1, 1, 1, 1]], dtype=np.int8)
     w = np.array([-1, -1, -1, -1], dtype=np.int8)
     for label in (1, -1):

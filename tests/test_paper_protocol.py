@@ -1,4 +1,4 @@
-"""The paper's protocol, small: every replica ends a solution at the target mutual overlap (MODEL.md §8)."""
+"""The paper's protocol, small: every replica ends a solution at the target mutual overlap (docs/model.md §8)."""
 import h5py
 import pytest
 

@@ -1,4 +1,4 @@
-"""The robust ensemble and RRR sample their exact laws (ALGORITHMS.md §5 and §8).
+"""The robust ensemble and RRR sample their exact laws (docs/algorithms.md §5 and §8).
 
 Tiny machines are enumerated exactly (all 2^N reference and replica configurations). Each chain is
 run at constant beta and gamma, observed every `thin` sweeps (lag-1 autocorrelation checked small),
@@ -117,7 +117,7 @@ def test_rrr_single_machine_energy_histogram_matches_exact_enumeration(machine, 
 
 
 def brute_hamiltonian(inst, activation, K, w, ref, beta, gamma):
-    """beta H = beta sum_a E(W^a) - gamma sum_a ref . W^a (MODEL.md §7), from scratch."""
+    """beta H = beta sum_a E(W^a) - gamma sum_a ref . W^a (docs/model.md §7), from scratch."""
     data = sum(model.energy(wa, inst.xi, inst.sigma, activation, K) for wa in w)
     coupling = sum(int(ref.astype(int) @ wa.astype(int)) for wa in w) if len(ref) else 0
     return beta * data - gamma * coupling

@@ -1,4 +1,4 @@
-"""Input-flip and weight-noise robustness (ALGORITHMS.md §7): exact checks, the plain twin, the CLI."""
+"""Input-flip and weight-noise robustness (docs/algorithms.md §7): exact checks, the plain twin, the CLI."""
 import h5py
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""Metropolis at constant beta samples the exact Boltzmann law of the energy (ALGORITHMS.md §8).
+"""Metropolis at constant beta samples the exact Boltzmann law of the energy (docs/algorithms.md §8).
 
 Each case enumerates all 2^N weight vectors of a tiny machine, runs the real kernel at constant beta,
 keeps the energy every `thin` sweeps (the lag-1 autocorrelation of the kept values is checked to be small,

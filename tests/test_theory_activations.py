@@ -1,4 +1,4 @@
-"""Effective kernels (THEORY.md §1, REFERENCE_VALUES.md §3-4)."""
+"""Effective kernels (docs/theory.md §1, docs/reference_values.md §3-4)."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""Franz-Parisi entropy (THEORY.md §6)."""
+"""Franz-Parisi entropy (docs/theory.md §6)."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""RS capacities, AT line, saddle points (THEORY.md §3-4; REFERENCE_VALUES.md §1-2)."""
+"""RS capacities, AT line, saddle points (docs/theory.md §3-4; docs/reference_values.md §1-2)."""
 
 import warnings
 

@@ -1,4 +1,4 @@
-"""1RSB capacity and the large-deviation analysis (THEORY.md §5, §7)."""
+"""1RSB capacity and the large-deviation analysis (docs/theory.md §5, §7)."""
 
 import numpy as np
 import pytest

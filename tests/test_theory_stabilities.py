@@ -1,4 +1,4 @@
-"""Stability distributions (THEORY.md §8, MODEL.md §4)."""
+"""Stability distributions (docs/theory.md §8, docs/model.md §4)."""
 
 import numpy as np
 import pytest
@@ -75,7 +75,7 @@ def test_ld_requires_q1_and_bad_edges_are_input_errors():
 
 
 def _quad_typical_density(name, q, x):
-    """The THEORY.md §8 z-integral by scipy's adaptive quadrature, split at its scales."""
+    """The docs/theory.md §8 z-integral by scipy's adaptive quadrature, split at its scales."""
     import warnings
 
     from scipy.integrate import quad

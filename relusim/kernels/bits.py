@@ -1,4 +1,4 @@
-"""Class-change bitsets: the energy change of a flip in O(P / 64) word operations (ALGORITHMS.md §1).
+"""Class-change bitsets: the energy change of a flip in O(P / 64) word operations (docs/algorithms.md §1).
 
 Flipping W_i (unit l = i // n) moves H_l by +2 on the patterns where W_i xi_i = -1 ("up", the set U)
 and by -2 where W_i xi_i = +1 ("down", ~U); the margin moves by c_l sigma Dg, Dg = g(H_l +- 2) - g(H_l).

@@ -1,10 +1,10 @@
-"""Cached integer fields of a binary committee machine and the single-flip updates (ALGORITHMS.md §1).
+"""Cached integer fields of a binary committee machine and the single-flip updates (docs/algorithms.md §1).
 
 Layout (y machines, the replicas of a robust ensemble; a single system is y = 1):
   XT   (N, Pp) int8  patterns, input-major: the column of input j is contiguous over mu;
                      Pp = P rounded up to 64, padding columns are 0
   sig  (Pp,)  int16  labels sigma^mu (0 in padding)
-  c    (K,)   int16  output weights c_l (MODEL.md §1)
+  c    (K,)   int16  output weights c_l (docs/model.md §1)
   w    (y, Nw)    int8  weights, unit-major: unit l holds w[a, l*n:(l+1)*n], n its fan-in
   H    (y, K, Pp) int16 H[a, l, mu] = sum_j W^a_lj xi^mu_j over the inputs unit l sees
 Two architectures share every kernel, told apart by the shapes: a tree (Nw = N, n = N/K, weight i
@@ -86,7 +86,7 @@ def _dg(act, ho, hn):
 
 @njit(inline="always")
 def delta_energy(XT, sig, c, n, act, w, H, marg, E, a, i):
-    """Delta E of flipping W^a_i: H'_l = H_l - 2 W_i xi_i changes only unit l = i // n (ALGORITHMS.md §1).
+    """Delta E of flipping W^a_i: H'_l = H_l - 2 W_i xi_i changes only unit l = i // n (docs/algorithms.md §1).
 
     A full O(P) pass: counts the errors after the flip and subtracts E[a]. Everything is int16 and
     the error count is the sign bit of (marg' - 1), so the loop has no branch and no wide type and
@@ -108,7 +108,7 @@ def delta_energy(XT, sig, c, n, act, w, H, marg, E, a, i):
 
 @njit(inline="always")
 def apply_flip(XT, sig, c, n, act, w, H, marg, a, i):
-    """Commit the flip of W^a_i: update H[a, l], marg[a] and w[a, i] in O(P) (ALGORITHMS.md §1)."""
+    """Commit the flip of W^a_i: update H[a, l], marg[a] and w[a, i] in O(P) (docs/algorithms.md §1)."""
     l = i // n
     r = row(i, l, n, is_fc(XT, w))
     t = np.int16(2 * w[a, i])

@@ -1,7 +1,7 @@
-"""Single-flip Metropolis sweeps of one machine or of a robust ensemble (ALGORITHMS.md §2-3, [R] standardMC).
+"""Single-flip Metropolis sweeps of one machine or of a robust ensemble (docs/algorithms.md §2-3, [R] standardMC).
 
 Each proposal picks one variable uniformly at random and accepts with probability min(1, exp(-beta dH));
-a sweep is one proposal per variable. With gamma dimensionless (MODEL.md §7):
+a sweep is one proposal per variable. With gamma dimensionless (docs/model.md §7):
   NONE      y independent machines (a single system is y = 1):  beta dH = beta dE_a
   EXPLICIT  replicas and the reference are variables (N (y + 1) of them):
               replica flip (a, i):  beta dH = beta dE_a + 2 gamma ref_i W^a_i

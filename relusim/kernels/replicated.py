@@ -1,4 +1,4 @@
-"""Annealing driver for one machine or a robust ensemble, with Metropolis or RRR (MODEL.md §7-8).
+"""Annealing driver for one machine or a robust ensemble, with Metropolis or RRR (docs/model.md §7-8).
 
 ``run`` does a block of sweeps at given (beta, gamma) per sweep. With the RRR sampler and
 ``rrr_below`` <= 1 it is a hybrid: RRR pays for its bookkeeping only when most Metropolis proposals
@@ -43,7 +43,7 @@ def replica_sums(w, m):
 
 @njit(cache=True)
 def mean_mutual_overlap(m, y):
-    """q-bar = 2/(y(y-1)) sum_{a<b} W^a.W^b / N = (sum_i m_i^2 - y N) / (N y (y - 1)) (MODEL.md §7)."""
+    """q-bar = 2/(y(y-1)) sum_{a<b} W^a.W^b / N = (sum_i m_i^2 - y N) / (N y (y - 1)) (docs/model.md §7)."""
     N = m.shape[0]
     s = 0
     for i in range(N):

@@ -1,4 +1,4 @@
-"""Reduced-rejection-rate Monte Carlo (Baldassi 2017, J. Stat. Mech. 033301; ALGORITHMS.md §5).
+"""Reduced-rejection-rate Monte Carlo (Baldassi 2017, J. Stat. Mech. 033301; docs/algorithms.md §5).
 
 The variable to flip is drawn with probability p_j / z, p_j = min(1, exp(-beta dH_j)), z = sum_j p_j,
 and the move is accepted with probability min(1, z(x) / z(x')). This is exact because
@@ -11,7 +11,7 @@ Bookkeeping that keeps a step cheap:
   unit l of replica a, the n weights of unit l are recomputed (their fields changed), and the other
   weights change only through the patterns whose margin changed *and* lies in the window
   [-1, 2] where one flip can change their error status (|Delta out| <= 2): the marginal-pattern
-  sets of ALGORITHMS.md §1.
+  sets of docs/algorithms.md §1.
 * p is held in blocks of 64 whose sums are recomputed (not updated) after every change, so z never
   drifts; picking j scans the block sums, then one block.
 * A proposed move is applied, the affected p recomputed, and reverted on rejection.

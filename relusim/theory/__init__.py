@@ -1,16 +1,16 @@
 """Replica theory of the tree committee machine at K -> infinity (scipy only).
 
-Formulas: ../shared/science/THEORY.md (reconstructed from App. B-E of arXiv:1907.07578).
+Formulas: docs/theory.md (reconstructed from App. B-E of arXiv:1907.07578).
 
 Glossary (the paper's symbols, spelled for Python):
     alpha         patterns per weight, P/N
     q, qhat       RS overlap between typical solutions and its conjugate
-    Q_eff, q_eff  effective variance / covariance of the output field; rho = q_eff/Q_eff (THEORY §1)
-    q0, q1, m     1RSB overlaps between / inside groups and the Parisi parameter (THEORY §5)
-    y             number of replicas in the large-deviation analysis (m = y, THEORY §7)
-    d             distance (1 - overlap)/2; p is the Franz-Parisi overlap with the reference (THEORY §6)
+    Q_eff, q_eff  effective variance / covariance of the output field; rho = q_eff/Q_eff (docs/theory.md §1)
+    q0, q1, m     1RSB overlaps between / inside groups and the Parisi parameter (docs/theory.md §5)
+    y             number of replicas in the large-deviation analysis (m = y, docs/theory.md §7)
+    d             distance (1 - overlap)/2; p is the Franz-Parisi overlap with the reference (docs/theory.md §6)
     phi           free entropy per weight (per replica in the LD analysis); V the Franz-Parisi entropy
-    Delta         stability sigma*lambda, MODEL §4 normalisation (not divided by sqrt(Q_eff))
+    Delta         stability sigma*lambda, docs/model.md §4 normalisation (not divided by sqrt(Q_eff))
 
 Modules: activations, rs, rsb, franz_parisi, stabilities, cli (``relusim theory ...``).
 The fully connected network at large K: fully_connected (docs/theory_fully_connected.md).

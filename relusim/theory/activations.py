@@ -1,6 +1,6 @@
 """Effective order parameters of an activation in the K -> infinity limit.
 
-THEORY.md §1 (after eq. (4) of arXiv:1907.07578, following Barkai et al. 1992). For unit
+docs/theory.md §1 (after eq. (4) of arXiv:1907.07578, following Barkai et al. 1992). For unit
 pre-activations ``(x, y)`` standard Gaussian with correlation ``q`` the output fields become jointly
 Gaussian with
 
@@ -41,7 +41,7 @@ def gauss_hermite(n: int = 151) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass(frozen=True)
 class Activation:
-    """Effective order parameters of ``g`` (THEORY.md §1); every callable takes an array of ``q``."""
+    """Effective order parameters of ``g`` (docs/theory.md §1); every callable takes an array of ``q``."""
 
     name: str
     Q_eff: float
@@ -60,13 +60,13 @@ def _clip(q):
 
 
 def perceptron() -> Activation:
-    """Linear unit: ``(Q_eff, q_eff, rho') = (1, q, 1)``, the single perceptron (THEORY.md §1 table)."""
+    """Linear unit: ``(Q_eff, q_eff, rho') = (1, q, 1)``, the single perceptron (docs/theory.md §1 table)."""
     return Activation("perceptron", 1.0, lambda q: _clip(q), lambda q: np.ones_like(_clip(q)),
                       lambda q: np.zeros_like(_clip(q)), 1.0)
 
 
 def sign() -> Activation:
-    """Sign unit: ``q_eff = (2/pi) arcsin q``, ``rho'(1) = inf`` (THEORY.md §1 table)."""
+    """Sign unit: ``q_eff = (2/pi) arcsin q``, ``rho'(1) = inf`` (docs/theory.md §1 table)."""
 
     def drho(q):
         q = _clip(q)
@@ -82,7 +82,7 @@ def sign() -> Activation:
 
 
 def relu() -> Activation:
-    """ReLU unit: the mean-subtracted arc-cosine kernel (Cho & Saul 2009; THEORY.md §1 table).
+    """ReLU unit: the mean-subtracted arc-cosine kernel (Cho & Saul 2009; docs/theory.md §1 table).
 
     ``q_eff = [sqrt(1-q^2) + q (pi/2 + arcsin q) - 1] / (2 pi)``, ``Q_eff = (pi-1)/(2 pi)``,
     ``rho' = (pi/2 + arcsin q)/(pi-1)``, ``rho'' = 1/((pi-1) sqrt(1-q^2))``.
@@ -137,7 +137,7 @@ def _bivariate(f1: ArrayFn, f2: ArrayFn, q, n: int, kinks: tuple[float, ...] = (
 
 def from_function(name: str, g: ArrayFn, dg: ArrayFn, d2g: ArrayFn | None = None,
                   n: int = 121, kinks: tuple[float, ...] = ()) -> Activation:
-    """Effective parameters of a generic ``g`` by quadrature (THEORY.md §1, Price's theorem).
+    """Effective parameters of a generic ``g`` by quadrature (docs/theory.md §1, Price's theorem).
 
     ``q_eff(q) = E[g(x)g(y)] - (E g)^2``, ``rho' = E[g'(x)g'(y)]/Q_eff``, ``rho'' = E[g''(x)g''(y)]/Q_eff``
     (or a central difference of ``rho'`` when ``d2g`` is not given). Gauss-Hermite for smooth ``g``;
@@ -174,14 +174,14 @@ def from_function(name: str, g: ArrayFn, dg: ArrayFn, d2g: ArrayFn | None = None
 
 
 def tanh() -> Activation:
-    """``g = tanh``, generic quadrature path (THEORY.md §9)."""
+    """``g = tanh``, generic quadrature path (docs/theory.md §9)."""
     def dg(x):
         return 1.0 / np.cosh(x) ** 2
     return from_function("tanh", np.tanh, dg, lambda x: -2.0 * np.tanh(x) * dg(x))
 
 
 def erf_() -> Activation:
-    """``g = erf``: ``q_eff = (2/pi) arcsin(2q/3)`` in closed form (Williams 1997; THEORY.md §9)."""
+    """``g = erf``: ``q_eff = (2/pi) arcsin(2q/3)`` in closed form (Williams 1997; docs/theory.md §9)."""
     Q = 2.0 / np.pi * np.arcsin(2.0 / 3.0)
 
     def drho(q):

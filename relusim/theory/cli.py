@@ -201,7 +201,7 @@ class _TheoryGroup(click.Group):
 
 @click.group("theory", cls=_TheoryGroup)
 def theory_group() -> None:
-    """Replica predictions at K -> infinity (THEORY.md): capacities, Franz-Parisi, local entropy,
+    """Replica predictions at K -> infinity (docs/theory.md): capacities, Franz-Parisi, local entropy,
     stability distributions."""
 
 
@@ -278,7 +278,7 @@ def capacity_cmd(activation, weights, architecture, csv_path, json_path, plot_pa
               help="distances d = (1-p)/2: 'a:b:n' or a comma list, 0 < d < 0.5")
 @output_options
 def franz_parisi_cmd(activation, weights, alpha, d_grid, csv_path, json_path, plot_path):
-    """Franz-Parisi entropy V(d) around a typical (equilibrium) solution (THEORY.md §6).
+    """Franz-Parisi entropy V(d) around a typical (equilibrium) solution (docs/theory.md §6).
 
     \b
     Example:
@@ -307,7 +307,7 @@ def franz_parisi_cmd(activation, weights, alpha, d_grid, csv_path, json_path, pl
               help="mutual distances d = (1-q1)/2: 'a:b:n' or a comma list, 0 < d < 0.5")
 @output_options
 def local_entropy_cmd(activation, weights, alpha, y_list, d_grid, csv_path, json_path, plot_path):
-    """Large-deviation local entropy phi(y, d) - phi(alpha=0), per replica (THEORY.md §7, App. D).
+    """Large-deviation local entropy phi(y, d) - phi(alpha=0), per replica (docs/theory.md §7, App. D).
 
     y = inf is EXTRAPOLATED in 1/y from y = 20, 40, 80, 160 (column 'spread' = fit-window difference).
 
@@ -349,7 +349,7 @@ def local_entropy_cmd(activation, weights, alpha, y_list, d_grid, csv_path, json
               help="instead of densities: mass per bin of the sign lattice {1,3,..}/sqrt(K) up to max x")
 @output_options
 def stabilities_cmd(activation, weights, alpha, y_list, q1, x_grid, K, csv_path, json_path, plot_path):
-    """Stability densities (MODEL.md §4 normalisation), typical and large deviation (THEORY.md §8).
+    """Stability densities (docs/model.md §4 normalisation), typical and large deviation (docs/theory.md §8).
 
     \b
     Example:

@@ -1,7 +1,7 @@
 """Franz-Parisi entropy: solutions at overlap ``p`` (distance ``d = (1-p)/2``) from a typical solution.
 
-THEORY.md §6 (App. C of arXiv:1907.07578). ``V(p) = extr_{q1, qhat1, t, that, phat} [G_S + alpha G_E]``
-with the reference at its RS saddle ``(q, qhat)`` (THEORY.md §3). Energetic term, ``rho_x = rho(x)``:
+docs/theory.md §6 (App. C of arXiv:1907.07578). ``V(p) = extr_{q1, qhat1, t, that, phat} [G_S + alpha G_E]``
+with the reference at its RS saddle ``(q, qhat)`` (docs/theory.md §3). Energetic term, ``rho_x = rho(x)``:
 
 .. math::
 
@@ -14,7 +14,7 @@ with the reference at its RS saddle ``(q, qhat)`` (THEORY.md §3). Energetic ter
 Saddle equations [ours, standard steps]: ``qhat1 = alpha rho'(q1) E[r(X)^2]/(1 - rho_q1)`` (heat equation),
 ``that = -alpha rho'(t) dG_E/drho_t`` (central difference), and for binary weights
 ``p = <tanh h>``, ``q1 = <tanh^2 h>``, ``t = <tanh h tanh(sqrt(qhat) z0)>``. They are solved as a 2-D root
-in ``(q1, t)`` from the start of THEORY.md §6, fresh at each ``p``.
+in ``(q1, t)`` from the start of docs/theory.md §6, fresh at each ``p``.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def _legendre01(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _energetic(rq: float, rq1: float, rt: float, rp: float, n0: int = 61, ns: int = 40,
                n1: int = 61) -> tuple[float, float]:
-    """``(G_E, E[r(X)^2]/(1-rho_q1))`` of THEORY.md §6 by Hermite (z0, z1) x Gauss-Legendre (s) quadrature.
+    """``(G_E, E[r(X)^2]/(1-rho_q1))`` of docs/theory.md §6 by Hermite (z0, z1) x Gauss-Legendre (s) quadrature.
 
     The truncated ``u > -a0`` is sampled as ``u = -Phi^{-1}(Phi(a0)(1-s))``.
     """
@@ -127,7 +127,7 @@ def _solve_phat(qhat, qhat1, that, p, params) -> tuple[float, _EntFP]:
 
 def franz_parisi_entropy(act: Activation | str, weights: str, alpha: float, p: float,
                  tol: float = 1e-9) -> FPPoint:
-    """Franz-Parisi entropy ``V(p)`` (THEORY.md §6) for binary or spherical weights.
+    """Franz-Parisi entropy ``V(p)`` (docs/theory.md §6) for binary or spherical weights.
 
     Raises ConvergenceError if the 2-D root does not converge or leaves ``C^2 >= 0``.
 

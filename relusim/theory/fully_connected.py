@@ -461,7 +461,7 @@ class FCATPoint:
 
 
 def at_threshold_fc(act: Activation | str, weights: str) -> FCATPoint:
-    """The tree replicon condition (THEORY §4 form, ``rho -> rho_perp``) along the PSB branch, eq. (FC21)."""
+    """The tree replicon condition (docs/theory.md §4 form, ``rho -> rho_perp``) along the PSB branch, eq. (FC21)."""
     act = as_activation(act)
     check_weights(weights)
     ap = projected_activation(act)

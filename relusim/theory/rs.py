@@ -1,6 +1,6 @@
 """Replica-symmetric theory: free entropy, saddle points, capacities and the AT line.
 
-THEORY.md §2-4 (App. B.1 of arXiv:1907.07578, RS stability [ours]). With
+docs/theory.md §2-4 (App. B.1 of arXiv:1907.07578, RS stability [ours]). With
 ``G(rho) = E_z log Phi(x)``, ``x = sqrt(rho/(1-rho)) z``:
 
 .. math::
@@ -53,7 +53,7 @@ def check_alpha(alpha: float) -> float:
 # --- Gaussian helpers ---------------------------------------------------------------------------
 
 def mills(x):
-    """``r(x) = N(x)/Phi(x)``, stable for very negative ``x`` (THEORY.md header)."""
+    """``r(x) = N(x)/Phi(x)``, stable for very negative ``x`` (docs/theory.md header)."""
     x = np.asarray(x, dtype=float)
     return np.exp(-0.5 * x * x - _LOG_SQRT_2PI - log_ndtr(x))
 
@@ -85,19 +85,19 @@ def _x_grid(rho: float):
 
 
 def G(rho: float) -> float:
-    """``G(rho) = E_z log Phi(sqrt(rho/(1-rho)) z)`` (THEORY.md §3)."""
+    """``G(rho) = E_z log Phi(sqrt(rho/(1-rho)) z)`` (docs/theory.md §3)."""
     x, w = _x_grid(rho)
     return float(w @ log_ndtr(x))
 
 
 def A1(rho: float) -> float:
-    """``A1 = E_z r(x)^2 / (1-rho)``, so that ``dG/drho = -A1/2`` (THEORY.md §2-3)."""
+    """``A1 = E_z r(x)^2 / (1-rho)``, so that ``dG/drho = -A1/2`` (docs/theory.md §2-3)."""
     x, w = _x_grid(rho)
     return float(w @ mills(x) ** 2) / (1.0 - rho)
 
 
 def A2(rho: float) -> float:
-    """``A2 = E_z [r(x)(x + r(x))]^2 / (1-rho)^2`` (THEORY.md §3)."""
+    """``A2 = E_z [r(x)(x + r(x))]^2 / (1-rho)^2`` (docs/theory.md §3)."""
     x, w = _x_grid(rho)
     r = mills(x)
     return float(w @ (r * (x + r)) ** 2) / (1.0 - rho) ** 2
@@ -129,14 +129,14 @@ def qhat_of_q_binary(q: float) -> float:
 # --- free entropies ------------------------------------------------------------------------------
 
 def phi_rs_binary(act: Activation | str, alpha: float, q: float, qhat: float) -> float:
-    """RS free entropy, binary weights, at arbitrary ``(q, qhat)`` (THEORY.md §3)."""
+    """RS free entropy, binary weights, at arbitrary ``(q, qhat)`` (docs/theory.md §3)."""
     act = as_activation(act)
     return (-0.5 * qhat * (1.0 - q) + _binary_entropic(qhat)[0]
             + alpha * G(float(act.rho(q))))
 
 
 def phi_rs_spherical(act: Activation | str, alpha: float, q: float) -> float:
-    """RS free entropy, spherical weights, at arbitrary ``q`` (THEORY.md §3)."""
+    """RS free entropy, spherical weights, at arbitrary ``q`` (docs/theory.md §3)."""
     act = as_activation(act)
     return 0.5 * np.log1p(-q) + q / (2.0 * (1.0 - q)) + alpha * G(float(act.rho(q)))
 
@@ -145,7 +145,7 @@ def alpha_of_q(act: Activation | str, weights: str, q: float) -> tuple[float, fl
     """The ``alpha`` whose RS saddle is at overlap ``q``, and the conjugate ``qhat``.
 
     Binary: ``qhat = qhat(q)`` from the entropic equation, ``alpha = qhat / (rho'(q) A1)``.
-    Spherical: ``alpha = q / ((1-q)^2 rho'(q) A1)`` (``qhat = q/(1-q)^2``). THEORY.md §3.
+    Spherical: ``alpha = q / ((1-q)^2 rho'(q) A1)`` (``qhat = q/(1-q)^2``). docs/theory.md §3.
     """
     act = as_activation(act)
     energetic = float(act.drho(q)) * A1(float(act.rho(q)))
@@ -198,7 +198,7 @@ def alpha_paramagnetic(act: Activation | str) -> float:
 
 
 def rs_saddle(act: Activation | str, weights: str, alpha: float) -> RSSaddle:
-    """Solve the RS saddle point at ``alpha`` (THEORY.md §3) by a bracketed root of ``alpha(q) = alpha``.
+    """Solve the RS saddle point at ``alpha`` (docs/theory.md §3) by a bracketed root of ``alpha(q) = alpha``.
 
     Spherical weights have no RS solution at or above ``alpha_c = 2 rho'(1)``: ConvergenceError. Even
     activations (``rho'(0) = 0``) return ``q = 0`` up to :func:`alpha_paramagnetic`.
@@ -230,7 +230,7 @@ def rs_saddle(act: Activation | str, weights: str, alpha: float) -> RSSaddle:
 # --- capacities ----------------------------------------------------------------------------------
 
 def capacity_rs_binary(act: Activation | str) -> RSSaddle:
-    """Binary RS capacity: ``phi_RS(alpha_c) = 0`` (Krauth-Mezard zero entropy; THEORY.md §3).
+    """Binary RS capacity: ``phi_RS(alpha_c) = 0`` (Krauth-Mezard zero entropy; docs/theory.md §3).
 
     >>> s = capacity_rs_binary("relu")
     >>> round(s.alpha, 5), round(s.q, 4)
@@ -250,7 +250,7 @@ def capacity_rs_binary(act: Activation | str) -> RSSaddle:
 
 
 def capacity_rs_spherical(act: Activation | str) -> float:
-    """Spherical RS capacity, closed form ``alpha_c = 2 rho'(1) = 2 E[g'^2]/Var g`` (THEORY.md §3, §9).
+    """Spherical RS capacity, closed form ``alpha_c = 2 rho'(1) = 2 E[g'^2]/Var g`` (docs/theory.md §3, §9).
 
     ``inf`` when ``rho'(1)`` diverges (sign units).
 
@@ -266,7 +266,7 @@ def capacity_rs_spherical_limit(act: Activation | str, eps: tuple[float, ...] = 
         1e-3, 3e-4, 1e-4, 3e-5, 1e-5, 3e-6, 1e-6)) -> float:
     """Spherical RS capacity as the numerical ``q -> 1`` limit of ``alpha(q)``.
 
-    Extrapolates ``alpha(1 - eps)`` with a quadratic in ``sqrt(eps)`` (THEORY.md §3: corrections go like
+    Extrapolates ``alpha(1 - eps)`` with a quadratic in ``sqrt(eps)`` (docs/theory.md §3: corrections go like
     ``sqrt(1-q)`` because ``arcsin`` enters ``rho'``). An independent check of the closed form.
     """
     act = as_activation(act)
@@ -288,7 +288,7 @@ def capacity_rs(act: Activation | str, weights: str) -> float:
 # --- stability of RS -----------------------------------------------------------------------------
 
 def at_lhs(act: Activation | str, weights: str, q: float) -> float:
-    """Left side of the RS stability condition at the RS saddle with overlap ``q`` (THEORY.md §4).
+    """Left side of the RS stability condition at the RS saddle with overlap ``q`` (docs/theory.md §4).
 
     spherical: ``alpha (1-q)^2 [rho'^2 A2 + rho'' A1]``; binary: ``alpha [rho'^2 A2 + rho'' A1] E(1-tanh^2)^2``.
     RS is stable iff it is < 1.
@@ -320,7 +320,7 @@ _AT_Q_MAX = {"binary": 0.999, "spherical": 1.0 - 1e-6}  # beyond 1 - 1e-6, A2 lo
 
 
 def at_threshold(act: Activation | str, weights: str) -> ATPoint:
-    """RS (de Almeida-Thouless) instability ``alpha_AT`` (THEORY.md §4): root of ``at_lhs(q) = 1`` in ``q``.
+    """RS (de Almeida-Thouless) instability ``alpha_AT`` (docs/theory.md §4): root of ``at_lhs(q) = 1`` in ``q``.
 
     The scan runs up to ``q = 1 - 1e-6`` (spherical) or ``0.999`` (binary): logistic crosses at
     ``q = 0.98``. If the condition never fails (spherical perceptron), returns the capacity with

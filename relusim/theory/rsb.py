@@ -1,6 +1,6 @@
 """One-step RSB: spherical capacity, and the large-deviation (local entropy) analysis.
 
-THEORY.md §5 and §7 (App. B.2 and App. D of arXiv:1907.07578). Groups of ``m`` replicas, overlap
+docs/theory.md §5 and §7 (App. B.2 and App. D of arXiv:1907.07578). Groups of ``m`` replicas, overlap
 ``q1`` inside a group and ``q0`` between groups, ``rho_i = rho(q_i)``:
 
 .. math::
@@ -12,7 +12,7 @@ The large-deviation analysis (§7) uses these expressions with ``m = y`` (the nu
 ``q1`` fixed (the replicas' mutual overlap, distance ``d = (1 - q1)/2``), and reports the per-replica
 local entropy ``phi~(y, q1) = phi_alpha - phi_{alpha=0} <= 0``.
 
-``y -> infinity``: the closed form of App. D is not reconstructed (THEORY.md §7). Following the notes,
+``y -> infinity``: the closed form of App. D is not reconstructed (docs/theory.md §7). Following the notes,
 :func:`local_entropy_extrapolated` computes ``phi~`` at several large finite ``y`` and **extrapolates in
 1/y** (a polynomial fit), checking ``phi~ <= 0``. Curves labelled ``y = inf`` are extrapolated, not derived.
 """
@@ -35,7 +35,7 @@ _LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
 # --- 1RSB spherical capacity ---------------------------------------------------------------------
 
 def _capacity_ratio(act: Activation, q0: float, x: float, n: int = 151) -> float:
-    """``-S/E`` of THEORY.md §5 (the 1/epsilon coefficients of the 1RSB free entropy, q1 -> 1)."""
+    """``-S/E`` of docs/theory.md §5 (the 1/epsilon coefficients of the 1RSB free entropy, q1 -> 1)."""
     z, w = gauss_hermite(n)
     S = 0.5 * (np.log1p(x * (1.0 - q0)) / x + q0 / (1.0 + x * (1.0 - q0)))
     r0 = float(act.rho(q0))
@@ -61,7 +61,7 @@ def capacity_1rsb_spherical(act: Activation | str,
                             starts: tuple[tuple[float, float], ...] = ((0.6, 10.0), (0.7, 15.0),
                                                                        (0.8, 20.0), (0.75, 5.0))
                             ) -> Capacity1RSB:
-    """Spherical 1RSB capacity ``alpha_c = min_{q0, x} (-S/E)`` (THEORY.md §5; App. B.2).
+    """Spherical 1RSB capacity ``alpha_c = min_{q0, x} (-S/E)`` (docs/theory.md §5; App. B.2).
 
     ``q1 -> 1``, ``m = x (1 - q1) -> 0``. RS is the boundary ``x -> 0`` or ``q0 -> 1`` (value ``2 rho'(1)``);
     the solver starts in the interior (several starts, as the paper's footnote warns) and returns the
@@ -124,7 +124,7 @@ class _Entropic:
 
 
 def _binary_entropic(m: float, qhat0: float, dqhat: float, n0: int = 81) -> _Entropic:
-    """Binary 1RSB entropic integrals, ``h = sqrt(qhat0) z0 + sqrt(dqhat) z1`` (THEORY.md §5).
+    """Binary 1RSB entropic integrals, ``h = sqrt(qhat0) z0 + sqrt(dqhat) z1`` (docs/theory.md §5).
 
     Integer ``m >= 2``: exact in ``z1`` through the binomial expansion
     ``(2cosh h)^m = sum_k C(m,k) e^{(m-2k)h}`` and ``E_z1 e^{c h} = e^{c a + c^2 dqhat/2}``.
@@ -174,7 +174,7 @@ class _Energetic:
 
 
 def _energetic(m: float, rho0: float, rho1: float, n0: int = 81) -> _Energetic:
-    """Energetic 1RSB integrals, ``x = (sqrt(rho0) z0 + sqrt(rho1-rho0) z1)/sqrt(1-rho1)`` (THEORY.md §5)."""
+    """Energetic 1RSB integrals, ``x = (sqrt(rho0) z0 + sqrt(rho1-rho0) z1)/sqrt(1-rho1)`` (docs/theory.md §5)."""
     z0, w0 = gauss_hermite(n0)
     b = np.sqrt(max(rho1 - rho0, 0.0))
     width = np.sqrt(1.0 - rho1) / max(b, 1e-12)
@@ -190,14 +190,14 @@ def _energetic(m: float, rho0: float, rho1: float, n0: int = 81) -> _Energetic:
 
 
 def G_S_binary(m: float, q0: float, q1: float, qhat0: float, qhat1: float) -> float:
-    """Binary 1RSB entropic term (THEORY.md §5):
+    """Binary 1RSB entropic term (docs/theory.md §5):
     ``-qhat1/2 - (m-1)/2 qhat1 q1 + m/2 qhat0 q0 + (1/m) E_z0 log E_z1 [2cosh h]^m``."""
     ent = _binary_entropic(m, qhat0, qhat1 - qhat0)
     return -0.5 * qhat1 - 0.5 * (m - 1.0) * qhat1 * q1 + 0.5 * m * qhat0 * q0 + ent.G
 
 
 def G_S_spherical(m: float, q0: float, q1: float) -> float:
-    """Spherical 1RSB entropic term (THEORY.md §5):
+    """Spherical 1RSB entropic term (docs/theory.md §5):
     ``1/2 [(m-1)/m log(1-q1) + 1/m log(1-q1+m(q1-q0)) + q0/(1-q1+m(q1-q0))]``."""
     D = 1.0 - q1 + m * (q1 - q0)
     return 0.5 * ((m - 1.0) / m * np.log1p(-q1) + np.log(D) / m + q0 / D)
@@ -205,14 +205,14 @@ def G_S_spherical(m: float, q0: float, q1: float) -> float:
 
 def phi_1rsb_binary(act: Activation | str, alpha: float, m: float, q0: float, q1: float,
                     qhat0: float, qhat1: float) -> float:
-    """Binary 1RSB free entropy per replica at arbitrary order parameters (THEORY.md §5)."""
+    """Binary 1RSB free entropy per replica at arbitrary order parameters (docs/theory.md §5)."""
     act = as_activation(act)
     rho0, rho1 = float(act.rho(q0)), float(act.rho(q1))
     return G_S_binary(m, q0, q1, qhat0, qhat1) + alpha * _energetic(m, rho0, rho1).G
 
 
 def phi_1rsb_spherical(act: Activation | str, alpha: float, m: float, q0: float, q1: float) -> float:
-    """Spherical 1RSB free entropy per replica at arbitrary order parameters (THEORY.md §5)."""
+    """Spherical 1RSB free entropy per replica at arbitrary order parameters (docs/theory.md §5)."""
     act = as_activation(act)
     rho0, rho1 = float(act.rho(q0)), float(act.rho(q1))
     return G_S_spherical(m, q0, q1) + alpha * _energetic(m, rho0, rho1).G
@@ -271,7 +271,7 @@ def _check_ld(y: float, q1: float) -> None:
 
 def local_entropy_binary(act: Activation | str, alpha: float, y: float, q1: float,
                          tol: float = 1e-10) -> LDPoint:
-    """Binary LD saddle at fixed ``(y, q1)`` (THEORY.md §7, App. D).
+    """Binary LD saddle at fixed ``(y, q1)`` (docs/theory.md §7, App. D).
 
     Unknowns ``(q0, qhat0, qhat1)``: for given ``qhat0``, ``qhat1`` solves ``q1 = E<tanh^2>``; then
     ``q0 = E<tanh>^2`` and ``qhat0_new = alpha rho'(q0) E<r>_Phi^2 / (1 - rho1)``. The fixed point in
@@ -316,7 +316,7 @@ def local_entropy_binary(act: Activation | str, alpha: float, y: float, q1: floa
 
 
 def local_entropy_spherical(act: Activation | str, alpha: float, y: float, q1: float) -> LDPoint:
-    """Spherical LD saddle at fixed ``(y, q1)`` (THEORY.md §7): root in ``q0`` of
+    """Spherical LD saddle at fixed ``(y, q1)`` (docs/theory.md §7): root in ``q0`` of
 
     ``q0 / D^2 = alpha rho'(q0) E<r>_Phi^2 / (1 - rho1)``, ``D = 1 - q1 + y (q1 - q0)``, scanning from
     ``q0 = 0`` (the alpha = 0 solution) for the first sign change.
@@ -379,7 +379,7 @@ class LDExtrapolation:
 
 def local_entropy_extrapolated(act: Activation | str, weights: str, alpha: float, q1: float,
                                ys: tuple[float, ...] = (20.0, 40.0, 80.0, 160.0)) -> LDExtrapolation:
-    """**Extrapolated** ``y -> inf`` local entropy (THEORY.md §7; not derived).
+    """**Extrapolated** ``y -> inf`` local entropy (docs/theory.md §7; not derived).
 
     A quadratic in ``1/y`` through the three largest ``ys`` gives the value; the same fit through the
     three smallest gives a second estimate and ``spread = |difference|`` is a rough error bar (largest

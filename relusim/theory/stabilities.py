@@ -1,6 +1,6 @@
 """Predicted stability distributions, typical (RS) and large-deviation (1RSB with m = y).
 
-THEORY.md §8 (App. E of arXiv:1907.07578). ``Delta = sigma lambda`` normalised as in MODEL.md §4
+docs/theory.md §8 (App. E of arXiv:1907.07578). ``Delta = sigma lambda`` normalised as in docs/model.md §4
 (**not** divided by ``sqrt(Q_eff)``), so ``Var lambda = Q_eff``. With ``q_e = Q_eff rho(q)``, ``v = Q_eff - q_e``:
 
 .. math::
@@ -21,7 +21,7 @@ Public API (what ``relusim compare`` calls)::
     sign_lattice_edges(K, upper)  -> bin edges 0, 2/sqrt(K), 4/sqrt(K), ... around {1,3,5,...}/sqrt(K)
 
 ``y = 1``: typical solutions (RS saddle at ``alpha``). ``y > 1``: one replica of a group of ``y`` at mutual
-overlap ``q1`` (THEORY.md §7 saddle for ``q0``).
+overlap ``q1`` (docs/theory.md §7 saddle for ``q0``).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def _z_grid(step: float, lo: float = -10.0, hi: float = 10.0):
 # --- typical (RS) --------------------------------------------------------------------------------
 
 def _rs_variances(act: Activation, q: float) -> tuple[float, float, float]:
-    """Q_eff, q_eff = Q_eff rho(q) and v = Q_eff - q_eff of the RS output fields (THEORY.md §1, §8)."""
+    """Q_eff, q_eff = Q_eff rho(q) and v = Q_eff - q_eff of the RS output fields (docs/theory.md §1, §8)."""
     Q = act.Q_eff
     qe = Q * float(act.rho(q))
     return Q, qe, Q - qe
@@ -70,7 +70,7 @@ def _sinh_grid(scale: float, lo: float, hi: float, h: float = 0.01):
 
 
 def typical_density(act: Activation | str, q: float, x) -> np.ndarray:
-    """RS stability density at overlap ``q`` (THEORY.md §8), evaluated at ``x`` (0 for ``x <= 0``).
+    """RS stability density at overlap ``q`` (docs/theory.md §8), evaluated at ``x`` (0 for ``x <= 0``).
 
     With ``t = sqrt(q_e/v) z``, ``delta = Delta/sqrt(v)``, ``k = sqrt(q_e/v)`` and
     ``1/Phi(t) = 1 + Phi(-t)/Phi(t)`` the density splits into an exact Gaussian and a remainder:
@@ -112,7 +112,7 @@ def _z_step(qe: float, v: float) -> float:
 
 
 def typical_tail(act: Activation | str, q: float, eps) -> np.ndarray:
-    """``P(Delta > eps) = E_z Phi((sqrt(q_e) z - eps)/sqrt(v)) / Phi(sqrt(q_e/v) z)`` (THEORY.md §8)."""
+    """``P(Delta > eps) = E_z Phi((sqrt(q_e) z - eps)/sqrt(v)) / Phi(sqrt(q_e/v) z)`` (docs/theory.md §8)."""
     act = as_activation(act)
     eps = np.asarray(eps, dtype=float)
     Q, qe, v = _rs_variances(act, q)
@@ -123,7 +123,7 @@ def typical_tail(act: Activation | str, q: float, eps) -> np.ndarray:
 
 
 def typical_moments(act: Activation | str, q: float, eps: float = 0.1) -> tuple[float, float, float]:
-    """Mean, standard deviation and ``P(Delta < eps)`` of the RS stability law (THEORY.md §8).
+    """Mean, standard deviation and ``P(Delta < eps)`` of the RS stability law (docs/theory.md §8).
 
     Given ``z`` the law is a Gaussian ``N(mu, v)``, ``mu = sqrt(q_e) z``, truncated to ``Delta > 0``:
     ``E[Delta|z] = mu + sqrt(v) r(mu/sqrt(v))`` and ``E[Delta^2|z] = mu^2 + v + mu sqrt(v) r(mu/sqrt(v))``.
@@ -162,7 +162,7 @@ def _ld_setup(act: Activation, q0: float, q1: float, y: float):
 
 
 def ld_density(act: Activation | str, q0: float, q1: float, y: float, x) -> np.ndarray:
-    """Large-deviation stability density (THEORY.md §8, 1RSB with ``m = y``) at ``x``."""
+    """Large-deviation stability density (docs/theory.md §8, 1RSB with ``m = y``) at ``x``."""
     act = as_activation(act)
     x = np.asarray(x, dtype=float)
     Q, v1, a, b, w0, _, _, _, _, lZ = _ld_setup(act, q0, q1, y)
@@ -202,7 +202,7 @@ def _overlaps(act, weights, alpha, y, q1):
 
 def stability_density(activation: Activation | str, weights: str, alpha: float, *, y: float = 1,
                       q1: float | None = None, x) -> np.ndarray:
-    """K -> inf stability density at points ``x`` (MODEL.md §4 normalisation; THEORY.md §8).
+    """K -> inf stability density at points ``x`` (docs/model.md §4 normalisation; docs/theory.md §8).
 
     ``activation``: name or :class:`Activation`; ``weights``: ``"binary"`` or ``"spherical"``;
     ``y = 1``: typical solutions (RS saddle at ``alpha``); ``y > 1``: one of ``y`` replicas at mutual overlap
@@ -223,7 +223,7 @@ def stability_bin_probs(activation: Activation | str, weights: str, alpha: float
     """Probability mass of the K -> inf law in each bin ``[edges[i], edges[i+1])``, from exact tails.
 
     For sign units at finite K use ``edges = sign_lattice_edges(K, upper)`` so that each bin holds one
-    lattice value ``(2j+1)/sqrt(K)`` (MODEL.md §4). Same arguments as :func:`stability_density`.
+    lattice value ``(2j+1)/sqrt(K)`` (docs/model.md §4). Same arguments as :func:`stability_density`.
 
     >>> edges = sign_lattice_edges(9, 2.0)  # bins around 1/3, 1, 5/3
     >>> stability_bin_probs("sign", "binary", 0.5, edges=edges).round(4)
@@ -239,7 +239,7 @@ def stability_bin_probs(activation: Activation | str, weights: str, alpha: float
 
 
 def sign_lattice_edges(K: int, upper: float) -> np.ndarray:
-    """Edges ``0, 2/sqrt(K), 4/sqrt(K), ...`` up to ``upper``: one sign-lattice value per bin (MODEL.md §4)."""
+    """Edges ``0, 2/sqrt(K), 4/sqrt(K), ...`` up to ``upper``: one sign-lattice value per bin (docs/model.md §4)."""
     if K < 1:
         raise InputError("K", K, "must be a positive integer")
     n = int(np.ceil(upper * np.sqrt(K) / 2.0))
