@@ -76,7 +76,10 @@ def validate(config_path) -> None:
     cfg = config.load(config_path)
     check_memory([cfg], 1)
     click.echo(cfg.to_yaml(), nl=False)
-    click.echo(f"# ok: P = {cfg.model.P} patterns, n = N/K = {cfg.model.n}", err=True)
+    m = cfg.model
+    fan = "N/K" if m.architecture == "tree" else "N (fully connected)"
+    click.echo(f"# ok: P = round(alpha x {m.weights_count} weights) = {m.P} patterns; fan-in n = {fan} = {m.n}",
+               err=True)
 
 
 @cli.command()
