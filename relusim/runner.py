@@ -145,7 +145,7 @@ def run(cfg: Config, *, workers: int = 1, overwrite: bool = False, command: str 
             rf.prepare(cfg, command or " ".join(sys.argv), overwrite)
         with disk_full_is_one_line(cfg.output, f"the finished samples are kept in {cfg.output} and "
                                                f"{io.parts_dir(cfg.output)}"):
-            return _run_prepared(cfg, rf, workers, quiet, t0)
+            return _run_prepared(cfg, rf, workers, quiet, t0, progress)
     finally:
         rf.release()
 
@@ -163,7 +163,8 @@ def disk_full_is_one_line(output, kept: str):
         raise
 
 
-def _run_prepared(cfg: Config, rf: io.ResultsFile, workers: int, quiet: bool, t0: float) -> RunSummary:
+def _run_prepared(cfg: Config, rf: io.ResultsFile, workers: int, quiet: bool, t0: float,
+                  progress: bool | None = None) -> RunSummary:
     sha = cfg.physics_sha256()
     todo = [i for i in range(cfg.samples) if i not in rf.done_indices()]
     if progress is None:
