@@ -9,6 +9,7 @@ import time
 
 import h5py
 import numpy as np
+import pytest
 
 from cli_helpers import BASE, relusim, write_config
 
@@ -45,9 +46,11 @@ def config(tmp_path, name, anneal=None, **model):
     return write_config(tmp_path / f"{name}.yaml", cfg), cfg["output"]
 
 
-def test_one_and_two_workers_give_identical_datasets(tmp_path):
-    c1, o1 = config(tmp_path, "w1")
-    c2, o2 = config(tmp_path, "w2")
+@pytest.mark.parametrize("architecture", ["tree", "fully_connected"])
+def test_one_and_two_workers_give_identical_datasets(tmp_path, architecture):
+    model = {"architecture": architecture} | ({"N": 20, "alpha": 0.15} if architecture != "tree" else {})
+    c1, o1 = config(tmp_path, "w1", **model)
+    c2, o2 = config(tmp_path, "w2", **model)
     assert relusim("anneal", "--config", c1, "--workers", 1, "--samples", 4)[0] == 0
     assert relusim("anneal", "--config", c2, "--workers", 2, "--samples", 4)[0] == 0
     assert_same_bits(o1, o2)
@@ -55,9 +58,11 @@ def test_one_and_two_workers_give_identical_datasets(tmp_path):
         assert len(f["samples"]) == 4 and f.attrs["finished"]
 
 
-def test_kill_mid_run_leaves_a_readable_file_and_rerun_gives_the_same_bits(tmp_path):
-    # Big enough that one sample takes a noticeable time, so the kill lands mid-run.
-    model = {"N": 400, "K": 4, "alpha": 0.45}
+@pytest.mark.parametrize("architecture", ["tree", "fully_connected"])
+def test_kill_mid_run_leaves_a_readable_file_and_rerun_gives_the_same_bits(tmp_path, architecture):
+    # Big enough that one sample takes a noticeable time, so the kill lands mid-run; 400 weights both ways
+    model = ({"N": 400, "K": 4, "alpha": 0.45} if architecture == "tree" else
+             {"N": 100, "K": 4, "alpha": 0.45, "architecture": architecture})
     anneal = {"sweeps": 8000, "stop_when_solved": False}
     ck, ok = config(tmp_path, "killed", anneal, **model)
     cr, orf = config(tmp_path, "reference", anneal, **model)
