@@ -41,7 +41,7 @@ from typing import Iterator, NamedTuple, Sequence
 import h5py
 import yaml
 
-from . import io
+from . import io, lock
 from .runner import default_workers, in_process, sample_failed
 from .config import Config, from_dict
 from .errors import InputError, RunError
@@ -486,6 +486,8 @@ def submit_sweep(points: Sequence[Point], opts: SlurmOptions, *, chunk: int | No
     """
     tasks = prepare(points, command, overwrite)
     outputs = [p.cfg.output for p in points]
+    for out in outputs:  # the array tasks compute the samples: they share the task lock, this process
+        lock.release(out, lock.TASKS)  # keeps the file lock (for the merge) only
     if not tasks:
         return Submission(None, None, tuple(merge(outputs)))
     job = write_array(tasks, _new_job_dir(Path(outputs[0]).parent / "slurm"), opts, chunk,

@@ -274,8 +274,8 @@ def validate(cfg: Config) -> None:
         if m.K % 2 == 0:
             raise InputError("model.K", m.K, "sign units need K odd (else the output can be 0)")
         if m.n % 2 == 0 and not m.allow_ties:
-            raise InputError("model.N", m.N, f"sign units need an odd fan-in, N/K for a tree or N fully "
-                             f"connected (got {m.n}); set model.allow_ties: true to accept sgn(0) = 0")
+            raise InputError("model.N", m.N, f"sign units need N/K odd (the fan-in: N/K for a tree, N fully "
+                             f"connected; got {m.n}); set model.allow_ties: true to accept sgn(0) = 0")
     if m.activation == "relu" and m.K % 2:
         raise InputError("model.K", m.K, "ReLU needs K even (balanced output weights c_l = +-1)")
     if m.weights_count > 32000:

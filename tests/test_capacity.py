@@ -146,7 +146,7 @@ def test_outputs_label_the_answer_and_carry_provenance(tmp_path):
 @pytest.mark.parametrize("args,key", [
     (("--alpha", "1.0:0.5:0.1"), "--alpha"), (("--alpha", "0.5:1.0:0"), "--alpha"), (("--alpha", "a,b"), "--alpha"),
     (("--alpha", "0.5,-1"), "--alpha"), (("--N", "9,x"), "--N"), (("--N", "12"), "--N"),
-    (("--K", "2"), "--K"), (("--method", "guess"), "--method"), (("--backend", "mpi"), "--backend"),
+    (("--K", "2", "--N", "10,14"), "--K"), (("--method", "guess"), "--method"), (("--backend", "mpi"), "--backend"),
     (("--samples", "0"), "--samples"), (("--N", "999"), "--N"), (("--queue", "q"), "--queue"),
 ])
 def test_bad_input_is_one_line_exit_2(tmp_path, args, key, capsys):
