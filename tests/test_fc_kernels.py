@@ -103,3 +103,20 @@ def test_fc_explicit_ensemble_joint_law_of_energy_and_reference_overlap(tmp_path
     keep = joint.ravel() > 0
     assert counts.ravel()[~keep].sum() == 0
     assert g_test(counts.ravel()[keep], joint.ravel()[keep]) > ALPHA_FA
+
+
+@pytest.mark.parametrize("activation,N,K,P", [("relu", 10, 4, 70), ("sign", 9, 3, 70), ("relu", 9, 2, 70)])
+def test_fc_bitset_delta_energy_of_every_weight_equals_the_brute_force_model(activation, N, K, P):
+    from relusim.kernels import bits
+
+    inst, (XT, sig, c), act, w, H, marg, E = fc_machine(activation, N, K, P)
+    XB, SG = bits.problem_bits(XT, sig)
+    UD, M = bits.new_state(1, K, XT.shape[1])
+    bits.build(act, N, H, marg, UD, M)
+    lev = bits.levels(act, N)
+    e0 = model.energy(w[0], inst.xi, inst.sigma, activation, K, FC)
+    for i in range(K * N):
+        w2 = w[0].copy()
+        w2[i] *= -1
+        expected = model.energy(w2, inst.xi, inst.sigma, activation, K, FC) - e0
+        assert bits.delta_energy(XB, SG, UD, M, lev, c[i // N], w, 0, i, i // N) == expected

@@ -149,13 +149,17 @@ def build(act, n, H, marg, UD, M):
 
 @njit(cache=True)
 def delta_energy(XB, SG, UD, M, lev, cl, w, a, i, l):
-    """Delta E of flipping W^a_i from the bitsets (module docstring); cl = c_l, lev = ``levels``."""
+    """Delta E of flipping W^a_i from the bitsets (module docstring); cl = c_l, lev = ``levels``.
+
+    Weight i of unit l multiplies input i (tree) or i - l n (fully connected, n = Nw / K), as in
+    ``fields.row``."""
     ones = np.uint64(0xFFFFFFFFFFFFFFFF)
     flip = ones if w[a, i] > 0 else np.uint64(0)
     cflip = np.uint64(0) if cl > 0 else ones
+    r = i - l * (w.shape[1] // UD.shape[1]) if w.shape[1] != XB.shape[0] else i
     d = np.int64(0)
     for k in range(XB.shape[1]):
-        u = XB[i, k] ^ flip
+        u = XB[r, k] ^ flip
         sp = SG[k] ^ cflip  # s = c_l sigma = +1
         up = u & UD[a, l, 0, k]
         dn = ~u & UD[a, l, 1, k]
