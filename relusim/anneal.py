@@ -21,7 +21,7 @@ import numpy as np
 from . import instance as _instance
 from . import measure, model
 from .config import Config
-from .kernels import detmath, fields, metropolis, replicated
+from .kernels import detmath, fields, metropolis, records, replicated
 from .kernels import rng as _rng
 
 Progress = Callable[[int, int, int], None]  # (sample index, sweeps done, current total energy)
@@ -61,6 +61,11 @@ class Chain:
     rng: np.ndarray  # xoshiro256** state
     hyb: np.ndarray = field(default_factory=replicated.hybrid_state)  # the RRR/Metropolis choice of the stage
 
+    @property
+    def state(self) -> records.State:
+        """The kernels' record of this chain (the same arrays: kernels update the chain in place)."""
+        return records.State(self.w, self.H, self.marg, self.E, self.ref, self.m, self.rng)
+
 
 def _mode(cfg: Config) -> int:
     if cfg.ensemble.replicas == 1:
@@ -71,19 +76,22 @@ def _mode(cfg: Config) -> int:
 def init_chain(cfg: Config, problem, dynamics: np.random.SeedSequence) -> Chain:
     """Independent uniformly random replicas (and reference), docs/model.md §8.1, from the dynamics stream."""
     m_, y = cfg.model, cfg.ensemble.replicas
-    XT, sig, c = problem
     g = np.random.Generator(np.random.PCG64(dynamics.spawn(1)[0]))
     nw = m_.weights_count
     w = (2 * g.integers(0, 2, size=(y, nw), dtype=np.int8) - 1).astype(np.int8)
     ref = np.zeros(0, np.int8)
     if _mode(cfg) == metropolis.EXPLICIT:
         ref = (2 * g.integers(0, 2, size=nw, dtype=np.int8) - 1).astype(np.int8)
-    H, marg = fields.new_caches(y, m_.K, m_.P)
-    act = fields.act_code(m_.activation, m_.n)
-    E = np.array([fields.build(XT, sig, c, m_.n, act, w, H, marg, a) for a in range(y)], dtype=np.int64)
-    m = np.empty(nw, np.int16)
-    replicated.replica_sums(w, m)
-    return Chain(w, H, marg, E, ref, m, _rng.new_state(dynamics))
+    st = fields.new_state(problem, w, ref, _rng.new_state(dynamics))
+    return Chain(st.w, st.H, st.marg, st.E, st.ref, st.m, st.rng)
+
+
+def make_problem(cfg: Config, xi: np.ndarray, sigma: np.ndarray) -> records.Problem:
+    """The kernels' record of patterns xi (P, N) and labels sigma under ``cfg.model`` (readout, fan-in,
+    activation code)."""
+    m = cfg.model
+    return fields.problem(xi, sigma, model.output_weights(m.activation, m.K), m.n,
+                          fields.act_code(m.activation, m.n))
 
 
 def run_sample(cfg: Config, index: int, progress: Progress | None = None) -> SampleResult:
@@ -91,7 +99,7 @@ def run_sample(cfg: Config, index: int, progress: Progress | None = None) -> Sam
     t0 = time.perf_counter()
     m = cfg.model
     inst = _instance.make(m.N, m.P, cfg.seed, index)
-    problem = fields.problem_arrays(inst.xi, inst.sigma, model.output_weights(m.activation, m.K))
+    problem = make_problem(cfg, inst.xi, inst.sigma)
     chain = init_chain(cfg, problem, _instance.stream(cfg.seed, index, _instance.DYNAMICS))
     trace = anneal(cfg, problem, chain, index, progress)
     return measure_sample(cfg, inst, chain, trace, index, time.perf_counter() - t0)
@@ -107,14 +115,14 @@ def anneal(cfg: Config, problem, chain: Chain, index: int = 0, progress: Progres
         betas = np.concatenate([betas, np.full(a.extra_sweeps, betas[-1])])
         gammas = np.concatenate([gammas, np.full(a.extra_sweeps, gammas[-1])])
     q1 = np.nan if e.target_overlap is None else e.target_overlap
-    XT, sig, c = problem
-    act = fields.act_code(cfg.model.activation, cfg.model.n)
     S = len(betas)
     energies = np.zeros((S, y), np.int64)
     accepted = np.zeros(S, np.int64)
     qbar = np.full(S, np.nan)
     used_rrr = np.zeros(S, np.bool_)
     rec = {"sweep": [], "beta": [], "gamma": [], "energy": [], "overlap": [], "accepted": [], "rrr": []}
+    ctl = replicated.control(_mode(cfg), a.sampler == "rrr", a.rrr_below, replicated.BITS_BELOW,
+                             a.stop_when_solved, q1, e.overlap_tolerance)
     explicit = len(chain.ref) > 0
     if explicit:
         rec["reference_overlap"] = []
@@ -123,10 +131,8 @@ def anneal(cfg: Config, problem, chain: Chain, index: int = 0, progress: Progres
     while s < S:
         block = slice(s, min(s + a.record_every, S))
         g = gammas[block] * detmath.exp(log_c)  # libm/NumPy exp differ in last bits by CPU
-        done = replicated.run(XT, sig, c, cfg.model.n, act, chain.w, chain.H, chain.marg, chain.E, chain.ref,
-                              chain.m, _mode(cfg), chain.rng, betas[block], g, a.sampler == "rrr", a.rrr_below,
-                              replicated.BITS_BELOW, a.stop_when_solved, q1, e.overlap_tolerance, energies[s:], accepted[s:], qbar[s:],
-                              used_rrr[s:], chain.hyb)
+        out = records.Trace(energies[s:], accepted[s:], qbar[s:], used_rrr[s:])
+        done = replicated.run(problem, chain.state, betas[block], g, ctl, out, chain.hyb)
         rec["sweep"].append(s + done)
         rec["beta"].append(betas[s + done - 1])
         rec["gamma"].append(g[done - 1])

@@ -227,10 +227,9 @@ def solve_instance(plan: Plan, K: int, N: int, P: int, i: int) -> Record:
         return Record(K, N, P, i, res.status, res.nodes, 0 if res.status == SAT else -1,
                       time.perf_counter() - t0, res.weights)
     from . import anneal
-    from .kernels import fields
 
     cfg = plan.point_config(K, N, P)
-    problem = fields.problem_arrays(xi, sigma, model.output_weights(act, K))
+    problem = anneal.make_problem(cfg, xi, sigma)
     chain = anneal.init_chain(cfg, problem, streams(seed, K, N, P, i)[1])
     trace = anneal.anneal(cfg, problem, chain, i)
     energies = np.array([model.energy(w, xi, sigma, act, K) for w in chain.w], np.int64)

@@ -108,31 +108,19 @@ def ours(act, xi, sigma, w0, K, beta, Y, reps, target_s, bits_below=replicated.B
     """
     N = xi.shape[1]
     P = xi.shape[0]
-    XT, sig, c = fields.problem_arrays(xi, sigma, model.output_weights(act, K))
     a = fields.act_code(act, N // K)
-
-    def fresh():
-        w = np.ascontiguousarray(w0)
-        H, marg = fields.new_caches(Y, K, P)
-        E = np.array([fields.build(XT, sig, c, N // K, a, w, H, marg, r) for r in range(Y)], np.int64)
-        m = np.empty(N, np.int16)
-        replicated.replica_sums(w, m)
-        return w.copy(), H, marg, E, m
+    pb = fields.problem(xi, sigma, model.output_weights(act, K), N // K, a)
+    XT = pb.XT
+    # y = 1: a single machine; y > 1: the traced-reference ensemble, as the C reference's (docs/algorithms.md §3)
+    ctl = replicated.control(metropolis.NONE if Y == 1 else metropolis.TRACED, bits_below=bits_below)
 
     def run(sweeps: int):
-        w, H, marg, E, m = fresh()
-        state = krng.new_state(np.random.SeedSequence(4242))
-        betas = np.full(sweeps, float(beta))
-        en = np.zeros((sweeps, Y), np.int64)
-        acc = np.zeros(sweeps, np.int64)
-        q, used = np.zeros(sweeps), np.zeros(sweeps, np.bool_)
-        # y = 1: a single machine; y > 1: the traced-reference ensemble, as the C reference's (docs/algorithms.md §3)
-        mode = metropolis.NONE if Y == 1 else metropolis.TRACED
+        st = fields.new_state(pb, np.array(w0, np.int8), np.zeros(0, np.int8),
+                              krng.new_state(np.random.SeedSequence(4242)))
+        tr = replicated.new_trace(sweeps, Y)
         t0 = time.perf_counter()
-        replicated.run(XT, sig, c, N // K, a, w, H, marg, E, np.zeros(0, np.int8), m, mode, state, betas,
-                       np.full(sweeps, GAMMA), False, 0.0, bits_below, False, np.nan, 0.0, en, acc, q, used,
-                       replicated.hybrid_state())
-        return time.perf_counter() - t0, int(acc.sum()), sweeps * N * Y
+        replicated.run(pb, st, np.full(sweeps, float(beta)), np.full(sweeps, GAMMA), ctl, tr, replicated.hybrid_state())
+        return time.perf_counter() - t0, int(tr.accepted.sum()), sweeps * N * Y
 
     run(1)  # JIT warm-up
     sweeps = 1

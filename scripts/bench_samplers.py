@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from relusim import config, model  # noqa: E402
 from relusim import instance as inst_mod  # noqa: E402
-from relusim.anneal import init_chain  # noqa: E402
+from relusim.anneal import init_chain, make_problem  # noqa: E402
 from relusim.kernels import fields, replicated  # noqa: E402
 
 SAMPLERS = {"metropolis": (False, 0.0), "rrr": (True, 2.0), "hybrid": (True, 0.01)}
@@ -38,25 +38,19 @@ def system(act: str, y: int, seed: int):
     cfg = config.from_dict({"model": {"activation": act, "N": N, "K": K, "alpha": 0.5},
                             "ensemble": {"replicas": y, "reference": "explicit"}, "output": "/tmp/unused.h5"})
     inst = inst_mod.make(N, cfg.model.P, seed, 0)
-    problem = fields.problem_arrays(inst.xi, inst.sigma, model.output_weights(act, K))
+    problem = make_problem(cfg, inst.xi, inst.sigma)
     chain = init_chain(cfg, problem, inst_mod.stream(seed, 0, inst_mod.DYNAMICS))
     return cfg, problem, chain
 
 
 def run(cfg, problem, chain, sampler, betas, gammas, stop):
-    XT, sig, c = problem
     y = chain.w.shape[0]
-    S = len(betas)
-    en = np.zeros((S, y), np.int64)
-    acc, q = np.zeros(S, np.int64), np.zeros(S)
-    used = np.zeros(S, np.bool_)
+    tr = replicated.new_trace(len(betas), y)
     use_rrr, below = SAMPLERS[sampler]
     mode = 1 if y > 1 else 0
-    done = replicated.run(XT, sig, c, cfg.model.n, fields.act_code(cfg.model.activation, cfg.model.n), chain.w, chain.H,
-                          chain.marg, chain.E, chain.ref, chain.m, mode, chain.rng, betas, gammas, use_rrr, below,
-                          replicated.BITS_BELOW, stop, np.nan, 0.0, en, acc, q, used,
-                          replicated.hybrid_state())
-    return done, int(acc[:done].sum())
+    ctl = replicated.control(mode, use_rrr, below, replicated.BITS_BELOW, stop)
+    done = replicated.run(problem, chain.state, betas, gammas, ctl, tr, replicated.hybrid_state())
+    return done, int(tr.accepted[:done].sum())
 
 
 def copy_chain(ch):
@@ -113,7 +107,7 @@ def time_to_solution(act, N, K, alpha, y, sweeps, sampler, seed, cap_s):
                    "record_every": 50},
         "output": "/tmp/unused.h5"})
     inst = inst_mod.make(N, cfg.model.P, seed, 0)
-    problem = fields.problem_arrays(inst.xi, inst.sigma, model.output_weights(act, K))
+    problem = make_problem(cfg, inst.xi, inst.sigma)
     chain = init_chain(cfg, problem, inst_mod.stream(seed, 0, inst_mod.DYNAMICS))
     t = time.perf_counter()
     deadline = [t + cap_s]

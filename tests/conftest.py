@@ -3,16 +3,26 @@ import pytest
 
 from relusim import instance, model
 from relusim.kernels import fields
+from relusim.kernels import rng as krng
+
+
+def make_problem(inst, activation: str, K: int, n: int):
+    """The kernels' Problem record of an instance (fan-in n: N // K for a tree, N fully connected)."""
+    return fields.problem(inst.xi, inst.sigma, model.output_weights(activation, K), n, fields.act_code(activation, n))
+
+
+def make_state(pb, w, ref=None, seed: int = 0):
+    """The kernels' State record for weights w (y, Nw) (copied), built from scratch."""
+    ref = np.zeros(0, np.int8) if ref is None else ref
+    return fields.new_state(pb, np.array(w, np.int8), ref, krng.new_state(np.random.SeedSequence(seed)))
 
 
 def make_machine(activation: str, N: int, K: int, P: int, seed: int, ties: bool = False):
-    """A random instance, random weights w (1, N) and the kernels' caches built from scratch (y = 1)."""
+    """A random instance, its Problem record and the State of random weights w (1, N), caches built (y = 1)."""
     inst = instance.make(N, P, seed, 0)
-    XT, sig, c = fields.problem_arrays(inst.xi, inst.sigma, model.output_weights(activation, K))
+    pb = make_problem(inst, activation, K, N // K)
     w = (2 * np.random.default_rng(seed).integers(0, 2, (1, N)) - 1).astype(np.int8)
-    H, marg = fields.new_caches(1, K, P)
-    E = np.array([fields.build(XT, sig, c, N // K, fields.act_code(activation, N // K), w, H, marg, 0)])
-    return inst, (XT, sig, c), w, H, marg, E
+    return inst, pb, make_state(pb, w)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 from exact_oracle import all_weights, boltzmann_energy_law, energies_of_all, g_test, replicated_laws
 from relusim import instance, model
 from relusim.kernels import fields, metropolis, replicated
-from relusim.kernels import rng as krng
+from conftest import make_problem, make_state
 from test_hybrid_exact import run_trace
 
 ALPHA_FA = 1e-3
@@ -22,19 +22,18 @@ TWINS = [("relu", 10, 4, 23), ("relu", 9, 2, 40), ("sign", 9, 3, 30), ("sign", 8
 
 
 def fc_machine(activation, N, K, P, y=1, seed=4):
+    """A fully connected instance: Problem with fan-in N, State of random weights (y, K N)."""
     inst = instance.make(N, P, seed, 0)
-    XT, sig, c = fields.problem_arrays(inst.xi, inst.sigma, model.output_weights(activation, K))
+    pb = make_problem(inst, activation, K, N)
     w = (2 * np.random.default_rng(seed).integers(0, 2, (y, K * N)) - 1).astype(np.int8)
-    H, marg = fields.new_caches(y, K, P)
-    act = fields.act_code(activation, N)
-    E = np.array([fields.build(XT, sig, c, N, act, w, H, marg, a) for a in range(y)], np.int64)
-    return inst, (XT, sig, c), act, w, H, marg, E
+    return inst, pb, make_state(pb, w, seed=2)
 
 
 @pytest.mark.parametrize("activation,N,K,P", TWINS)
 def test_fc_delta_energy_of_every_weight_and_cached_fields_after_flips_equal_the_brute_force_model(
         activation, N, K, P):
-    inst, (XT, sig, c), act, w, H, marg, E = fc_machine(activation, N, K, P)
+    inst, pb, st = fc_machine(activation, N, K, P)
+    w, H, marg, E = st.w, st.H, st.marg, st.E
     g = np.random.default_rng(1)
     for _ in range(25):
         e0 = model.energy(w[0], inst.xi, inst.sigma, activation, K, FC)
@@ -42,11 +41,10 @@ def test_fc_delta_energy_of_every_weight_and_cached_fields_after_flips_equal_the
         for i in range(K * N):
             w2 = w[0].copy()
             w2[i] *= -1
-            de = fields.delta_energy(XT, sig, c, N, act, w, H, marg, E, 0, i)
+            de = fields.delta_energy(pb, st, 0, i)
             assert de == model.energy(w2, inst.xi, inst.sigma, activation, K, FC) - e0
         i = int(g.integers(K * N))
-        E[0] += fields.delta_energy(XT, sig, c, N, act, w, H, marg, E, 0, i)
-        fields.apply_flip(XT, sig, c, N, act, w, H, marg, 0, i)
+        fields.apply_flip(pb, st, 0, i, fields.delta_energy(pb, st, 0, i))
         np.testing.assert_array_equal(H[0, :, :P], model.unit_fields(w[0], inst.xi, K, FC))
         out = model.integer_output(w[0], inst.xi, activation, K, FC)
         np.testing.assert_array_equal(marg[0, :P], inst.sigma * out)
@@ -56,15 +54,14 @@ def test_fc_delta_energy_of_every_weight_and_cached_fields_after_flips_equal_the
 def test_fc_bitset_path_is_the_full_pass_chain_bit_for_bit(activation, N, K, P):
     out = []
     for bits_below in (-1.0, 2.0):  # forced full pass, forced bitsets
-        inst, (XT, sig, c), act, w, H, marg, E = fc_machine(activation, N, K, P)
-        m = w[0].astype(np.int16)
-        state = krng.new_state(np.random.SeedSequence(2))
+        inst, pb, st = fc_machine(activation, N, K, P)
+        w, E = st.w, st.E
         S = 60
         betas = np.geomspace(0.5, 6.0, S)
-        en, acc, q, used = np.zeros((S, 1), np.int64), np.zeros(S, np.int64), np.zeros(S), np.zeros(S, np.bool_)
-        replicated.run(XT, sig, c, N, act, w, H, marg, E, np.zeros(0, np.int8), m, metropolis.NONE, state, betas,
-                       np.zeros(S), False, 0.0, bits_below, False, np.nan, 0.0, en, acc, q, used,
+        tr = replicated.new_trace(S, 1)
+        replicated.run(pb, st, betas, np.zeros(S), replicated.control(metropolis.NONE, bits_below=bits_below), tr,
                        replicated.hybrid_state())
+        en, acc = tr.energies, tr.accepted
         out.append((w.copy(), en, acc))
         assert E[0] == model.energy(w[0], inst.xi, inst.sigma, activation, K, FC)
     np.testing.assert_array_equal(out[0][0], out[1][0])
@@ -109,14 +106,13 @@ def test_fc_explicit_ensemble_joint_law_of_energy_and_reference_overlap(tmp_path
 def test_fc_bitset_delta_energy_of_every_weight_equals_the_brute_force_model(activation, N, K, P):
     from relusim.kernels import bits
 
-    inst, (XT, sig, c), act, w, H, marg, E = fc_machine(activation, N, K, P)
-    XB, SG = bits.problem_bits(XT, sig)
-    UD, M = bits.new_state(1, K, XT.shape[1])
-    bits.build(act, N, H, marg, UD, M)
-    lev = bits.levels(act, N)
+    inst, pb, st = fc_machine(activation, N, K, P)
+    w = st.w
+    bt = bits.new(pb, 1)
+    bits.build(pb, st, bt)
     e0 = model.energy(w[0], inst.xi, inst.sigma, activation, K, FC)
     for i in range(K * N):
         w2 = w[0].copy()
         w2[i] *= -1
         expected = model.energy(w2, inst.xi, inst.sigma, activation, K, FC) - e0
-        assert bits.delta_energy(XB, SG, UD, M, lev, c[i // N], w, 0, i, i // N) == expected
+        assert bits.delta_energy(pb, st, bt, 0, i) == expected

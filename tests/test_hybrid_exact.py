@@ -35,7 +35,7 @@ def run_trace(tmp_path, activation, N, K, P, beta, sampler, rrr_below, record_ev
     cfg = config.from_dict(d)
     assert cfg.model.P == P
     inst = instance.make(N, cfg.model.P, seed, 0)
-    problem = fields.problem_arrays(inst.xi, inst.sigma, model.output_weights(activation, K))
+    problem = anneal.make_problem(cfg, inst.xi, inst.sigma)
     chain = anneal.init_chain(cfg, problem, instance.stream(seed, 0, instance.DYNAMICS))
     trace = anneal.anneal(cfg, problem, chain)
     step = thin // record_every if thin >= record_every else 1

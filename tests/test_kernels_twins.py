@@ -14,17 +14,17 @@ STATES = 50  # per case: 4 ReLU and 4 sign cases give 200 random states per acti
 
 @pytest.mark.parametrize("activation,N,K,P", CASES)
 def test_delta_energy_equals_energy_difference_for_every_weight(machine, activation, N, K, P):
-    act = fields.act_code(activation, N // K)
     ties = 0
     for s in range(STATES):
-        inst, (XT, sig, c), w, H, marg, E = machine(activation, N, K, P, seed=1000 * s + N)
+        inst, pb, st = machine(activation, N, K, P, seed=1000 * s + N)
+        w, marg, E = st.w, st.marg, st.E
         assert E[0] == model.energy(w[0], inst.xi, inst.sigma, activation, K)
         ties += int(np.count_nonzero(marg == 0))
         for i in range(N):
             w2 = w[0].copy()
             w2[i] = -w2[i]
             expected = model.energy(w2, inst.xi, inst.sigma, activation, K) - E[0]
-            assert fields.delta_energy(XT, sig, c, N // K, act, w, H, marg, E, 0, i) == expected
+            assert fields.delta_energy(pb, st, 0, i) == expected
     if activation == "relu" or N // K % 2 == 0:
         assert ties > 0, "the cases must include zero outputs (ties)"
 
@@ -43,15 +43,13 @@ def assert_caches_match_model(inst, w, H, marg, E, activation, K):
 
 @pytest.mark.parametrize("activation,N,K,P", CASES)
 def test_caches_after_flip_equal_fields_recomputed_from_scratch(machine, activation, N, K, P):
-    act = fields.act_code(activation, N // K)
     for s in range(STATES):
-        inst, (XT, sig, c), w, H, marg, E = machine(activation, N, K, P, seed=7 + 1000 * s + N)
+        inst, pb, st = machine(activation, N, K, P, seed=7 + 1000 * s + N)
         rng = np.random.default_rng(s)
         for i in rng.integers(0, N, size=10):
-            dE = fields.delta_energy(XT, sig, c, N // K, act, w, H, marg, E, 0, i)
-            fields.apply_flip(XT, sig, c, N // K, act, w, H, marg, 0, i)
-            E[0] += dE
-            assert_caches_match_model(inst, w, H, marg, E, activation, K)
+            fields.apply_flip(pb, st, 0, i, fields.delta_energy(pb, st, 0, i))
+            assert_caches_match_model(inst, st.w, st.H, st.marg, st.E, activation, K)
+            np.testing.assert_array_equal(st.m, st.w.sum(axis=0))  # the replica sums follow
 
 
 def test_zero_output_counts_as_an_error():
@@ -82,17 +80,14 @@ def test_stabilities_follow_the_paper_normalisation():
 def test_metropolis_sweep_keeps_its_caches_equal_to_the_brute_force_twin(machine, activation, N, K, P):
     # the sweep kernel writes the energy change and the update out (no call): hold it to the same twin
     from relusim.kernels import metropolis
-    from relusim.kernels import rng as krng
+    from relusim.kernels.records import Point
 
-    inst, (XT, sig, c), w, H, marg, E = machine(activation, N, K, P, seed=99)
-    state = krng.new_state(np.random.SeedSequence(1))
-    etab = np.empty(2 * XT.shape[1] + 1)
-    ref, m, ctab = np.zeros(0, np.int8), w[0].astype(np.int16), np.zeros((1, 2))
+    inst, pb, st = machine(activation, N, K, P, seed=99)
+    pt = Point(metropolis.NONE, 0.0, np.empty(2 * pb.XT.shape[1] + 1), np.zeros((1, 2)))
     accepted = 0
     for beta in (0.3, 1.0, 3.0):
-        metropolis.fill_etab(etab, beta, XT.shape[1])
+        metropolis.fill_etab(pt.etab, beta, pb.XT.shape[1])
         for _ in range(20):
-            accepted += metropolis.sweep(XT, sig, c, N // K, fields.act_code(activation, N // K), w, H, marg, E,
-                                         ref, m, metropolis.NONE, state, etab, 0.0, ctab, np.arange(N) // (N // K))
-            assert_caches_match_model(inst, w, H, marg, E, activation, K)
+            accepted += metropolis.sweep(pb, st, pt)
+            assert_caches_match_model(inst, st.w, st.H, st.marg, st.E, activation, K)
     assert accepted > 0

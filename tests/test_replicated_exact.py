@@ -12,6 +12,9 @@ from exact_oracle import (all_weights, boltzmann_energy_law, energies_of_all, g_
 from relusim import model
 from relusim.kernels import fields, metropolis, replicated, rrr
 from relusim.kernels import rng as krng
+from relusim.kernels.records import Point
+
+from conftest import make_problem, make_state
 
 ALPHA_FA = 1e-3
 BETA, GAMMA, Y = 1.0, 0.35, 3
@@ -21,33 +24,28 @@ def ensemble(activation, N, K, P, y, explicit, seed=5):
     from relusim import instance
 
     inst = instance.make(N, P, seed, 0)
-    XT, sig, c = fields.problem_arrays(inst.xi, inst.sigma, model.output_weights(activation, K))
+    pb = make_problem(inst, activation, K, N // K)
     g = np.random.default_rng(seed)
     w = (2 * g.integers(0, 2, (y, N)) - 1).astype(np.int8)
     ref = (2 * g.integers(0, 2, N) - 1).astype(np.int8) if explicit else np.zeros(0, np.int8)
-    H, marg = fields.new_caches(y, K, P)
-    act = fields.act_code(activation, N // K)
-    E = np.array([fields.build(XT, sig, c, N // K, act, w, H, marg, a) for a in range(y)], np.int64)
-    m = np.empty(N, np.int16)
-    replicated.replica_sums(w, m)
-    return inst, (XT, sig, c), act, w, ref, H, marg, E, m
+    return inst, pb, make_state(pb, w, ref)
 
 
 def observe(activation, N, K, P, mode, use_rrr, records, thin, seed=7):
     explicit = mode == metropolis.EXPLICIT
-    inst, (XT, sig, c), act, w, ref, H, marg, E, m = ensemble(activation, N, K, P, Y, explicit)
-    state = krng.new_state(np.random.SeedSequence(seed))
+    inst, pb, st0 = ensemble(activation, N, K, P, Y, explicit)
+    st = st0._replace(rng=krng.new_state(np.random.SeedSequence(seed)))
+    w, ref, E = st.w, st.ref, st.E
     betas, gammas = np.full(thin, BETA), np.full(thin, GAMMA)
-    en = np.zeros((thin, Y), np.int64)
-    acc, q = np.zeros(thin, np.int64), np.zeros(thin)
-    used = np.zeros(thin, np.bool_)
+    tr = replicated.new_trace(thin, Y)
+    used = tr.rrr_used
+    ctl = replicated.control(mode, use_rrr, 2.0, 2.0)
     out = np.zeros((records, 3), np.int64)  # E(W^1), ref.W^1, W^1.W^2
     hyb = replicated.hybrid_state()
     for r in range(-20, records):
         # bits_below = 2: Metropolis takes the bitset path throughout (the full pass is
         # test_sampler_exact's; test_bits_kernel holds the two to the same chain)
-        replicated.run(XT, sig, c, N // K, act, w, H, marg, E, ref, m, mode, state, betas, gammas, use_rrr,
-                       2.0, 2.0, False, np.nan, 0.0, en, acc, q, used, hyb)
+        replicated.run(pb, st, betas, gammas, ctl, tr, hyb)
         if r >= 0:
             out[r] = E[0], int(ref.astype(int) @ w[0]) if explicit else 0, int(w[0].astype(int) @ w[1])
     assert used.all() == use_rrr
@@ -99,17 +97,14 @@ def test_exact_check_rejects_a_wrong_coupling():
 
 @pytest.mark.parametrize("activation,N,K,P,beta,thin", [("sign", 9, 3, 6, 1.0, 5), ("relu", 8, 2, 6, 2.0, 15)])
 def test_rrr_single_machine_energy_histogram_matches_exact_enumeration(machine, activation, N, K, P, beta, thin):
-    inst, (XT, sig, c), w, H, marg, E = machine(activation, N, K, P, seed=5)
-    state = krng.new_state(np.random.SeedSequence(3))
+    inst, pb, st0 = machine(activation, N, K, P, seed=5)
+    st = make_state(pb, st0.w, seed=3)
     S = 100 + 6000 * thin
-    en = np.zeros((S, 1), np.int64)
-    acc, q = np.zeros(S, np.int64), np.zeros(S)
-    used = np.zeros(S, np.bool_)
-    replicated.run(XT, sig, c, N // K, fields.act_code(activation, N // K), w, H, marg, E, np.zeros(0, np.int8),
-                   w[0].astype(np.int16), metropolis.NONE, state, np.full(S, beta), np.zeros(S), True, 2.0,
-                   replicated.BITS_BELOW, False, np.nan, 0.0, en, acc, q, used,
+    tr = replicated.new_trace(S, 1)
+    replicated.run(pb, st, np.full(S, beta), np.zeros(S), replicated.control(metropolis.NONE, True, 2.0), tr,
                    replicated.hybrid_state())
-    assert used.all()
+    en = tr.energies
+    assert tr.rrr_used.all()
     kept = en[100::thin, 0]  # one RRR sweep is only nv = N steps here
     assert abs(lag1_autocorrelation(kept)) < 0.1
     exact = boltzmann_energy_law(energies_of_all(inst.xi, inst.sigma, activation, K), beta, P)
@@ -129,13 +124,14 @@ def brute_hamiltonian(inst, activation, K, w, ref, beta, gamma):
 def test_rrr_weights_equal_the_brute_force_hamiltonian_difference_of_every_flip(activation, N, K, P, y):
     beta, gamma = 0.8, 0.4
     mode = metropolis.EXPLICIT if y > 1 else metropolis.NONE
-    inst, (XT, sig, c), act, w, ref, H, marg, E, m = ensemble(activation, N, K, P, y, y > 1, seed=N + y)
-    scratch = rrr.scratch_arrays(y, N, XT.shape[1], mode)
-    etab = np.empty(2 * XT.shape[1] + 1)
-    metropolis.fill_etab(etab, beta, XT.shape[1])
-    rrr.rebuild_delta(XT, sig, c, N // K, act, w, H, marg, E, scratch[0])
-    rrr.rebuild_p(scratch[0], w, ref, m, mode, etab, gamma, scratch[1], scratch[2])
-    state = krng.new_state(np.random.SeedSequence(11))
+    inst, pb, st0 = ensemble(activation, N, K, P, y, y > 1, seed=N + y)
+    st = st0._replace(rng=krng.new_state(np.random.SeedSequence(11)))
+    w, ref, E = st.w, st.ref, st.E
+    scratch = rrr.scratch_arrays(y, N, pb.XT.shape[1], mode)
+    pt = Point(mode, gamma, np.empty(2 * pb.XT.shape[1] + 1), np.zeros((1, 2)))
+    metropolis.fill_etab(pt.etab, beta, pb.XT.shape[1])
+    rrr.rebuild_delta(pb, st, scratch.dEd)
+    rrr.rebuild_p(st, pt, scratch)
     for step in range(60):  # random states along an RRR trajectory: p must match after every move
         h0 = brute_hamiltonian(inst, activation, K, w, ref, beta, gamma)
         p = scratch[1]
@@ -148,6 +144,6 @@ def test_rrr_weights_equal_the_brute_force_hamiltonian_difference_of_every_flip(
             dh = brute_hamiltonian(inst, activation, K, w2, ref2, beta, gamma) - h0
             assert p[j] == pytest.approx(min(1.0, np.exp(-dh)), rel=1e-12, abs=1e-300)
         np.testing.assert_allclose(scratch[2].sum(), p.sum(), rtol=1e-12)
-        rrr.step(XT, sig, c, N // K, act, w, H, marg, E, ref, m, mode, state, etab, gamma, scratch)
+        rrr.step(pb, st, pt, scratch)
     for a in range(y):
         assert E[a] == model.energy(w[a], inst.xi, inst.sigma, activation, K)

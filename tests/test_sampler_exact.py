@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from exact_oracle import boltzmann_energy_law, energies_of_all, g_test, lag1_autocorrelation
-from relusim.kernels import fields, metropolis
+from relusim.kernels import metropolis
 from relusim.kernels import rng as krng
 
 ALPHA_FA = 1e-3
@@ -20,13 +20,12 @@ CASES = [("sign", 9, 3, 6, 1.0, 10), ("relu", 8, 2, 6, 1.0, 10), ("relu", 8, 2, 
 
 
 def chain_energies(machine, activation, N, K, P, beta, thin, seed=11):
-    inst, (XT, sig, c), w, H, marg, E = machine(activation, N, K, P, seed=5)
-    state = krng.new_state(np.random.SeedSequence(seed))
+    inst, pb, st = machine(activation, N, K, P, seed=5)
+    st = st._replace(rng=krng.new_state(np.random.SeedSequence(seed)))
     S = thin * KEPT + 200
     energies = np.zeros(S, np.int64)
     acc = np.zeros(S, np.int64)
-    done = metropolis.sweeps(XT, sig, c, N // K, fields.act_code(activation, N // K), w, H, marg, E, state,
-                             np.full(S, beta), False, energies, acc)
+    done = metropolis.sweeps(pb, st, np.full(S, beta), False, energies, acc)
     assert done == S
     return inst, energies[200::thin]
 

@@ -29,7 +29,8 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
-from .fields import RELU, SIGN_ODD
+from .fields import RELU, SIGN_ODD, is_fc, row
+from .records import Bitsets
 
 WORD = 64
 
@@ -139,7 +140,7 @@ def refresh(act, lev, H, marg, a, l, UD, M):
 
 
 @njit(cache=True)
-def build(act, n, H, marg, UD, M):
+def build_arrays(act, n, H, marg, UD, M):
     """Every bitset of every replica from H and marg (O(y K P / 64))."""
     lev = levels(act, n)
     for a in range(H.shape[0]):
@@ -148,15 +149,25 @@ def build(act, n, H, marg, UD, M):
 
 
 @njit(cache=True)
-def delta_energy(XB, SG, UD, M, lev, cl, w, a, i, l):
-    """Delta E of flipping W^a_i from the bitsets (module docstring); cl = c_l, lev = ``levels``.
+def new(pb, y):
+    """Bitsets for y replicas of problem pb: the problem's bits filled, the state's empty (``build``)."""
+    XB, SG = problem_bits(pb.XT, pb.sig)
+    UD, M = new_state(y, pb.c.shape[0], pb.XT.shape[1])
+    return Bitsets(XB, SG, UD, M)
 
-    Weight i of unit l multiplies input i (tree) or i - l n (fully connected, n = Nw / K), as in
-    ``fields.row``."""
+
+@njit(cache=True)
+def build(pb, st, bt):
+    """The state's bitsets (bt.UD, bt.M) from the chain's fields and margins."""
+    build_arrays(pb.act, pb.n, st.H, st.marg, bt.UD, bt.M)
+
+
+@njit(inline="always")
+def flip_delta(XB, SG, UD, M, lev, a, l, r, wi, cl):
+    """Delta E of flipping a weight of value wi of unit l that multiplies input r (module docstring)."""
     ones = np.uint64(0xFFFFFFFFFFFFFFFF)
-    flip = ones if w[a, i] > 0 else np.uint64(0)
+    flip = ones if wi > 0 else np.uint64(0)
     cflip = np.uint64(0) if cl > 0 else ones
-    r = i - l * (w.shape[1] // UD.shape[1]) if w.shape[1] != XB.shape[0] else i
     d = np.int64(0)
     for k in range(XB.shape[1]):
         u = XB[r, k] ^ flip
@@ -174,3 +185,11 @@ def delta_energy(XB, SG, UD, M, lev, cl, w, a, i, l):
             fix |= M[a, 2, k] & ((up & sp) | (dn & ~sp))
         d += np.int64(popcount(brk)) - np.int64(popcount(fix))
     return d
+
+
+@njit(cache=True)
+def delta_energy(pb, st, bt, a, i):
+    """Delta E of flipping W^a_i from the bitsets: the same number as ``fields.delta_energy``."""
+    l = i // pb.n
+    r = row(i, l, pb.n, is_fc(pb.XT, st.w))
+    return flip_delta(bt.XB, bt.SG, bt.UD, bt.M, levels(pb.act, pb.n), a, l, r, st.w[a, i], pb.c[l])

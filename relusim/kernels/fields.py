@@ -20,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .records import Problem, State
+
 SIGN, RELU, SIGN_ODD = 0, 1, 2
 PAD = np.int16(30000)  # margin of a padding lane: never an error, never reaches 0 (|marg| <= N/2 + 2)
 
@@ -44,11 +46,13 @@ def is_fc(XT, w):
 
 
 @njit(cache=True)
-def build(XT, sig, c, n, act, w, H, marg, a):
+def build(pb, st, a):
     """Fill H[a] and marg[a] of replica a from scratch (O(NP)) and return its energy #{mu: marg <= 0}.
 
     Padding lanes (sig = 0, all-zero pattern columns) get marg = PAD and never count.
     """
+    XT, sig, c, n, act = pb.XT, pb.sig, pb.c, pb.n, pb.act
+    w, H, marg = st.w, st.H, st.marg
     Pp = XT.shape[1]
     K = c.shape[0]
     fc = is_fc(XT, w)
@@ -85,40 +89,56 @@ def _dg(act, ho, hn):
 
 
 @njit(inline="always")
-def delta_energy(XT, sig, c, n, act, w, H, marg, E, a, i):
-    """Delta E of flipping W^a_i: H'_l = H_l - 2 W_i xi_i changes only unit l = i // n (docs/algorithms.md §1).
+def flip_delta(XT, sig, H, marg, act, a, l, r, t, cl):
+    """Minus the error count of replica a after a flip that moves H[a, l] by -t XT[r] (t = 2 W_i).
 
-    A full O(P) pass: counts the errors after the flip and subtracts E[a]. Everything is int16 and
-    the error count is the sign bit of (marg' - 1), so the loop has no branch and no wide type and
-    LLVM vectorises it 32 lanes per AVX-512 register. The arrays are indexed in place, never sliced:
-    a view made per proposal costs numba two atomic reference-count updates.
+    A full O(P) pass: everything is int16 and the error count is the sign bit of (marg' - 1), so the
+    loop has no branch and no wide type and LLVM vectorises it 32 lanes per AVX-512 register. The
+    arrays are indexed in place, never sliced: a view made per proposal costs numba two atomic
+    reference-count updates.
     """
-    l = i // n
-    r = row(i, l, n, is_fc(XT, w))
-    t = np.int16(2 * w[a, i])
-    cl = np.int16(c[l])
+    one, sh = np.int16(1), np.int16(15)
     cnt = np.int16(0)
     for mu in range(XT.shape[1]):
         ho = H[a, l, mu]
         hn = np.int16(ho - t * XT[r, mu])
         nm = np.int16(marg[a, mu] + np.int16(cl * sig[mu]) * _dg(act, ho, hn))
-        cnt = np.int16(cnt + np.int16(np.int16(nm - np.int16(1)) >> np.int16(15)))
-    return -np.int64(cnt) - E[a]
+        cnt = np.int16(cnt + np.int16(np.int16(nm - one) >> sh))
+    return cnt
 
 
 @njit(inline="always")
-def apply_flip(XT, sig, c, n, act, w, H, marg, a, i):
-    """Commit the flip of W^a_i: update H[a, l], marg[a] and w[a, i] in O(P) (docs/algorithms.md §1)."""
-    l = i // n
-    r = row(i, l, n, is_fc(XT, w))
-    t = np.int16(2 * w[a, i])
-    cl = np.int16(c[l])
+def flip_fields(XT, sig, H, marg, act, a, l, r, t, cl):
+    """Move H[a, l] by -t XT[r] and marg[a] with it (the O(P) update of a committed flip)."""
     for mu in range(XT.shape[1]):
         ho = H[a, l, mu]
         hn = np.int16(ho - t * XT[r, mu])
         H[a, l, mu] = hn
         marg[a, mu] = np.int16(marg[a, mu] + np.int16(cl * sig[mu]) * _dg(act, ho, hn))
-    w[a, i] = -w[a, i]
+
+
+@njit(inline="always")
+def delta_energy(pb, st, a, i):
+    """Delta E of flipping W^a_i: H'_l = H_l - 2 W_i xi_i changes only unit l = i // n (docs/algorithms.md §1).
+
+    The model's energy change of a move (``flip_delta``: the errors after the flip minus E[a]).
+    """
+    l = i // pb.n
+    r = row(i, l, pb.n, is_fc(pb.XT, st.w))
+    cnt = flip_delta(pb.XT, pb.sig, st.H, st.marg, pb.act, a, l, r, np.int16(2 * st.w[a, i]), np.int16(pb.c[l]))
+    return -np.int64(cnt) - st.E[a]
+
+
+@njit(inline="always")
+def apply_flip(pb, st, a, i, dE):
+    """Commit the flip of W^a_i with its energy change dE: H[a, l], marg[a], w, m and E in O(P) (docs/algorithms.md §1)."""
+    l = i // pb.n
+    r = row(i, l, pb.n, is_fc(pb.XT, st.w))
+    t = np.int16(2 * st.w[a, i])
+    flip_fields(pb.XT, pb.sig, st.H, st.marg, pb.act, a, l, r, t, np.int16(pb.c[l]))
+    st.m[i] -= t
+    st.w[a, i] = -st.w[a, i]
+    st.E[a] += dE
 
 
 def padded(P: int) -> int:
@@ -162,18 +182,29 @@ def new_caches(y: int, K: int, P: int):
 
 
 @njit(cache=True)
-def unit_delta_energies(XT, sig, c, n, act, w, H, marg, E, a, l, out):
+def unit_delta_energies(pb, st, a, l, out):
     """out[k] = Delta E of flipping W^a_k for every weight k of unit l (n full O(P) passes, one call)."""
-    one, z, sh = np.int16(1), np.int16(0), np.int16(15)
-    cl = np.int16(c[l])
+    XT, n, w = pb.XT, pb.n, st.w
+    cl = np.int16(pb.c[l])
     fc = is_fc(XT, w)
     for k in range(l * n, (l + 1) * n):
-        r = row(k, l, n, fc)
-        t = np.int16(2 * w[a, k])
-        cnt = z
-        for mu in range(XT.shape[1]):
-            ho = H[a, l, mu]
-            hn = np.int16(ho - t * XT[r, mu])
-            nm = np.int16(marg[a, mu] + np.int16(cl * sig[mu]) * _dg(act, ho, hn))
-            cnt = np.int16(cnt + np.int16(np.int16(nm - one) >> sh))
-        out[k] = -np.int64(cnt) - E[a]
+        cnt = flip_delta(XT, pb.sig, st.H, st.marg, pb.act, a, l, row(k, l, n, fc), np.int16(2 * w[a, k]), cl)
+        out[k] = -np.int64(cnt) - st.E[a]
+
+
+def problem(xi: np.ndarray, sigma: np.ndarray, c: np.ndarray, n: int, act: int) -> Problem:
+    """The kernels' record of a training set (``problem_arrays``), unit fan-in n and activation code act."""
+    XT, sig, c16 = problem_arrays(xi, sigma, c)
+    return Problem(XT, sig, c16, int(n), int(act), np.arange(c16.shape[0] * n) // n)
+
+
+def new_state(pb: Problem, w: np.ndarray, ref: np.ndarray, rng: np.ndarray) -> State:
+    """The chain record for weights w (y, Nw) int8 (owned by the state), reference ref, random stream rng:
+    fields, margins and energies built (``build``), m = sum of the replicas."""
+    y = w.shape[0]
+    H, marg = new_caches(y, pb.c.shape[0], pb.XT.shape[1])
+    m = w.astype(np.int16).sum(axis=0).astype(np.int16) if y else np.zeros(w.shape[1], np.int16)
+    st = State(w, H, marg, np.zeros(y, np.int64), ref, m, rng)
+    for a in range(y):
+        st.E[a] = build(pb, st, a)
+    return st

@@ -17,7 +17,8 @@ from numba import njit
 from . import bits as _bits
 from . import detmath
 from . import rng as _rng
-from .fields import RELU, SIGN, SIGN_ODD, _dg, is_fc
+from .fields import RELU, SIGN, SIGN_ODD, flip_delta, flip_fields, is_fc, row
+from .records import Bitsets, Point
 
 NONE, EXPLICIT, TRACED = 0, 1, 2
 
@@ -39,71 +40,64 @@ def fill_ctab(ctab, gamma, y):
 
 
 @njit(cache=True)
-def sweep(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma, ctab, unit):
+def sweep(pb, st, pt):
     """One Metropolis sweep with the full O(P) pass; returns the number of accepted moves (``_sweep``).
 
     Each activation gets its own copy of the loop with ``act`` a compile-time constant: left as a
     run-time value, LLVM kept the test on it inside the vectorised pattern loop (two compare-and-
     branches per 128 patterns).
     """
-    XB, UD, M, SG = _no_bits()
-    if act == SIGN_ODD:
-        return _sweep(XT, sig, c, n, SIGN_ODD, w, H, marg, E, ref, m, mode, state, etab, gamma, ctab, unit,
-                      0, XB, UD, M, SG)
-    if act == RELU:
-        return _sweep(XT, sig, c, n, RELU, w, H, marg, E, ref, m, mode, state, etab, gamma, ctab, unit,
-                      0, XB, UD, M, SG)
-    return _sweep(XT, sig, c, n, SIGN, w, H, marg, E, ref, m, mode, state, etab, gamma, ctab, unit,
-                  0, XB, UD, M, SG)
+    bt = _no_bits()
+    if pb.act == SIGN_ODD:
+        return _sweep(pb, st, pt, SIGN_ODD, 0, bt)
+    if pb.act == RELU:
+        return _sweep(pb, st, pt, RELU, 0, bt)
+    return _sweep(pb, st, pt, SIGN, 0, bt)
 
 
 @njit(cache=True)
-def sweep_bits(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma, ctab, unit, XB, UD, M, SG):
+def sweep_bits(pb, st, pt, bt):
     """The same sweep (same draws, same chain) with Delta E from class-change bitsets (``relusim.kernels.bits``).
 
-    UD and M must match (H, marg) on entry (``bits.build``) and are kept so. Compiled once per
+    bt.UD and bt.M must match (H, marg) on entry (``bits.build``) and are kept so. Compiled once per
     activation and ``bits.levels``.
     """
-    lev = _bits.levels(act, n)
-    if act == SIGN_ODD:
-        return _sweep(XT, sig, c, n, SIGN_ODD, w, H, marg, E, ref, m, mode, state, etab, gamma, ctab, unit,
-                      1, XB, UD, M, SG)
-    if act == RELU and lev == 1:
-        return _sweep(XT, sig, c, n, RELU, w, H, marg, E, ref, m, mode, state, etab, gamma, ctab, unit,
-                      1, XB, UD, M, SG)
-    if act == RELU:
-        return _sweep(XT, sig, c, n, RELU, w, H, marg, E, ref, m, mode, state, etab, gamma, ctab, unit,
-                      2, XB, UD, M, SG)
-    return _sweep(XT, sig, c, n, SIGN, w, H, marg, E, ref, m, mode, state, etab, gamma, ctab, unit,
-                  2, XB, UD, M, SG)
+    lev = _bits.levels(pb.act, pb.n)
+    if pb.act == SIGN_ODD:
+        return _sweep(pb, st, pt, SIGN_ODD, 1, bt)
+    if pb.act == RELU and lev == 1:
+        return _sweep(pb, st, pt, RELU, 1, bt)
+    if pb.act == RELU:
+        return _sweep(pb, st, pt, RELU, 2, bt)
+    return _sweep(pb, st, pt, SIGN, 2, bt)
 
 
 @njit(inline="always")
 def _no_bits():
-    return (np.zeros((0, 0), np.uint64), np.zeros((0, 0, 4, 0), np.uint64), np.zeros((0, 4, 0), np.uint64),
-            np.zeros(0, np.uint64))
+    return Bitsets(np.zeros((0, 0), np.uint64), np.zeros(0, np.uint64), np.zeros((0, 0, 4, 0), np.uint64),
+                   np.zeros((0, 4, 0), np.uint64))
 
 
 @njit(inline="always")
-def _sweep(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma, ctab, unit, use_bits, XB, UD, M, SG):
+def _sweep(pb, st, pt, act, use_bits, bt):
     """One Metropolis sweep; returns the number of accepted moves.
 
-    ``etab`` from ``fill_etab`` at this beta; ``ctab`` from ``fill_ctab`` at this gamma (TRACED only);
-    ``unit[i] = i // n`` (a table lookup instead of a division per proposal).
-    E, H, marg, w, ref and m (sum of the replicas) are kept in sync, and with ``use_bits`` (a
-    compile-time constant: 0 for the full pass, else ``bits.levels``) the bitsets UD, M too. The energy changes of
-    ``relusim.kernels.fields.delta_energy`` / ``bits.delta_energy`` and the update of ``apply_flip``
-    are written out here: numba's inliner would wrap each call in atomic reference-count updates
-    that cost more than the loop itself. Tests hold this loop to the same brute-force twin.
+    ``pt.etab`` from ``fill_etab`` at this beta; ``pt.ctab`` from ``fill_ctab`` at this gamma (TRACED only).
+    The chain's E, H, marg, w, ref and m (sum of the replicas) are kept in sync, and with ``use_bits`` (a
+    compile-time constant: 0 for the full pass, else ``bits.levels``) the bitsets bt.UD, bt.M too.
+    The records are unpacked once, here: the loop body calls the model's energy change
+    (``fields.flip_delta`` or ``bits.flip_delta``) and update (``fields.flip_fields``) on plain arrays.
     """
+    XT, sig, c, n, unit = pb.XT, pb.sig, pb.c, pb.n, pb.unit
+    w, H, marg, E, ref, m, state = st.w, st.H, st.marg, st.E, st.ref, st.m, st.rng
+    mode, gamma, etab, ctab = pt.mode, pt.gamma, pt.etab, pt.ctab
+    XB, SG, UD, M = bt.XB, bt.SG, bt.UD, bt.M
     y, N = w.shape
     P = XT.shape[1]
     e_up, e_dn = detmath.exp(-2.0 * gamma), detmath.exp(2.0 * gamma)
     ny = y + 1 if mode == EXPLICIT else y  # "replica" y is the reference
     nvar = N * ny
     fc = is_fc(XT, w)
-    z, one, sh = np.int16(0), np.int16(1), np.int16(15)
-    ones = np.uint64(0xFFFFFFFFFFFFFFFF)
     acc = 0
     s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
     for _ in range(nvar):
@@ -113,35 +107,13 @@ def _sweep(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma, 
         i = np.int64(((r & np.uint64(0xFFFFFFFF)) * np.uint64(N)) >> np.uint64(32))
         if a < y:
             l = unit[i]
-            ri = i - l * n if fc else i  # fields.row: the input weight i multiplies
+            ri = row(i, l, n, fc)
             t = np.int16(2 * w[a, i])
             cl = np.int16(c[l])
-            if use_bits:  # bits.delta_energy, written out; use_bits = bits.levels
-                flip = ones if t > 0 else np.uint64(0)
-                cflip = np.uint64(0) if cl > 0 else ones
-                d = np.int64(0)
-                for k in range(XB.shape[1]):
-                    u = XB[ri, k] ^ flip
-                    sp = SG[k] ^ cflip
-                    up = u & UD[a, l, 0, k]
-                    dn = ~u & UD[a, l, 1, k]
-                    brk = M[a, 1, k] & ((up & ~sp) | (dn & sp))
-                    fix = M[a, 0, k] & ((up & sp) | (dn & ~sp))
-                    if use_bits == 2:
-                        up = u & UD[a, l, 2, k]
-                        dn = ~u & UD[a, l, 3, k]
-                        brk |= M[a, 3, k] & ((up & ~sp) | (dn & sp))
-                        fix |= M[a, 2, k] & ((up & sp) | (dn & ~sp))
-                    d += np.int64(_bits.popcount(brk)) - np.int64(_bits.popcount(fix))
-                dE = d
+            if use_bits:
+                dE = _bits.flip_delta(XB, SG, UD, M, use_bits, a, l, ri, w[a, i], cl)
             else:
-                cnt = z
-                for mu in range(P):
-                    ho = H[a, l, mu]
-                    hn = np.int16(ho - t * XT[ri, mu])
-                    nm = np.int16(marg[a, mu] + np.int16(cl * sig[mu]) * _dg(act, ho, hn))
-                    cnt = np.int16(cnt + np.int16(np.int16(nm - one) >> sh))
-                dE = -np.int64(cnt) - E[a]
+                dE = -np.int64(flip_delta(XT, sig, H, marg, act, a, l, ri, t, cl)) - E[a]
             x = etab[dE + P]
             if mode == EXPLICIT:
                 x *= e_up if ref[i] == w[a, i] else e_dn
@@ -152,11 +124,7 @@ def _sweep(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma, 
                 r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
                 take = _rng.to_unit(r) < x
             if take:
-                for mu in range(P):
-                    ho = H[a, l, mu]
-                    hn = np.int16(ho - t * XT[ri, mu])
-                    H[a, l, mu] = hn
-                    marg[a, mu] = np.int16(marg[a, mu] + np.int16(cl * sig[mu]) * _dg(act, ho, hn))
+                flip_fields(XT, sig, H, marg, act, a, l, ri, t, cl)
                 m[i] -= t
                 w[a, i] = -w[a, i]
                 E[a] += dE
@@ -177,25 +145,21 @@ def _sweep(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma, 
 
 
 @njit(cache=True)
-def sweeps(XT, sig, c, n, act, w, H, marg, E, state, betas, stop_when_solved, energies, accepted):
-    """Single machine (w (1, N), H (1, K, Pp), marg (1, Pp), E (1,)): len(betas) sweeps at betas[s].
+def sweeps(pb, st, betas, stop_when_solved, energies, accepted):
+    """Single machine (st.w (1, N)): len(betas) sweeps at betas[s].
 
     After sweep s, energies[s] = E and accepted[s] = accepted flips. Returns the sweeps done: fewer
     than len(betas) only when ``stop_when_solved`` and E reached 0.
     """
-    P = XT.shape[1]
-    etab = np.empty(2 * P + 1)
-    ctab = np.zeros((1, 2))
-    ref = np.zeros(0, np.int8)
-    m = w[0].astype(np.int16)
-    unit = np.arange(w.shape[1]) // n
+    P = pb.XT.shape[1]
+    pt = Point(NONE, 0.0, np.empty(2 * P + 1), np.zeros((1, 2)))
     last_beta = -1.0
     for s in range(betas.shape[0]):
         if betas[s] != last_beta:
-            fill_etab(etab, betas[s], P)
+            fill_etab(pt.etab, betas[s], P)
             last_beta = betas[s]
-        accepted[s] = sweep(XT, sig, c, n, act, w, H, marg, E, ref, m, NONE, state, etab, 0.0, ctab, unit)
-        energies[s] = E[0]
-        if stop_when_solved and E[0] == 0:
+        accepted[s] = sweep(pb, st, pt)
+        energies[s] = st.E[0]
+        if stop_when_solved and st.E[0] == 0:
             return s + 1
     return betas.shape[0]

@@ -26,6 +26,7 @@ from numba import njit
 
 from . import bits, metropolis, rrr
 from .metropolis import TRACED
+from .records import Control, Point, Trace
 
 BITS_BELOW = 0.5  # bitsets while the acceptance is below this (measured: they lose only near 100%)
 
@@ -57,30 +58,42 @@ def hybrid_state() -> np.ndarray:
     return np.array([np.nan, 0.0, -1.0, -1.0])
 
 
-@njit(cache=True)
-def run(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, betas, gammas, use_rrr, rrr_below, bits_below,
-        stop_when_solved, q_target, q_tol, energies, accepted, qbar, rrr_used, hyb):
-    """len(betas) sweeps, sweep s at (betas[s], gammas[s]); returns the number of sweeps done.
+def control(mode: int, use_rrr: bool = False, rrr_below: float = 0.0, bits_below: float = BITS_BELOW,
+            stop_when_solved: bool = False, q_target: float = np.nan, q_tol: float = 0.0) -> Control:
+    """A ``Control`` record with the field types ``run`` is compiled for (one compilation for all callers)."""
+    return Control(int(mode), bool(use_rrr), float(rrr_below), float(bits_below), bool(stop_when_solved),
+                   float(q_target), float(q_tol))
 
-    After sweep s: energies[s, :] = E, accepted[s], qbar[s] (nan for y = 1), rrr_used[s].
-    ``hyb`` (``hybrid_state``) carries the RRR/Metropolis choice across calls (module docstring);
-    RRR is forced with rrr_below > 1.
-    Stops early when ``stop_when_solved``, every E[a] == 0 and (q_target is nan or
+
+def new_trace(S: int, y: int) -> Trace:
+    """Zeroed per-sweep outputs for S sweeps of y replicas."""
+    return Trace(np.zeros((S, y), np.int64), np.zeros(S, np.int64), np.full(S, np.nan), np.zeros(S, np.bool_))
+
+
+@njit(cache=True)
+def run(pb, st, betas, gammas, ctl, out, hyb):
+    """len(betas) sweeps of the chain st on problem pb, sweep s at (betas[s], gammas[s]); returns the
+    number of sweeps done.
+
+    The sampling mode is the chain's (``mode_of``). After sweep s: out.energies[s, :] = E,
+    out.accepted[s], out.qbar[s] (nan for y = 1), out.rrr_used[s]. ``hyb`` (``hybrid_state``) carries
+    the RRR/Metropolis choice across calls (module docstring); RRR is forced with ctl.rrr_below > 1.
+    Stops early when ctl.stop_when_solved, every E[a] == 0 and (ctl.q_target is nan or
     |qbar - q_target| <= q_tol). Metropolis sweeps take Delta E from class-change bitsets
-    (``metropolis.sweep_bits``) where ``bits.pays`` and while the acceptance is below ``bits_below``
+    (``metropolis.sweep_bits``) where ``bits.pays`` and while the acceptance is below ctl.bits_below
     (BITS_BELOW; a benchmark or test forces the full pass with bits_below < 0, the bitsets with > 1),
     else the full pass; both are the same chain, so the choice never changes a result.
     """
+    mode = ctl.mode
+    w, E, m = st.w, st.E, st.m
     y, N = w.shape
-    P = XT.shape[1]
+    P = pb.XT.shape[1]
     nv = N * (y + 1) if mode == metropolis.EXPLICIT else N * y
     etab = np.empty(2 * P + 1)
     ctab = np.zeros((2 * y + 1, 2))
-    scratch = rrr.alloc(y, N, P, mode)
-    unit = np.arange(N) // n
-    XB, SG = bits.problem_bits(XT, sig)
-    UD, M = bits.new_state(y, c.shape[0], P)
-    with_bits = bits_below > 1.0 or bits.pays(act, n, P)
+    sc = rrr.alloc(y, N, P, mode)
+    bt = bits.new(pb, y)
+    with_bits = ctl.bits_below > 1.0 or bits.pays(pb.act, pb.n, P)
     in_bits = False
     last_beta, last_gamma = -1.0, -1.0
     in_rrr = False
@@ -92,38 +105,37 @@ def run(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, betas, gammas, u
         if mode == TRACED and gamma != last_gamma:
             metropolis.fill_ctab(ctab, gamma, y)
         last_beta, last_gamma = beta, gamma
+        pt = Point(mode, gamma, etab, ctab)
         if beta != hyb[2] or gamma != hyb[3]:  # a new stage starts with Metropolis
             hyb[1], hyb[2], hyb[3] = 0.0, beta, gamma
-        if hyb[0] < rrr_below:  # nan (no sweep yet) compares False; one way within a stage
+        if hyb[0] < ctl.rrr_below:  # nan (no sweep yet) compares False; one way within a stage
             hyb[1] = 1.0
         rate = hyb[0] if not np.isnan(hyb[0]) else 1.0
-        if use_rrr and mode != TRACED and (rrr_below > 1.0 or hyb[1] == 1.0):
+        if ctl.use_rrr and mode != TRACED and (ctl.rrr_below > 1.0 or hyb[1] == 1.0):
             if not in_rrr:
-                rrr.rebuild_delta(XT, sig, c, n, act, w, H, marg, E, scratch[0])
+                rrr.rebuild_delta(pb, st, sc.dEd)
             if not in_rrr or changed:
-                rrr.rebuild_p(scratch[0], w, ref, m, mode, etab, gamma, scratch[1], scratch[2])
+                rrr.rebuild_p(st, pt, sc)
             in_rrr, in_bits = True, False
-            acc, rate = rrr.sweep(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma,
-                                         scratch, stop_when_solved)
-            rrr_used[s] = True
-        elif with_bits and rate < bits_below:
+            acc, rate = rrr.sweep(pb, st, pt, sc, ctl.stop_when_solved)
+            out.rrr_used[s] = True
+        elif with_bits and rate < ctl.bits_below:
             if not in_bits:
-                bits.build(act, n, H, marg, UD, M)
+                bits.build(pb, st, bt)
             in_rrr, in_bits = False, True
-            acc = metropolis.sweep_bits(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma, ctab,
-                                        unit, XB, UD, M, SG)
+            acc = metropolis.sweep_bits(pb, st, pt, bt)
             rate = acc / nv
-            rrr_used[s] = False
+            out.rrr_used[s] = False
         else:
             in_rrr, in_bits = False, False
-            acc = metropolis.sweep(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma, ctab, unit)
+            acc = metropolis.sweep(pb, st, pt)
             rate = acc / nv
-            rrr_used[s] = False
+            out.rrr_used[s] = False
         hyb[0] = rate
-        energies[s, :] = E
-        accepted[s] = acc
+        out.energies[s, :] = E
+        out.accepted[s] = acc
         q = mean_mutual_overlap(m, y) if y > 1 else np.nan
-        qbar[s] = q
-        if stop_when_solved and E.max() == 0 and (np.isnan(q_target) or abs(q - q_target) <= q_tol):
+        out.qbar[s] = q
+        if ctl.stop_when_solved and E.max() == 0 and (np.isnan(ctl.q_target) or abs(q - ctl.q_target) <= ctl.q_tol):
             return s + 1
     return betas.shape[0]

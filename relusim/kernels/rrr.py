@@ -20,35 +20,39 @@ costs far more than a Metropolis proposal but is almost always a move: compare s
 """
 from __future__ import annotations
 
+from collections import namedtuple
+
 import numpy as np
 from numba import njit
 
 from . import detmath
 from . import rng as _rng
-from .fields import _dg, is_fc, row, unit_delta_energies
+from .fields import _dg, apply_flip, is_fc, row, unit_delta_energies
 from .metropolis import EXPLICIT
 
 B = 64  # block size of the two-level sampler
 
 
+Scratch = namedtuple("Scratch", ["dEd", "p", "bsum", "hsave", "msave", "dsave"])
+
+
 def scratch_arrays(y: int, N: int, P: int, mode: int):
-    """RRR scratch from Python: dEd (y, N), p (nv,) in blocks, bsum, and save buffers for a staged move."""
+    """RRR scratch: dEd (y, N), p (nv,) in blocks, bsum, and save buffers for a staged move."""
     nv = y * N + (N if mode == EXPLICIT else 0)
     nb = (nv + B - 1) // B
-    return (np.zeros((y, N), np.int64), np.zeros(nb * B), np.zeros(nb), np.zeros(P, np.int16),
-            np.zeros(P, np.int16), np.zeros(N, np.int64))
+    return Scratch(np.zeros((y, N), np.int64), np.zeros(nb * B), np.zeros(nb), np.zeros(P, np.int16),
+                   np.zeros(P, np.int16), np.zeros(N, np.int64))
 
 
 alloc = njit(cache=True)(scratch_arrays)  # the same, inside kernels (returning it to Python trips numba's cache)
 
 
 @njit(cache=True)
-def rebuild_delta(XT, sig, c, n, act, w, H, marg, E, dEd):
+def rebuild_delta(pb, st, dEd):
     """dEd[a, k] from scratch for every replica weight (O(y N P))."""
-    y = w.shape[0]
-    for a in range(y):
-        for l in range(c.shape[0]):
-            unit_delta_energies(XT, sig, c, n, act, w, H, marg, E, a, l, dEd[a])
+    for a in range(st.w.shape[0]):
+        for l in range(pb.c.shape[0]):
+            unit_delta_energies(pb, st, a, l, dEd[a])
 
 
 @njit(inline="always")
@@ -74,8 +78,10 @@ def _block_sum(p, bsum, b):
 
 
 @njit(cache=True)
-def rebuild_p(dEd, w, ref, m, mode, etab, gamma, p, bsum):
+def rebuild_p(st, pt, sc):
     """Every p_j and block sum from dEd and the current couplings (after beta or gamma changed)."""
+    dEd, p, bsum, w, ref, m = sc.dEd, sc.p, sc.bsum, st.w, st.ref, st.m
+    mode, etab, gamma = pt.mode, pt.etab, pt.gamma
     y, N = w.shape
     P = (etab.shape[0] - 1) // 2
     e_up, e_dn = detmath.exp(-2.0 * gamma), detmath.exp(2.0 * gamma)
@@ -156,13 +162,15 @@ def _status_change(mo, mn, d):
 
 
 @njit(cache=True)
-def _update_other_units(XT, sig, c, n, act, w, H, marg, dEd, a, l, msave):
+def _update_other_units(pb, st, dEd, a, l, msave):
     """dEd[a, k] for k outside unit l, after marg[a] changed from msave: only window patterns count.
 
     Flipping W_k (unit l2) moves H_l2 by -2 W_k xi_k, i.e. by +2 or -2: per pattern and unit there
     are only two possible margin changes, so each unit costs two tests and, when either matters,
     one vectorisable pass over its weights.
     """
+    XT, sig, c, n, act = pb.XT, pb.sig, pb.c, pb.n, pb.act
+    w, H, marg = st.w, st.H, st.marg
     K = c.shape[0]
     fc = is_fc(XT, w)
     two = np.int16(2)
@@ -185,34 +193,25 @@ def _update_other_units(XT, sig, c, n, act, w, H, marg, dEd, a, l, msave):
 
 
 @njit(cache=True)
-def step(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma, scratch):
+def step(pb, st, pt, sc):
     """One RRR move. Returns (accepted, z before the move)."""
-    dEd, p, bsum, hsave, msave, dsave = scratch
+    dEd, p, bsum, hsave, msave, dsave = sc
+    w, H, marg, E, ref, m, state = st.w, st.H, st.marg, st.E, st.ref, st.m, st.rng
+    mode, gamma, etab = pt.mode, pt.gamma, pt.etab
     y, N = w.shape
-    P = XT.shape[1]
     z0 = _z(bsum)
     j = _pick(p, bsum, _rng.uniform(state))
     if j < y * N:
         a = j // N
         i = j - a * N
-        l = i // n
-        r = row(i, l, n, is_fc(XT, w))
+        l = pb.unit[i]
         hsave[:] = H[a, l, :]
         msave[:] = marg[a, :]
         dsave[:] = dEd[a, :]
         dE = dEd[a, i]
-        t = np.int16(2 * w[a, i])
-        cl = np.int16(c[l])
-        for mu in range(P):
-            ho = H[a, l, mu]
-            hn = np.int16(ho - t * XT[r, mu])
-            H[a, l, mu] = hn
-            marg[a, mu] = np.int16(marg[a, mu] + np.int16(cl * sig[mu]) * _dg(act, ho, hn))
-        w[a, i] = -w[a, i]
-        m[i] -= t
-        E[a] += dE
-        unit_delta_energies(XT, sig, c, n, act, w, H, marg, E, a, l, dEd[a])
-        _update_other_units(XT, sig, c, n, act, w, H, marg, dEd, a, l, msave)
+        apply_flip(pb, st, a, i, dE)
+        unit_delta_energies(pb, st, a, l, dEd[a])
+        _update_other_units(pb, st, dEd, a, l, msave)
         _refresh_replica(dEd, w, ref, m, mode, etab, gamma, p, bsum, a, i)
         z1 = _z(bsum)
         if z1 <= z0 or _rng.uniform(state) * z1 < z0:
@@ -221,7 +220,7 @@ def step(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma, sc
         marg[a, :] = msave
         dEd[a, :] = dsave
         w[a, i] = -w[a, i]
-        m[i] += t
+        m[i] += 2 * w[a, i]
         E[a] -= dE
         _refresh_replica(dEd, w, ref, m, mode, etab, gamma, p, bsum, a, i)
         return False, z0
@@ -237,23 +236,23 @@ def step(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma, sc
 
 
 @njit(cache=True)
-def sweep(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma, scratch, stop_when_solved):
+def sweep(pb, st, pt, sc, stop_when_solved):
     """One RRR sweep: nv steps, as [R] counts iterations; returns (accepted, mean z / nv).
 
     The number of steps is fixed: ending a sweep on a state-dependent clock (nv / z per step, as a
     rejection-free method would) weights states by 1 / z and biases the recorded samples.
-    ``scratch`` must hold dEd and p consistent with the state (``rebuild_delta`` + ``rebuild_p``).
+    ``sc`` must hold dEd and p consistent with the state (``rebuild_delta`` + ``rebuild_p``).
     """
-    y, N = w.shape
-    nv = y * N + (N if mode == EXPLICIT else 0)
+    y, N = st.w.shape
+    nv = y * N + (N if pt.mode == EXPLICIT else 0)
     acc = 0
     zsum = 0.0
     steps = 0
     for _ in range(nv):
-        ok, z0 = step(XT, sig, c, n, act, w, H, marg, E, ref, m, mode, state, etab, gamma, scratch)
+        ok, z0 = step(pb, st, pt, sc)
         acc += ok
         zsum += z0
         steps += 1
-        if stop_when_solved and E.max() == 0:
+        if stop_when_solved and st.E.max() == 0:
             break
     return acc, zsum / steps / nv
