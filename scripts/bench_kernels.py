@@ -66,28 +66,46 @@ def parse(line: str) -> dict:
     return dict(kv.split("=", 1) for kv in line.split()[1:])
 
 
-def c_bench(cref, act, N, K, alpha, beta, start, var, Y, reps, target_s) -> dict:
+def _opts(arch: str) -> list[str]:
+    """The C reference's trailing options: none for a tree (its output is then the old one)."""
+    return ["arch=fc"] if arch == "fc" else []
+
+
+def c_bench(cref, act, N, K, alpha, beta, start, var, Y, reps, target_s, arch="tree") -> dict | None:
+    """One C measurement; None when the variant does not apply (X: sign, or ReLU with n even)."""
     out = subprocess.run([str(cref), "bench", act, str(N), str(K), str(alpha), str(beta), start, var, str(Y),
-                          str(GAMMA), str(reps), str(target_s)], check=True, capture_output=True, text=True).stdout
-    return parse([ln for ln in out.splitlines() if ln.startswith("RESULT")][0])
+                          str(GAMMA), str(reps), str(target_s), *_opts(arch)], capture_output=True, text=True)
+    if out.returncode:
+        if var == "X":
+            return None
+        raise RuntimeError(out.stderr)
+    return parse([ln for ln in out.stdout.splitlines() if ln.startswith("RESULT")][0])
 
 
-def np_bench(cref, act, N, K, alpha, beta, start, style, Y, reps, nprop) -> dict:
+def x_applies(act: str, N: int, K: int) -> bool:
+    """Variant X of the C reference exists for sign, and for ReLU with n = N/K even."""
+    return act == "sign" or (N // K) % 2 == 0
+
+
+def np_bench(cref, act, N, K, alpha, beta, start, style, Y, reps, nprop, arch="tree") -> dict:
     out = subprocess.run([sys.executable, str(cref.parent / "np_baseline.py"), act, str(N), str(K), str(alpha),
-                          str(beta), start, style, str(Y), str(GAMMA), str(reps), str(nprop)],
+                          str(beta), start, style, str(Y), str(GAMMA), str(reps), str(nprop), *_opts(arch)],
                          check=True, capture_output=True, text=True).stdout
     return parse([ln for ln in out.splitlines() if ln.startswith("RESULT")][0])
 
 
-def instance(cref, act, N, K, alpha, Y, workdir: Path):
-    """Patterns, labels and start weights: from `cref dump` when available, else our own."""
+def instance(cref, act, N, K, alpha, Y, workdir: Path, arch="tree"):
+    """Patterns, labels and start weights: from `cref dump` when available, else our own.
+
+    N counts weights; fully connected the patterns have N_in = N / K inputs (the C reference's convention)."""
     P = int(alpha * N + 0.5)
     Pp = (P + 63) // 64 * 64  # the C reference pads patterns to 64
+    Nx = N // K if arch == "fc" else N
     if cref is not None:
-        pre = workdir / f"inst_{act}_{N}_{alpha}_{Y}"
-        subprocess.run([str(cref), "dump", act, str(N), str(K), str(alpha), str(Y), str(GAMMA), str(pre)],
-                       check=True, stdout=subprocess.DEVNULL)
-        X = np.fromfile(str(pre) + ".X", dtype=np.int8).reshape(N, Pp)
+        pre = workdir / f"inst_{act}_{N}_{alpha}_{Y}_{arch}"
+        subprocess.run([str(cref), "dump", act, str(N), str(K), str(alpha), str(Y), str(GAMMA), str(pre),
+                        *_opts(arch)], check=True, stdout=subprocess.DEVNULL)
+        X = np.fromfile(str(pre) + ".X", dtype=np.int8).reshape(Nx, Pp)
         xi = np.ascontiguousarray(X[:, :P].T)
         sigma = np.fromfile(str(pre) + ".y", dtype=np.int8)
         wr = np.fromfile(str(pre) + ".wrand", dtype=np.int8).reshape(Y, N)
@@ -95,21 +113,22 @@ def instance(cref, act, N, K, alpha, Y, workdir: Path):
         return xi, sigma, wr, wa
     from relusim import instance as inst_mod
 
-    inst = inst_mod.make(N, P, 12345, 0)
+    inst = inst_mod.make(Nx, P, 12345, 0)
     g = np.random.default_rng(777)
     wr = (2 * g.integers(0, 2, (Y, N)) - 1).astype(np.int8)
     return inst.xi, inst.sigma, wr, None
 
 
 def ours(act, xi, sigma, w0, K, beta, Y, reps, target_s, bits_below=replicated.BITS_BELOW) -> dict:
-    """Median proposals/s and accepted/s of relusim's kernel from the state w0 (Y, N) at constant beta.
+    """Median proposals/s and accepted/s of relusim's kernel from the state w0 (Y, N weights) at constant beta.
 
-    ``bits_below`` < 0 forces the full O(P) pass; the default lets the driver pick, as a run does.
+    Fully connected when w0 holds K times as many weights as a pattern has inputs. ``bits_below`` < 0
+    forces the full O(P) pass; the default lets the driver pick, as a run does.
     """
-    N = xi.shape[1]
-    P = xi.shape[0]
-    a = fields.act_code(act, N // K)
-    pb = fields.problem(xi, sigma, model.output_weights(act, K), N // K, a)
+    N = w0.shape[1]
+    n = N // K
+    a = fields.act_code(act, n)
+    pb = fields.problem(xi, sigma, model.output_weights(act, K), n, a)
     XT = pb.XT
     # y = 1: a single machine; y > 1: the traced-reference ensemble, as the C reference's (docs/algorithms.md §3)
     ctl = replicated.control(metropolis.NONE if Y == 1 else metropolis.TRACED, bits_below=bits_below)
@@ -136,7 +155,7 @@ def ours(act, xi, sigma, w0, K, beta, Y, reps, target_s, bits_below=replicated.B
         times.append(dt)
         accs.append(acc)
     t = statistics.median(times)
-    path = "bits" if bits.pays(a, N // K, XT.shape[1]) and accs[0] / nprop < bits_below else "full"
+    path = "bits" if bits.pays(a, n, XT.shape[1]) and accs[0] / nprop < bits_below else "full"
     return {"props_per_s": nprop / t, "acc_per_s": accs[0] / t, "nprop": nprop, "acc_rate": accs[0] / nprop,
             "path": path}
 
@@ -186,16 +205,18 @@ def main() -> None:
     cell = lambda r: f"{fmt(r['props_per_s'])} ({fmt(r['acc_per_s'])})" if r else "n/a"
     ourcell = lambda r: f"{cell(r)} {r['path']}"
 
-    def row(act, N, K, alpha, beta, start, Y, variants=("A", "B", "L"), naive=True):
-        xi, sigma, wr, wa = instance(cref, act, N, K, alpha, Y, work)
+    def row(act, N, K, alpha, beta, start, Y, variants=("A", "B", "L", "X"), naive=True, arch="tree"):
+        xi, sigma, wr, wa = instance(cref, act, N, K, alpha, Y, work, arch)
         w0 = wa if start == "ann" else wr
         if w0 is None:
             return None
         us = ours(act, xi, sigma, w0, K, beta, Y, args.reps, target)
         full = ours(act, xi, sigma, w0, K, beta, Y, args.reps, target, bits_below=-1.0)
-        cs = {v: c_bench(cref, act, N, K, alpha, beta, start, v, Y, args.reps, target) for v in variants} if cref else {}
-        npi = np_bench(cref, act, N, K, alpha, beta, start, "incr", Y, args.reps, np_incr) if cref else None
-        npn = np_bench(cref, act, N, K, alpha, beta, start, "naive", Y, args.reps, np_naive) if cref and naive else None
+        variants = [v for v in variants if v != "X" or x_applies(act, N, K)]
+        cs = {v: c_bench(cref, act, N, K, alpha, beta, start, v, Y, args.reps, target, arch) for v in variants} if cref else {}
+        cs = {v: c for v, c in cs.items() if c is not None}
+        npi = np_bench(cref, act, N, K, alpha, beta, start, "incr", Y, args.reps, np_incr, arch) if cref else None
+        npn = np_bench(cref, act, N, K, alpha, beta, start, "naive", Y, args.reps, np_naive, arch) if cref and naive else None
         best = max((float(c["props_per_s"]) for c in cs.values()), default=float("nan"))
         E = (cs.get("A") or {}).get("E0", "?")
         r = {"us": us, "full": full, "cs": cs, "npi": npi, "npn": npn, "best": best, "E0": E, "P": xi.shape[0]}
@@ -206,47 +227,51 @@ def main() -> None:
     alphas = (0.3, 0.6)
     if "main" in rows:
         L.append("## Single machine (y = 1)\n")
-        L.append("| act | N | P | beta | start | E0 | relusim | full pass | C-A | C-B | C-L | np-incr | np-naive | ours/C | ours/np |")
-        L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-        for act, (N, K) in MAIN.items():
+        L.append("Tree rows (N inputs, N weights) and fully connected rows (`fc`: N weights, N/K inputs, the C "
+                 "reference's `arch=fc`) at the same number of weights and patterns.\n")
+        L.append("| arch | act | N | P | beta | start | E0 | relusim | full pass | C-A | C-B | C-L | C-X | np-incr | np-naive | ours/C | ours/np |")
+        L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        for arch in ("tree", "fc"):
+          for act, (N, K) in MAIN.items():
             for alpha in alphas:
                 for beta in (1, 5):
                     for start in ("rand", "ann"):
-                        r = row(act, N, K, alpha, beta, start, 1)
+                        r = row(act, N, K, alpha, beta, start, 1, arch=arch)
                         if r is None:
                             continue
-                        L.append(f"| {act} | {N} | {r['P']} | {beta} | {start} | {r['E0']} | {ourcell(r['us'])} | {fmt(r['full']['props_per_s'])} | "
-                                 f"{cell(r['cs'].get('A'))} | {cell(r['cs'].get('B'))} | {cell(r['cs'].get('L'))} | "
+                        L.append(f"| {arch} | {act} | {N} | {r['P']} | {beta} | {start} | {r['E0']} | {ourcell(r['us'])} | {fmt(r['full']['props_per_s'])} | "
+                                 f"{cell(r['cs'].get('A'))} | {cell(r['cs'].get('B'))} | {cell(r['cs'].get('L'))} | {cell(r['cs'].get('X'))} | "
                                  f"{cell(r['npi'])} | {cell(r['npn'])} | {r['us']['props_per_s'] / r['best']:.2f}x | "
                                  + (f"{r['us']['props_per_s'] / float(r['npi']['props_per_s']):.0f}x |" if r['npi'] else "n/a |"))
     if "re" in rows:
         L.append(f"\n## Robust ensemble, reference traced out (gamma = {GAMMA})\n")
-        L.append("| act | N | P | beta | start | y | relusim | full pass | C-A | C-B | np-incr | ours/C | ours/np |")
-        L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        L.append("| act | N | P | beta | start | y | relusim | full pass | C-A | C-B | C-X | np-incr | ours/C | ours/np |")
+        L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for act, (N, K) in MAIN.items():
             for alpha in alphas:
                 for beta, start in ((1, "rand"), (5, "ann")):
                     for Y in (3, 7):
-                        r = row(act, N, K, alpha, beta, start, Y, ("A", "B"), naive=False)
+                        r = row(act, N, K, alpha, beta, start, Y, ("A", "B", "X"), naive=False)
                         if r is None:
                             continue
                         L.append(f"| {act} | {N} | {r['P']} | {beta} | {start} | {Y} | {ourcell(r['us'])} | {fmt(r['full']['props_per_s'])} | "
-                                 f"{cell(r['cs'].get('A'))} | {cell(r['cs'].get('B'))} | {cell(r['npi'])} | "
+                                 f"{cell(r['cs'].get('A'))} | {cell(r['cs'].get('B'))} | {cell(r['cs'].get('X'))} | {cell(r['npi'])} | "
                                  f"{r['us']['props_per_s'] / r['best']:.2f}x | "
                                  + (f"{r['us']['props_per_s'] / float(r['npi']['props_per_s']):.0f}x |" if r['npi'] else "n/a |"))
     if "scale" in rows:
         L.append("\n## Scaling with N at alpha = 0.5 (proposals/s)\n")
-        L.append("| act | N | K | P | beta/start | relusim | full pass | C-A | C-B | np-incr | ours/C | ours/np |")
-        L.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        L.append("| act | N | K | P | beta/start | relusim | full pass | C-A | C-B | C-X | np-incr | ours/C | ours/np |")
+        L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for act in ("sign", "relu"):
             for N, K in SCALE[act]:
                 for beta, start in ((1, "rand"), (5, "ann")):
-                    r = row(act, N, K, 0.5, beta, start, 1, ("A", "B"), naive=False)
+                    r = row(act, N, K, 0.5, beta, start, 1, ("A", "B", "X"), naive=False)
                     if r is None:
                         continue
                     L.append(f"| {act} | {N} | {K} | {r['P']} | {beta}/{start} | {fmt(r['us']['props_per_s'])} {r['us']['path']} | {fmt(r['full']['props_per_s'])} | "
                              f"{fmt(r['cs']['A']['props_per_s']) if 'A' in r['cs'] else 'n/a'} | "
                              f"{fmt(r['cs']['B']['props_per_s']) if 'B' in r['cs'] else 'n/a'} | "
+                             f"{fmt(r['cs']['X']['props_per_s']) if 'X' in r['cs'] else 'n/a'} | "
                              f"{fmt(r['npi']['props_per_s']) if r['npi'] else 'n/a'} | "
                              f"{r['us']['props_per_s'] / r['best']:.2f}x | "
                              + (f"{r['us']['props_per_s'] / float(r['npi']['props_per_s']):.0f}x |" if r['npi'] else "n/a |"))
