@@ -82,7 +82,7 @@ def anneal(cfg: Config, problem, st: spherical.State, index: int = 0, progress: 
     thetas = np.zeros(S)
     theta = np.array([theta_start(cfg)])
     mode = _mode(cfg)
-    rec = {"sweep": [], "beta": [], "gamma": [], "energy": [], "overlap": [], "accepted": [], "theta_max": []}
+    rec = {"sweep": [], "beta": [], "gamma": [], "energy": [], "overlap": [], "accepted": [], "rrr": [], "theta_max": []}
     if mode == spherical_mc.EXPLICIT:
         rec["reference_overlap"] = []
     log_c = 0.0
@@ -99,6 +99,7 @@ def anneal(cfg: Config, problem, st: spherical.State, index: int = 0, progress: 
         rec["energy"].append(st.E.copy())
         rec["overlap"].append(qbar[s + done - 1])
         rec["accepted"].append(int(accepted[s:s + done].sum()))
+        rec["rrr"].append(0.0)  # as binary files: the fraction of RRR sweeps (spherical: Metropolis only)
         rec["theta_max"].append(thetas[s + done - 1])
         if mode == spherical_mc.EXPLICIT:
             rec["reference_overlap"].append(_overlaps(st.w, st.ref))
