@@ -13,6 +13,7 @@ import pytest
 
 from cli_helpers import BASE, relusim, write_config
 from relusim import config, model
+from relusim.errors import InputError
 from test_resume_and_workers import assert_same_bits
 
 SPH = copy.deepcopy(BASE)
@@ -40,10 +41,20 @@ def conf(tmp_path, name, model_=None, anneal=None, **top):
     ({}, {"sampler": "rrr"}, "anneal.sampler"),
     ({"activation": "sign", "K": 4}, {}, "model.K"),
 ])
-def test_bad_spherical_settings_are_one_line_errors(tmp_path, model_, anneal, key):
-    c, out = conf(tmp_path, "bad", model_, anneal)
-    code, _, err = relusim("validate", "--config", c)
-    assert code == 2 and len(err.strip().splitlines()) == 1 and key in err, err
+def test_bad_spherical_settings_raise_input_errors_naming_the_key(tmp_path, model_, anneal, key):
+    c = copy.deepcopy(SPH)
+    c["model"].update(model_)
+    c["anneal"].update(anneal)
+    c["output"] = str(tmp_path / "bad.h5")
+    with pytest.raises(InputError) as exc:
+        config.from_dict(c)
+    assert exc.value.key == key
+
+
+def test_a_bad_step_is_one_line_on_the_command_line(tmp_path):
+    c, out = conf(tmp_path, "bad", {}, {"step": {"theta_max": -1}})
+    code, _, err = relusim("anneal", "--config", c)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "anneal.step.theta_max" in err, err
     assert not os.path.exists(out)
 
 
