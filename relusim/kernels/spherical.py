@@ -58,12 +58,12 @@ def problem_arrays(xi: np.ndarray, sigma: np.ndarray, c: np.ndarray, n: int, act
 
 
 def new_state(w: np.ndarray, ref: np.ndarray, P: int, K: int, rng: np.ndarray) -> State:
-    """A State around weights w (y, Nw) (and ref (Nw,) or empty), caches to be filled by ``build``."""
+    """A State holding copies of weights w (y, Nw) (and ref (Nw,) or empty); caches to be filled by ``build``."""
     y, Nw = w.shape
     Pp = padded(P)
-    return State(np.ascontiguousarray(w, np.float64), aligned_full((y, K, Pp), np.float64),
+    return State(np.array(w, np.float64, order="C"), aligned_full((y, K, Pp), np.float64),
                  aligned_full((y, Pp), np.float64, PAD), aligned_full((y, Pp), np.int16, NACT_PAD),
-                 np.zeros(y, np.int64), np.ascontiguousarray(ref, np.float64), np.zeros(Nw), rng)
+                 np.zeros(y, np.int64), np.array(ref, np.float64, order="C"), np.zeros(Nw), rng)
 
 
 @njit(cache=True)
