@@ -96,6 +96,10 @@ def make_problem(cfg: Config, xi: np.ndarray, sigma: np.ndarray) -> records.Prob
 
 def run_sample(cfg: Config, index: int, progress: Progress | None = None) -> SampleResult:
     """Anneal sample ``index`` of ``cfg`` and measure it."""
+    if cfg.model.weights == "spherical":
+        from .anneal_spherical import run_sample as run_spherical
+
+        return run_spherical(cfg, index, progress)
     t0 = time.perf_counter()
     m = cfg.model
     inst = _instance.make(m.N, m.P, cfg.seed, index)

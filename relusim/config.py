@@ -22,7 +22,7 @@ import yaml
 from .errors import InputError
 
 ACTIVATIONS = ("sign", "relu")
-WEIGHTS = ("binary",)  # spherical weights: a later issue
+WEIGHTS = ("binary", "spherical")
 SAMPLERS = ("metropolis", "rrr")
 SCHEDULES = ("constant", "linear", "geometric")
 REFERENCES = ("explicit", "traced")
@@ -93,6 +93,23 @@ class EnsembleConfig:
 
 
 @dataclass(frozen=True)
+class StepConfig:
+    """The rotation angle of spherical moves (docs/algorithms.md §4): theta ~ U(-theta_max, theta_max).
+
+    ``theta_max`` null: min(pi, 15 / sqrt(n)) (a rotation moves h_l by ~theta while h_l ~ sqrt(n), so
+    the class changes per move, and the acceptance, stay roughly independent of the fan-in n).
+    With ``adapt``, after every sweep whose (beta, gamma) differs from the next sweep's (the schedule
+    is still moving) theta_max *= exp(acceptance - target_acceptance), within [1e-4, pi]; it is
+    frozen whenever the run samples at constant (beta, gamma), so the chain stays exact there.
+    Binary weights ignore the section.
+    """
+
+    theta_max: float | None = None
+    adapt: bool = True
+    target_acceptance: float = 0.4
+
+
+@dataclass(frozen=True)
 class AnnealConfig:
     sampler: str = "metropolis"
     beta: Schedule = field(default_factory=lambda: Schedule(0.5, 20.0, "geometric"))
@@ -101,6 +118,7 @@ class AnnealConfig:
     record_every: int = 1
     extra_sweeps: int = 0  # after the schedule: sweeps at the final beta until solved (docs/model.md §8.4)
     rrr_below: float = 0.01  # rrr sampler: Metropolis sweeps while their acceptance is above this
+    step: StepConfig = field(default_factory=StepConfig)  # spherical weights only
 
 
 @dataclass(frozen=True)
@@ -127,6 +145,8 @@ class Config:
             d.pop(k)
         if d["model"]["architecture"] == "tree":  # files made before the key existed keep their hash
             d["model"].pop("architecture")
+        if d["model"]["weights"] == "binary":  # binary runs never read anneal.step
+            d["anneal"].pop("step")
         return hashlib.sha256(yaml.safe_dump(d, sort_keys=True).encode()).hexdigest()
 
     def replace(self, **changes) -> "Config":
@@ -153,7 +173,8 @@ KINDS: dict[type, dict[str, Any]] = {
     EnsembleConfig: {"replicas": int, "reference": str, "gamma": Schedule, "target_overlap": OPTIONAL_FLOAT,
                      "overlap_tolerance": float, "gamma_gain": float},
     AnnealConfig: {"sampler": str, "beta": Schedule, "sweeps": int, "stop_when_solved": bool,
-                   "record_every": int, "extra_sweeps": int, "rrr_below": float},
+                   "record_every": int, "extra_sweeps": int, "rrr_below": float, "step": StepConfig},
+    StepConfig: {"theta_max": OPTIONAL_FLOAT, "adapt": bool, "target_acceptance": float},
     Schedule: {"start": float, "stop": float, "schedule": str},
 }
 for _cls, _kinds in KINDS.items():
@@ -212,6 +233,8 @@ def _section(raw, cls, where: str) -> dict:
             out[k] = v  # parsed by from_dict
         elif kinds[k] is Schedule:
             out[k] = _schedule(v, where + k, defaults[k].default_factory())
+        elif kinds[k] is StepConfig:
+            out[k] = StepConfig(**_section(v, StepConfig, where + k + "."))
         else:
             out[k] = _typed(v, kinds[k], where + k)
     return out
@@ -259,9 +282,8 @@ def validate(cfg: Config) -> None:
     if not 1 <= cfg.samples <= MAX_SAMPLES:
         raise InputError("samples", cfg.samples, f"must be >= 1 and <= {MAX_SAMPLES} (samples are named with 6 digits)")
     _one_of(m.activation, "model.activation", ACTIVATIONS)
-    if m.weights == "spherical":
-        raise InputError("model.weights", m.weights, "allowed: binary (spherical weights are not implemented yet)")
     _one_of(m.weights, "model.weights", WEIGHTS)
+    spherical = m.weights == "spherical"
     _one_of(m.architecture, "model.architecture", ARCHITECTURES)
     if m.K < 1:
         raise InputError("model.K", m.K, "must be >= 1")
@@ -273,11 +295,14 @@ def validate(cfg: Config) -> None:
     if m.activation == "sign":
         if m.K % 2 == 0:
             raise InputError("model.K", m.K, "sign units need K odd (else the output can be 0)")
-        if m.n % 2 == 0 and not m.allow_ties:
+        if m.n % 2 == 0 and not m.allow_ties and not spherical:  # real fields are never 0
             raise InputError("model.N", m.N, f"sign units need N/K odd (the fan-in: N/K for a tree, N fully "
                              f"connected; got {m.n}); set model.allow_ties: true to accept sgn(0) = 0")
     if m.activation == "relu" and m.K % 2:
         raise InputError("model.K", m.K, "ReLU needs K even (balanced output weights c_l = +-1)")
+    if spherical and m.n < 2:
+        raise InputError("model.N", m.N, f"spherical weights need a fan-in n >= 2 (got {m.n}): a rotation "
+                         "moves two coordinates of one unit")
     if m.weights_count > 32000:
         key, val = ("model.N", m.N) if not m.fully_connected else ("model.K", m.K)
         raise InputError(key, val, f"gives {m.weights_count} weights; must be <= 32000 (the kernels keep "
@@ -302,6 +327,15 @@ def validate(cfg: Config) -> None:
     if e.gamma_gain < 0:
         raise InputError("ensemble.gamma_gain", e.gamma_gain, "must be >= 0")
     _one_of(a.sampler, "anneal.sampler", SAMPLERS)
+    if a.step.theta_max is not None and not 0 < a.step.theta_max <= math.pi:
+        raise InputError("anneal.step.theta_max", a.step.theta_max, "must be in (0, pi] or null (min(pi, 15/sqrt(n)))")
+    if not 0 < a.step.target_acceptance < 1:
+        raise InputError("anneal.step.target_acceptance", a.step.target_acceptance, "must be in (0, 1)")
+    if spherical and a.sampler != "metropolis":
+        raise InputError("anneal.sampler", a.sampler, "spherical weights are sampled with metropolis")
+    if spherical and e.replicas > 1 and e.reference != "explicit":
+        raise InputError("ensemble.reference", e.reference, "spherical weights need reference: explicit "
+                         "(the traced form is not implemented for them)")
     if a.beta.stop < a.beta.start:
         raise InputError("anneal.beta", f"{a.beta.start} -> {a.beta.stop}",
                          "stop must be >= start (annealing cools)")

@@ -1,8 +1,10 @@
 """The committee machine in plain NumPy: slow, obvious, and the twin every kernel is tested against.
 
 Notation of docs/model.md (arXiv:1907.07578, eq. (1) and App. A, E): K units, patterns xi (P, N),
-labels sigma (P,), binary weights W[l, j] = +-1 stored flat and unit-major, weight (l, j) at l*L + j,
-where L is the fan-in of a unit:
+labels sigma (P,), weights W[l, j] stored flat and unit-major, weight (l, j) at l*L + j, where L is
+the fan-in of a unit. Binary weights are +-1 (integer arrays: every field is an exact integer);
+spherical weights are real (float arrays), |W_l|^2 = L on each unit's sphere (docs/model.md §2),
+and the same functions evaluate them in float64:
 
 * ``architecture="tree"`` (the default): unit l sees its own block of L = n = N/K inputs;
   the network is w[N], unit l holds w[l*n:(l+1)*n] and input l*n + j.
@@ -10,6 +12,8 @@ where L is the fan-in of a unit:
   L = N inputs with its own weights; the network is w[K*N], unit l holds w[l*N:(l+1)*N].
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -39,8 +43,13 @@ def output_weights(activation: str, K: int) -> np.ndarray:
     return np.where(np.arange(K) < K // 2, 1, -1).astype(np.int64)
 
 
+def _wide(w: np.ndarray) -> np.dtype:
+    """int64 for integer (binary) weights, float64 for real (spherical) ones."""
+    return np.dtype(np.float64) if np.issubdtype(np.asarray(w).dtype, np.floating) else np.dtype(np.int64)
+
+
 def unit_fields(w: np.ndarray, xi: np.ndarray, K: int, architecture: str = "tree") -> np.ndarray:
-    """Integer pre-activations, shape (K, P) (docs/model.md §3).
+    """Pre-activations, shape (K, P) (docs/model.md §3): integers for binary weights, float64 for real.
 
     tree: H[l, mu] = sum_i W_li xi^mu_li over the block of unit l;
     fully connected: H[l, mu] = sum_j W_lj xi^mu_j over all N inputs.
@@ -49,10 +58,15 @@ def unit_fields(w: np.ndarray, xi: np.ndarray, K: int, architecture: str = "tree
     L = fan_in(N, K, architecture)
     if w.shape[-1] != K * L or (architecture == "tree" and N % K):
         raise ValueError(f"{architecture} network with K={K}, N={N} needs {K * L} weights, got {w.shape[-1]}")
-    W = w.reshape(K, L).astype(np.int64)
+    t = _wide(w)
+    W = w.reshape(K, L).astype(t)
+    if t == np.float64:  # each term w xi = +-w is exact and fsum rounds once: the same bits on every CPU
+        X = xi.reshape(P, K, L) if architecture == "tree" else np.broadcast_to(xi[:, None, :], (P, K, L))
+        T = X * W[None, :, :]
+        return np.array([[math.fsum(T[mu, l]) for mu in range(P)] for l in range(K)])
     if architecture == "tree":
-        return np.einsum("li,pli->lp", W, xi.reshape(P, K, L).astype(np.int64))
-    return W @ xi.T.astype(np.int64)
+        return np.einsum("li,pli->lp", W, xi.reshape(P, K, L).astype(t))
+    return W @ xi.T.astype(t)
 
 
 def activate(activation: str, H: np.ndarray) -> np.ndarray:
@@ -61,12 +75,22 @@ def activate(activation: str, H: np.ndarray) -> np.ndarray:
 
 
 def integer_output(w, xi, activation: str, K: int, architecture: str = "tree") -> np.ndarray:
-    """out_mu = sum_l c_l g(H_l mu): an integer with the sign of lambda^mu (docs/model.md §3)."""
-    return output_weights(activation, K) @ activate(activation, unit_fields(w, xi, K, architecture))
+    """out_mu = sum_l c_l g(H_l mu): a number with the sign of lambda^mu (docs/model.md §3); an integer
+    for binary weights; for real ones exactly 0 when no ReLU unit is active."""
+    g = activate(activation, unit_fields(w, xi, K, architecture))
+    c = output_weights(activation, K)
+    out = c[0] * g[0]
+    for l in range(1, K):  # elementwise, in order: no CPU-dependent reduction for real weights
+        out = out + c[l] * g[l]
+    return out
 
 
 def energy(w, xi, sigma, activation: str, K: int, architecture: str = "tree") -> int:
-    """E(W) = sum_mu Theta(-sigma^mu lambda^mu) with Theta(0) = 1: a zero output is an error (docs/model.md §3)."""
+    """E(W) = sum_mu Theta(-sigma^mu lambda^mu) with Theta(0) = 1: a zero output is an error (docs/model.md §3).
+
+    Real weights: a field or an active output is 0 with probability 0; the zero output that does
+    happen (ReLU, no active unit) is an exact 0 here, so it counts as an error.
+    """
     return int(np.count_nonzero(sigma * integer_output(w, xi, activation, K, architecture) <= 0))
 
 
@@ -87,5 +111,9 @@ def mean_mutual_overlap(W: np.ndarray) -> float:
     y, N = W.shape
     if y < 2:
         return float("nan")
-    G = W.astype(np.int64) @ W.astype(np.int64).T / N
+    if _wide(W) == np.float64:  # spherical: |W^a|^2 = N, so q^{aa} = 1 as for binary weights
+        s = math.fsum(math.fsum(W[a] * W[b]) for a in range(y) for b in range(a + 1, y))
+        return float(2.0 * s / (N * y * (y - 1)))
+    V = W.astype(np.int64)
+    G = V @ V.T / N
     return float((G.sum() - np.trace(G)) / (y * (y - 1)))

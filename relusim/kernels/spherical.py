@@ -1,0 +1,208 @@
+"""Spherical (real) weights: cached float64 fields and the two-coordinate rotation move (docs/algorithms.md §4).
+
+Each unit's weights lie on its sphere, |W_l|^2 = n (n its fan-in; docs/model.md §2). Layout as for
+binary weights (``relusim.kernels.fields``), in float64, for y machines (replicas):
+  XT   (N_in, Pp) float64  patterns, input-major, padding columns 0 (a float copy: the int8 -> float
+                           conversion in the pattern loop costs about a third of it)
+  sig  (Pp,)  float64      labels, 0 in padding;  c (K,) float64 output weights
+  w    (y, Nw)    float64  unit l holds w[a, l n:(l+1) n]; tree: weight i reads input i,
+                           fully connected: input i - l n (``fields.row``; told from the shapes)
+  H    (y, K, Pp) float64  H[a, l, mu] = sum_j W^a_lj xi^mu_j
+  marg (y, Pp)    float64  sigma^mu sum_l c_l g(H_l mu)
+  nact (y, Pp)    int16    ReLU: the number of units with H > 0. The output is exactly zero iff it is 0,
+                           whatever rounding left in marg, so the zero-output rule stays exact.
+Pattern mu is an error iff marg <= 0 (or, ReLU, nact == 0). Sign units: marg is a sum of +-c_l, an
+exact integer in float64; an exactly zero real field has probability zero, so there are no parity
+rules (sgn(0) = 0 as in ``relusim.model``).
+
+The model's interface, used by the samplers (``relusim.kernels.spherical_mc``) and their twin tests:
+  build(problem, state, a) -> E         fields, margins, counts of replica a from scratch, O(N P)
+  normalise(problem, state, a)          restore |W^a_l|^2 = n (drift of the rounding only)
+  rotated(state, a, i, j, cs, sn) -> (wi', wj')   the Givens rotation of coordinates i, j by theta
+  delta_energy(problem, state, move) -> dE        move = (a, l, i, j, wi', wj'), O(P), nothing written
+  apply(problem, state, move)           commit it: H[a, l] += dW_i xi_i + dW_j xi_j, O(P)
+The samplers write the delta and update loops out (numba wraps a non-inlined call in reference-count
+updates costing as much as the loop); ``tests/test_spherical.py`` holds both to the brute force.
+"""
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+from numba import njit
+
+from . import detmath
+from .fields import RELU, SIGN, aligned_full, padded
+
+PAD = 1e30  # margin of a padding lane: never an error
+NACT_PAD = np.int16(30000)
+
+Problem = namedtuple("Problem", ["XT", "sig", "c", "n", "act"])
+State = namedtuple("State", ["w", "H", "marg", "nact", "E", "ref", "m", "rng"])
+
+
+def act_code(activation: str) -> int:
+    """SIGN or RELU (real fields are never 0, so sign needs no odd-n variant)."""
+    return RELU if activation == "relu" else SIGN
+
+
+def problem_arrays(xi: np.ndarray, sigma: np.ndarray, c: np.ndarray, n: int, activation: str) -> Problem:
+    """The kernels' view of a training set (float64 copies, padded to 64 patterns)."""
+    P, N = xi.shape
+    Pp = padded(P)
+    XT = aligned_full((N, Pp), np.float32)  # +-1 and 0 exactly: half the bytes of float64, the same bits
+    XT[:, :P] = xi.T
+    sig = aligned_full(Pp, np.float32)
+    sig[:P] = sigma
+    return Problem(XT, sig, np.asarray(c, np.float64), int(n), act_code(activation))
+
+
+def new_state(w: np.ndarray, ref: np.ndarray, P: int, K: int, rng: np.ndarray) -> State:
+    """A State holding copies of weights w (y, Nw) (and ref (Nw,) or empty); caches to be filled by ``build``."""
+    y, Nw = w.shape
+    Pp = padded(P)
+    return State(np.array(w, np.float64, order="C"), aligned_full((y, K, Pp), np.float64),
+                 aligned_full((y, Pp), np.float64, PAD), aligned_full((y, Pp), np.int16, NACT_PAD),
+                 np.zeros(y, np.int64), np.array(ref, np.float64, order="C"), np.zeros(Nw), rng)
+
+
+@njit(cache=True)
+def gaussian_sphere(u, n):
+    """Points uniform on each unit's sphere from uniforms u (y, Nw) in (0, 1]: Box-Muller with
+    detmath's log and sincos (the same bits on every CPU), each block of n renormalised to |.|^2 = n."""
+    y, Nw = u.shape
+    out = np.empty((y, Nw))
+    for a in range(y):
+        for i in range(0, Nw, 2):
+            r = np.sqrt(-2.0 * detmath.log(u[a, i]))
+            v = u[a, i + 1] if i + 1 < Nw else u[a, 0]
+            sn, cs = detmath.sincos(2.0 * np.pi * v - np.pi)
+            out[a, i] = r * cs
+            if i + 1 < Nw:
+                out[a, i + 1] = r * sn
+        for l in range(Nw // n):
+            _rescale(out, a, l, n)
+    return out
+
+
+@njit(inline="always")
+def _rescale(w, a, l, n):
+    s = 0.0
+    for i in range(l * n, (l + 1) * n):
+        s += w[a, i] * w[a, i]
+    f = np.sqrt(n / s)
+    for i in range(l * n, (l + 1) * n):
+        w[a, i] *= f
+
+
+@njit(cache=True)
+def normalise_rows(w, n):
+    """|w[a, l n:(l+1) n]|^2 = n for every row a (w may be the reference as a (1, Nw) view)."""
+    for a in range(w.shape[0]):
+        for l in range(w.shape[1] // n):
+            _rescale(w, a, l, n)
+
+
+@njit(cache=True)
+def build(problem, state, a):
+    """Fill H[a], marg[a], nact[a] from w[a] (sequential sums: the same bits on every CPU); return E."""
+    XT, sig, c, n, act = problem
+    w, H, marg, nact = state.w, state.H, state.marg, state.nact
+    Pp = XT.shape[1]
+    K = c.shape[0]
+    fc = w.shape[1] != XT.shape[0]
+    H[a, :, :] = 0.0
+    for i in range(w.shape[1]):
+        l = i // n
+        r = i - l * n if fc else i
+        wi = w[a, i]
+        for mu in range(Pp):
+            H[a, l, mu] += wi * XT[r, mu]
+    E = 0
+    for mu in range(Pp):
+        if sig[mu] == 0.0:
+            marg[a, mu] = PAD
+            nact[a, mu] = NACT_PAD
+            continue
+        out = 0.0
+        na = 0
+        for l in range(K):
+            h = H[a, l, mu]
+            if act == RELU:
+                out += c[l] * max(h, 0.0)
+            else:
+                out += c[l] * ((h > 0.0) - (h < 0.0))
+            na += h > 0.0
+        marg[a, mu] = sig[mu] * out
+        nact[a, mu] = na
+        E += marg[a, mu] <= 0.0 or (act == RELU and na == 0)
+    return E
+
+
+@njit(cache=True)
+def normalise(problem, state, a):
+    """Restore |W^a_l|^2 = n for every unit of replica a."""
+    _n = problem.n
+    for l in range(state.w.shape[1] // _n):
+        _rescale(state.w, a, l, _n)
+
+
+@njit(inline="always")
+def rotated(state, a, i, j, cs, sn):
+    """(W_i cos - W_j sin, W_i sin + W_j cos): the rotation by theta in the (i, j) plane, norm exact."""
+    wi, wj = state.w[a, i], state.w[a, j]
+    return wi * cs - wj * sn, wi * sn + wj * cs
+
+
+@njit(inline="always")
+def _g(act, h):
+    if act == RELU:
+        return h if h > 0.0 else 0.0
+    return np.float64((h > 0.0) - (h < 0.0))
+
+
+@njit(cache=True)
+def delta_energy(problem, state, move):
+    """Delta E of move (a, l, i, j, wi', wj') (i, j weights of unit l): one O(P) pass, nothing written.
+
+    h'_l = h_l + (wi' - wi) xi_i + (wj' - wj) xi_j; marg' = marg + c_l sigma (g(h') - g(h)).
+    """
+    XT, sig, c, n, act = problem
+    a, l, i, j, wi2, wj2 = move
+    w, H, marg, nact = state.w, state.H, state.marg, state.nact
+    fc = w.shape[1] != XT.shape[0]
+    ri = i - l * n if fc else i
+    rj = j - l * n if fc else j
+    di, dj = wi2 - w[a, i], wj2 - w[a, j]
+    cl = c[l]
+    cnt = 0
+    for mu in range(XT.shape[1]):
+        ho = H[a, l, mu]
+        hn = ho + di * XT[ri, mu] + dj * XT[rj, mu]
+        nm = marg[a, mu] + cl * sig[mu] * (_g(act, hn) - _g(act, ho))
+        bad = nm <= 0.0
+        if act == RELU:
+            bad = bad or nact[a, mu] + (hn > 0.0) - (ho > 0.0) == 0
+        cnt += bad
+    return cnt - state.E[a]
+
+
+@njit(cache=True)
+def apply(problem, state, move):
+    """Commit move (a, l, i, j, wi', wj'): the O(P) update of H[a, l], marg[a], nact[a], then w (E is the caller's)."""
+    XT, sig, c, n, act = problem
+    a, l, i, j, wi2, wj2 = move
+    w, H, marg, nact = state.w, state.H, state.marg, state.nact
+    fc = w.shape[1] != XT.shape[0]
+    ri = i - l * n if fc else i
+    rj = j - l * n if fc else j
+    di, dj = wi2 - w[a, i], wj2 - w[a, j]
+    cl = c[l]
+    for mu in range(XT.shape[1]):
+        ho = H[a, l, mu]
+        hn = ho + di * XT[ri, mu] + dj * XT[rj, mu]
+        H[a, l, mu] = hn
+        marg[a, mu] += cl * sig[mu] * (_g(act, hn) - _g(act, ho))
+        nact[a, mu] += np.int16((hn > 0.0) - (ho > 0.0))
+    w[a, i] = wi2
+    w[a, j] = wj2

@@ -1,0 +1,220 @@
+"""Metropolis sweeps for spherical weights, one machine or an explicit robust ensemble (docs/algorithms.md §4).
+
+A proposal picks a machine a (a replica, or in EXPLICIT mode the reference), a unit l, two of its
+coordinates i != j and theta ~ U(-theta_max, theta_max), and rotates (W_li, W_lj) by theta: the norm
+is kept, and theta and -theta are equally likely, so the proposal is symmetric with respect to the
+uniform measure on the product of spheres and the acceptance is min(1, e^{-Delta}):
+  NONE      Delta = beta Delta E_a
+  EXPLICIT  weight exp(-beta sum_a E_a + gamma sum_a sum_l Wt_l . W^a_l / n) (the reference Wt on
+            its own spheres, docs/model.md §7):
+              replica move:    Delta = beta Delta E_a - gamma (Wt_i dW_i + Wt_j dW_j) / n
+              reference move:  Delta = -gamma (m_i dWt_i + m_j dWt_j) / n,  m = sum_a W^a
+A sweep is Nw (y + 1) proposals (Nw y without a reference).
+
+Drift. Every accepted move adds its rounding to the cached fields and norms (~1e-16 relative per
+move). ``run`` therefore renormalises every unit and rebuilds H, marg, nact, E and m from the
+weights every REBUILD_EVERY sweeps, counted from the start of the run (so a record block, a resume
+or a worker never shifts them), and when the energy reaches 0, before trusting it. The rebuild is
+O(N P), about one sweep's cost: every 8 sweeps is about 1/8 of the time at rand/beta-1 acceptance and
+keeps the cached fields within ~1e-13 of a fresh computation (``tests/test_spherical.py`` measures).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from . import detmath
+from . import rng as _rng
+from .fields import RELU, SIGN
+from .spherical import build, normalise, normalise_rows
+
+NONE, EXPLICIT = 0, 1
+REBUILD_EVERY = 8
+THETA_MIN = 1e-4
+
+
+def default_theta(n: int) -> float:
+    """min(pi, 15 / sqrt(n)): h_l moves by ~theta per rotation while |h_l| ~ sqrt(n) (as the C reference)."""
+    return float(min(np.pi, 15.0 / np.sqrt(n)))
+
+
+@njit(cache=True)
+def sweep(problem, state, mode, etab, gamma, theta):
+    """One sweep at the beta of ``etab`` (``metropolis.fill_etab``); returns the accepted moves."""
+    if problem.act == RELU:
+        return _sweep(problem, state, mode, etab, gamma, theta, RELU)
+    return _sweep(problem, state, mode, etab, gamma, theta, SIGN)
+
+
+@njit(inline="always")
+def _sweep(problem, state, mode, etab, gamma, theta, act):
+    XT, sig, c, n, _a = problem
+    w, H, marg, nact, E, ref, m, st = state
+    y, Nw = w.shape
+    K = c.shape[0]
+    P = XT.shape[1]
+    fc = Nw != XT.shape[0]
+    ny = y + 1 if mode == EXPLICIT else y
+    gn = gamma / n
+    acc = 0
+    s0, s1, s2, s3 = st[0], st[1], st[2], st[3]
+    m32 = np.uint64(0xFFFFFFFF)
+    for _ in range(Nw * ny):
+        r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
+        a = np.int64(((r >> np.uint64(32)) * np.uint64(ny)) >> np.uint64(32))
+        l = np.int64(((r & m32) * np.uint64(K)) >> np.uint64(32))
+        r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
+        i = np.int64(((r >> np.uint64(32)) * np.uint64(n)) >> np.uint64(32))
+        j = np.int64(((r & m32) * np.uint64(n - 1)) >> np.uint64(32))
+        j += j >= i
+        r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
+        sn, cs = detmath.sincos((2.0 * _rng.to_unit(r) - 1.0) * theta)
+        ri = i if fc else l * n + i  # the rows of XT the two weights read
+        rj = j if fc else l * n + j
+        i += l * n
+        j += l * n
+        if a < y:
+            wi, wj = w[a, i], w[a, j]
+            di = (wi * cs - wj * sn) - wi
+            dj = (wi * sn + wj * cs) - wj
+            cl = c[l]
+            cnt = 0
+            for mu in range(P):
+                ho = H[a, l, mu]
+                hn = ho + di * XT[ri, mu] + dj * XT[rj, mu]
+                if act == RELU:
+                    nm = marg[a, mu] + cl * sig[mu] * ((hn if hn > 0.0 else 0.0) - (ho if ho > 0.0 else 0.0))
+                    na = nact[a, mu] + np.int16(hn > 0.0) - np.int16(ho > 0.0)
+                    cnt += (nm <= 0.0) | (na == 0)
+                else:
+                    nm = marg[a, mu] + cl * sig[mu] * (np.float64((hn > 0.0) - (hn < 0.0))
+                                                       - np.float64((ho > 0.0) - (ho < 0.0)))
+                    cnt += nm <= 0.0
+            dE = cnt - E[a]
+            x = etab[dE + P]
+            if mode == EXPLICIT:
+                x *= detmath.exp(gn * (ref[i] * di + ref[j] * dj))
+            take = x >= 1.0
+            if not take:
+                r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
+                take = _rng.to_unit(r) < x
+            if take:
+                for mu in range(P):
+                    ho = H[a, l, mu]
+                    hn = ho + di * XT[ri, mu] + dj * XT[rj, mu]
+                    H[a, l, mu] = hn
+                    if act == RELU:
+                        marg[a, mu] += cl * sig[mu] * ((hn if hn > 0.0 else 0.0) - (ho if ho > 0.0 else 0.0))
+                        nact[a, mu] += np.int16(hn > 0.0) - np.int16(ho > 0.0)
+                    else:
+                        marg[a, mu] += cl * sig[mu] * (np.float64((hn > 0.0) - (hn < 0.0))
+                                                       - np.float64((ho > 0.0) - (ho < 0.0)))
+                w[a, i] = wi + di
+                w[a, j] = wj + dj
+                if mode == EXPLICIT:
+                    m[i] += di
+                    m[j] += dj
+                E[a] += dE
+                acc += 1
+        else:
+            ti, tj = ref[i], ref[j]
+            di = (ti * cs - tj * sn) - ti
+            dj = (ti * sn + tj * cs) - tj
+            x = detmath.exp(gn * (m[i] * di + m[j] * dj))
+            take = x >= 1.0
+            if not take:
+                r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
+                take = _rng.to_unit(r) < x
+            if take:
+                ref[i] = ti + di
+                ref[j] = tj + dj
+                acc += 1
+    st[0], st[1], st[2], st[3] = s0, s1, s2, s3
+    return acc
+
+
+@njit(cache=True)
+def rebuild(problem, state, mode):
+    """Renormalise every unit (replicas and reference) and recompute every cache from the weights."""
+    w, m = state.w, state.m
+    y, Nw = w.shape
+    for a in range(y):
+        normalise(problem, state, a)
+        state.E[a] = build(problem, state, a)
+    if mode == EXPLICIT:
+        normalise_rows(state.ref.reshape((1, Nw)), problem.n)
+        for i in range(Nw):
+            s = 0.0
+            for a in range(y):
+                s += w[a, i]
+            m[i] = s
+
+
+@njit(cache=True)
+def coupling(state, n):
+    """sum_a sum_l Wt_l . W^a_l / n (sequential: the same bits on every CPU)."""
+    s = 0.0
+    for a in range(state.w.shape[0]):
+        for i in range(state.w.shape[1]):
+            s += state.ref[i] * state.w[a, i]
+    return s / n
+
+
+@njit(cache=True)
+def mean_mutual_overlap(state):
+    """q-bar = 2/(y(y-1)) sum_{a<b} W^a . W^b / Nw (sequential sums)."""
+    w = state.w
+    y, Nw = w.shape
+    s = 0.0
+    for a in range(y):
+        for b in range(a + 1, y):
+            d = 0.0
+            for i in range(Nw):
+                d += w[a, i] * w[b, i]
+            s += d
+    return 2.0 * s / (Nw * y * (y - 1.0))
+
+
+@njit(cache=True)
+def fill_etab(etab, beta, P):
+    """etab[k] = exp(-beta (k - P)): exp(-beta dE) at index dE + P (capped at e^700)."""
+    for k in range(2 * P + 1):
+        etab[k] = detmath.exp(min(-beta * (k - P), 700.0))
+
+
+@njit(cache=True)
+def run(problem, state, mode, betas, gammas, adapt, theta, target, sweep0, stop_when_solved, q_target, q_tol,
+        energies, accepted, qbar, thetas):
+    """len(betas) sweeps at (betas[s], gammas[s]); returns the sweeps done (fewer only when solved).
+
+    ``theta`` (1,) is the current theta_max, changed in place after sweep s when ``adapt[s]``
+    (theta *= exp(acceptance - target), within [THETA_MIN, pi]); ``sweep0`` is the number of sweeps
+    of the run before this block (the rebuild clock). After sweep s: energies[s, :], accepted[s],
+    qbar[s] (nan for y = 1), thetas[s] (the theta_max the sweep used).
+    A zero energy is trusted only after a rebuild confirms it.
+    """
+    y, Nw = state.w.shape
+    P = problem.XT.shape[1]
+    nv = Nw * (y + 1) if mode == EXPLICIT else Nw * y
+    etab = np.empty(2 * P + 1)
+    last_beta = -1.0
+    for s in range(betas.shape[0]):
+        if betas[s] != last_beta:
+            fill_etab(etab, betas[s], P)
+            last_beta = betas[s]
+        thetas[s] = theta[0]
+        acc = sweep(problem, state, mode, etab, gammas[s], theta[0])
+        if (sweep0 + s + 1) % REBUILD_EVERY == 0:
+            rebuild(problem, state, mode)
+        if adapt[s]:
+            theta[0] = min(np.pi, max(THETA_MIN, theta[0] * detmath.exp(acc / nv - target)))
+        q = mean_mutual_overlap(state) if y > 1 else np.nan
+        if stop_when_solved and state.E.max() == 0 and (np.isnan(q_target) or abs(q - q_target) <= q_tol):
+            rebuild(problem, state, mode)
+            q = mean_mutual_overlap(state) if y > 1 else np.nan
+        energies[s, :] = state.E
+        accepted[s] = acc
+        qbar[s] = q
+        if stop_when_solved and state.E.max() == 0 and (np.isnan(q_target) or abs(q - q_target) <= q_tol):
+            return s + 1
+    return betas.shape[0]

@@ -1,0 +1,176 @@
+"""Exactness of the spherical samplers without enumeration: with n = 2 each unit is one angle,
+W_l = sqrt(2) (cos phi_l, sin phi_l), so the state space is a K-torus and the Boltzmann law can be
+computed on a fine grid of angles.
+
+Single machine (ReLU K = 2, sign K = 3, tree): at constant beta the chain's histograms of the energy
+and of phi_1 match the grid law (G-tests). Explicit robust ensemble (y = 2 replicas and a reference,
+ReLU K = 2): weight exp(-beta (E_1 + E_2) + gamma sum_a sum_l cos(phit_l - phi^a_l)); given the
+reference the replicas are independent, with Z(phit) = (A * k)(phit) a circular convolution of
+A = exp(-beta E) with k = prod_l exp(gamma cos), so p(E_1 = e, E_2 = f) = sum Z_e Z_f / sum Z^2
+(Z_e: A restricted to E = e) and p(phit) ~ Z^2 (FFT on the grid).
+Each G-test rejects at p < 1e-3; the tests of one law share a Bonferroni budget (false alarm
+<= 2e-3 per law). Power: the same samples against the law at a wrong beta (or gamma) must reject.
+Samples are thinned (every THIN sweeps; theta_max = pi makes each accepted rotation a fresh angle,
+so that is far beyond the autocorrelation time, checked by the lag-THIN correlation of E).
+"""
+import math
+
+import numpy as np
+import pytest
+from numba import njit
+from scipy import stats
+
+from relusim import instance, model
+from relusim.kernels import spherical, spherical_mc
+from relusim.kernels import rng as _rng
+
+G = 1024  # grid points per angle (single machine)
+THIN = 10
+ALPHA_TEST = 1e-3
+
+
+@njit(cache=True)
+def _chain(prob, st, mode, etab, gamma, theta, n_samples, thin, E_out, phi_out):
+    """Record (E of every replica, angle of unit 0 of replica 0 and of the reference) every ``thin`` sweeps."""
+    for s in range(n_samples):
+        for _ in range(thin):
+            spherical_mc.sweep(prob, st, mode, etab, gamma, theta)
+        for a in range(st.E.shape[0]):
+            E_out[s, a] = st.E[a]
+        phi_out[s, 0] = math.atan2(st.w[0, 1], st.w[0, 0])
+        if mode == spherical_mc.EXPLICIT:
+            phi_out[s, 1] = math.atan2(st.ref[1], st.ref[0])
+
+
+def torus_machine(activation, K, P, seed, y=1, explicit=False):
+    N = 2 * K
+    inst = instance.make(N, P, seed, 0)
+    prob = spherical.problem_arrays(inst.xi, inst.sigma, model.output_weights(activation, K), 2, activation)
+    u = 1.0 - np.random.default_rng(seed).random((y + 1, N))
+    W = spherical.gaussian_sphere(u, 2)
+    st = spherical.new_state(W[:y], W[y] if explicit else np.zeros(0), P, K,
+                             _rng.new_state(np.random.SeedSequence([seed, 7])))
+    mode = spherical_mc.EXPLICIT if explicit else spherical_mc.NONE
+    spherical_mc.rebuild(prob, st, mode)
+    return inst, prob, st, mode
+
+
+def run_chain(prob, st, mode, beta, gamma, n_samples, burn=2000, theta=np.pi, thin=THIN):
+    P = prob.XT.shape[1]
+    etab = np.empty(2 * P + 1)
+    spherical_mc.fill_etab(etab, beta, P)
+    y = st.w.shape[0]
+    E = np.zeros((n_samples, y), np.int64)
+    phi = np.zeros((n_samples, 2))
+    _chain(prob, st, mode, etab, gamma, theta, 1, burn, np.zeros((1, y), np.int64), np.zeros((1, 2)))
+    _chain(prob, st, mode, etab, gamma, theta, n_samples, thin, E, phi)
+    return E, phi
+
+
+def grid_energy(inst, activation, K, g):
+    """E on the grid of angles phi = -pi + (k + 1/2) 2 pi / g per unit: an int array of shape (g,)*K."""
+    phis = -np.pi + (np.arange(g) + 0.5) * 2 * np.pi / g
+    P = inst.xi.shape[0]
+    c = model.output_weights(activation, K)
+    E = np.zeros((g,) * K, np.int16)
+    for mu in range(P):
+        out = 0
+        for l in range(K):
+            h = math.sqrt(2) * (np.cos(phis) * inst.xi[mu, 2 * l] + np.sin(phis) * inst.xi[mu, 2 * l + 1])
+            gl = np.sign(h) if activation == "sign" else np.maximum(h, 0)
+            out = out + c[l] * gl.reshape((1,) * l + (g,) + (1,) * (K - l - 1))
+        E += (inst.sigma[mu] * out <= 0).astype(np.int16)
+    return E
+
+
+def gtest(counts, probs):
+    """G-test p-value of observed counts against probabilities, cells with expectation < 5 pooled."""
+    counts, probs = np.asarray(counts, float).ravel(), np.asarray(probs, float).ravel()
+    exp = probs / probs.sum() * counts.sum()
+    order = np.argsort(exp)
+    c, e = [], []
+    acc_c = acc_e = 0.0
+    for k in order:
+        acc_c += counts[k]
+        acc_e += exp[k]
+        if acc_e >= 5:
+            c.append(acc_c)
+            e.append(acc_e)
+            acc_c = acc_e = 0.0
+    if acc_e > 0:
+        c[-1] += acc_c
+        e[-1] += acc_e
+    c, e = np.array(c), np.array(e)
+    if len(c) < 2:
+        return 1.0
+    gstat = 2 * np.sum(np.where(c > 0, c * np.log(np.where(c > 0, c, 1) / e), 0.0))
+    return float(stats.chi2.sf(gstat, len(c) - 1))
+
+
+def single_laws(Eg, beta, K, bins):
+    w = np.exp(-beta * Eg.astype(float))
+    pE = np.bincount(Eg.ravel(), weights=w.ravel())
+    marg = w.sum(axis=tuple(range(1, K)))  # over phi_2..phi_K: the law of phi_1 on the grid
+    pphi = marg.reshape(bins, -1).sum(1)
+    return pE, pphi
+
+
+@pytest.mark.parametrize("activation,K,P,beta,theta", [("relu", 2, 8, 1.0, np.pi), ("relu", 2, 8, 1.0, 0.6),
+                                                       ("sign", 3, 9, 1.0, np.pi)])
+def test_single_machine_on_the_torus_samples_the_boltzmann_law(activation, K, P, beta, theta):
+    # theta_max = pi: fresh angles; 0.6: small steps (a one-sided rotation passes at pi, fails here)
+    inst, prob, st, mode = torus_machine(activation, K, P, seed=11)
+    n_samples = 20000
+    E, phi = run_chain(prob, st, mode, beta, 0.0, n_samples, theta=theta, thin=THIN if theta == np.pi else 60)
+    e = E[:, 0]
+    assert abs(np.corrcoef(e[:-1], e[1:])[0, 1]) < 0.05  # thinned samples are nearly independent
+    g = G if K == 2 else 160
+    Eg = grid_energy(inst, activation, K, g)
+    bins = 16
+    hE = np.bincount(e, minlength=P + 1)
+    hphi = np.histogram(phi[:, 0], bins=bins, range=(-np.pi, np.pi))[0]
+    pE, pphi = single_laws(Eg, beta, K, bins)
+    pE = np.pad(pE, (0, P + 1 - len(pE)))
+    assert len(np.unique(e)) >= 4  # a law with something to test
+    for h, p in ((hE, pE), (hphi, pphi)):
+        assert gtest(h, p) > ALPHA_TEST / 2
+    wrong = single_laws(Eg, 1.25 * beta, K, bins)[0]
+    assert gtest(hE, np.pad(wrong, (0, P + 1 - len(wrong)))) < ALPHA_TEST  # power: a wrong beta fails
+
+
+def ensemble_laws(Eg, beta, gamma, P, bins):
+    g = Eg.shape[0]
+    phis = -np.pi + (np.arange(g) + 0.5) * 2 * np.pi / g
+    k1 = np.exp(gamma * np.cos(phis - phis[0]))  # kernel at offsets delta = phi - phi_0 (circular)
+    kf = np.fft.rfft2(np.outer(k1, k1))
+    A = np.exp(-beta * Eg.astype(float))
+
+    def conv(f):  # Z(phit) = sum_phi f(phi) k(phit - phi): the kernel is even, so a correlation
+        return np.fft.irfft2(np.fft.rfft2(f) * kf, s=f.shape)
+
+    Ze = [conv(np.where(Eg == e, A, 0.0)) for e in range(P + 1)]
+    Z = sum(Ze)
+    norm = np.sum(Z * Z)
+    joint = np.array([[np.sum(Ze[e] * Ze[f]) / norm for f in range(P + 1)] for e in range(P + 1)])
+    # phit grid point k sits at phis[k] (the correlation aligns Z on the same grid)
+    pref = (Z * Z).sum(1).reshape(bins, -1).sum(1)
+    return np.clip(joint, 0, None), pref
+
+
+def test_explicit_ensemble_on_the_torus_samples_its_joint_law():
+    P, beta, gamma = 8, 1.0, 1.5
+    inst, prob, st, mode = torus_machine("relu", 2, P, seed=13, y=2, explicit=True)
+    E, phi = run_chain(prob, st, mode, beta, gamma, 20000)
+    g = 512
+    Eg = grid_energy(inst, "relu", 2, g)
+    bins = 16
+    joint, pref = ensemble_laws(Eg, beta, gamma, P, bins)
+    hjoint = np.zeros((P + 1, P + 1))
+    np.add.at(hjoint, (E[:, 0], E[:, 1]), 1)
+    href = np.histogram(phi[:, 1], bins=bins, range=(-np.pi, np.pi))[0]
+    assert gtest(hjoint, joint) > ALPHA_TEST / 2
+    assert gtest(href, pref) > ALPHA_TEST / 2
+    wrong_beta = ensemble_laws(Eg, 1.3 * beta, gamma, P, bins)[0]
+    assert gtest(hjoint, wrong_beta) < ALPHA_TEST
+    wrong_gamma = ensemble_laws(Eg, beta, 0.0, P, bins)[1]  # uncoupled: the reference is uniform
+    assert gtest(href, wrong_gamma) < ALPHA_TEST

@@ -1,0 +1,109 @@
+"""Spherical weights: the rotation kernels against the brute-force model (``relusim.model`` in float64).
+
+Twins: Delta E of a rotation = E(rotated weights) - E(weights) from scratch; the cached fields after
+many accepted moves = a fresh computation; the norms |W_l|^2 = n kept by the rotations and restored
+by the rebuild. Tree and fully connected, sign and ReLU.
+"""
+import math
+
+import numpy as np
+import pytest
+
+from relusim import instance, model
+from relusim.kernels import detmath, spherical, spherical_mc
+from relusim.kernels import rng as _rng
+
+CASES = [("sign", "tree", 45, 3, 60), ("relu", "tree", 40, 4, 70), ("sign", "fully_connected", 12, 3, 50),
+         ("relu", "fully_connected", 10, 2, 40)]
+
+
+def machine(activation, architecture, N, K, P, seed=5, y=1, explicit=False):
+    inst = instance.make(N, P, seed, 0)
+    n = model.fan_in(N, K, architecture)
+    prob = spherical.problem_arrays(inst.xi, inst.sigma, model.output_weights(activation, K), n, activation)
+    u = 1.0 - np.random.default_rng(seed).random((y + 1, K * n))
+    W = spherical.gaussian_sphere(u, n)
+    st = spherical.new_state(W[:y], W[y] if explicit else np.zeros(0), P, K,
+                             _rng.new_state(np.random.SeedSequence(seed)))
+    spherical_mc.rebuild(prob, st, spherical_mc.EXPLICIT if explicit else spherical_mc.NONE)
+    return inst, prob, st, n
+
+
+def brute(inst, w, activation, K, architecture):
+    return model.energy(w, inst.xi, inst.sigma, activation, K, architecture)
+
+
+@pytest.mark.parametrize("activation,architecture,N,K,P", CASES)
+def test_rotation_delta_energy_equals_the_brute_force_change(activation, architecture, N, K, P):
+    inst, prob, st, n = machine(activation, architecture, N, K, P)
+    g = np.random.default_rng(1)
+    nonzero = 0
+    for step in range(400):
+        l = int(g.integers(K))
+        i, j = (l * n + g.choice(n, 2, replace=False)).tolist()
+        sn, cs = detmath.sincos(g.uniform(-math.pi, math.pi))
+        wi, wj = spherical.rotated(st, 0, i, j, cs, sn)
+        move = (0, l, i, j, wi, wj)
+        dE = spherical.delta_energy(prob, st, move)
+        w2 = st.w[0].copy()
+        w2[i], w2[j] = wi, wj
+        E0 = brute(inst, st.w[0], activation, K, architecture)
+        assert E0 == st.E[0]
+        assert dE == brute(inst, w2, activation, K, architecture) - E0, step
+        nonzero += dE != 0
+        if step % 2 == 0:  # walk on: the cases below reach other states
+            spherical.apply(prob, st, move)
+            st.E[0] += dE
+    assert nonzero > 100  # the moves do change the energy
+
+
+@pytest.mark.parametrize("activation,architecture,N,K,P", CASES)
+def test_cached_fields_and_norms_after_many_accepted_moves_equal_a_fresh_computation(activation, architecture, N,
+                                                                                   K, P):
+    inst, prob, st, n = machine(activation, architecture, N, K, P)
+    etab = np.empty(2 * prob.XT.shape[1] + 1)
+    spherical_mc.fill_etab(etab, 0.3, prob.XT.shape[1])
+    acc = sum(spherical_mc.sweep(prob, st, spherical_mc.NONE, etab, 0.0, 1.0) for _ in range(3000))
+    assert acc > 3000 * st.w.shape[1] // 4  # many accepted moves, no rebuild in between
+    H = model.unit_fields(st.w[0], inst.xi, K, architecture)
+    drift = np.abs(st.H[0][:, :P] - H).max() / math.sqrt(n)
+    norms = np.array([st.w[0, l * n:(l + 1) * n] @ st.w[0, l * n:(l + 1) * n] / n - 1 for l in range(K)])
+    assert drift < 1e-10 and np.abs(norms).max() < 1e-10, (drift, norms)
+    assert st.E[0] == brute(inst, st.w[0], activation, K, architecture)
+    out = model.integer_output(st.w[0], inst.xi, activation, K, architecture)
+    assert np.abs(st.marg[0, :P] - inst.sigma * out).max() < 1e-9
+    if activation == "relu":
+        assert np.array_equal(st.nact[0, :P], (H > 0).sum(0))
+    spherical_mc.rebuild(prob, st, spherical_mc.NONE)
+    norms = [math.fsum(st.w[0, l * n:(l + 1) * n] ** 2) / n - 1 for l in range(K)]
+    assert np.abs(norms).max() < 4e-16 * n
+
+
+def test_the_explicit_ensemble_keeps_the_replica_sums_and_the_reference_on_its_spheres():
+    inst, prob, st, n = machine("relu", "tree", 40, 4, 30, y=3, explicit=True)
+    etab = np.empty(2 * prob.XT.shape[1] + 1)
+    spherical_mc.fill_etab(etab, 0.5, prob.XT.shape[1])
+    ref0 = st.ref.copy()
+    for _ in range(500):
+        spherical_mc.sweep(prob, st, spherical_mc.EXPLICIT, etab, 3.0, 1.0)
+    assert np.abs(st.m - st.w.sum(0)).max() < 1e-11
+    assert not np.array_equal(st.ref, ref0)
+    for l in range(4):
+        assert abs(st.ref[l * n:(l + 1) * n] @ st.ref[l * n:(l + 1) * n] / n - 1) < 1e-12
+    for a in range(3):
+        assert st.E[a] == brute(inst, st.w[a], "relu", 4, "tree")
+
+
+def test_a_zero_relu_output_is_an_error_even_when_rounding_leaves_a_tiny_positive_margin():
+    inst, prob, st, n = machine("relu", "tree", 8, 2, 40)
+    dead = np.flatnonzero(st.nact[0, :40] == 0)  # no active unit: out = 0 exactly, an error
+    assert len(dead) > 0 and st.E[0] == brute(inst, st.w[0], "relu", 2, "tree")
+    st.marg[0, dead] = 1e-17  # what accumulated rounding can leave instead of 0
+    null_move = (0, 0, 0, 1, st.w[0, 0], st.w[0, 1])
+    assert spherical.delta_energy(prob, st, null_move) == 0
+
+
+def test_sincos_is_within_a_few_ulp_of_libm():
+    x = np.random.default_rng(3).uniform(-math.pi, math.pi, 5000)
+    s = np.array([detmath.sincos(v) for v in x])
+    assert np.abs(s[:, 0] - np.sin(x)).max() < 1e-15 and np.abs(s[:, 1] - np.cos(x)).max() < 2e-15
