@@ -48,16 +48,22 @@ class RunSummary:
 COMPILE_NOTICE = "compiling kernels, once: about a minute (numba caches them for the next runs)"
 
 
-def kernels_cached() -> bool | None:
-    """Whether numba's on-disk cache holds the annealing driver for this machine (None: cannot tell).
+def kernels_cached(weights: str = "binary") -> bool | None:
+    """Whether numba's on-disk cache holds the annealing driver of ``weights`` for this machine (None:
+    cannot tell).
 
     Reads the cache index only (milliseconds): no compilation. An index written for another CPU, or
     for an older source of the kernels, does not count.
     """
     try:
-        from .kernels import replicated
+        if weights == "spherical":
+            from .kernels import spherical_mc
 
-        disp = replicated.run
+            disp = spherical_mc.run
+        else:
+            from .kernels import replicated
+
+            disp = replicated.run
         index = disp._cache._cache_file._load_index()  # numba internals: guarded, fall back to None
         magic = disp.targetctx.codegen().magic_tuple()
         return any(key[1] == magic for key in index)
@@ -65,12 +71,13 @@ def kernels_cached() -> bool | None:
         return None
 
 
-def compile_notice(quiet: bool, write=None) -> bool:
-    """Say, before the first sample, that the kernels are being compiled when the cache is cold.
+def compile_notice(quiet: bool, write=None, weights=("binary",)) -> bool:
+    """Say, before the first sample, that the kernels are being compiled when the cache of the
+    drivers for ``weights`` (the kinds of weights the run uses) is cold.
 
     Returns whether it is cold (False when it cannot tell).
     """
-    cold = kernels_cached() is False
+    cold = any(kernels_cached(kind) is False for kind in set(weights))
     if cold and not quiet:
         (write or (lambda text: print(text, file=sys.stderr, flush=True)))(COMPILE_NOTICE)
     return cold
@@ -172,7 +179,7 @@ def _run_prepared(cfg: Config, rf: io.ResultsFile, workers: int, quiet: bool, t0
     else:
         show = bool(progress) and not quiet
     n_todo = len(todo)
-    cold = bool(todo) and compile_notice(quiet)
+    cold = bool(todo) and compile_notice(quiet, weights=(cfg.model.weights,))
     bar = tqdm(total=cfg.samples, initial=cfg.samples - len(todo), desc=cfg.name, unit="sample",
                disable=not show, dynamic_ncols=True)
     solved = 0

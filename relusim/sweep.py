@@ -216,7 +216,7 @@ def run_sweep(points: Sequence[Point], backend: Backend, *, overwrite: bool = Fa
     total = sum(p.cfg.samples for p in points)
     show = show_progress(quiet) if progress is None else bool(progress) and not quiet
     if tasks:
-        compile_notice(quiet)
+        compile_notice(quiet, weights=[p.cfg.model.weights for p in points])
     bar = tqdm(total=total, initial=total - len(tasks), desc=f"sweep of {len(points)} points",
                unit="sample", disable=not show, dynamic_ncols=True)
     shas = {p.cfg.output: p.cfg.physics_sha256() for p in points}

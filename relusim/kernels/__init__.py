@@ -1,1 +1,28 @@
-"""numba kernels: plain arrays in and out, no Python objects. ``relusim.model`` is their slow twin."""
+"""numba kernels: plain arrays grouped in records (``records``), no Python objects. ``relusim.model`` is their slow twin.
+
+One interface, every model (compare RRRMC.jl's ``delta_cost`` / ``apply_move!`` per graph). A model
+module holds the cached state of its machines and answers three questions about a move:
+
+  build(problem, state, a) -> E          the caches of replica a from scratch, and its energy
+  delta_energy(problem, state, move)     the energy change of a move, nothing written
+  apply(problem, state, move)            commit it: weights, caches, energy (and the replica sums)
+
+  fields.py       binary weights: the move is the flip of weight i of replica a
+                  (``delta_energy(pb, st, a, i)``, ``apply_flip(pb, st, a, i, dE)``); ``bits.py`` gives the
+                  same energy change from class-change bitsets (``bits.delta_energy(pb, st, bt, a, i)``)
+  spherical.py    spherical weights: the move is a rotation of two coordinates of one unit
+
+The samplers are written once over a model's records: ``metropolis`` (a sweep of single-variable
+proposals, the machine alone or a robust ensemble), ``rrr`` (reduced-rejection-rate steps) and the
+driver ``replicated.run`` (blocks of sweeps along a schedule, the Metropolis/RRR hybrid, the bitset
+or the full pass) for binary weights; ``spherical_mc`` for spherical ones. A sampler unpacks the
+records once per sweep and calls the model's energy change and update on plain arrays
+(``fields.flip_delta`` / ``flip_fields``, ``bits.flip_delta``, inlined): numba would wrap a
+non-inlined call with array arguments in atomic reference-count updates costing as much as the loop.
+
+Compile-time specialisation: the activation (and for binary weights the bitset level) is a
+compile-time constant of each Metropolis loop, chosen once per sweep (``metropolis.sweep``); the
+architecture (tree or fully connected) is told from the shapes and costs one select per proposal
+(the row of the pattern matrix that weight i multiplies, ``fields.row``), measured no slower than
+a tree of the same number of weights (docs/performance.md).
+"""

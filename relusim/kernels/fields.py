@@ -1,4 +1,7 @@
-"""Cached integer fields of a binary committee machine and the single-flip updates (docs/algorithms.md §1).
+"""The binary-weight model: cached integer fields of a committee machine and the single-flip move (docs/algorithms.md §1).
+
+The model interface (``relusim.kernels``): ``build(pb, st, a)``, ``delta_energy(pb, st, a, i)``,
+``apply_flip(pb, st, a, i, dE)`` on the records ``Problem`` and ``State`` (``problem``, ``new_state``).
 
 Layout (y machines, the replicas of a robust ensemble; a single system is y = 1):
   XT   (N, Pp) int8  patterns, input-major: the column of input j is contiguous over mu;
