@@ -254,12 +254,11 @@ class Summary:
     def lines(self) -> list[str]:
         """Human-readable lines for ``relusim info`` / ``relusim compare``."""
         how = "aligned by the best unit permutation" if self.aligned else "tree: no unit symmetry, not aligned"
-        out = [f"unit overlaps Q_kl = W_k.W_l/L ({how}; mean ± error over samples)"]
-        for name, d, o in (("replica-replica", self.replica_replica_diagonal, self.replica_replica_offdiagonal),
-                           ("replica-reference", self.replica_reference_diagonal,
-                            self.replica_reference_offdiagonal)):
-            if d.n_samples:
-                out.append(f"  {name:18s} diagonal {d}   off-diagonal {o}")
+        rows = [f"  {name:18s} diagonal {d}   off-diagonal {o}"
+                for name, d, o in (("replica-replica", self.replica_replica_diagonal, self.replica_replica_offdiagonal),
+                                   ("replica-reference", self.replica_reference_diagonal,
+                                    self.replica_reference_offdiagonal)) if d.n_samples]
+        out = [f"unit overlaps Q_kl = W_k.W_l/L ({how}; mean ± error over samples)"] + rows if rows else []
         out.append(f"division of labour -mean_(k!=l) W_k.W_l/L: replicas {self.division_of_labour}"
                    + (f", reference {self.division_of_labour_reference}"
                       if self.division_of_labour_reference.n_samples else "")
