@@ -150,7 +150,9 @@ def compare(results, plot_path, no_plot, json_path) -> None:
     Theory: RS typical for y = 1; large deviation at the run's alpha, y and measured q1 for y > 1
     (docs/theory.md §8). Distance: the Kolmogorov-Smirnov statistic over lattice-aligned bin edges
     ("ks"; "ks_scale" is its 95 % sampling scale 1.36/sqrt(samples * P)). A ks above ks_scale is
-    explained under the table. Robustness columns need `relusim robustness` first.
+    explained under the table. Robustness columns need `relusim robustness` first. A fully connected
+    file adds its hidden units: aligned unit overlaps and the within-network unit correlation C beside
+    the fully connected theory at the run's alpha (a K -> inf limit, and its 1/K correction at the run's K).
 
     Example: relusim compare results/paper_fig3_sign_quick.h5 results/paper_fig3_relu_quick.h5
     """
@@ -170,6 +172,9 @@ def compare(results, plot_path, no_plot, json_path) -> None:
     click.echo(cmp.format_table(rows))
     for line in cmp.explain(rows):
         click.echo(line)
+    for run in runs:
+        for line in cmp.unit_lines(run):
+            click.echo(line)
     if json_path:
         paths.make_parent(json_path)
         Path(json_path).write_text(json.dumps(rows, indent=1))

@@ -53,6 +53,7 @@ class Run:
     stabilities: np.ndarray  # (S, y, P)
     reference_stabilities: np.ndarray | None  # (S, P)
     curves: dict = field(default_factory=dict)
+    architecture: str = "tree"
 
 
 def load_run(path) -> Run:
@@ -71,16 +72,18 @@ def load_run(path) -> Run:
         q1 = float(np.mean([model.mean_mutual_overlap(g["weights"][()]) for g in groups])) if y > 1 else np.nan
     m = cfg["model"]
     return Run(str(path), cfg.get("name", Path(path).stem), m["activation"], m["weights"], int(m["N"]),
-               int(m["K"]), float(m["alpha"]), y, q1, stab, ref, read_curves(path))
+               int(m["K"]), float(m["alpha"]), y, q1, stab, ref, read_curves(path),
+               m.get("architecture", "tree"))
 
 
-def lattice_edges(activation: str, N: int, K: int, upper: float) -> np.ndarray:
+def lattice_edges(activation: str, N: int, K: int, upper: float, architecture: str = "tree") -> np.ndarray:
     """Bin edges from 0 to beyond ``upper``, one lattice value of Delta per bin (docs/model.md §4).
 
     sign: values (2j+1)/sqrt(K), edges 2j/sqrt(K). ReLU: values j d with d = 2/sqrt(Kn) (n even) or
-    1/sqrt(Kn) (n odd), edges 0 and (j + 1/2) d for j >= 1 (the first positive value is d).
+    1/sqrt(Kn) (n odd), edges 0 and (j + 1/2) d for j >= 1 (the first positive value is d); n is the
+    fan-in of a unit, ``model.fan_in``: N/K for a tree, N fully connected.
     """
-    n = N // K
+    n = model.fan_in(N, K, architecture)
     if activation == "sign":
         d = 2.0 / np.sqrt(K)
         return d * np.arange(int(np.ceil(upper / d)) + 1)
@@ -129,7 +132,8 @@ def histograms(run: Run) -> list[Histogram]:
         sets.append(("reference", run.reference_stabilities))
     upper = max(float(np.max(d)) for _, d in sets) + 1e-9
     kw = theory_params(run)
-    edges = lattice_edges(run.activation, run.N, run.K, max(upper, 4.0 * (1.0 if run.activation == "sign" else 0.6)))
+    edges = lattice_edges(run.activation, run.N, run.K, max(upper, 4.0 * (1.0 if run.activation == "sign" else 0.6)),
+                          run.architecture)
     th = stability_bin_probs(run.activation, run.weights, run.alpha, edges=edges, **kw)
     centres = 0.5 * (edges[:-1] + edges[1:])
     if run.activation != "sign":  # the first ReLU bin [0, 3d/2) holds the value d
@@ -225,3 +229,72 @@ def explain(rows: list[dict]) -> list[str]:
                  "stays, it is finite size: compare runs at growing K and N (keeping alpha) and check that "
                  "ks falls; solve every sample (more sweeps) before comparing.")
     return lines
+
+
+# --- fully connected: the hidden units against the fully connected theory ------------------------
+
+def unit_summary(path):
+    """:func:`relusim.units.summarise` over the finished samples of a result file (any architecture)."""
+    from . import units
+    from .io import open_results
+
+    with open_results(path) as f:
+        m = yaml.safe_load(f.attrs["config"])["model"]
+        groups = [g for _, g in sorted(f["samples"].items()) if g.attrs.get("status") == "complete"]
+        if not groups:
+            return None
+        return units.summarise(((g["weights"][()], g["reference"][()] if "reference" in g else None) for g in groups),
+                               m["activation"], int(m["K"]), m.get("architecture", "tree"))
+
+
+@dataclass(frozen=True)
+class CorrelationTheory:
+    """The fully connected theory's unit correlation at a run's (activation, weights, alpha, K).
+
+    ``scaled_inf``: the K -> inf limit of (K-1) C (docs/theory_fully_connected.md eq. (FC12));
+    ``C_finite``: C from the uniform-mode equations at the run's K (eq. (FC10)-(FC11)); ``error``: why
+    a value is missing (nan).
+    """
+
+    scaled_inf: float
+    C_finite: float
+    error: str = ""
+
+
+def correlation_theory(activation: str, weights: str, alpha: float, K: int) -> CorrelationTheory:
+    from .theory import fully_connected as fc
+    from .theory.rs import ConvergenceError
+
+    vals, errs = [], []
+    for k in (None, K):
+        try:
+            vals.append(float(fc.unit_correlation(activation, weights, alpha, K=k)))
+        except (ConvergenceError, InputError, ValueError, RuntimeError) as exc:
+            vals.append(float("nan"))
+            errs.append(f"{type(exc).__name__}: {exc}")
+    return CorrelationTheory(vals[0], vals[1], "; ".join(errs))
+
+
+def unit_lines(run: Run) -> list[str]:
+    """``relusim compare``'s lines on a fully connected run: measured unit overlaps and correlations, and
+    the measured sign-absorbed correlation C beside the theory at the run's alpha (empty for a tree)."""
+    if run.architecture != "fully_connected":
+        return []
+    s = unit_summary(run.path)
+    if s is None:
+        return []
+    th = correlation_theory(run.activation, run.weights, run.alpha, run.K)
+    meas = s.absorbed_correlation
+    out = [f"{run.name}: hidden units (fully connected, K={run.K}, N={run.N} inputs, alpha={run.alpha}, "
+           f"{meas.n_samples} samples)"]
+    out += ["  " + line for line in s.lines()]
+    scaled = (f"{(run.K - 1) * meas.mean:+.4f} ± {(run.K - 1) * meas.sem:.4f}" if np.isfinite(meas.sem)
+              else f"{(run.K - 1) * meas.mean:+.4f}")
+    out.append(f"  unit correlation C = mean_(k!=l) c_k c_l W_k.W_l/N vs the fully connected theory at alpha={run.alpha}:")
+    out.append(f"    measured C {meas}   (K-1) C {scaled}")
+    out.append(f"    theory K -> inf (the theory is a K -> infinity limit): (K-1) C -> {th.scaled_inf:+.4f}, "
+               f"i.e. C ~ {th.scaled_inf / (run.K - 1):+.4f} at K={run.K}")
+    out.append(f"    theory at K={run.K} (uniform-mode 1/K correction): C = {th.C_finite:+.4f}")
+    if th.error:
+        out.append(f"    (theory not available: {th.error})")
+    return out

@@ -618,15 +618,19 @@ def summary(path: str | os.PathLike) -> str:
 
 
 def _summary(p: Path, f: h5py.File, cfg: dict) -> str:
+    from . import model
+
     m, e, a = cfg["model"], cfg["ensemble"], cfg["anneal"]
+    arch = m.get("architecture", "tree")
+    n_w = model.n_weights(int(m["N"]), int(m["K"]), arch)
     total = int(f.attrs.get("samples", cfg["samples"]))
     groups = [f["samples"][k] for k in sorted(f["samples"])]
     lines = [
         f"file      {p}",
         f"name      {cfg['name']}   seed {cfg['seed']}   relusim {f.attrs['relusim_version']}"
         f"   git {str(f.attrs['git_commit'])[:10]}{' (dirty)' if f.attrs['git_dirty'] else ''}",
-        f"model     {m['activation']} / {m['weights']}   N={m['N']} K={m['K']} alpha={m['alpha']}"
-        f"   P={int(np.floor(m['alpha'] * m['N'] + 0.5))}",
+        f"model     {m['activation']} / {m['weights']}   {arch}   N={m['N']} K={m['K']} alpha={m['alpha']}"
+        f"   P={int(np.floor(m['alpha'] * n_w + 0.5))}",
         f"ensemble  y={e['replicas']}" + (f" ({e['reference']} reference)" if e["replicas"] > 1 else ""),
         f"anneal    {a['sampler']}  beta {a['beta']['start']}->{a['beta']['stop']} ({a['beta']['schedule']})"
         f"  sweeps {a['sweeps']}",
@@ -647,4 +651,11 @@ def _summary(p: Path, f: h5py.File, cfg: dict) -> str:
         lines.append(f"time      {wall.sum():.1f} s of sampling, {wall.mean():.2f} s per sample")
     if "robustness" in f:
         lines.append(f"robustness {', '.join(sorted(f['robustness']))}")
+    done = [g for g in groups if g.attrs.get("status") == "complete"]
+    if arch == "fully_connected" and done:
+        from . import units
+
+        s = units.summarise(((g["weights"][()], g["reference"][()] if "reference" in g else None) for g in done),
+                            m["activation"], int(m["K"]), arch)
+        lines += ["units     " + line if j == 0 else "          " + line for j, line in enumerate(s.lines())]
     return "\n".join(lines)

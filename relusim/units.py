@@ -36,7 +36,10 @@ units of a fully connected solution negatively correlated, the "division of labo
 D = -mean_{k != l} C_kl. For independent random +-1 units each C_kl (k != l) has mean 0 and variance
 1/L, and distinct pairs are uncorrelated, so the mean over the K(K-1)/2 pairs has the null standard
 error 1/sqrt(L K (K-1)/2) (``null_sem``). For ReLU the means over pairs with equal and with opposite
-c are given apart, since the two kinds of pair need not behave alike.
+c are given apart, since the two kinds of pair need not behave alike, and so is the mean of the
+sign-absorbed correlation c_k c_l C_kl (k != l), the quantity of the fully connected replica theory
+(docs/theory_fully_connected.md: the order parameter C of the weights c_k W_k): for sign units it is
+the plain off-diagonal mean; for ReLU it counts opposite-c pairs with the opposite sign.
 
 Note: the aligned diagonal is a maximum over the group, so even for independent networks its mean is
 positive, of order sqrt(ln K / L); compare with the value on independent random networks of the same
@@ -154,6 +157,7 @@ class UnitCorrelations:
     same_c_mean: float  # pairs k != l with c_k = c_l
     opposite_c_mean: float  # pairs with c_k = -c_l (nan for sign)
     null_sem: float  # standard error of offdiag_mean for independent random units
+    absorbed_mean: float  # mean_(k != l) c_k c_l C_kl: the theory's C (sign-absorbed weights c_k W_k)
 
     @property
     def division_of_labour(self) -> float:
@@ -168,7 +172,8 @@ def unit_correlations(w, activation: str, K: int) -> UnitCorrelations:
     off = ~np.eye(K, dtype=bool)
     same, opp = off & (c[:, None] == c[None, :]), off & (c[:, None] != c[None, :])
     null = 1.0 / np.sqrt(L * K * (K - 1) / 2) if K > 1 else float("nan")
-    return UnitCorrelations(C, _masked_mean(C, off), _masked_mean(C, same), _masked_mean(C, opp), float(null))
+    return UnitCorrelations(C, _masked_mean(C, off), _masked_mean(C, same), _masked_mean(C, opp), float(null),
+                            _masked_mean(C * np.outer(c, c), off))
 
 
 def _masked_mean(C: np.ndarray, mask: np.ndarray) -> float:
@@ -241,22 +246,28 @@ class Summary:
     replica_reference_offdiagonal: Estimate
     division_of_labour: Estimate  # replicas
     division_of_labour_reference: Estimate
+    absorbed_correlation: Estimate  # replicas: mean_(k != l) c_k c_l W_k.W_l/L, the theory's C
+    absorbed_correlation_reference: Estimate
     null_sem: float  # one network's division-of-labour error for independent random units
     aligned: bool  # False for a tree: no symmetry, the identity alignment
 
     def lines(self) -> list[str]:
         """Human-readable lines for ``relusim info`` / ``relusim compare``."""
         how = "aligned by the best unit permutation" if self.aligned else "tree: no unit symmetry, not aligned"
-        out = [f"unit overlaps Q_kl = W_k.W_l/L ({how}; mean ± error over samples)"]
-        for name, d, o in (("replica-replica", self.replica_replica_diagonal, self.replica_replica_offdiagonal),
-                           ("replica-reference", self.replica_reference_diagonal,
-                            self.replica_reference_offdiagonal)):
-            if d.n_samples:
-                out.append(f"  {name:18s} diagonal {d}   off-diagonal {o}")
+        rows = [f"  {name:18s} diagonal {d}   off-diagonal {o}"
+                for name, d, o in (("replica-replica", self.replica_replica_diagonal, self.replica_replica_offdiagonal),
+                                   ("replica-reference", self.replica_reference_diagonal,
+                                    self.replica_reference_offdiagonal)) if d.n_samples]
+        out = [f"unit overlaps Q_kl = W_k.W_l/L ({how}; mean ± error over samples)"] + rows if rows else []
         out.append(f"division of labour -mean_(k!=l) W_k.W_l/L: replicas {self.division_of_labour}"
                    + (f", reference {self.division_of_labour_reference}"
                       if self.division_of_labour_reference.n_samples else "")
                    + f"  (random units: 0 ± {self.null_sem:.4f} per network)")
+        if self.absorbed_correlation.n_samples:
+            out.append(f"sign-absorbed unit correlation C = mean_(k!=l) c_k c_l W_k.W_l/L: replicas "
+                       f"{self.absorbed_correlation}"
+                       + (f", reference {self.absorbed_correlation_reference}"
+                          if self.absorbed_correlation_reference.n_samples else ""))
         return out
 
 
@@ -264,7 +275,8 @@ def summarise(samples, activation: str, K: int, architecture: str = "tree") -> S
     """Summary of a result file from its samples: an iterable of ``(weights (y, K L), reference (K L) | None)``.
 
     Per sample: the diagonal and off-diagonal means of every aligned Q, averaged over the replica pairs
-    (or over the replicas, against the reference), and -offdiag_mean(C) averaged over the replicas;
+    (or over the replicas, against the reference), -offdiag_mean(C) and the sign-absorbed mean
+    ``absorbed_mean`` averaged over the replicas (and the reference's own);
     then mean and standard error over samples.
     """
     rows = []
@@ -277,10 +289,12 @@ def summarise(samples, activation: str, K: int, architecture: str = "tree") -> S
             _mean_or_nan([offdiagonal_mean(a.Q) for a in s.replica_reference]),
             _mean_or_nan([r.division_of_labour for r in s.replicas]),
             s.reference.division_of_labour if s.reference is not None else float("nan"),
+            _mean_or_nan([r.absorbed_mean for r in s.replicas]),
+            s.reference.absorbed_mean if s.reference is not None else float("nan"),
             s.replicas[0].null_sem,
         ))
     if not rows:
         raise ValueError("no samples to summarise")
     cols = list(zip(*rows))
-    return Summary(*(_estimate(c) for c in cols[:6]), null_sem=float(cols[6][0]),
+    return Summary(*(_estimate(c) for c in cols[:8]), null_sem=float(cols[8][0]),
                    aligned=architecture != "tree")
