@@ -49,6 +49,11 @@ ANSWER = {
 EXACT_MAX_N_PERCEPTRON = 64  # K = 1: branch and bound; the node budget is the real limit
 EXACT_MAX_UNIT_INPUTS = 20  # K > 1: 2^(N/K) vectors per unit are enumerated
 NOT_RUN, UNKNOWN = -2, -1
+# Default --alpha grids, binary weights, wide enough to hold the whole transition at small N and at
+# the anneal's N (measured: docs/capacity.md): the binary perceptron's 50% points fall from 0.88
+# (N = 15) towards 0.833; sign trees sit near 0.9-1.0; ReLU trees far lower at small K (the K = 2 50%
+# point is about 0.4 at N <= 30), rising towards 0.904 only as K -> infinity.
+DEFAULT_ALPHA = {"perceptron": "0.60:1.10:0.02", "sign": "0.50:1.30:0.04", "relu": "0.16:1.20:0.04"}
 WRITE_EVERY_S = 10.0
 
 
@@ -88,6 +93,14 @@ def parse_ints(spec: str, key: str) -> tuple[int, ...]:
     if any(v < 1 for v in values):
         raise InputError(key, spec, "every value must be >= 1")
     return tuple(sorted(set(values)))
+
+
+def default_alpha(activation: str, Ks: Sequence[int]) -> str:
+    """The ``--alpha`` grid used when none is given (``DEFAULT_ALPHA``): by activation, and the finer
+    perceptron grid (every integer P up to N = 50) when K = 1 is the only K."""
+    if activation == "sign" and tuple(Ks) == (1,):
+        return DEFAULT_ALPHA["perceptron"]
+    return DEFAULT_ALPHA[activation]
 
 
 # ---------------------------------------------------------------------------------- plan --
@@ -132,9 +145,11 @@ class Plan:
         return self.base.replace(**{"model.K": K, "model.N": N, "model.alpha": P / N})
 
 
-def make_plan(base: Config, method: str, alpha: str, N: str, K: str | None, samples: int,
+def make_plan(base: Config, method: str, alpha: str | None, N: str, K: str | None, samples: int,
               max_nodes: int = 10**12) -> Plan:
-    """Parse and check a capacity grid against the model's rules; InputError names the option."""
+    """Parse and check a capacity grid against the model's rules; InputError names the option.
+
+    ``alpha`` None: ``default_alpha`` of the activation and the Ks."""
     if method not in METHODS:
         raise InputError("--method", method, f"allowed: {', '.join(METHODS)}")
     if samples < 1:
@@ -143,7 +158,7 @@ def make_plan(base: Config, method: str, alpha: str, N: str, K: str | None, samp
         raise InputError("--max-nodes", max_nodes, "must be >= 1")
     Ks = parse_ints(K, "--K") if K is not None else (base.model.K,)
     Ns = parse_ints(N, "--N")
-    alphas = parse_alpha(alpha)
+    alphas = parse_alpha(default_alpha(base.model.activation, Ks) if alpha is None else alpha)
     plan = Plan(base, method, Ks, Ns, alphas, samples, max_nodes)
     for k in Ks:
         for n in Ns:

@@ -69,7 +69,7 @@ def analyse(plan, records: dict, bootstrap: int = 200) -> dict:
                                        [m["err"] for m in mids])
         out["by_K"][K] = {"points": points, "midpoints": mids, "fit": fit, "fit_skipped": why,
                           "midpoint_extrapolation": {"alpha_inf": ex.alpha_inf, "err": ex.err, "b": ex.b,
-                                                     "sizes": ex.sizes},
+                                                     "sizes": ex.sizes, "chi2": ex.chi2, "dof": ex.dof},
                           "theory": theory(plan.base.model.activation, K, plan.base.model.weights),
                           "wall_s": wall}
     return out

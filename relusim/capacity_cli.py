@@ -12,7 +12,9 @@ from .errors import InputError
 @click.command()
 @click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
               help="BASE YAML: the model (activation, weights, seed) and, for anneal, the protocol.")
-@click.option("--alpha", "alpha", required=True, help="start:stop:step (e.g. 0.5:1.0:0.05) or a comma list.")
+@click.option("--alpha", "alpha", default=None,
+              help="start:stop:step (e.g. 0.5:1.0:0.05) or a comma list. Default by activation (binary "
+                   "weights): sign K = 1 0.60:1.10:0.02, sign 0.50:1.30:0.04, relu 0.16:1.20:0.04.")
 @click.option("--N", "N", required=True, help="Sizes, a comma list (e.g. 99,199,399).")
 @click.option("--samples", type=int, default=64, show_default=True, help="Instances per (K, N, alpha).")
 @click.option("--K", "K", default=None, help="Numbers of units, a comma list (default: the config's K).")

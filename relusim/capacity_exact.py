@@ -5,9 +5,10 @@ a zero output counts as an error). Two exact searches, both much faster than the
 that ``relusim.model`` would need, and both return a witness that is checked against it:
 
 * K = 1 (the binary perceptron): depth-first branch and bound on the weights. With the gauge
-  x^mu = sigma^mu xi^mu, a solution needs h^mu = sum_i w_i x^mu_i >= 1 for every mu; after d weights
-  are fixed the N - d free ones can add at most N - d, so a node with h_d^mu + (N - d) < 1 for some mu
-  is cut (and a value of the next weight that would make it so is never tried).
+  x^mu = sigma^mu xi^mu, a solution needs h^mu = sum_i w_i x^mu_i >= 1 for every mu. After d weights
+  are fixed, any set S of patterns needs sum_{mu in S} (1 - h_d^mu) <= sum_{i free} |sum_{mu in S}
+  x^mu_i| (the most the free weights can add to the sum of S's fields); a node that fails this for
+  S = the k neediest patterns, for some k, is cut (k = 1: h_d^mu + (N - d) >= 1).
 * K > 1 (a tree): enumeration of the internal representations. Unit l sees its own n = N/K inputs,
   so its contribution to pattern mu, v_l^mu = sigma^mu c_l g(H_l^mu) (H_l^mu = W_l . xi_l^mu, g = sgn
   or ReLU, c_l the output weights), depends on W_l alone. A solution is one vector v_l per unit from
@@ -19,7 +20,7 @@ that ``relusim.model`` would need, and both return a witness that is checked aga
   what it can still add). Duplicates and vectors dominated componentwise by another of the same
   unit are dropped first: the rule is monotone in every v_l, so they can never be needed.
 
-Cost: K = 1 visits a tree whose size grows like 2^(c N), c < 1; K > 1 costs K 2^n P to enumerate
+Cost: K = 1 visits a tree of about 2^(0.45 N) nodes near alpha = 0.85 (measured N = 29..41); K > 1 costs K 2^n P to enumerate
 and, in the worst case, a product of the sizes of the sets that survive the bounds. ``budget`` caps
 the number of search nodes; a search that hits it returns UNKNOWN, never a guess.
 """
@@ -49,15 +50,24 @@ class ExactResult:
 
 
 @njit(cache=True)
-def _perceptron_bb(X, budget, w_out):
-    """Branch and bound over the weights of h^mu = sum_i w_i X[i, mu] >= 1 (X = sigma xi, transposed).
+def _perceptron_bb(XT, budget, w_out):
+    """Branch and bound over the weights of h^mu = sum_i w_i XT[mu, i] >= 1 (XT = sigma xi), weights
+    fixed in the order 0, 1, ..., N - 1; at a node the first d are fixed, the N - d others free.
 
-    Returns (status, nodes); on SAT, ``w_out`` holds the solution.
+    The bound (a node is cut when it fails): for every k, with S_k the k patterns of largest need
+    t^mu = 1 - h_d^mu, sum_{mu in S_k} t^mu <= max_{free w} sum_{mu in S_k} h_free^mu
+    = sum_{i free} |sum_{mu in S_k} x_i^mu|. This is the Lagrangian (weak duality) bound of the linear
+    relaxation with 0/1 multipliers on the neediest patterns; k = 1 is t^mu <= N - d. It cuts about
+    200 times more nodes than k = 1 alone at N = 29. Returns (status, nodes); on SAT ``w_out`` holds
+    the solution.
     """
-    N, P = X.shape
+    P, N = XT.shape
     h = np.zeros(P, np.int64)
     val = np.zeros(N, np.int64)  # value tried at each depth
     second = np.zeros(N, np.int64)  # the other allowed value still to try (0: none)
+    need = np.zeros(P, np.int64)
+    order = np.arange(P)
+    c = np.zeros(N, np.int64)
     d = 0
     nodes = 0
     entering = True
@@ -70,12 +80,42 @@ def _perceptron_bb(X, budget, w_out):
             nodes += 1
             if nodes > budget:
                 return -1, nodes
+            feasible = True
+            if d > 0:
+                for mu in range(P):
+                    need[mu] = 1 - h[mu]
+                for a in range(1, P):  # insertion sort: the order changes little from node to node
+                    m = order[a]
+                    b = a - 1
+                    while b >= 0 and need[order[b]] < need[m]:
+                        order[b + 1] = order[b]
+                        b -= 1
+                    order[b + 1] = m
+                for i in range(d, N):
+                    c[i] = 0
+                total = 0
+                for k in range(P):
+                    mu = order[k]
+                    total += need[mu]
+                    s = 0
+                    for i in range(d, N):
+                        c[i] += XT[mu, i]
+                        s += abs(c[i])
+                    if total > s:
+                        feasible = False
+                        break
+            if not feasible:
+                entering = False
+                d -= 1
+                if d < 0:
+                    return 0, nodes
+                continue
             r = N - d - 1  # free weights after this one
             ok_p = True
             ok_m = True
             pref = 0.0
             for mu in range(P):
-                x = X[d, mu]
+                x = XT[mu, d]
                 # value v gives h + v x + r >= 1 needed
                 if h[mu] + x + r < 1:
                     ok_p = False
@@ -96,19 +136,19 @@ def _perceptron_bb(X, budget, w_out):
                 second[d] = -first if (ok_p and ok_m) else 0
             val[d] = first
             for mu in range(P):
-                h[mu] += first * X[d, mu]
+                h[mu] += first * XT[mu, d]
             d += 1
             continue
         # backtracking into depth d: undo its value, try the other one if allowed
         v = val[d]
         for mu in range(P):
-            h[mu] -= v * X[d, mu]
+            h[mu] -= v * XT[mu, d]
         if second[d] != 0:
             v = second[d]
             second[d] = 0
             val[d] = v
             for mu in range(P):
-                h[mu] += v * X[d, mu]
+                h[mu] += v * XT[mu, d]
             d += 1
             entering = True
             continue
@@ -119,9 +159,9 @@ def _perceptron_bb(X, budget, w_out):
 
 def solve_perceptron(xi: np.ndarray, sigma: np.ndarray, budget: int = 10**12) -> ExactResult:
     """K = 1, sign: is there w in {+-1}^N with sigma^mu (w . xi^mu) >= 1 for every mu?"""
-    X = np.ascontiguousarray((sigma[:, None].astype(np.int64) * xi.astype(np.int64)).T)
-    w = np.zeros(X.shape[0], np.int64)
-    status, nodes = _perceptron_bb(X, np.int64(budget), w)
+    XT = np.ascontiguousarray(sigma[:, None].astype(np.int64) * xi.astype(np.int64))
+    w = np.zeros(XT.shape[1], np.int64)
+    status, nodes = _perceptron_bb(XT, np.int64(budget), w)
     return ExactResult(int(status), w.astype(np.int8) if status == SAT else None, int(nodes))
 
 

@@ -14,6 +14,7 @@ parametric bootstrap (every point's count redrawn from Binomial(n, k/n), the fit
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -187,12 +188,18 @@ def midpoint(alpha, k, n, N: int, *, bootstrap: int = 200, seed: int = 0) -> Mid
 
 @dataclass(frozen=True)
 class Extrapolation:
-    """alpha_50(N) = alpha_inf + b / N fitted to the 50% points by weighted least squares."""
+    """alpha_50(N) = alpha_inf + b / N fitted to the 50% points by weighted least squares.
+
+    ``chi2`` over ``dof`` = sizes - 2 degrees of freedom; ``err`` is the least-squares error scaled by
+    max(1, sqrt(chi2/dof)) (the Birge ratio), so scatter beyond the points' own errors (finite-size
+    oscillations the 1/N form does not describe) widens it instead of being ignored."""
 
     alpha_inf: float
     err: float
     b: float
     sizes: int
+    chi2: float = float("nan")
+    dof: int = 0
 
 
 def extrapolate_midpoints(Ns, alpha50, err) -> Extrapolation:
@@ -206,4 +213,8 @@ def extrapolate_midpoints(Ns, alpha50, err) -> Extrapolation:
     Wt = 1.0 / e[ok] ** 2
     cov = np.linalg.inv(X.T @ (X * Wt[:, None]))
     coef = cov @ (X.T @ (Wt * a[ok]))
-    return Extrapolation(float(coef[0]), float(np.sqrt(cov[0, 0])), float(coef[1]), int(ok.sum()))
+    chi2 = float(np.sum(Wt * (a[ok] - X @ coef) ** 2))
+    dof = int(ok.sum()) - 2
+    scale = max(1.0, math.sqrt(chi2 / dof)) if dof > 0 else 1.0
+    return Extrapolation(float(coef[0]), float(scale * np.sqrt(cov[0, 0])), float(coef[1]), int(ok.sum()),
+                         chi2, dof)

@@ -97,3 +97,19 @@ def test_dask_jobqueue_workers_run_a_sweep_as_slurm_jobs(slurm, setup):
     assert list((tmp / "jobqueue" / "slurm" / "dask-logs").glob("*.out")), "no dask-jobqueue job ran"
     for name in NAMES:
         assert_same_bits(tmp / "local" / name, tmp / "jobqueue" / name)
+
+
+def test_capacity_on_slurm_jobqueue_workers_gives_the_local_bits(slurm, tmp_path, monkeypatch):
+    """relusim capacity --backend slurm: instances answered by dask-jobqueue workers in Slurm jobs."""
+    from relusim import capacity as cap
+    from relusim.cluster import SlurmOptions
+    from relusim.config import from_dict
+
+    monkeypatch.chdir(tmp_path)  # dask-jobqueue writes the job scripts' logs here
+    base = from_dict({"seed": 4, "model": {"activation": "sign", "K": 3, "N": 9}, "output": str(tmp_path / "x.h5")})
+    plan = cap.make_plan(base, "exact", "0.6,1.0", "9,15", None, 3)
+    cap.run(plan, str(tmp_path / "local.h5"), workers=1, quiet=True, bootstrap=2)
+    opts = SlurmOptions(walltime="00:05:00", cores=2, memory_bytes=2**30)
+    s = cap.run(plan, str(tmp_path / "slurm.h5"), workers=2, backend="slurm", slurm=opts, quiet=True, bootstrap=2)
+    assert s.ran == 12
+    assert cap.check_bits(cap.load_records(tmp_path / "local.h5")[1], cap.load_records(tmp_path / "slurm.h5")[1])
