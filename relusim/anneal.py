@@ -109,15 +109,23 @@ def run_sample(cfg: Config, index: int, progress: Progress | None = None) -> Sam
     return measure_sample(cfg, inst, chain, trace, index, time.perf_counter() - t0)
 
 
+def schedule(cfg: Config) -> tuple[np.ndarray, np.ndarray]:
+    """beta and gamma of every sweep: the schedules, then ``extra_sweeps`` at their final values
+    (gamma 0 for a single machine)."""
+    a, e = cfg.anneal, cfg.ensemble
+    betas = a.beta.values(a.sweeps)
+    gammas = e.gamma.values(a.sweeps) if e.replicas > 1 else np.zeros(a.sweeps)
+    if a.extra_sweeps:
+        betas = np.concatenate([betas, np.full(a.extra_sweeps, betas[-1])])
+        gammas = np.concatenate([gammas, np.full(a.extra_sweeps, gammas[-1])])
+    return betas, gammas
+
+
 def anneal(cfg: Config, problem, chain: Chain, index: int = 0, progress: Progress | None = None) -> dict:
     """Run the schedule (and the extra sweeps) on ``chain`` in place; return the trace records."""
     a, e = cfg.anneal, cfg.ensemble
     y = e.replicas
-    betas = a.beta.values(a.sweeps)
-    gammas = e.gamma.values(a.sweeps) if y > 1 else np.zeros(a.sweeps)
-    if a.extra_sweeps:
-        betas = np.concatenate([betas, np.full(a.extra_sweeps, betas[-1])])
-        gammas = np.concatenate([gammas, np.full(a.extra_sweeps, gammas[-1])])
+    betas, gammas = schedule(cfg)
     q1 = np.nan if e.target_overlap is None else e.target_overlap
     S = len(betas)
     energies = np.zeros((S, y), np.int64)

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import instance as _instance
 from . import measure, model
-from .anneal import LOG_GAMMA_CLAMP, Progress, SampleResult
+from .anneal import LOG_GAMMA_CLAMP, Progress, SampleResult, schedule
 from .config import Config
 from .kernels import detmath, spherical, spherical_mc
 from .kernels import rng as _rng
@@ -68,11 +68,7 @@ def anneal(cfg: Config, problem, st: spherical.State, index: int = 0, progress: 
     """The schedule (and the extra sweeps) on ``st`` in place; returns the trace records."""
     a, e = cfg.anneal, cfg.ensemble
     y = e.replicas
-    betas = a.beta.values(a.sweeps)
-    gammas = e.gamma.values(a.sweeps) if y > 1 else np.zeros(a.sweeps)
-    if a.extra_sweeps:
-        betas = np.concatenate([betas, np.full(a.extra_sweeps, betas[-1])])
-        gammas = np.concatenate([gammas, np.full(a.extra_sweeps, gammas[-1])])
+    betas, gammas = schedule(cfg)
     adapt = adapt_flags(cfg, betas, gammas)
     q1 = np.nan if e.target_overlap is None else e.target_overlap
     S = len(betas)
