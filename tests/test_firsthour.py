@@ -146,9 +146,9 @@ def test_a_cold_cache_is_detected_without_compiling(tmp_path):
 
 def test_the_compile_notice_is_said_only_on_a_cold_cache(monkeypatch):
     said = []
-    monkeypatch.setattr(runner, "kernels_cached", lambda: False)
+    monkeypatch.setattr(runner, "kernels_cached", lambda weights="binary": False)
     runner.compile_notice(False, said.append)
     runner.compile_notice(True, said.append)  # --quiet
-    monkeypatch.setattr(runner, "kernels_cached", lambda: True)
+    monkeypatch.setattr(runner, "kernels_cached", lambda weights="binary": True)
     runner.compile_notice(False, said.append)
     assert said == [runner.COMPILE_NOTICE]
