@@ -91,7 +91,7 @@ def make_problem(cfg: Config, xi: np.ndarray, sigma: np.ndarray) -> records.Prob
     activation code)."""
     m = cfg.model
     return fields.problem(xi, sigma, model.output_weights(m.activation, m.K), m.n,
-                          fields.act_code(m.activation, m.n))
+                          fields.act_code(m.activation, m.n), fields.gtable(m.activation, m.n, m.K))
 
 
 def run_sample(cfg: Config, index: int, progress: Progress | None = None) -> SampleResult:

@@ -19,9 +19,10 @@ from typing import Any
 
 import yaml
 
+from . import activations
 from .errors import InputError
 
-ACTIVATIONS = ("sign", "relu")
+ACTIVATIONS = activations.NAMES
 WEIGHTS = ("binary", "spherical")
 SAMPLERS = ("metropolis", "rrr")
 SCHEDULES = ("constant", "linear", "geometric")
@@ -164,11 +165,12 @@ class Config:
 # The type of every key, one table for every form a value can be written in (YAML, --grid, CLI
 # overrides all end in ``from_dict``). A new config key needs a row here (checked at import).
 OPTIONAL_FLOAT = "a finite number or null"
+ACTIVATION = "an activation: a name, name(param=v) or {name: ..., param: v}"
 SECTION = "a section"
 KINDS: dict[type, dict[str, Any]] = {
     Config: {"name": str, "seed": int, "samples": int, "output": str,
              "model": SECTION, "ensemble": SECTION, "anneal": SECTION},
-    ModelConfig: {"activation": str, "weights": str, "N": int, "K": int, "alpha": float, "allow_ties": bool,
+    ModelConfig: {"activation": ACTIVATION, "weights": str, "N": int, "K": int, "alpha": float, "allow_ties": bool,
                   "architecture": str},
     EnsembleConfig: {"replicas": int, "reference": str, "gamma": Schedule, "target_overlap": OPTIONAL_FLOAT,
                      "overlap_tolerance": float, "gamma_gain": float},
@@ -211,6 +213,8 @@ def _typed(value, kind, key: str):
         return float(value)
     if kind is OPTIONAL_FLOAT:
         return None if value is None else _typed(value, float, key)
+    if kind is ACTIVATION:  # held as its canonical label, the form a result file records
+        return activations.parse(value, key).label
     if kind is str:
         if not isinstance(value, str):
             raise InputError(key, value, "expected a string")
@@ -258,6 +262,15 @@ def _schedule(raw, key: str, default: Schedule) -> Schedule:
     return s
 
 
+def _spherical_takes(spec) -> bool:
+    """Whether the spherical kernels evaluate this g (relusim.kernels.gfun)."""
+    try:
+        from .kernels import gfun  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def _one_of(value, key: str, allowed) -> None:
     if value not in allowed:
         raise InputError(key, value, f"allowed: {', '.join(allowed)}")
@@ -281,7 +294,7 @@ def validate(cfg: Config) -> None:
         raise InputError("seed", cfg.seed, "must be an integer in 0 .. 2^64 - 1")
     if not 1 <= cfg.samples <= MAX_SAMPLES:
         raise InputError("samples", cfg.samples, f"must be >= 1 and <= {MAX_SAMPLES} (samples are named with 6 digits)")
-    _one_of(m.activation, "model.activation", ACTIVATIONS)
+    spec = activations.parse(m.activation)
     _one_of(m.weights, "model.weights", WEIGHTS)
     spherical = m.weights == "spherical"
     _one_of(m.architecture, "model.architecture", ARCHITECTURES)
@@ -300,6 +313,11 @@ def validate(cfg: Config) -> None:
                              f"connected; got {m.n}); set model.allow_ties: true to accept sgn(0) = 0")
     if m.activation == "relu" and m.K % 2:
         raise InputError("model.K", m.K, "ReLU needs K even (balanced output weights c_l = +-1)")
+    if not spec.odd and m.K % 2:
+        raise InputError("model.K", m.K, f"{spec.label} is not odd, so the readout is balanced (c_l = +-1 "
+                         "for half the units each) and needs K even")
+    if spherical and not spec.integer and not _spherical_takes(spec):
+        raise InputError("model.activation", m.activation, "spherical weights take sign or relu for now")
     if spherical and m.n < 2:
         raise InputError("model.N", m.N, f"spherical weights need a fan-in n >= 2 (got {m.n}): a rotation "
                          "moves two coordinates of one unit")

@@ -17,6 +17,8 @@ import math
 
 import numpy as np
 
+from . import activations
+
 ARCHITECTURES = ("tree", "fully_connected")
 
 
@@ -37,10 +39,9 @@ def n_weights(N: int, K: int, architecture: str = "tree") -> int:
 
 
 def output_weights(activation: str, K: int) -> np.ndarray:
-    """c_l: all +1 for sign; +1 for the first K/2 units and -1 for the rest for ReLU (docs/model.md §1)."""
-    if activation == "sign":
-        return np.ones(K, dtype=np.int64)
-    return np.where(np.arange(K) < K // 2, 1, -1).astype(np.int64)
+    """c_l: all +1 for an odd g (sign, tanh, ...); +1 for the first K/2 units and -1 for the rest
+    otherwise (ReLU, ...; docs/model.md §1)."""
+    return activations.readout(activations.parse(activation), K)
 
 
 def _wide(w: np.ndarray) -> np.dtype:
@@ -69,15 +70,46 @@ def unit_fields(w: np.ndarray, xi: np.ndarray, K: int, architecture: str = "tree
     return W @ xi.T.astype(t)
 
 
-def activate(activation: str, H: np.ndarray) -> np.ndarray:
-    """g(H): sgn (with sgn(0) = 0) or max(H, 0)."""
-    return np.sign(H) if activation == "sign" else np.maximum(H, 0)
+def activate(activation: str, H: np.ndarray, L: int | None = None) -> np.ndarray:
+    """g of the units' pre-activations H (K, P) of fan-in L (docs/model.md §3).
+
+    sign and ReLU: sgn(H) (sgn(0) = 0) and max(H, 0), on the integer (or real) field itself, since g
+    is scale-free or homogeneous. Any other g acts on h = H / sqrt(L): for binary weights through the
+    fixed-point table of ``activations.binary_table`` (an int64 per unit, exact sums), for real
+    weights in float64.
+    """
+    spec = activations.parse(activation)
+    if spec.code == activations.SIGN:
+        return np.sign(H)
+    if spec.code == activations.RELU:
+        return np.maximum(H, 0)
+    if L is None:
+        raise ValueError(f"activation {spec.label} needs the fan-in L")
+    if _wide(H) == np.int64:
+        gq, _ = activations.binary_table(spec, L, H.shape[0])
+        return gq[np.asarray(H, np.int64) + L]
+    return activations._deterministic_g(spec, np.asarray(H, np.float64) / math.sqrt(L))
+
+
+def output_scale(activation: str, K: int, L: int, binary: bool = True) -> float:
+    """The factor that turns ``integer_output`` into sum_l c_l g(h_l) / sqrt(K) (the stability's scale):
+    1/sqrt(K) for sign, 1/sqrt(K L) for ReLU, 2^-S / sqrt(K) for a tabled g on binary weights."""
+    spec = activations.parse(activation)
+    if spec.code == activations.SIGN:
+        return 1.0 / math.sqrt(K)
+    if spec.code == activations.RELU:
+        return 1.0 / math.sqrt(K * L)
+    if binary:
+        return math.ldexp(1.0, -activations.binary_table(spec, L, K)[1]) / math.sqrt(K)
+    return 1.0 / math.sqrt(K)
 
 
 def integer_output(w, xi, activation: str, K: int, architecture: str = "tree") -> np.ndarray:
     """out_mu = sum_l c_l g(H_l mu): a number with the sign of lambda^mu (docs/model.md §3); an integer
-    for binary weights; for real ones exactly 0 when no ReLU unit is active."""
-    g = activate(activation, unit_fields(w, xi, K, architecture))
+    for binary weights (sign, ReLU, or the fixed-point table of any other g); for real ones exactly 0
+    when no unit is active (ReLU, shifted ReLU)."""
+    L = fan_in(xi.shape[1], K, architecture)
+    g = activate(activation, unit_fields(w, xi, K, architecture), L)
     c = output_weights(activation, K)
     out = c[0] * g[0]
     for l in range(1, K):  # elementwise, in order: no CPU-dependent reduction for real weights
@@ -98,12 +130,12 @@ def stabilities(w, xi, sigma, activation: str, K: int, architecture: str = "tree
     """Delta^mu = sigma^mu / sqrt(K) sum_l c_l g(h_l^mu), h_l = H_l / sqrt(L) (App. E; docs/model.md §4).
 
     L = n = N/K for a tree, N fully connected. sgn is scale-free; for ReLU g(H/sqrt L) = g(H)/sqrt L,
-    so the scale is 1/sqrt(K n) (tree) or 1/sqrt(K N) (fully connected). Not divided by sqrt(Q_eff).
+    so the scale is 1/sqrt(K n) (tree) or 1/sqrt(K N) (fully connected); ``output_scale`` for any
+    other g. Not divided by sqrt(Q_eff).
     """
     L = fan_in(xi.shape[1], K, architecture)
     out = integer_output(w, xi, activation, K, architecture).astype(np.float64)
-    scale = 1.0 / np.sqrt(K) if activation == "sign" else 1.0 / np.sqrt(K * L)
-    return sigma * out * scale
+    return sigma * out * output_scale(activation, K, L, _wide(w) == np.int64)
 
 
 def mean_mutual_overlap(W: np.ndarray) -> float:

@@ -8,7 +8,8 @@ from relusim.kernels import rng as krng
 
 def make_problem(inst, activation: str, K: int, n: int):
     """The kernels' Problem record of an instance (fan-in n: N // K for a tree, N fully connected)."""
-    return fields.problem(inst.xi, inst.sigma, model.output_weights(activation, K), n, fields.act_code(activation, n))
+    return fields.problem(inst.xi, inst.sigma, model.output_weights(activation, K), n, fields.act_code(activation, n),
+                          fields.gtable(activation, n, K))
 
 
 def make_state(pb, w, ref=None, seed: int = 0):

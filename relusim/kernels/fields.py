@@ -15,25 +15,41 @@ multiplies input i) and a fully connected net (Nw = K N, n = N, weight i multipl
 ``row`` gives the input of a weight; with K = 1 the two are the same machine.
   marg (y, Pp)    int16 sigma^mu out^mu with out = sum_l c_l g(H_l): pattern mu is an error iff marg <= 0
 act is SIGN (g = sgn, sgn(0) = 0), SIGN_ODD (the same when n is odd, so H is odd and never 0:
-g(hn) - g(ho) = 2 ([hn > 0] - [ho > 0]), two operations fewer per pattern) or RELU (g = max(., 0)).
-``act_code`` picks it. ``relusim.model`` is the brute-force twin.
+g(hn) - g(ho) = 2 ([hn > 0] - [ho > 0]), two operations fewer per pattern), RELU (g = max(., 0)) or
+TABLE (any other g: gtab[H + n] = round(2^S g(H / sqrt n)), ``relusim.activations.binary_table``;
+then marg is int64, sigma^mu sum_l c_l gtab[H_l + n], still an exact integer, and the same loops
+read the table: two gathers per pattern). ``act_code`` picks it. ``relusim.model`` is the brute-force twin.
 """
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
 
+from .. import activations
 from .records import Problem, State
 
-SIGN, RELU, SIGN_ODD = 0, 1, 2
+SIGN, RELU, SIGN_ODD, TABLE = 0, 1, 2, 10
 PAD = np.int16(30000)  # margin of a padding lane: never an error, never reaches 0 (|marg| <= N/2 + 2)
+PAD64 = np.int64(2**62)  # the same for the int64 margins of a tabled g (|marg| < 2^61)
 
 
 def act_code(activation: str, n: int) -> int:
-    """The kernels' activation code: SIGN_ODD for sign units with n = N/K odd (never a zero field)."""
-    if activation == "relu":
+    """The kernels' activation code: SIGN_ODD for sign units with n = N/K odd (never a zero field),
+    TABLE for every g but sign and ReLU."""
+    spec = activations.parse(activation)
+    if spec.code == activations.RELU:
         return RELU
-    return SIGN_ODD if n % 2 else SIGN
+    if spec.code == activations.SIGN:
+        return SIGN_ODD if n % 2 else SIGN
+    return TABLE
+
+
+def gtable(activation: str, n: int, K: int) -> np.ndarray:
+    """Problem.gtab: the fixed-point table of g for TABLE (``activations.binary_table``), else one 0."""
+    spec = activations.parse(activation)
+    if spec.integer:
+        return np.zeros(1, np.int64)
+    return activations.binary_table(spec, n, K)[0]
 
 
 @njit(inline="always")
@@ -54,7 +70,7 @@ def build(pb, st, a):
 
     Padding lanes (sig = 0, all-zero pattern columns) get marg = PAD and never count.
     """
-    XT, sig, c, n, act = pb.XT, pb.sig, pb.c, pb.n, pb.act
+    XT, sig, c, n, act, gtab = pb.XT, pb.sig, pb.c, pb.n, pb.act, pb.gtab
     w, H, marg = st.w, st.H, st.marg
     Pp = XT.shape[1]
     K = c.shape[0]
@@ -69,12 +85,15 @@ def build(pb, st, a):
     E = 0
     for mu in range(Pp):
         if sig[mu] == 0:
-            marg[a, mu] = PAD
+            marg[a, mu] = PAD64 if act == TABLE else PAD
             continue
-        out = 0
+        out = np.int64(0)
         for l in range(K):
             h = H[a, l, mu]
-            out += c[l] * (max(h, 0) if act == RELU else ((h > 0) - (h < 0)))
+            if act == TABLE:
+                out += c[l] * gtab[h + n]
+            else:
+                out += c[l] * (max(h, 0) if act == RELU else ((h > 0) - (h < 0)))
         marg[a, mu] = sig[mu] * out
         E += marg[a, mu] <= 0
     return E
@@ -92,14 +111,17 @@ def _dg(act, ho, hn):
 
 
 @njit(inline="always")
-def flip_delta(XT, sig, H, marg, act, a, l, r, t, cl):
+def flip_delta(XT, sig, H, marg, act, a, l, r, t, cl, gtab):
     """Minus the error count of replica a after a flip that moves H[a, l] by -t XT[r] (t = 2 W_i).
 
     A full O(P) pass: everything is int16 and the error count is the sign bit of (marg' - 1), so the
     loop has no branch and no wide type and LLVM vectorises it 32 lanes per AVX-512 register. The
     arrays are indexed in place, never sliced: a view made per proposal costs numba two atomic
-    reference-count updates.
+    reference-count updates. TABLE (act a compile-time constant in the samplers): int64 margins
+    moved by cl sigma (gtab[hn + n] - gtab[ho + n]).
     """
+    if act == TABLE:
+        return _table_delta(XT, sig, H, marg, a, l, r, t, cl, gtab)
     one, sh = np.int16(1), np.int16(15)
     cnt = np.int16(0)
     for mu in range(XT.shape[1]):
@@ -111,8 +133,29 @@ def flip_delta(XT, sig, H, marg, act, a, l, r, t, cl):
 
 
 @njit(inline="always")
-def flip_fields(XT, sig, H, marg, act, a, l, r, t, cl):
+def _table_delta(XT, sig, H, marg, a, l, r, t, cl, gtab):
+    """flip_delta for a tabled g: the error count after the flip, negated, from exact int64 margins."""
+    off = (gtab.shape[0] - 1) // 2
+    cnt = np.int64(0)
+    for mu in range(XT.shape[1]):
+        ho = H[a, l, mu]
+        hn = ho - t * XT[r, mu]
+        nm = np.int64(marg[a, mu]) + np.int64(cl * sig[mu]) * (gtab[hn + off] - gtab[ho + off])
+        cnt -= nm <= 0
+    return cnt
+
+
+@njit(inline="always")
+def flip_fields(XT, sig, H, marg, act, a, l, r, t, cl, gtab):
     """Move H[a, l] by -t XT[r] and marg[a] with it (the O(P) update of a committed flip)."""
+    if act == TABLE:
+        off = (gtab.shape[0] - 1) // 2
+        for mu in range(XT.shape[1]):
+            ho = H[a, l, mu]
+            hn = np.int16(ho - t * XT[r, mu])
+            H[a, l, mu] = hn
+            marg[a, mu] = np.int64(marg[a, mu]) + np.int64(cl * sig[mu]) * (gtab[hn + off] - gtab[ho + off])
+        return
     for mu in range(XT.shape[1]):
         ho = H[a, l, mu]
         hn = np.int16(ho - t * XT[r, mu])
@@ -128,7 +171,7 @@ def delta_energy(pb, st, a, i):
     """
     l = i // pb.n
     r = row(i, l, pb.n, is_fc(pb.XT, st.w))
-    cnt = flip_delta(pb.XT, pb.sig, st.H, st.marg, pb.act, a, l, r, np.int16(2 * st.w[a, i]), np.int16(pb.c[l]))
+    cnt = flip_delta(pb.XT, pb.sig, st.H, st.marg, pb.act, a, l, r, np.int16(2 * st.w[a, i]), np.int16(pb.c[l]), pb.gtab)
     return -np.int64(cnt) - st.E[a]
 
 
@@ -138,7 +181,7 @@ def apply_flip(pb, st, a, i, dE):
     l = i // pb.n
     r = row(i, l, pb.n, is_fc(pb.XT, st.w))
     t = np.int16(2 * st.w[a, i])
-    flip_fields(pb.XT, pb.sig, st.H, st.marg, pb.act, a, l, r, t, np.int16(pb.c[l]))
+    flip_fields(pb.XT, pb.sig, st.H, st.marg, pb.act, a, l, r, t, np.int16(pb.c[l]), pb.gtab)
     st.m[i] -= t
     st.w[a, i] = -st.w[a, i]
     st.E[a] += dE
@@ -178,9 +221,12 @@ def problem_arrays(xi: np.ndarray, sigma: np.ndarray, c: np.ndarray):
     return XT, sig, c.astype(np.int16)
 
 
-def new_caches(y: int, K: int, P: int):
-    """Empty H (y, K, Pp) int16 and marg (y, Pp) int16 for y machines (filled by ``build``)."""
+def new_caches(y: int, K: int, P: int, act: int = SIGN):
+    """Empty H (y, K, Pp) int16 and marg (y, Pp) for y machines (filled by ``build``): int16 margins,
+    int64 for a tabled g (act TABLE)."""
     Pp = padded(P)
+    if act == TABLE:
+        return aligned_full((y, K, Pp), np.int16), aligned_full((y, Pp), np.int64, PAD64)
     return aligned_full((y, K, Pp), np.int16), aligned_full((y, Pp), np.int16, PAD)
 
 
@@ -191,21 +237,26 @@ def unit_delta_energies(pb, st, a, l, out):
     cl = np.int16(pb.c[l])
     fc = is_fc(XT, w)
     for k in range(l * n, (l + 1) * n):
-        cnt = flip_delta(XT, pb.sig, st.H, st.marg, pb.act, a, l, row(k, l, n, fc), np.int16(2 * w[a, k]), cl)
+        cnt = flip_delta(XT, pb.sig, st.H, st.marg, pb.act, a, l, row(k, l, n, fc), np.int16(2 * w[a, k]), cl, pb.gtab)
         out[k] = -np.int64(cnt) - st.E[a]
 
 
-def problem(xi: np.ndarray, sigma: np.ndarray, c: np.ndarray, n: int, act: int) -> Problem:
-    """The kernels' record of a training set (``problem_arrays``), unit fan-in n and activation code act."""
+def problem(xi: np.ndarray, sigma: np.ndarray, c: np.ndarray, n: int, act: int,
+            gtab: np.ndarray | None = None) -> Problem:
+    """The kernels' record of a training set (``problem_arrays``), unit fan-in n, activation code act
+    and, for act TABLE, the fixed-point table of g (``gtable``)."""
     XT, sig, c16 = problem_arrays(xi, sigma, c)
-    return Problem(XT, sig, c16, int(n), int(act), np.arange(c16.shape[0] * n) // n)
+    if act == TABLE and (gtab is None or gtab.shape[0] != 2 * n + 1):
+        raise ValueError("a tabled activation needs its table over the 2 n + 1 fields")
+    g = np.zeros(1, np.int64) if gtab is None else np.ascontiguousarray(gtab, np.int64)
+    return Problem(XT, sig, c16, int(n), int(act), np.arange(c16.shape[0] * n) // n, g)
 
 
 def new_state(pb: Problem, w: np.ndarray, ref: np.ndarray, rng: np.ndarray) -> State:
     """The chain record for weights w (y, Nw) int8 (owned by the state), reference ref, random stream rng:
     fields, margins and energies built (``build``), m = sum of the replicas."""
     y = w.shape[0]
-    H, marg = new_caches(y, pb.c.shape[0], pb.XT.shape[1])
+    H, marg = new_caches(y, pb.c.shape[0], pb.XT.shape[1], pb.act)
     m = w.astype(np.int16).sum(axis=0).astype(np.int16) if y else np.zeros(w.shape[1], np.int16)
     st = State(w, H, marg, np.zeros(y, np.int64), ref, m, rng)
     for a in range(y):

@@ -17,7 +17,7 @@ from numba import njit
 from . import bits as _bits
 from . import detmath
 from . import rng as _rng
-from .fields import RELU, SIGN, SIGN_ODD, flip_delta, flip_fields, is_fc, row
+from .fields import RELU, SIGN, SIGN_ODD, TABLE, flip_delta, flip_fields, is_fc, row
 from .records import Bitsets, Point
 
 NONE, EXPLICIT, TRACED = 0, 1, 2
@@ -52,6 +52,8 @@ def sweep(pb, st, pt):
         return _sweep(pb, st, pt, SIGN_ODD, 0, bt)
     if pb.act == RELU:
         return _sweep(pb, st, pt, RELU, 0, bt)
+    if pb.act == TABLE:
+        return _sweep(pb, st, pt, TABLE, 0, bt)
     return _sweep(pb, st, pt, SIGN, 0, bt)
 
 
@@ -88,7 +90,7 @@ def _sweep(pb, st, pt, act, use_bits, bt):
     The records are unpacked once, here: the loop body calls the model's energy change
     (``fields.flip_delta`` or ``bits.flip_delta``) and update (``fields.flip_fields``) on plain arrays.
     """
-    XT, sig, c, n, unit = pb.XT, pb.sig, pb.c, pb.n, pb.unit
+    XT, sig, c, n, unit, gtab = pb.XT, pb.sig, pb.c, pb.n, pb.unit, pb.gtab
     w, H, marg, E, ref, m, state = st.w, st.H, st.marg, st.E, st.ref, st.m, st.rng
     mode, gamma, etab, ctab = pt.mode, pt.gamma, pt.etab, pt.ctab
     XB, SG, UD, M = bt.XB, bt.SG, bt.UD, bt.M
@@ -113,7 +115,7 @@ def _sweep(pb, st, pt, act, use_bits, bt):
             if use_bits:
                 dE = _bits.flip_delta(XB, SG, UD, M, use_bits, a, l, ri, w[a, i], cl)
             else:
-                dE = -np.int64(flip_delta(XT, sig, H, marg, act, a, l, ri, t, cl)) - E[a]
+                dE = -np.int64(flip_delta(XT, sig, H, marg, act, a, l, ri, t, cl, gtab)) - E[a]
             x = etab[dE + P]
             if mode == EXPLICIT:
                 x *= e_up if ref[i] == w[a, i] else e_dn
@@ -124,7 +126,7 @@ def _sweep(pb, st, pt, act, use_bits, bt):
                 r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
                 take = _rng.to_unit(r) < x
             if take:
-                flip_fields(XT, sig, H, marg, act, a, l, ri, t, cl)
+                flip_fields(XT, sig, H, marg, act, a, l, ri, t, cl, gtab)
                 m[i] -= t
                 w[a, i] = -w[a, i]
                 E[a] += dE

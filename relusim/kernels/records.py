@@ -4,8 +4,9 @@ A model (``fields`` for binary weights) fills these; a sampler (``metropolis``, 
 ``replicated``) takes them whole and unpacks what its loop needs once per sweep, never per proposal.
 
   Problem  what a run never changes: the patterns as the kernels store them, labels, readout, fan-in,
-           activation code, and unit[i], the unit of weight i (a table lookup instead of a division
-           per proposal)
+           activation code, unit[i], the unit of weight i (a table lookup instead of a division
+           per proposal), and gtab, the fixed-point table of g over the integer field (act TABLE;
+           one unused entry otherwise)
   State    the chain: weights, cached fields and margins, energies, the reference and the replica sums,
            the random stream
   Point    one point of the schedule: the sampling mode, beta and gamma with their tables
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 
-Problem = namedtuple("Problem", ["XT", "sig", "c", "n", "act", "unit"])
+Problem = namedtuple("Problem", ["XT", "sig", "c", "n", "act", "unit", "gtab"])
 State = namedtuple("State", ["w", "H", "marg", "E", "ref", "m", "rng"])
 Point = namedtuple("Point", ["mode", "gamma", "etab", "ctab"])
 Control = namedtuple("Control", ["mode", "use_rrr", "rrr_below", "bits_below", "stop_when_solved", "q_target", "q_tol"])

@@ -22,13 +22,42 @@ a block of sweeps (``record_every``) continues the stage of the block before it.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
 from . import bits, metropolis, rrr
+from .fields import TABLE as TABLE_ACT
 from .metropolis import TRACED
 from .records import Control, Point, Trace
 
 BITS_BELOW = 0.5  # bitsets while the acceptance is below this (measured: they lose only near 100%)
+
+
+def _tabled(st) -> bool:
+    """At compile time: the chain's margins are int64, a tabled g (no class-change bitsets)."""
+    return dict(zip(st.fields, st.types))["marg"].dtype == types.int64
+
+
+def _build_bits(pb, st, bt):
+    """bits.build, or nothing for a tabled g (chosen by the margin type when numba compiles ``run``)."""
+
+
+@overload(_build_bits)
+def _build_bits_impl(pb, st, bt):
+    if _tabled(st):
+        return lambda pb, st, bt: None
+    return lambda pb, st, bt: bits.build(pb, st, bt)
+
+
+def _sweep_bits(pb, st, pt, bt):
+    """metropolis.sweep_bits, or the full pass for a tabled g (never reached: ``run`` keeps with_bits off)."""
+
+
+@overload(_sweep_bits)
+def _sweep_bits_impl(pb, st, pt, bt):
+    if _tabled(st):
+        return lambda pb, st, pt, bt: metropolis.sweep(pb, st, pt)
+    return lambda pb, st, pt, bt: metropolis.sweep_bits(pb, st, pt, bt)
 
 
 @njit(cache=True)
@@ -93,7 +122,7 @@ def run(pb, st, betas, gammas, ctl, out, hyb):
     ctab = np.zeros((2 * y + 1, 2))
     sc = rrr.alloc(y, N, P, mode)
     bt = bits.new(pb, y)
-    with_bits = ctl.bits_below > 1.0 or bits.pays(pb.act, pb.n, P)
+    with_bits = pb.act != TABLE_ACT and (ctl.bits_below > 1.0 or bits.pays(pb.act, pb.n, P))
     in_bits = False
     last_beta, last_gamma = -1.0, -1.0
     in_rrr = False
@@ -121,9 +150,9 @@ def run(pb, st, betas, gammas, ctl, out, hyb):
             out.rrr_used[s] = True
         elif with_bits and rate < ctl.bits_below:
             if not in_bits:
-                bits.build(pb, st, bt)
+                _build_bits(pb, st, bt)
             in_rrr, in_bits = False, True
-            acc = metropolis.sweep_bits(pb, st, pt, bt)
+            acc = _sweep_bits(pb, st, pt, bt)
             rate = acc / nv
             out.rrr_used[s] = False
         else:

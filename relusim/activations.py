@@ -1,0 +1,201 @@
+"""The activations a run can use: one list of names and one definition of g for the samplers and the theory.
+
+A config names an activation as a string, ``relu``, ``tanh``, ``erf(scale=2)``,
+``relu_shift(shift=0.5)``, or in YAML as a mapping ``{name: erf, scale: 2}``; ``parse`` turns either
+into a :class:`Spec`, whose ``label`` (the canonical string: default parameters left out) is what a
+config and a result file hold.
+
+  name        g(x)                       parameter (default)   odd
+  sign        sgn x, sgn 0 = 0           -                     yes
+  relu        max(x, 0)                  -                     no
+  linear      x                          -                     yes
+  quadratic   x^2                        -                     no
+  relu_shift  max(x - b, 0)              shift b (required)    no
+  tanh        tanh x                     -                     yes
+  erf         erf(a x)                   scale a (1)           yes
+  logistic    1 / (1 + e^-x)             -                     no
+  softplus    log(1 + e^x)               -                     no
+
+Readout (docs/model.md §1): an odd g uses c_l = +1, as sign does; any other g uses the balanced
+c_l = +1 for l < K/2 and -1 for the rest, as ReLU does, so K must be even and the output is not of
+one sign whatever the weights.
+
+The argument of g is the normalised field h_l = H_l / sqrt(n) (n the fan-in). sign and ReLU keep
+their exact integer kernels (g is scale-free or homogeneous, so the integer field H can stand in for
+h). Every other g runs on binary weights through a table over the n + 1 values the field can take
+(``binary_table``), in fixed point: the margins are exact integers, so ties (an output exactly 0, an
+error) are exact and a chain's bits do not depend on the order of its sums.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+
+from .errors import InputError
+
+# Activation codes shared with the kernels (relusim.kernels.gfun uses the same numbers).
+SIGN, RELU, LINEAR, QUADRATIC, RELU_SHIFT, TANH, ERF, LOGISTIC, SOFTPLUS = 0, 1, 3, 4, 5, 6, 7, 8, 9
+
+# name: (code, odd, parameter name or None, default (None: required))
+_TABLE: dict[str, tuple[int, bool, str | None, float | None]] = {
+    "sign": (SIGN, True, None, None),
+    "relu": (RELU, False, None, None),
+    "linear": (LINEAR, True, None, None),
+    "quadratic": (QUADRATIC, False, None, None),
+    "relu_shift": (RELU_SHIFT, False, "shift", None),
+    "tanh": (TANH, True, None, None),
+    "erf": (ERF, True, "scale", 1.0),
+    "logistic": (LOGISTIC, False, None, None),
+    "softplus": (SOFTPLUS, False, None, None),
+}
+NAMES = tuple(_TABLE)
+ALLOWED = "sign, relu, linear, quadratic, relu_shift(shift=B), tanh, erf or erf(scale=A), logistic, softplus"
+_CALL = re.compile(r"^\s*([a-z_]+)\s*(?:\(\s*(?:([a-z_]+)\s*=\s*)?([^()=,\s]+)\s*\))?\s*$")
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One activation: its name, parameter (nan when it has none), kernel code and parity."""
+
+    name: str
+    param: float
+    code: int
+    odd: bool
+
+    @property
+    def label(self) -> str:
+        """The canonical string: ``erf``, ``erf(scale=2)``, ``relu_shift(shift=0.5)``."""
+        key, default = _TABLE[self.name][2], _TABLE[self.name][3]
+        if key is None or self.param == default:
+            return self.name
+        return f"{self.name}({key}={self.param:g})"
+
+    @property
+    def integer(self) -> bool:
+        """sign and ReLU: the binary kernels' exact integer margins and class-change bitsets apply."""
+        return self.code in (SIGN, RELU)
+
+    def g(self, x) -> np.ndarray:
+        """g(x) in float64 (the definition; ``relusim.kernels.gfun.g`` gives the same bits on every CPU)."""
+        return evaluate(self.code, self.param, np.asarray(x, dtype=np.float64))
+
+
+def parse(value: Any, key: str = "model.activation") -> Spec:
+    """The Spec of a config's activation: a name, ``name(param=v)``, ``name(v)`` or a mapping
+    ``{name: ..., <param>: v}``. Unknown names, unknown or missing parameters, bad values: InputError."""
+    if isinstance(value, Spec):
+        return value
+    if isinstance(value, Mapping):
+        raw = dict(value)
+        name = raw.pop("name", None)
+        if not isinstance(name, str):
+            raise InputError(key, value, "a mapping needs name: one of " + ALLOWED)
+        if len(raw) > 1:
+            raise InputError(key, value, f"takes at most one parameter ({ALLOWED})")
+        pkey, pval = next(iter(raw.items())) if raw else (None, None)
+        return _spec(name.strip().lower(), pkey, pval, value, key)
+    if not isinstance(value, str):
+        raise InputError(key, value, "allowed: " + ALLOWED)
+    legacy = re.match(r"^relu_shift(-?[0-9.]+(?:e-?[0-9]+)?)$", value.strip().lower())
+    if legacy:  # the theory's older spelling relu_shift<b>
+        return _spec("relu_shift", "shift", legacy.group(1), value, key)
+    mt = _CALL.match(value.strip().lower())
+    if not mt:
+        raise InputError(key, value, "allowed: " + ALLOWED)
+    return _spec(mt.group(1), mt.group(2), mt.group(3), value, key)
+
+
+def _spec(name: str, pkey, pval, value, key: str) -> Spec:
+    if name not in _TABLE:
+        raise InputError(key, value, "allowed: " + ALLOWED)
+    code, odd, want, default = _TABLE[name]
+    if pval is None:
+        if want is not None and default is None:
+            raise InputError(key, value, f"{name} needs its {want}, e.g. {name}({want}=0.5)")
+        return Spec(name, float("nan") if want is None else float(default), code, odd)
+    if want is None:
+        raise InputError(key, value, f"{name} takes no parameter")
+    if pkey is not None and str(pkey) != want:
+        raise InputError(key, value, f"{name} takes the parameter {want}, not {pkey}")
+    try:
+        p = float(pval)
+    except (TypeError, ValueError):
+        raise InputError(key, value, f"the {want} of {name} must be a number") from None
+    if not math.isfinite(p) or (name == "erf" and not p > 0):
+        raise InputError(key, value, f"the {want} of {name} must be a finite number" + (" > 0" if name == "erf" else ""))
+    return Spec(name, p, code, odd)
+
+
+def evaluate(code: int, p: float, x: np.ndarray) -> np.ndarray:
+    """g(x) for a kernel code and parameter, elementwise in NumPy (see the table in the module docstring)."""
+    if code == SIGN:
+        return np.sign(x)
+    if code == RELU:
+        return np.maximum(x, 0.0)
+    if code == LINEAR:
+        return x.copy()
+    if code == QUADRATIC:
+        return x * x
+    if code == RELU_SHIFT:
+        return np.maximum(x - p, 0.0)
+    if code == TANH:
+        return np.tanh(x)
+    if code == ERF:
+        from scipy.special import erf
+        return erf(p * x)
+    if code == LOGISTIC:
+        return 0.5 * (1.0 + np.tanh(0.5 * x))
+    if code == SOFTPLUS:
+        return np.logaddexp(0.0, x)
+    raise ValueError(f"activation code {code}")
+
+
+def readout(spec: Spec, K: int) -> np.ndarray:
+    """c_l: +1 for an odd g; balanced, +1 for the first K/2 units and -1 for the rest, otherwise."""
+    if spec.odd:
+        return np.ones(K, dtype=np.int64)
+    return np.where(np.arange(K) < K // 2, 1, -1).astype(np.int64)
+
+
+def fixed_point_shift(gmax: float, K: int) -> int:
+    """S of the fixed-point table: the largest S <= 62 with K 2^S gmax < 2^62, so that every margin
+    sigma sum_l c_l round(2^S g) fits in int64 with room for one update."""
+    if not gmax > 0:
+        return 62
+    return int(max(0, min(62, 61 - math.ceil(math.log2(K * gmax)))))
+
+
+def binary_table(spec: Spec, n: int, K: int) -> tuple[np.ndarray, int]:
+    """(gq, S): gq[H + n] = round(2^S g(H / sqrt n)) for the integer fields H = -n..n of binary weights.
+
+    The sampled machine's g is this table over 2^S: within 2^-(S+1) of g everywhere (S is about
+    58 for |g| <= 1 and K = 8), far below float64's own resolution of g near 1. Sums of table entries
+    are exact, so a margin is the same integer whatever the order of updates.
+    """
+    h = np.arange(-n, n + 1, dtype=np.float64) / math.sqrt(n)
+    gv = _deterministic_g(spec, h)
+    S = fixed_point_shift(float(np.max(np.abs(gv))), K)
+    return np.rint(np.ldexp(gv, S)).astype(np.int64), S
+
+
+def _deterministic_g(spec: Spec, h: np.ndarray) -> np.ndarray:
+    """g on a grid with the same bits on every CPU: relusim.kernels.gfun when it is there, else NumPy."""
+    try:
+        from .kernels import gfun
+    except ImportError:
+        return spec.g(h)
+    return gfun.evaluate_array(spec.code, 0.0 if math.isnan(spec.param) else spec.param, h)
+
+
+def theory(spec: Spec):
+    """The theory's effective order parameters for this activation (``relusim.theory.activations``)."""
+    from .theory import activations as ta
+    if spec.name == "erf":
+        return ta.erf_(spec.param) if spec.param != 1.0 else ta.erf_()
+    if spec.name == "relu_shift":
+        return ta.shifted_relu(spec.param)
+    return ta.get_activation("perceptron" if spec.name == "linear" else spec.name)
