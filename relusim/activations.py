@@ -162,11 +162,11 @@ def readout(spec: Spec, K: int) -> np.ndarray:
 
 
 def fixed_point_shift(gmax: float, K: int) -> int:
-    """S of the fixed-point table: the largest S <= 62 with K 2^S gmax < 2^62, so that every margin
-    sigma sum_l c_l round(2^S g) fits in int64 with room for one update."""
+    """S of the fixed-point table: the largest S <= 60 with K 2^S gmax < 2^61, so that every margin
+    sigma sum_l c_l round(2^S g) and the margin after one update (|change| <= 2^62 / K) fit in int64."""
     if not gmax > 0:
-        return 62
-    return int(max(0, min(62, 61 - math.ceil(math.log2(K * gmax)))))
+        return 60
+    return int(max(0, min(60, 60 - math.floor(math.log2(K * gmax)))))
 
 
 def binary_table(spec: Spec, n: int, K: int) -> tuple[np.ndarray, int]:
@@ -195,7 +195,10 @@ def theory(spec: Spec):
     """The theory's effective order parameters for this activation (``relusim.theory.activations``)."""
     from .theory import activations as ta
     if spec.name == "erf":
-        return ta.erf_(spec.param) if spec.param != 1.0 else ta.erf_()
+        if spec.param == 1.0:
+            return ta.erf_()
+        a = spec.param
+        return ta.from_function(spec.label, spec.g, lambda x: 2 * a / math.sqrt(math.pi) * np.exp(-(a * x) ** 2))
     if spec.name == "relu_shift":
         return ta.shifted_relu(spec.param)
     return ta.get_activation("perceptron" if spec.name == "linear" else spec.name)

@@ -119,7 +119,7 @@ def brute_hamiltonian(inst, activation, K, w, ref, beta, gamma):
 
 
 @pytest.mark.parametrize("activation,N,K,P", [("relu", 12, 4, 10), ("relu", 30, 6, 25), ("sign", 15, 3, 12),
-                                              ("sign", 45, 5, 40)])
+                                              ("sign", 45, 5, 40), ("tanh", 15, 3, 20), ("quadratic", 12, 2, 20)])
 @pytest.mark.parametrize("y", [1, 3])
 def test_rrr_weights_equal_the_brute_force_hamiltonian_difference_of_every_flip(activation, N, K, P, y):
     beta, gamma = 0.8, 0.4

@@ -27,7 +27,7 @@ from numba import njit
 
 from . import detmath
 from . import rng as _rng
-from .fields import _dg, apply_flip, is_fc, row, unit_delta_energies
+from .fields import TABLE, _dg, apply_flip, is_fc, row, unit_delta_energies
 from .metropolis import EXPLICIT
 
 B = 64  # block size of the two-level sampler
@@ -40,8 +40,9 @@ def scratch_arrays(y: int, N: int, P: int, mode: int):
     """RRR scratch: dEd (y, N), p (nv,) in blocks, bsum, and save buffers for a staged move."""
     nv = y * N + (N if mode == EXPLICIT else 0)
     nb = (nv + B - 1) // B
+    # msave int64: it holds the int16 margins of sign and ReLU and the int64 ones of a tabled g
     return Scratch(np.zeros((y, N), np.int64), np.zeros(nb * B), np.zeros(nb), np.zeros(P, np.int16),
-                   np.zeros(P, np.int16), np.zeros(N, np.int64))
+                   np.zeros(P, np.int64), np.zeros(N, np.int64))
 
 
 alloc = njit(cache=True)(scratch_arrays)  # the same, inside kernels (returning it to Python trips numba's cache)
@@ -167,13 +168,17 @@ def _update_other_units(pb, st, dEd, a, l, msave):
 
     Flipping W_k (unit l2) moves H_l2 by -2 W_k xi_k, i.e. by +2 or -2: per pattern and unit there
     are only two possible margin changes, so each unit costs two tests and, when either matters,
-    one vectorisable pass over its weights.
+    one vectorisable pass over its weights. A tabled g (act TABLE) has no window (its margin jumps
+    are any integers), so every pattern whose margin changed is tested, with jumps read from the table.
     """
     XT, sig, c, n, act = pb.XT, pb.sig, pb.c, pb.n, pb.act
     w, H, marg = st.w, st.H, st.marg
     K = c.shape[0]
     fc = is_fc(XT, w)
     two = np.int16(2)
+    if act == TABLE:
+        _update_other_units_table(pb, st, dEd, a, l, msave)
+        return
     for mu in range(XT.shape[1]):
         mo, mn = np.int64(msave[mu]), np.int64(marg[a, mu])
         if mo == mn or ((mo < -1 or mo > 2) and (mn < -1 or mn > 2)):
@@ -186,6 +191,32 @@ def _update_other_units(pb, st, dEd, a, l, msave):
             ho = H[a, l2, mu]
             cp = _status_change(mo, mn, cl * _dg(act, ho, np.int16(ho + two)))  # W_k xi_k = -1
             cm = _status_change(mo, mn, cl * _dg(act, ho, np.int16(ho - two)))  # W_k xi_k = +1
+            if cp == 0 and cm == 0:
+                continue
+            for k in range(l2 * n, (l2 + 1) * n):
+                dEd[a, k] += cm if w[a, k] * XT[row(k, l2, n, fc), mu] > 0 else cp
+
+
+@njit(cache=True)
+def _update_other_units_table(pb, st, dEd, a, l, msave):
+    """``_update_other_units`` for a tabled g: jumps cl (gtab[H +- 2 + n] - gtab[H + n]) (none beyond +-n)."""
+    XT, sig, c, n, gtab = pb.XT, pb.sig, pb.c, pb.n, pb.gtab
+    w, H, marg = st.w, st.H, st.marg
+    K = c.shape[0]
+    fc = is_fc(XT, w)
+    for mu in range(XT.shape[1]):
+        mo, mn = np.int64(msave[mu]), np.int64(marg[a, mu])
+        if mo == mn:
+            continue
+        s = sig[mu]
+        for l2 in range(K):
+            if l2 == l:
+                continue
+            cl = np.int64(c[l2] * s)
+            ho = np.int64(H[a, l2, mu])
+            go = gtab[ho + n]
+            cp = _status_change(mo, mn, cl * (gtab[ho + 2 + n] - go)) if ho + 2 <= n else 0  # W_k xi_k = -1
+            cm = _status_change(mo, mn, cl * (gtab[ho - 2 + n] - go)) if ho - 2 >= -n else 0  # W_k xi_k = +1
             if cp == 0 and cm == 0:
                 continue
             for k in range(l2 * n, (l2 + 1) * n):
