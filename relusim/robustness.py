@@ -37,13 +37,12 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange, uint64
 
-from . import model
+from . import activations, model
 from .errors import InputError
 from .kernels import rng as _rng
 
 INPUT_FLIP, WEIGHT_NOISE = 2, 3  # spawn-key tags of the robustness streams
-SIGN, RELU = 0, 1
-_ACT = {"sign": SIGN, "relu": RELU}
+SIGN, RELU, TABLE = 0, 1, 2  # TABLE: any other g on binary weights, through its fixed-point table
 _LOW32 = uint64(0xFFFFFFFF)
 
 
@@ -88,24 +87,30 @@ def flip_counts(fractions, N: int) -> np.ndarray:
 # --- kernels -------------------------------------------------------------------------------------
 
 @njit(inline="always")
-def _errors_at(H0, dH, mu, c, act, sig, counts_row):
+def _add_unit(act, gtab, n, cl, h, of, oi):
+    """Add unit l's c_l g(h) to the output: to the float of (of, oi) for sign and ReLU, to the exact
+    int64 oi from the table gtab[h + n] for a tabled g (binary weights: h is an integer)."""
+    if act == TABLE:
+        return of, oi + np.int64(cl) * gtab[np.int64(h) + n]
+    if act == SIGN:
+        return of + cl * (1.0 if h > 0 else (-1.0 if h < 0 else 0.0)), oi
+    return of + cl * (h if h > 0 else 0.0), oi
+
+
+@njit(inline="always")
+def _errors_at(H0, dH, mu, c, act, gtab, n, sig, counts_row):
     """counts_row[cc] += [sigma out <= 0] for every configuration cc, fields H0[mu] + dH."""
     K, C = dH.shape
     for cc in range(C):
-        out = 0.0
+        of, oi = 0.0, np.int64(0)
         for l in range(K):
-            h = H0[mu, l, cc] + dH[l, cc]
-            if act == SIGN:
-                g = 1.0 if h > 0 else (-1.0 if h < 0 else 0.0)
-            else:
-                g = h if h > 0 else 0.0
-            out += c[l] * g
-        if sig * out <= 0:
+            of, oi = _add_unit(act, gtab, n, c[l], H0[mu, l, cc] + dH[l, cc], of, oi)
+        if (sig * oi <= 0) if act == TABLE else (sig * of <= 0):
             counts_row[cc] += 1
 
 
 @njit(cache=True, parallel=True)
-def input_flip_kernel(WT, xi, sigma, c, n, act, H0, ms, trials, states, counts, fc=False):
+def input_flip_kernel(WT, xi, sigma, c, n, act, gtab, H0, ms, trials, states, counts, fc=False):
     """Error counts ``counts[mu, k, cc]`` over ``trials`` nested flip sets of sizes ``ms`` (sorted).
 
     WT (K L, C) float64 weights of the C configurations; xi (P, N) int8; sigma (P,) int8; c (K,) float64;
@@ -129,7 +134,7 @@ def input_flip_kernel(WT, xi, sigma, c, n, act, H0, ms, trials, states, counts, 
             dH[:, :] = 0.0
             k = 0
             while k < F and ms[k] == 0:
-                _errors_at(H0, dH, mu, c, act, sig, counts[mu, k])
+                _errors_at(H0, dH, mu, c, act, gtab, n, sig, counts[mu, k])
                 k += 1
             for j in range(m_max):
                 r = j + below(s, N - j)
@@ -146,12 +151,12 @@ def input_flip_kernel(WT, xi, sigma, c, n, act, H0, ms, trials, states, counts, 
                     for cc in range(C):
                         dH[l, cc] -= x2 * WT[i, cc]
                 while k < F and ms[k] == j + 1:
-                    _errors_at(H0, dH, mu, c, act, sig, counts[mu, k])
+                    _errors_at(H0, dH, mu, c, act, gtab, n, sig, counts[mu, k])
                     k += 1
 
 
 @njit(cache=True, parallel=True)
-def weight_flip_kernel(W, xiT, sigma, c, n, act, H0, ms, states, counts, fc=False):
+def weight_flip_kernel(W, xiT, sigma, c, n, act, gtab, H0, ms, states, counts, fc=False):
     """Training errors ``counts[t, k, cc]`` after flipping nested random sets of ``ms`` weights (sorted).
 
     W (C, K L) float64; xiT (N, P) float64; H0 (C, K, P) float64; states (T, 4) uint64, one per trial.
@@ -185,15 +190,10 @@ def weight_flip_kernel(W, xiT, sigma, c, n, act, H0, ms, states, counts, fc=Fals
                 for cc in range(C):
                     e = 0
                     for mu in range(P):
-                        out = 0.0
+                        of, oi = 0.0, np.int64(0)
                         for l2 in range(K):
-                            h = H[cc, l2, mu]
-                            if act == SIGN:
-                                g = 1.0 if h > 0 else (-1.0 if h < 0 else 0.0)
-                            else:
-                                g = h if h > 0 else 0.0
-                            out += c[l2] * g
-                        if sigma[mu] * out <= 0:
+                            of, oi = _add_unit(act, gtab, n, c[l2], H[cc, l2, mu], of, oi)
+                        if (sigma[mu] * oi <= 0) if act == TABLE else (sigma[mu] * of <= 0):
                             e += 1
                     counts[t, k, cc] = e
                 k += 1
@@ -217,9 +217,18 @@ _SHAPES = {"tree": "W (C, N), xi (P, N), sigma (P,), K | N",
            "fully_connected": "W (C, K N), xi (P, N), sigma (P,)"}
 
 
+def _act(activation: str, W: np.ndarray, K: int, n: int):
+    """The kernels' (code, table): sign, ReLU, or a tabled g (binary weights)."""
+    spec = activations.parse(activation, "activation")
+    if spec.integer:
+        return (SIGN if spec.code == activations.SIGN else RELU), np.zeros(1, np.int64)
+    if not np.issubdtype(W.dtype, np.integer):
+        raise InputError("activation", activation, "robustness of real weights takes sign or relu for now")
+    return TABLE, activations.binary_table(spec, n, K)[0]
+
+
 def _check(W, xi, sigma, activation, K, architecture="tree"):
-    if activation not in _ACT:
-        raise InputError("activation", activation, "allowed: sign, relu")
+    activations.parse(activation, "activation")
     if architecture not in model.ARCHITECTURES:
         raise InputError("architecture", architecture, "allowed: " + ", ".join(model.ARCHITECTURES))
     W = np.atleast_2d(np.asarray(W))
@@ -251,9 +260,10 @@ def input_flip_error(W, xi, sigma, activation: str, K: int, fractions, trials: i
     W, C, P, ms, order = _setup(W, xi, sigma, activation, K, fractions, trials, architecture, "inputs")
     counts = np.zeros((P, len(ms), C), np.int64)
     H0 = np.ascontiguousarray(_fields(W, xi, K, architecture).transpose(2, 1, 0))
+    n = model.fan_in(xi.shape[1], K, architecture)
     input_flip_kernel(np.ascontiguousarray(W.T, dtype=np.float64), np.ascontiguousarray(xi, dtype=np.int8),
                       np.asarray(sigma, np.int8), model.output_weights(activation, K).astype(np.float64),
-                      model.fan_in(xi.shape[1], K, architecture), _ACT[activation], H0, ms[order], int(trials),
+                      n, *_act(activation, W, K, n), H0, ms[order], int(trials),
                       stream_states(seed, index, INPUT_FLIP, P), counts, architecture == "fully_connected")
     out = np.empty((C, len(ms)))
     out[:, order] = counts.sum(axis=0).T / (P * trials)
@@ -266,9 +276,10 @@ def weight_flip_error(W, xi, sigma, activation: str, K: int, fractions, trials: 
     (docs/algorithms.md §7; K L = N for a tree, K N fully connected)."""
     W, C, P, ms, order = _setup(W, xi, sigma, activation, K, fractions, trials, architecture, "weights")
     counts = np.zeros((trials, len(ms), C), np.int64)
+    n = model.fan_in(xi.shape[1], K, architecture)
     weight_flip_kernel(W.astype(np.float64), np.ascontiguousarray(xi.T, dtype=np.float64),
                        np.asarray(sigma, np.float64), model.output_weights(activation, K).astype(np.float64),
-                       model.fan_in(xi.shape[1], K, architecture), _ACT[activation],
+                       n, *_act(activation, W, K, n),
                        _fields(W, xi, K, architecture), ms[order],
                        stream_states(seed, index, WEIGHT_NOISE, trials), counts, architecture == "fully_connected")
     out = np.empty((C, len(ms)))
@@ -299,8 +310,10 @@ def gaussian_weight_error(W, xi, sigma, activation: str, K: int, levels, trials:
             Wn = Wl + s * norm * eta / np.sqrt(n)
             Wn *= np.sqrt(n) / np.linalg.norm(Wn, axis=2, keepdims=True)
             H = _fields(Wn.reshape(C, K * n), xi, K, architecture)
-            g_ = np.sign(H) if activation == "sign" else np.maximum(H, 0.0)
-            out = np.einsum("l,clp->cp", c, g_)
+            g_ = np.stack([model.activate(activation, Hc, n) for Hc in H])
+            out = c[0] * g_[:, 0]
+            for l in range(1, K):  # in order, as relusim.model sums
+                out = out + c[l] * g_[:, l]
             err[:, j] += np.mean(sigma * out <= 0, axis=1)
     return err / trials
 

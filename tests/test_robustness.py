@@ -25,7 +25,8 @@ def binomial_sigma(p, n):
     return np.sqrt(max(p * (1 - p), 1e-4) / n)
 
 
-@pytest.mark.parametrize("activation,N,K", [("relu", 40, 4), ("sign", 45, 3), ("relu", 42, 2)])
+@pytest.mark.parametrize("activation,N,K", [("relu", 40, 4), ("sign", 45, 3), ("relu", 42, 2), ("tanh", 40, 4),
+                                            ("quadratic", 40, 2)])
 def test_vectorised_equals_plain_loop_with_the_same_flips(activation, N, K):
     W, xi, sigma = teacher_solutions(activation, N, K, 12, seed=5)
     fr = [0.3, 0.0, 0.5, 1.0, 0.02, 0.3]  # unsorted, repeated, both ends
@@ -93,11 +94,12 @@ def test_curve_is_monotone_within_error_bars(activation, N, K):
     assert np.all(np.diff(row) >= -3 * np.hypot(sig[1:], sig[:-1]))
 
 
-def test_weight_flips_match_a_plain_loop():
+@pytest.mark.parametrize("act", ["relu", "erf(scale=2)"])
+def test_weight_flips_match_a_plain_loop(act):
     """The weight-noise kernel flips, per trial, the prefix of one Fisher-Yates shuffle of the weights."""
-    W, xi, sigma = teacher_solutions("relu", 40, 4, 30, seed=3)
+    W, xi, sigma = teacher_solutions(act, 40, 4, 30, seed=3)
     fr, T = [0.0, 0.1, 0.25, 0.5], 4
-    fast = R.weight_flip_error(W, xi, sigma, "relu", 4, fr, T, seed=1, index=0)
+    fast = R.weight_flip_error(W, xi, sigma, act, 4, fr, T, seed=1, index=0)
     ms = R.flip_counts(fr, 40)
     slow = np.zeros_like(fast)
     states = R.stream_states(1, 0, R.WEIGHT_NOISE, T)
@@ -110,7 +112,7 @@ def test_weight_flips_match_a_plain_loop():
             for c in range(len(W)):
                 w = W[c].copy()
                 w[perm[:m]] *= -1
-                slow[c, k] += model.energy(w, xi, sigma, "relu", 4) / len(sigma) / T
+                slow[c, k] += model.energy(w, xi, sigma, act, 4) / len(sigma) / T
     np.testing.assert_allclose(fast, slow, atol=1e-12)
 
 
