@@ -21,7 +21,8 @@ from relusim.theory.rs import WEIGHTS, ConvergenceError, at_threshold, capacity_
 from relusim.theory.rsb import capacity_1rsb_spherical, local_entropy, local_entropy_extrapolated
 from relusim.theory.stabilities import sign_lattice_edges, stability_bin_probs, stability_density
 
-_ACT_HELP = "activation(s), comma separated: " + ", ".join(REGISTRY) + ", relu_shift<b>"
+_ACT_HELP = ("activation(s), comma separated: " + ", ".join(REGISTRY)
+             + ", relu_shift<b> (max(0, x - b)), erf_scale<a> (erf(a x), a > 0)")
 
 
 # --- parsing -------------------------------------------------------------------------------------
@@ -224,9 +225,12 @@ def _capacity_row(a: str, w: str) -> dict:
         rsb = None
         notes.append("1RSB: not computed for binary weights")
     else:
-        rsb = _finite_or_none(capacity_1rsb_spherical(a).alpha)
+        c1 = capacity_1rsb_spherical(a)
+        rsb = _finite_or_none(c1.alpha)
         if rsb is None:
             notes.append("1RSB: diverges at K = inf (rho'(1) = inf)")
+        elif c1.x == 0.0:
+            notes.append("1RSB: no interior stationary point (within 1e-6 of RS), the RS value")
     return dict(activation=a, weights=w, alpha_c_rs=rs, alpha_at=alpha_at, q_at=q_at,
                 alpha_c_1rsb=rsb, note="; ".join(notes))
 

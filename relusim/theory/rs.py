@@ -301,6 +301,22 @@ def at_lhs(act: Activation | str, weights: str, q: float) -> float:
     return alpha * energetic * entropic
 
 
+def at_lhs_limit(act: Activation | str) -> float:
+    """``lim_{q -> 1}`` of the spherical :func:`at_lhs`: ``L = rho'(1) + rho''(1)/rho'(1)`` (ours, docs/theory.md §4).
+
+    As ``rho -> 1``, ``A1 ~ A2 ~ 1/(2 (1-rho)^2)`` (``r(x) ~ -x`` and ``r (x + r) -> 1`` for ``x -> -inf``), and
+    ``alpha (1-q)^2 = q/(rho' A1)``, so ``at_lhs = q [rho' A2/A1 + rho''/rho'] -> L``, with corrections of
+    order ``sqrt(1-q)``. Gaussian Poincare inequality: ``rho'(1) = E g'^2 / Var g >= 1``, equality iff ``g``
+    is affine, and ``rho''(1) = E g''^2 / Var g >= 0``; so ``L > 1`` for every non-linear ``g``: its RS
+    branch is unstable before the spherical RS capacity, however weak the non-linearity.
+
+    >>> at_lhs_limit("perceptron"), round(at_lhs_limit("quadratic"), 12)  # 1 + 0; 2 + 2/2
+    (1.0, 3.0)
+    """
+    act = as_activation(act)
+    return float(act.drho1 + float(act.d2rho(1.0)) / act.drho1)
+
+
 @dataclass(frozen=True)
 class ATPoint:
     """The RS instability: ``alpha_AT`` and the overlap there; ``marginal`` if RS holds up to capacity.
@@ -323,8 +339,10 @@ def at_threshold(act: Activation | str, weights: str) -> ATPoint:
     """RS (de Almeida-Thouless) instability ``alpha_AT`` (docs/theory.md §4): root of ``at_lhs(q) = 1`` in ``q``.
 
     The scan runs up to ``q = 1 - 1e-6`` (spherical) or ``0.999`` (binary): logistic crosses at
-    ``q = 0.98``. If the condition never fails (spherical perceptron), returns the capacity with
-    ``marginal=True``. Even activations: the ``q = 0`` saddle goes unstable at
+    ``q = 0.98``. If the condition never fails there: a linear ``g`` (spherical perceptron) is stable up
+    to the capacity, returned with ``marginal=True``; any other spherical ``g`` crosses beyond the scan
+    (:func:`at_lhs_limit` ``> 1``, e.g. ``erf_scale0.1`` at ``1 - q ~ 3e-7``), returned as ``alpha(q_max)``,
+    a lower bound on ``alpha_AT``, with a note. Even activations: the ``q = 0`` saddle goes unstable at
     :func:`alpha_paramagnetic`, where the ``q > 0`` branch starts; if that branch starts unstable the
     threshold is ``alpha_0`` at ``q = 0`` (quadratic: ``pi/4``, the branch is unstable everywhere).
 
@@ -348,8 +366,15 @@ def at_threshold(act: Activation | str, weights: str) -> ATPoint:
                        f"where the q > 0 branch starts, RS-unstable {where}")
     if len(cross) == 0:
         if weights == "spherical" and np.isfinite(act.drho1):
-            return ATPoint(act.name, weights, capacity_rs_spherical(act), 1.0, True,
-                           "none below capacity: RS is stable up to alpha_c_rs")
+            L = at_lhs_limit(act)
+            if not L > 1.0 + 1e-9:
+                return ATPoint(act.name, weights, capacity_rs_spherical(act), 1.0, True,
+                               "none below capacity: RS is stable up to alpha_c_rs (marginal there)")
+            a_lo = alpha_of_q(act, weights, q_max)[0]
+            return ATPoint(act.name, weights, a_lo, q_max, False,
+                           f"RS turns unstable only beyond q = 1 - {1.0 - q_max:.0e} (the AT left side tends to "
+                           f"rho'(1) + rho''(1)/rho'(1) = {L:.6g} > 1 as q -> 1): alpha_AT lies between "
+                           f"{a_lo:.6g} (shown) and alpha_c_rs")
         raise ConvergenceError(f"no RS instability for q <= {q_max}", activation=act.name,
                                weights=weights)
     i = cross[0]
