@@ -180,7 +180,12 @@ def _root_in_q(f: Callable[[float], float], what: str, lo: float, hi: float, **p
 
 
 def is_even(act: Activation | str) -> bool:
-    """``g(-x) = g(x)`` up to a constant (``rho'(0) = 0``, e.g. quadratic): ``q = 0`` solves RS at every alpha."""
+    """``rho'(0) = (E[x g(x)])^2 / Q_eff = 0``: ``g`` has no linear Hermite part, as every even ``g`` (quadratic).
+
+    Then ``q = 0`` solves the RS equations at every alpha (``qhat = alpha rho'(q) A1`` vanishes there): the
+    unit-wise symmetry ``w_l -> -w_l`` of an even ``g`` leaves typical solutions uncorrelated until
+    :func:`alpha_paramagnetic`. (An odd ``g`` with no linear part, e.g. ``He_3``, would qualify too.)
+    """
     return abs(float(as_activation(act).drho(0.0))) < 1e-9
 
 
