@@ -246,3 +246,22 @@ def test_weakly_nonlinear_spherical_rs_is_not_reported_stable_up_to_capacity():
     assert not at.marginal and "beyond" in at.note
     assert 2.0 < at.alpha < capacity_rs_spherical("erf_scale0.1")
     assert at_lhs_limit("erf_scale0.1") > 1.0
+
+
+def test_rarely_firing_shifted_relu_folds_the_rs_map_and_the_solvers_say_so():
+    # relu_shift3: alpha(q) rises, falls and rises again; inside the fold RS has several saddles
+    from relusim.theory.rs import ConvergenceError, at_threshold, rs_ambiguous_range, rs_saddle
+    assert rs_ambiguous_range("relu_shift2.5", "spherical") is None
+    lo, hi = rs_ambiguous_range("relu_shift3", "spherical")
+    assert 5 < lo < hi < capacity_rs_spherical("relu_shift3")
+    with pytest.raises(ConvergenceError):
+        rs_saddle("relu_shift3", "spherical", 0.5 * (lo + hi))
+    with pytest.raises(ConvergenceError):
+        at_threshold("relu_shift3", "spherical")
+    assert rs_saddle("relu_shift3", "spherical", 0.5 * lo).q < rs_saddle("relu_shift3", "spherical", 1.1 * hi).q
+
+
+def test_binary_capacity_of_a_rarely_firing_unit_is_found_at_small_q_below_the_annealed_bound():
+    from relusim.theory.rs import capacity_rs_binary
+    s = capacity_rs_binary("relu_shift2.5")
+    assert s.q < 0.05 and 0.999 < s.alpha < 1.0

@@ -48,6 +48,12 @@ def gauss_hermite(n: int = 151) -> tuple[np.ndarray, np.ndarray]:
     return z, w / w.sum()
 
 
+@lru_cache(maxsize=32)
+def gauss_legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Legendre nodes and weights on [-1, 1] (cached: the panels of :func:`_bivariate` reuse them)."""
+    return np.polynomial.legendre.leggauss(n)
+
+
 @dataclass(frozen=True)
 class Activation:
     """Effective order parameters of ``g`` (docs/theory.md §1); every callable takes an array of ``q``."""
@@ -266,7 +272,7 @@ def _bivariate(f1: ArrayFn, f2: ArrayFn, q, n: int, kinks: tuple[float, ...] = (
         vals = f1(x) * f2(y)
         return np.einsum("qiaj,i,j->q", vals, w, w).reshape(shape)
     L = 10.0
-    t, wt = np.polynomial.legendre.leggauss(n)
+    t, wt = gauss_legendre(n)
     xe = np.concatenate(([-L], np.sort([k for k in kinks if -L < k < L]), [L]))
     x = (xe[:-1, None] + (xe[1:] - xe[:-1])[:, None] * (t + 1) / 2).ravel()
     wx = ((xe[1:] - xe[:-1])[:, None] / 2 * wt).ravel() * np.exp(-x * x / 2) / np.sqrt(2 * np.pi)

@@ -17,7 +17,8 @@ import numpy as np
 from relusim.errors import InputError
 from relusim.theory.activations import REGISTRY, get_activation
 from relusim.theory.franz_parisi import franz_parisi_entropy
-from relusim.theory.rs import WEIGHTS, ConvergenceError, at_threshold, capacity_rs, check_alpha, check_weights
+from relusim.theory.rs import (WEIGHTS, ConvergenceError, at_threshold, capacity_rs, check_alpha, check_weights,
+                               rs_ambiguous_range)
 from relusim.theory.rsb import capacity_1rsb_spherical, local_entropy, local_entropy_extrapolated
 from relusim.theory.stabilities import sign_lattice_edges, stability_bin_probs, stability_density
 
@@ -213,7 +214,13 @@ def _capacity_row(a: str, w: str) -> dict:
     if rs is None:
         notes.append(f"RS: diverges ({a}, {w}: rho'(1) = inf"
                      + ("; at finite K the RS capacity grows like sqrt K)" if a == "sign" else ")"))
+    amb = rs_ambiguous_range(a, w)
+    if amb is not None:
+        notes.append(f"RS: several RS saddles for alpha in [{amb[0]:.6g}, {amb[1]:.6g}] (alpha(q) folds back, "
+                     "a first-order RS transition): alpha_c_rs is the q -> 1 end of the upper branch")
     try:
+        if amb is not None:
+            raise ConvergenceError("not computed where the RS saddle is not unique")
         at = at_threshold(a, w)
         alpha_at, q_at = _finite_or_none(at.alpha), _finite_or_none(at.q)
         if at.note:

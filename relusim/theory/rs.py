@@ -16,6 +16,7 @@ raises :class:`ConvergenceError` with its parameters when no bracket or no conve
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable
 
 import numpy as np
@@ -202,6 +203,41 @@ def alpha_paramagnetic(act: Activation | str) -> float:
     return 1.0 / (float(act.d2rho(0.0)) * A1(0.0)) if is_even(act) else np.inf
 
 
+_TURN_GRID = np.concatenate([np.geomspace(1e-4, 0.05, 8), np.linspace(0.1, 0.95, 18), [0.99]])
+
+
+@lru_cache(maxsize=None)
+def _turns(act: Activation, weights: str) -> tuple[float, float] | None:
+    a = np.array([alpha_of_q(act, weights, q)[0] for q in _TURN_GRID])
+    down = np.nonzero(np.diff(a) < 0)[0]
+    if len(down) == 0:
+        return None
+    return float(a[down[-1] + 1:].min() if down[-1] + 1 < len(a) else a[-1]), float(a[:down[0] + 1].max())
+
+
+def rs_ambiguous_range(act: Activation | str, weights: str) -> tuple[float, float] | None:
+    """``(alpha_min, alpha_max)`` where the RS map ``q -> alpha(q)`` folds back (several RS saddles at one
+    alpha, a first-order transition of the RS theory), or ``None`` where it is monotone (every
+    registry activation; shifted ReLUs up to ``b = 2.5``). On a 27-point grid in ``q <= 0.99``.
+
+    A unit that rarely fires (``relu_shift3``: ``rho'(0) = H(b)^2/Var g = 0.024``) makes ``alpha(q)`` rise
+    steeply at small ``q``, fall, then rise again to the capacity; the solvers here follow one branch,
+    so inside this range they raise :class:`ConvergenceError` rather than pick one.
+
+    >>> rs_ambiguous_range("relu", "spherical") is None
+    True
+    """
+    return _turns(as_activation(act), weights)
+
+
+def _check_unique(act: Activation, weights: str, alpha: float, what: str) -> None:
+    amb = rs_ambiguous_range(act, weights)
+    if amb is not None and amb[0] <= alpha <= amb[1]:
+        raise ConvergenceError(f"{what}: several RS saddles for alpha in [{amb[0]:.6g}, {amb[1]:.6g}] "
+                               "(alpha(q) not monotone, a first-order RS transition): not handled",
+                               activation=act.name, weights=weights, alpha=alpha)
+
+
 def rs_saddle(act: Activation | str, weights: str, alpha: float) -> RSSaddle:
     """Solve the RS saddle point at ``alpha`` (docs/theory.md §3) by a bracketed root of ``alpha(q) = alpha``.
 
@@ -221,6 +257,7 @@ def rs_saddle(act: Activation | str, weights: str, alpha: float) -> RSSaddle:
         phi = (phi_rs_binary(act, alpha, 0.0, 0.0) if weights == "binary"
                else phi_rs_spherical(act, alpha, 0.0))
         return RSSaddle(act.name, weights, alpha, 0.0, 0.0, float(phi))
+    _check_unique(act, weights, alpha, "RS saddle")
     q = _root_in_q(lambda q: np.log(alpha_of_q(act, weights, q)[0] / alpha), "RS saddle",
                    1e-12, _Q_MAX[weights], activation=act.name, weights=weights, alpha=alpha)
     a, qhat = alpha_of_q(act, weights, q)
@@ -249,8 +286,16 @@ def capacity_rs_binary(act: Activation | str) -> RSSaddle:
         a, qhat = alpha_of_q(act, "binary", q)
         return phi_rs_binary(act, a, q, qhat)
 
-    q = _root_in_q(phi_at, "binary zero-entropy capacity", 0.05, 0.95, activation=act.name)
+    lo, hi = 0.05, 0.95
+    if phi_at(lo) < 0:  # a unit that rarely fires (relu_shift2.5): rho(q) << q, the zero is at small q
+        grid = np.geomspace(1e-8, lo, 25)
+        pos = [q for q in grid if phi_at(q) > 0]
+        if pos:
+            lo = pos[-1]
+            hi = grid[min(np.searchsorted(grid, lo) + 1, len(grid) - 1)]
+    q = _root_in_q(phi_at, "binary zero-entropy capacity", lo, hi, activation=act.name)
     a, qhat = alpha_of_q(act, "binary", q)
+    _check_unique(act, "binary", a, "binary zero-entropy capacity")
     return RSSaddle(act.name, "binary", a, q, qhat, phi_at(q))
 
 
@@ -359,6 +404,10 @@ def at_threshold(act: Activation | str, weights: str) -> ATPoint:
     """
     act = as_activation(act)
     check_weights(weights)
+    amb = rs_ambiguous_range(act, weights)
+    if amb is not None:
+        raise ConvergenceError(f"AT line not computed: several RS saddles for alpha in [{amb[0]:.6g}, "
+                               f"{amb[1]:.6g}] (alpha(q) not monotone)", activation=act.name, weights=weights)
     q_max = _AT_Q_MAX[weights]
     tail = 1.0 - np.logspace(-2, np.log10(1.0 - q_max), 2 * int(round(-np.log10(1.0 - q_max))) - 3)
     qs = np.concatenate([np.linspace(0.02, 0.98, 17), tail])
