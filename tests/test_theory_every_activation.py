@@ -265,3 +265,18 @@ def test_binary_capacity_of_a_rarely_firing_unit_is_found_at_small_q_below_the_a
     from relusim.theory.rs import capacity_rs_binary
     s = capacity_rs_binary("relu_shift2.5")
     assert s.q < 0.05 and 0.999 < s.alpha < 1.0
+
+
+@pytest.mark.parametrize("config, name", [("erf(scale=2)", "erf_scale2"), ("erf(0.5)", "erf_scale0.5"),
+                                          ("relu_shift(shift=0.5)", "relu_shift0.5"), ("erf(scale=1)", "erf"),
+                                          ("relu_shift(-1)", "relu_shift-1")])
+def test_config_spelling_of_a_parametrised_activation_is_the_same_activation(config, name):
+    assert get_activation(config).name == name
+    x = np.linspace(-3, 3, 7)
+    assert np.array_equal(g_numpy(config)(x), g_numpy(name)(x))
+
+
+@pytest.mark.parametrize("bad", ["erf(shift=2)", "tanh(scale=2)", "erf(scale=0)", "erf(scale=2", "relu_shift()"])
+def test_bad_config_spellings_are_input_errors(bad):
+    with pytest.raises(InputError):
+        get_activation(bad)

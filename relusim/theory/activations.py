@@ -28,6 +28,7 @@ and ``erf_scale<a>`` (``g = erf(a x)``, ``a > 0``; ``erf`` is ``a = 1``).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable
@@ -130,9 +131,11 @@ FAMILIES: dict[str, tuple[str | None, float | None, bool]] = {
     "relu_shift": ("shift", None, False),
 }
 _ALIASES = {"perceptron": "linear"}
+_CALL = re.compile(r"^([a-z_]+)\(\s*(?:([a-z_]+)\s*=\s*)?([^()=,\s]+)\s*\)$")
 _PREFIXES = (("relu_shift", "relu_shift", "shift"), ("erf_scale", "erf", "scale"))  # name prefix, family, key
 NAMES_ALLOWED = ("perceptron, linear, sign, relu, erf, tanh, quadratic, logistic, softplus, "
-                 "relu_shift<b> (g = max(0, x - b)), erf_scale<a> (g = erf(a x), a > 0)")
+                 "relu_shift<b> (g = max(0, x - b)), erf_scale<a> (g = erf(a x), a > 0); "
+                 "also spelt relu_shift(shift=b), erf(scale=a)")
 
 
 def _num(v: float) -> str:
@@ -153,16 +156,28 @@ def _check_param(family: str, key: str, value, name) -> float:
 
 
 def split_name(name: str) -> tuple[str, dict[str, float]]:
-    """Family and parameters of an activation name.
+    """Family and parameters of an activation name: ``relu_shift<b>``, ``erf_scale<a>``, a family name,
+    or the config spelling ``relu_shift(shift=0.5)``, ``erf(scale=2)``, ``erf(2)``.
 
     >>> split_name("relu_shift-0.5"), split_name("erf_scale2"), split_name("perceptron")
     (('relu_shift', {'shift': -0.5}), ('erf', {'scale': 2.0}), ('linear', {}))
+    >>> split_name("erf(scale=2)") == split_name("erf_scale2")
+    True
     """
     key = str(name).strip().lower()
     key = _ALIASES.get(key, key)
     if key in FAMILIES:
         pkey, default, _ = FAMILIES[key]
         return key, ({} if pkey is None or default is None else {pkey: default})
+    call = _CALL.match(key)  # the config spelling: erf(scale=2), relu_shift(shift=0.5), erf(2)
+    if call and _ALIASES.get(call.group(1), call.group(1)) in FAMILIES \
+            and FAMILIES[_ALIASES.get(call.group(1), call.group(1))][0] is None:
+        raise InputError("activation", name, f"{call.group(1)} takes no parameter")
+    if call and call.group(1) in FAMILIES and FAMILIES[call.group(1)][0] is not None:
+        family, pkey = call.group(1), FAMILIES[call.group(1)][0]
+        if call.group(2) not in (None, pkey):
+            raise InputError("activation", name, f"{family} takes the parameter {pkey}, not {call.group(2)}")
+        return family, {pkey: _check_param(family, pkey, call.group(3), name)}
     for prefix, family, pkey in _PREFIXES:
         if key.startswith(prefix) and len(key) > len(prefix):
             return family, {pkey: _check_param(family, pkey, key[len(prefix):], name)}
@@ -419,7 +434,7 @@ def get_activation(name: str) -> Activation:
     >>> round(float(get_activation("sign").rho(0.5)), 6)  # (2/pi) arcsin(1/2) = 1/3
     0.333333
     """
-    key = str(name).lower()
+    key = str(name).strip().lower()
     if key in REGISTRY:
         return REGISTRY[key]()
     family, params = split_name(key)  # InputError for an unknown name or a bad parameter
