@@ -349,7 +349,7 @@ def tanh() -> Activation:
 
 def erf_(scale: float = 1.0) -> Activation:
     """``g = erf(a x)``, ``a = scale > 0``, in closed form (Williams, NIPS 1997, "Computing with infinite
-    networks", eq. (11) with ``Sigma = [[1, q], [q, 1]]`` and input weight ``a``; docs/theory.md §9):
+    networks": its erf kernel with input covariance ``[[1, q], [q, 1]]`` and input weight ``a``; docs/theory.md §9):
 
     ``q_eff(q) = (2/pi) arcsin(c q)``, ``c = 2a^2/(1 + 2a^2)``, ``Q_eff = (2/pi) arcsin c``, hence
     ``rho = arcsin(c q)/arcsin c``, ``rho' = c/(sqrt(1 - c^2 q^2) arcsin c)``,
