@@ -16,16 +16,26 @@ An :class:`Activation` holds ``Q_eff`` and vectorised callables for ``q_eff, rho
 plus ``drho1 = rho'(1)`` (``inf`` for sign). Closed forms exist for the perceptron (linear), sign and
 ReLU; :func:`from_function` builds any other activation from ``g`` and ``g'`` (optionally ``g''``) by
 Gauss-Hermite quadrature, so a new activation is one small function (see :func:`shifted_relu`).
+
+The unit function itself, ``g`` as a plain NumPy callable, is defined once here for every name
+(:func:`g_numpy`, :data:`G`, :func:`is_odd`), so that the Monte Carlo can evaluate exactly the ``g``
+whose kernel the theory uses; every :class:`Activation` of the registry carries it as ``act.g``.
+
+Names: ``linear`` (= ``perceptron``), ``sign``, ``relu``, ``erf``, ``tanh``, ``quadratic``,
+``logistic``, ``softplus``, and two families with a parameter: ``relu_shift<b>`` (``g = max(0, x - b)``)
+and ``erf_scale<a>`` (``g = erf(a x)``, ``a > 0``; ``erf`` is ``a = 1``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable
 
 import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
+from scipy.special import erf as _erf
 
 from relusim.errors import InputError
 
@@ -39,6 +49,12 @@ def gauss_hermite(n: int = 151) -> tuple[np.ndarray, np.ndarray]:
     return z, w / w.sum()
 
 
+@lru_cache(maxsize=32)
+def gauss_legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Legendre nodes and weights on [-1, 1] (cached: the panels of :func:`_bivariate` reuse them)."""
+    return np.polynomial.legendre.leggauss(n)
+
+
 @dataclass(frozen=True)
 class Activation:
     """Effective order parameters of ``g`` (docs/theory.md §1); every callable takes an array of ``q``."""
@@ -49,6 +65,9 @@ class Activation:
     drho: ArrayFn
     d2rho: ArrayFn
     drho1: float
+    g: ArrayFn | None = field(default=None, compare=False)
+    """The unit function ``g`` itself (the same callable as :func:`g_numpy` of ``name``); ``None`` only
+    for an :class:`Activation` built by hand from its kernel."""
 
     def rho(self, q):
         """Normalised covariance ``rho(q) = q_eff(q) / Q_eff``; ``rho(0) = 0``, ``rho(1) = 1``."""
@@ -59,10 +78,157 @@ def _clip(q):
     return np.clip(np.asarray(q, dtype=float), -1.0, 1.0)
 
 
+# --- the unit functions g: one definition per name, for the theory and the Monte Carlo -----------
+
+def _f(x) -> np.ndarray:
+    return np.asarray(x, dtype=float)
+
+
+def _linear(x):
+    return np.array(x, dtype=float)
+
+
+def _sign(x):
+    return np.sign(_f(x))  # sgn 0 = 0
+
+
+def _relu(x):
+    return np.maximum(_f(x), 0.0)
+
+
+def _quadratic(x):
+    x = _f(x)
+    return x * x
+
+
+def _tanh(x):
+    return np.tanh(_f(x))
+
+
+def _erf1(x):
+    return _erf(_f(x))
+
+
+def _logistic(x):
+    return 0.5 * (1.0 + np.tanh(0.5 * _f(x)))  # = 1/(1+e^-x), no overflow for large |x|
+
+
+def _softplus(x):
+    return np.logaddexp(0.0, _f(x))  # = log(1+e^x), no overflow
+
+
+#: ``g`` of every parameter-free name (``erf`` is ``erf(x)``, scale 1), as plain NumPy callables.
+G: dict[str, ArrayFn] = {
+    "linear": _linear, "sign": _sign, "relu": _relu, "erf": _erf1, "tanh": _tanh,
+    "quadratic": _quadratic, "logistic": _logistic, "softplus": _softplus,
+}
+
+#: family: (parameter name or None, its default (None: required), g odd)
+FAMILIES: dict[str, tuple[str | None, float | None, bool]] = {
+    "linear": (None, None, True), "sign": (None, None, True), "relu": (None, None, False),
+    "erf": ("scale", 1.0, True), "tanh": (None, None, True), "quadratic": (None, None, False),
+    "logistic": (None, None, False), "softplus": (None, None, False),
+    "relu_shift": ("shift", None, False),
+}
+_ALIASES = {"perceptron": "linear"}
+_CALL = re.compile(r"^([a-z_]+)\(\s*(?:([a-z_]+)\s*=\s*)?([^()=,\s]+)\s*\)$")
+_PREFIXES = (("relu_shift", "relu_shift", "shift"), ("erf_scale", "erf", "scale"))  # name prefix, family, key
+NAMES_ALLOWED = ("perceptron, linear, sign, relu, erf, tanh, quadratic, logistic, softplus, "
+                 "relu_shift<b> (g = max(0, x - b)), erf_scale<a> (g = erf(a x), a > 0); "
+                 "also spelt relu_shift(shift=b), erf(scale=a)")
+
+
+def _num(v: float) -> str:
+    """The shortest spelling of ``v`` that reads back as ``v`` (``0.5``, ``-1``, ``0.1234567``)."""
+    short = f"{v:g}"
+    return short if float(short) == v else repr(float(v))
+
+
+def _check_param(family: str, key: str, value, name) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = float("nan")
+    if not np.isfinite(v) or (key == "scale" and not v > 0):
+        raise InputError("activation", name, f"the {key} of {family} must be a finite number"
+                         + (" > 0" if key == "scale" else ""))
+    return v
+
+
+def split_name(name: str) -> tuple[str, dict[str, float]]:
+    """Family and parameters of an activation name: ``relu_shift<b>``, ``erf_scale<a>``, a family name,
+    or the config spelling ``relu_shift(shift=0.5)``, ``erf(scale=2)``, ``erf(2)``.
+
+    >>> split_name("relu_shift-0.5"), split_name("erf_scale2"), split_name("perceptron")
+    (('relu_shift', {'shift': -0.5}), ('erf', {'scale': 2.0}), ('linear', {}))
+    >>> split_name("erf(scale=2)") == split_name("erf_scale2")
+    True
+    """
+    key = str(name).strip().lower()
+    key = _ALIASES.get(key, key)
+    if key in FAMILIES:
+        pkey, default, _ = FAMILIES[key]
+        return key, ({} if pkey is None or default is None else {pkey: default})
+    call = _CALL.match(key)  # the config spelling: erf(scale=2), relu_shift(shift=0.5), erf(2)
+    if call and _ALIASES.get(call.group(1), call.group(1)) in FAMILIES \
+            and FAMILIES[_ALIASES.get(call.group(1), call.group(1))][0] is None:
+        raise InputError("activation", name, f"{call.group(1)} takes no parameter")
+    if call and call.group(1) in FAMILIES and FAMILIES[call.group(1)][0] is not None:
+        family, pkey = call.group(1), FAMILIES[call.group(1)][0]
+        if call.group(2) not in (None, pkey):
+            raise InputError("activation", name, f"{family} takes the parameter {pkey}, not {call.group(2)}")
+        return family, {pkey: _check_param(family, pkey, call.group(3), name)}
+    for prefix, family, pkey in _PREFIXES:
+        if key.startswith(prefix) and len(key) > len(prefix):
+            return family, {pkey: _check_param(family, pkey, key[len(prefix):], name)}
+    raise InputError("activation", name, "allowed: " + NAMES_ALLOWED)
+
+
+def is_odd(name: str) -> bool:
+    """``g(-x) = -g(x)``: linear, sign, erf (any scale) and tanh. The Monte Carlo's readout rule
+    (odd: ``c_l = +1``; otherwise balanced ``+-1``). logistic is odd only up to the constant 1/2, so it
+    is not odd here: with ``c_l = +1`` its output would have a mean growing like ``sqrt K``.
+
+    >>> [is_odd(a) for a in ("perceptron", "sign", "erf_scale2", "tanh", "relu", "quadratic", "logistic")]
+    [True, True, True, True, False, False, False]
+    """
+    return FAMILIES[split_name(name)[0]][2]
+
+
+def g_numpy(name: str, **params) -> ArrayFn:
+    """The unit function ``g`` of an activation as a NumPy callable (float64 in, float64 out).
+
+    ``name`` is a family (``G``'s keys, ``perceptron``, ``relu_shift``, ``erf``) with its parameter
+    as a keyword (``g_numpy("relu_shift", shift=0.5)``, ``g_numpy("erf", scale=2)``), or a full
+    registry name (``"relu_shift0.5"``, ``"erf_scale2"``). Unknown names or parameters: InputError.
+
+    >>> g_numpy("relu_shift", shift=0.5)(np.array([0.0, 2.0])), float(g_numpy("erf_scale2")(0.25))
+    (array([0. , 1.5]), 0.5204998778130465)
+    """
+    family, p = split_name(name)
+    pkey, default, _ = FAMILIES[family]
+    for k, v in params.items():
+        if k != pkey:
+            allowed = f"only the parameter {pkey}" if pkey else "no parameter"
+            raise InputError("activation", f"{name}({k}={v})", f"{family} takes {allowed}")
+        p[k] = _check_param(family, k, v, f"{name}({k}={v})")
+    if pkey is None:
+        return G[family]
+    if pkey not in p:
+        raise InputError("activation", name, f"{family} needs its {pkey}: {family}0.5 or "
+                         f"g_numpy('{family}', {pkey}=0.5)")
+    v = p[pkey]
+    if family == "relu_shift":
+        return lambda x: np.maximum(_f(x) - v, 0.0)
+    if v == 1.0:
+        return _erf1
+    return lambda x: _erf(v * _f(x))
+
+
 def perceptron() -> Activation:
     """Linear unit: ``(Q_eff, q_eff, rho') = (1, q, 1)``, the single perceptron (docs/theory.md §1 table)."""
     return Activation("perceptron", 1.0, lambda q: _clip(q), lambda q: np.ones_like(_clip(q)),
-                      lambda q: np.zeros_like(_clip(q)), 1.0)
+                      lambda q: np.zeros_like(_clip(q)), 1.0, _linear)
 
 
 def sign() -> Activation:
@@ -78,7 +244,8 @@ def sign() -> Activation:
         with np.errstate(divide="ignore", invalid="ignore"):
             return 2.0 * q / (np.pi * (1.0 - q * q) ** 1.5)
 
-    return Activation("sign", 1.0, lambda q: 2.0 / np.pi * np.arcsin(_clip(q)), drho, d2rho, np.inf)
+    return Activation("sign", 1.0, lambda q: 2.0 / np.pi * np.arcsin(_clip(q)), drho, d2rho, np.inf,
+                      _sign)
 
 
 def relu() -> Activation:
@@ -99,7 +266,7 @@ def relu() -> Activation:
             return 1.0 / ((np.pi - 1.0) * np.sqrt(1.0 - q * q))
 
     return Activation("relu", Q, q_eff, lambda q: (np.pi / 2 + np.arcsin(_clip(q))) / (np.pi - 1.0),
-                      d2rho, np.pi / (np.pi - 1.0))
+                      d2rho, np.pi / (np.pi - 1.0), _relu)
 
 
 def _bivariate(f1: ArrayFn, f2: ArrayFn, q, n: int, kinks: tuple[float, ...] = ()) -> np.ndarray:
@@ -120,7 +287,7 @@ def _bivariate(f1: ArrayFn, f2: ArrayFn, q, n: int, kinks: tuple[float, ...] = (
         vals = f1(x) * f2(y)
         return np.einsum("qiaj,i,j->q", vals, w, w).reshape(shape)
     L = 10.0
-    t, wt = np.polynomial.legendre.leggauss(n)
+    t, wt = gauss_legendre(n)
     xe = np.concatenate(([-L], np.sort([k for k in kinks if -L < k < L]), [L]))
     x = (xe[:-1, None] + (xe[1:] - xe[:-1])[:, None] * (t + 1) / 2).ravel()
     wx = ((xe[1:] - xe[:-1])[:, None] / 2 * wt).ravel() * np.exp(-x * x / 2) / np.sqrt(2 * np.pi)
@@ -170,48 +337,58 @@ def from_function(name: str, g: ArrayFn, dg: ArrayFn, d2g: ArrayFn | None = None
             lo, hi = np.clip(q - h, -1, 1), np.clip(q + h, -1, 1)
             return (drho(hi) - drho(lo)) / (hi - lo)
 
-    return Activation(name, Q, q_eff, drho, d2rho, drho1)
+    return Activation(name, Q, q_eff, drho, d2rho, drho1, g)
 
 
 def tanh() -> Activation:
     """``g = tanh``, generic quadrature path (docs/theory.md §9)."""
     def dg(x):
         return 1.0 / np.cosh(x) ** 2
-    return from_function("tanh", np.tanh, dg, lambda x: -2.0 * np.tanh(x) * dg(x))
+    return from_function("tanh", _tanh, dg, lambda x: -2.0 * np.tanh(x) * dg(x))
 
 
-def erf_() -> Activation:
-    """``g = erf``: ``q_eff = (2/pi) arcsin(2q/3)`` in closed form (Williams 1997; docs/theory.md §9)."""
-    Q = 2.0 / np.pi * np.arcsin(2.0 / 3.0)
+def erf_(scale: float = 1.0) -> Activation:
+    """``g = erf(a x)``, ``a = scale > 0``, in closed form (Williams, NIPS 1997, "Computing with infinite
+    networks": its erf kernel with input covariance ``[[1, q], [q, 1]]`` and input weight ``a``; docs/theory.md §9):
+
+    ``q_eff(q) = (2/pi) arcsin(c q)``, ``c = 2a^2/(1 + 2a^2)``, ``Q_eff = (2/pi) arcsin c``, hence
+    ``rho = arcsin(c q)/arcsin c``, ``rho' = c/(sqrt(1 - c^2 q^2) arcsin c)``,
+    ``rho'' = c^3 q/((1 - c^2 q^2)^{3/2} arcsin c)``. ``a = 1`` (``c = 2/3``) is ``erf``; ``a -> 0``
+    is the perceptron (``rho -> q``), ``a -> inf`` is sign (``c -> 1``). Named ``erf`` for
+    ``a = 1``, else ``erf_scale<a>``.
+
+    >>> round(erf_(1.0).Q_eff, 6), round(erf_(2.0).drho1, 6)  # (2/pi) arcsin(2/3); c = 8/9
+    (0.464559, 1.772089)
+    """
+    a = _check_param("erf", "scale", scale, f"erf_scale{scale}")
+    c = 2.0 * a * a / (1.0 + 2.0 * a * a)
+    asc = float(np.arcsin(c))
 
     def drho(q):
         q = _clip(q)
-        return 2.0 / np.pi * (2.0 / 3.0) / np.sqrt(1.0 - (2.0 * q / 3.0) ** 2) / Q
+        return c / (np.sqrt(1.0 - (c * q) ** 2) * asc)
 
     def d2rho(q):
         q = _clip(q)
-        a = 2.0 / 3.0
-        return 2.0 / np.pi * a ** 3 * q / (1.0 - (a * q) ** 2) ** 1.5 / Q
+        return c ** 3 * q / ((1.0 - (c * q) ** 2) ** 1.5 * asc)
 
-    return Activation("erf", Q, lambda q: 2.0 / np.pi * np.arcsin(2.0 * _clip(q) / 3.0), drho, d2rho,
-                      float(drho(1.0)))
+    name = "erf" if a == 1.0 else f"erf_scale{_num(a)}"
+    return Activation(name, 2.0 / np.pi * asc, lambda q: 2.0 / np.pi * np.arcsin(c * _clip(q)), drho,
+                      d2rho, float(drho(1.0)), g_numpy("erf", scale=a))
 
 
 def quadratic() -> Activation:
     """``g = x^2``: ``q_eff = 2 q^2``, ``Q_eff = 2``, ``rho = q^2`` (exact)."""
     return Activation("quadratic", 2.0, lambda q: 2.0 * _clip(q) ** 2, lambda q: 2.0 * _clip(q),
-                      lambda q: 2.0 * np.ones_like(_clip(q)), 2.0)
+                      lambda q: 2.0 * np.ones_like(_clip(q)), 2.0, _quadratic)
 
 
 def logistic() -> Activation:
     """``g = 1/(1+e^{-x})``, generic quadrature path."""
-    def g(x):
-        return 0.5 * (1.0 + np.tanh(x / 2.0))
-
     def dg(x):
         return 0.25 / np.cosh(x / 2.0) ** 2
 
-    return from_function("logistic", g, dg, lambda x: -np.tanh(x / 2.0) * dg(x))
+    return from_function("logistic", _logistic, dg, lambda x: -np.tanh(x / 2.0) * dg(x))
 
 
 def softplus() -> Activation:
@@ -219,7 +396,7 @@ def softplus() -> Activation:
     def dg(x):
         return 0.5 * (1.0 + np.tanh(x / 2.0))
 
-    return from_function("softplus", lambda x: np.logaddexp(0.0, x), dg,
+    return from_function("softplus", _softplus, dg,
                          lambda x: 0.25 / np.cosh(x / 2.0) ** 2)
 
 
@@ -228,7 +405,8 @@ def shifted_relu(b: float) -> Activation:
 
     ``g'' = delta(x - b)`` has no pointwise form, so ``rho''`` comes from a difference of ``rho'``.
     """
-    return from_function(f"relu_shift{b:g}", lambda x: np.maximum(x - b, 0.0),
+    b = _check_param("relu_shift", "shift", b, f"relu_shift{b}")
+    return from_function(f"relu_shift{_num(b)}", g_numpy("relu_shift", shift=b),
                          lambda x: (x > b).astype(float), n=40, kinks=(b,))
 
 
@@ -247,7 +425,8 @@ REGISTRY: dict[str, Callable[[], Activation]] = {
 
 @lru_cache(maxsize=None)
 def get_activation(name: str) -> Activation:
-    """Look an activation up by name (``REGISTRY`` keys, or ``relu_shift<b>`` for a shifted ReLU).
+    """Look an activation up by name: ``REGISTRY`` keys, ``relu_shift<b>`` (``g = max(0, x - b)``) or
+    ``erf_scale<a>`` (``g = erf(a x)``, ``a > 0``; :func:`split_name`). Cached by name.
 
     >>> relu = get_activation("relu")
     >>> round(relu.Q_eff, 6), round(relu.drho1, 6)  # (pi-1)/(2 pi), pi/(pi-1)
@@ -255,15 +434,13 @@ def get_activation(name: str) -> Activation:
     >>> round(float(get_activation("sign").rho(0.5)), 6)  # (2/pi) arcsin(1/2) = 1/3
     0.333333
     """
-    key = str(name).lower()
+    key = str(name).strip().lower()
     if key in REGISTRY:
         return REGISTRY[key]()
-    if key.startswith("relu_shift"):
-        try:
-            return shifted_relu(float(key[len("relu_shift"):]))
-        except ValueError:
-            pass
-    raise InputError("activation", name, "allowed: " + ", ".join(REGISTRY) + ", relu_shift<b>")
+    family, params = split_name(key)  # InputError for an unknown name or a bad parameter
+    if family == "relu_shift":
+        return shifted_relu(params["shift"])
+    return erf_(params["scale"])
 
 
 def as_activation(act: "Activation | str") -> Activation:

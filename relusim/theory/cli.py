@@ -17,11 +17,13 @@ import numpy as np
 from relusim.errors import InputError
 from relusim.theory.activations import REGISTRY, get_activation
 from relusim.theory.franz_parisi import franz_parisi_entropy
-from relusim.theory.rs import WEIGHTS, ConvergenceError, at_threshold, capacity_rs, check_alpha, check_weights
+from relusim.theory.rs import (WEIGHTS, ConvergenceError, at_threshold, capacity_rs, check_alpha, check_weights,
+                               rs_ambiguous_range)
 from relusim.theory.rsb import capacity_1rsb_spherical, local_entropy, local_entropy_extrapolated
 from relusim.theory.stabilities import sign_lattice_edges, stability_bin_probs, stability_density
 
-_ACT_HELP = "activation(s), comma separated: " + ", ".join(REGISTRY) + ", relu_shift<b>"
+_ACT_HELP = ("activation(s), comma separated: " + ", ".join(REGISTRY)
+             + ", relu_shift<b> (max(0, x - b)), erf_scale<a> (erf(a x), a > 0)")
 
 
 # --- parsing -------------------------------------------------------------------------------------
@@ -212,7 +214,13 @@ def _capacity_row(a: str, w: str) -> dict:
     if rs is None:
         notes.append(f"RS: diverges ({a}, {w}: rho'(1) = inf"
                      + ("; at finite K the RS capacity grows like sqrt K)" if a == "sign" else ")"))
+    amb = rs_ambiguous_range(a, w)
+    if amb is not None:
+        notes.append(f"RS: several RS saddles for alpha in [{amb[0]:.6g}, {amb[1]:.6g}] (alpha(q) folds back, "
+                     "a first-order RS transition): alpha_c_rs is the q -> 1 end of the upper branch")
     try:
+        if amb is not None:
+            raise ConvergenceError("not computed where the RS saddle is not unique")
         at = at_threshold(a, w)
         alpha_at, q_at = _finite_or_none(at.alpha), _finite_or_none(at.q)
         if at.note:
@@ -224,9 +232,12 @@ def _capacity_row(a: str, w: str) -> dict:
         rsb = None
         notes.append("1RSB: not computed for binary weights")
     else:
-        rsb = _finite_or_none(capacity_1rsb_spherical(a).alpha)
+        c1 = capacity_1rsb_spherical(a)
+        rsb = _finite_or_none(c1.alpha)
         if rsb is None:
             notes.append("1RSB: diverges at K = inf (rho'(1) = inf)")
+        elif c1.x == 0.0:
+            notes.append("1RSB: no interior stationary point (within 1e-6 of RS), the RS value")
     return dict(activation=a, weights=w, alpha_c_rs=rs, alpha_at=alpha_at, q_at=q_at,
                 alpha_c_1rsb=rsb, note="; ".join(notes))
 

@@ -16,6 +16,7 @@ raises :class:`ConvergenceError` with its parameters when no bracket or no conve
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable
 
 import numpy as np
@@ -180,7 +181,12 @@ def _root_in_q(f: Callable[[float], float], what: str, lo: float, hi: float, **p
 
 
 def is_even(act: Activation | str) -> bool:
-    """``g(-x) = g(x)`` up to a constant (``rho'(0) = 0``, e.g. quadratic): ``q = 0`` solves RS at every alpha."""
+    """``rho'(0) = (E[x g(x)])^2 / Q_eff = 0``: ``g`` has no linear Hermite part, as every even ``g`` (quadratic).
+
+    Then ``q = 0`` solves the RS equations at every alpha (``qhat = alpha rho'(q) A1`` vanishes there): the
+    unit-wise symmetry ``w_l -> -w_l`` of an even ``g`` leaves typical solutions uncorrelated until
+    :func:`alpha_paramagnetic`. (An odd ``g`` with no linear part, e.g. ``He_3``, would qualify too.)
+    """
     return abs(float(as_activation(act).drho(0.0))) < 1e-9
 
 
@@ -195,6 +201,41 @@ def alpha_paramagnetic(act: Activation | str) -> float:
     """
     act = as_activation(act)
     return 1.0 / (float(act.d2rho(0.0)) * A1(0.0)) if is_even(act) else np.inf
+
+
+_TURN_GRID = np.concatenate([np.geomspace(1e-4, 0.05, 8), np.linspace(0.1, 0.95, 18), [0.99]])
+
+
+@lru_cache(maxsize=None)
+def _turns(act: Activation, weights: str) -> tuple[float, float] | None:
+    a = np.array([alpha_of_q(act, weights, q)[0] for q in _TURN_GRID])
+    down = np.nonzero(np.diff(a) < 0)[0]
+    if len(down) == 0:
+        return None
+    return float(a[down[-1] + 1:].min() if down[-1] + 1 < len(a) else a[-1]), float(a[:down[0] + 1].max())
+
+
+def rs_ambiguous_range(act: Activation | str, weights: str) -> tuple[float, float] | None:
+    """``(alpha_min, alpha_max)`` where the RS map ``q -> alpha(q)`` folds back (several RS saddles at one
+    alpha, a first-order transition of the RS theory), or ``None`` where it is monotone (every
+    registry activation; shifted ReLUs up to ``b = 2.5``). On a 27-point grid in ``q <= 0.99``.
+
+    A unit that rarely fires (``relu_shift3``: ``rho'(0) = H(b)^2/Var g = 0.024``) makes ``alpha(q)`` rise
+    steeply at small ``q``, fall, then rise again to the capacity; the solvers here follow one branch,
+    so inside this range they raise :class:`ConvergenceError` rather than pick one.
+
+    >>> rs_ambiguous_range("relu", "spherical") is None
+    True
+    """
+    return _turns(as_activation(act), weights)
+
+
+def _check_unique(act: Activation, weights: str, alpha: float, what: str) -> None:
+    amb = rs_ambiguous_range(act, weights)
+    if amb is not None and amb[0] <= alpha <= amb[1]:
+        raise ConvergenceError(f"{what}: several RS saddles for alpha in [{amb[0]:.6g}, {amb[1]:.6g}] "
+                               "(alpha(q) not monotone, a first-order RS transition): not handled",
+                               activation=act.name, weights=weights, alpha=alpha)
 
 
 def rs_saddle(act: Activation | str, weights: str, alpha: float) -> RSSaddle:
@@ -216,6 +257,7 @@ def rs_saddle(act: Activation | str, weights: str, alpha: float) -> RSSaddle:
         phi = (phi_rs_binary(act, alpha, 0.0, 0.0) if weights == "binary"
                else phi_rs_spherical(act, alpha, 0.0))
         return RSSaddle(act.name, weights, alpha, 0.0, 0.0, float(phi))
+    _check_unique(act, weights, alpha, "RS saddle")
     q = _root_in_q(lambda q: np.log(alpha_of_q(act, weights, q)[0] / alpha), "RS saddle",
                    1e-12, _Q_MAX[weights], activation=act.name, weights=weights, alpha=alpha)
     a, qhat = alpha_of_q(act, weights, q)
@@ -244,8 +286,16 @@ def capacity_rs_binary(act: Activation | str) -> RSSaddle:
         a, qhat = alpha_of_q(act, "binary", q)
         return phi_rs_binary(act, a, q, qhat)
 
-    q = _root_in_q(phi_at, "binary zero-entropy capacity", 0.05, 0.95, activation=act.name)
+    lo, hi = 0.05, 0.95
+    if phi_at(lo) < 0:  # a unit that rarely fires (relu_shift2.5): rho(q) << q, the zero is at small q
+        grid = np.geomspace(1e-8, lo, 25)
+        pos = [q for q in grid if phi_at(q) > 0]
+        if pos:
+            lo = pos[-1]
+            hi = grid[min(np.searchsorted(grid, lo) + 1, len(grid) - 1)]
+    q = _root_in_q(phi_at, "binary zero-entropy capacity", lo, hi, activation=act.name)
     a, qhat = alpha_of_q(act, "binary", q)
+    _check_unique(act, "binary", a, "binary zero-entropy capacity")
     return RSSaddle(act.name, "binary", a, q, qhat, phi_at(q))
 
 
@@ -301,6 +351,22 @@ def at_lhs(act: Activation | str, weights: str, q: float) -> float:
     return alpha * energetic * entropic
 
 
+def at_lhs_limit(act: Activation | str) -> float:
+    """``lim_{q -> 1}`` of the spherical :func:`at_lhs`: ``L = rho'(1) + rho''(1)/rho'(1)`` (ours, docs/theory.md §4).
+
+    As ``rho -> 1``, ``A1 ~ A2 ~ 1/(2 (1-rho)^2)`` (``r(x) ~ -x`` and ``r (x + r) -> 1`` for ``x -> -inf``), and
+    ``alpha (1-q)^2 = q/(rho' A1)``, so ``at_lhs = q [rho' A2/A1 + rho''/rho'] -> L``, with corrections of
+    order ``sqrt(1-q)``. Gaussian Poincare inequality: ``rho'(1) = E g'^2 / Var g >= 1``, equality iff ``g``
+    is affine, and ``rho''(1) = E g''^2 / Var g >= 0``; so ``L > 1`` for every non-linear ``g``: its RS
+    branch is unstable before the spherical RS capacity, however weak the non-linearity.
+
+    >>> at_lhs_limit("perceptron"), round(at_lhs_limit("quadratic"), 12)  # 1 + 0; 2 + 2/2
+    (1.0, 3.0)
+    """
+    act = as_activation(act)
+    return float(act.drho1 + float(act.d2rho(1.0)) / act.drho1)
+
+
 @dataclass(frozen=True)
 class ATPoint:
     """The RS instability: ``alpha_AT`` and the overlap there; ``marginal`` if RS holds up to capacity.
@@ -323,8 +389,10 @@ def at_threshold(act: Activation | str, weights: str) -> ATPoint:
     """RS (de Almeida-Thouless) instability ``alpha_AT`` (docs/theory.md §4): root of ``at_lhs(q) = 1`` in ``q``.
 
     The scan runs up to ``q = 1 - 1e-6`` (spherical) or ``0.999`` (binary): logistic crosses at
-    ``q = 0.98``. If the condition never fails (spherical perceptron), returns the capacity with
-    ``marginal=True``. Even activations: the ``q = 0`` saddle goes unstable at
+    ``q = 0.98``. If the condition never fails there: a linear ``g`` (spherical perceptron) is stable up
+    to the capacity, returned with ``marginal=True``; any other spherical ``g`` crosses beyond the scan
+    (:func:`at_lhs_limit` ``> 1``, e.g. ``erf_scale0.1`` at ``1 - q ~ 3e-7``), returned as ``alpha(q_max)``,
+    a lower bound on ``alpha_AT``, with a note. Even activations: the ``q = 0`` saddle goes unstable at
     :func:`alpha_paramagnetic`, where the ``q > 0`` branch starts; if that branch starts unstable the
     threshold is ``alpha_0`` at ``q = 0`` (quadratic: ``pi/4``, the branch is unstable everywhere).
 
@@ -336,6 +404,10 @@ def at_threshold(act: Activation | str, weights: str) -> ATPoint:
     """
     act = as_activation(act)
     check_weights(weights)
+    amb = rs_ambiguous_range(act, weights)
+    if amb is not None:
+        raise ConvergenceError(f"AT line not computed: several RS saddles for alpha in [{amb[0]:.6g}, "
+                               f"{amb[1]:.6g}] (alpha(q) not monotone)", activation=act.name, weights=weights)
     q_max = _AT_Q_MAX[weights]
     tail = 1.0 - np.logspace(-2, np.log10(1.0 - q_max), 2 * int(round(-np.log10(1.0 - q_max))) - 3)
     qs = np.concatenate([np.linspace(0.02, 0.98, 17), tail])
@@ -348,8 +420,15 @@ def at_threshold(act: Activation | str, weights: str) -> ATPoint:
                        f"where the q > 0 branch starts, RS-unstable {where}")
     if len(cross) == 0:
         if weights == "spherical" and np.isfinite(act.drho1):
-            return ATPoint(act.name, weights, capacity_rs_spherical(act), 1.0, True,
-                           "none below capacity: RS is stable up to alpha_c_rs")
+            L = at_lhs_limit(act)
+            if not L > 1.0 + 1e-9:
+                return ATPoint(act.name, weights, capacity_rs_spherical(act), 1.0, True,
+                               "none below capacity: RS is stable up to alpha_c_rs (marginal there)")
+            a_lo = alpha_of_q(act, weights, q_max)[0]
+            return ATPoint(act.name, weights, a_lo, q_max, False,
+                           f"RS turns unstable only beyond q = 1 - {1.0 - q_max:.0e} (the AT left side tends to "
+                           f"rho'(1) + rho''(1)/rho'(1) = {L:.6g} > 1 as q -> 1): alpha_AT lies between "
+                           f"{a_lo:.6g} (shown) and alpha_c_rs")
         raise ConvergenceError(f"no RS instability for q <= {q_max}", activation=act.name,
                                weights=weights)
     i = cross[0]
