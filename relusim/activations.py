@@ -131,27 +131,15 @@ def _spec(name: str, pkey, pval, value, key: str) -> Spec:
 
 
 def evaluate(code: int, p: float, x: np.ndarray) -> np.ndarray:
-    """g(x) for a kernel code and parameter, elementwise in NumPy (see the table in the module docstring)."""
-    if code == SIGN:
-        return np.sign(x)
-    if code == RELU:
-        return np.maximum(x, 0.0)
-    if code == LINEAR:
-        return x.copy()
-    if code == QUADRATIC:
-        return x * x
-    if code == RELU_SHIFT:
-        return np.maximum(x - p, 0.0)
-    if code == TANH:
-        return np.tanh(x)
-    if code == ERF:
-        from scipy.special import erf
-        return erf(p * x)
-    if code == LOGISTIC:
-        return 0.5 * (1.0 + np.tanh(0.5 * x))
-    if code == SOFTPLUS:
-        return np.logaddexp(0.0, x)
-    raise ValueError(f"activation code {code}")
+    """g(x) for a kernel code and parameter, elementwise in NumPy: the theory's own definition
+    (``relusim.theory.activations.g_numpy``), so the samplers and the theory hold one g."""
+    from .theory.activations import g_numpy
+    name = _BY_CODE[code]
+    key = _TABLE[name][2]
+    return np.asarray(g_numpy(name, **({} if key is None else {key: p}))(x), dtype=np.float64)
+
+
+_BY_CODE = {v[0]: k for k, v in _TABLE.items()}
 
 
 def readout(spec: Spec, K: int) -> np.ndarray:
@@ -195,10 +183,7 @@ def theory(spec: Spec):
     """The theory's effective order parameters for this activation (``relusim.theory.activations``)."""
     from .theory import activations as ta
     if spec.name == "erf":
-        if spec.param == 1.0:
-            return ta.erf_()
-        a = spec.param
-        return ta.from_function(spec.label, spec.g, lambda x: 2 * a / math.sqrt(math.pi) * np.exp(-(a * x) ** 2))
+        return ta.erf_(spec.param)
     if spec.name == "relu_shift":
         return ta.shifted_relu(spec.param)
     return ta.get_activation("perceptron" if spec.name == "linear" else spec.name)
