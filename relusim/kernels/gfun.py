@@ -10,7 +10,8 @@ fan-in; docs/model.md §1). An activation is a code and one float parameter p:
   SOFTPLUS    log(1 + e^x)
 
 SIGN and RELU are ``relusim.kernels.fields.SIGN`` / ``RELU`` (code 2 is the binary kernels'
-SIGN_ODD). ``g(code, p, x)`` is inlined into the kernels, so a constant code folds to one branch.
+SIGN_ODD). ``g(code, p, x)`` is inlined into the kernels, so a constant code folds to one branch;
+``g_call`` is the same function not inlined, for loops that read the code at run time.
 
 Same bits everywhere: only +, -, *, / (correctly rounded, never contracted into FMAs) and
 ``relusim.kernels.detmath``'s exp, expm1, log, log1p (fdlibm ports): libm and NumPy choose their code
@@ -63,6 +64,9 @@ def g(code, p, x):
     if code == SOFTPLUS:
         return softplus(x)
     return np.nan
+
+
+g_call = njit(cache=True)(g.py_func)  # the same function, called rather than inlined (smaller loops to compile)
 
 
 @njit(cache=True)
