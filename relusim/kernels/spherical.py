@@ -29,7 +29,7 @@ The model's interface, used by the samplers (``relusim.kernels.spherical_mc``) a
   delta_energy(problem, state, move) -> dE        move = (a, l, i, j, wi', wj'), O(P), nothing written
   apply(problem, state, move)           commit it: H[a, l] += dW_i xi_i + dW_j xi_j, O(P)
 The samplers write the delta and update loops out (numba wraps a non-inlined call in reference-count
-updates costing as much as the loop); ``tests/test_spherical.py`` holds both to the brute force.
+updates costing as much as the loop); ``tests/test_spherical_kernels.py`` holds both to the brute force.
 """
 from __future__ import annotations
 
