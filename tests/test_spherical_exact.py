@@ -2,7 +2,8 @@
 W_l = sqrt(2) (cos phi_l, sin phi_l), so the state space is a K-torus and the Boltzmann law can be
 computed on a fine grid of angles.
 
-Single machine (ReLU K = 2, sign K = 3, tree): at constant beta the chain's histograms of the energy
+Single machine (ReLU K = 2, sign K = 3, tanh K = 3 with g(H / sqrt(2)) and c_l = +1, tree; with K = 2 the
+sign of tanh x_1 + tanh x_2 is that of x_1 + x_2 and would not test g): at constant beta the chain's histograms of the energy
 and of phi_1 match the grid law (G-tests). Explicit robust ensemble (y = 2 replicas and a reference,
 ReLU K = 2): weight exp(-beta (E_1 + E_2) + gamma sum_a sum_l cos(phit_l - phi^a_l)); given the
 reference the replicas are independent, with Z(phit) = (A * k)(phit) a circular convolution of
@@ -42,10 +43,15 @@ def _chain(prob, st, mode, etab, gamma, theta, n_samples, thin, E_out, phi_out):
             phi_out[s, 1] = math.atan2(st.ref[1], st.ref[0])
 
 
+def readout(activation, K):
+    """c_l: +1 for the odd activations (sign, tanh), +1 then -1 otherwise (docs/model.md §1)."""
+    return np.ones(K) if activation in ("sign", "tanh") else model.output_weights(activation, K)
+
+
 def torus_machine(activation, K, P, seed, y=1, explicit=False):
     N = 2 * K
     inst = instance.make(N, P, seed, 0)
-    prob = spherical.problem_arrays(inst.xi, inst.sigma, model.output_weights(activation, K), 2, activation)
+    prob = spherical.problem_arrays(inst.xi, inst.sigma, readout(activation, K), 2, activation)
     u = 1.0 - np.random.default_rng(seed).random((y + 1, N))
     W = spherical.gaussian_sphere(u, 2)
     st = spherical.new_state(W[:y], W[y] if explicit else np.zeros(0), P, K,
@@ -71,13 +77,13 @@ def grid_energy(inst, activation, K, g):
     """E on the grid of angles phi = -pi + (k + 1/2) 2 pi / g per unit: an int array of shape (g,)*K."""
     phis = -np.pi + (np.arange(g) + 0.5) * 2 * np.pi / g
     P = inst.xi.shape[0]
-    c = model.output_weights(activation, K)
+    c = readout(activation, K)
     E = np.zeros((g,) * K, np.int16)
     for mu in range(P):
         out = 0
         for l in range(K):
-            h = math.sqrt(2) * (np.cos(phis) * inst.xi[mu, 2 * l] + np.sin(phis) * inst.xi[mu, 2 * l + 1])
-            gl = np.sign(h) if activation == "sign" else np.maximum(h, 0)
+            x = np.cos(phis) * inst.xi[mu, 2 * l] + np.sin(phis) * inst.xi[mu, 2 * l + 1]  # H / sqrt(2)
+            gl = {"sign": np.sign, "relu": lambda v: np.maximum(v, 0), "tanh": np.tanh}[activation](x)
             out = out + c[l] * gl.reshape((1,) * l + (g,) + (1,) * (K - l - 1))
         E += (inst.sigma[mu] * out <= 0).astype(np.int16)
     return E
@@ -116,7 +122,7 @@ def single_laws(Eg, beta, K, bins):
 
 
 @pytest.mark.parametrize("activation,K,P,beta,theta", [("relu", 2, 8, 1.0, np.pi), ("relu", 2, 8, 1.0, 0.6),
-                                                       ("sign", 3, 9, 1.0, np.pi)])
+                                                       ("sign", 3, 9, 1.0, np.pi), ("tanh", 3, 9, 1.0, np.pi)])
 def test_single_machine_on_the_torus_samples_the_boltzmann_law(activation, K, P, beta, theta):
     # theta_max = pi: fresh angles; 0.6: small steps (a one-sided rotation passes at pi, fails here)
     inst, prob, st, mode = torus_machine(activation, K, P, seed=11)

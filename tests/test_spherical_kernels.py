@@ -2,12 +2,15 @@
 
 Twins: Delta E of a rotation = E(rotated weights) - E(weights) from scratch; the cached fields after
 many accepted moves = a fresh computation; the norms |W_l|^2 = n kept by the rotations and restored
-by the rebuild. Tree and fully connected, sign and ReLU.
+by the rebuild. Tree and fully connected, sign and ReLU against ``relusim.model``; the other
+activations (tanh, erf with input scale 2, quadratic, shifted ReLU, softplus, logistic, linear)
+against margins computed in this file with NumPy/SciPy.
 """
 import math
 
 import numpy as np
 import pytest
+from scipy import special
 
 from relusim import instance, model
 from relusim.kernels import detmath, spherical, spherical_mc
@@ -107,3 +110,116 @@ def test_sincos_is_within_a_few_ulp_of_libm():
     x = np.random.default_rng(3).uniform(-math.pi, math.pi, 5000)
     s = np.array([detmath.sincos(v) for v in x])
     assert np.abs(s[:, 0] - np.sin(x)).max() < 1e-15 and np.abs(s[:, 1] - np.cos(x)).max() < 2e-15
+
+
+# Every other activation: margin = sigma sum_l c_l g(H_l / sqrt(n)), computed here from scratch with
+# NumPy/SciPy (not through relusim.model); c_l = +1 for the odd g, +1 then -1 (K even) for the others.
+G_REF = {
+    "tanh": (np.tanh, True),
+    "erf": (lambda x: special.erf(2.0 * x), True),  # input scale 2
+    "quadratic": (lambda x: x * x, False),
+    "relu_shift": (lambda x: np.maximum(x - 0.5, 0.0), False),
+    "softplus": (lambda x: np.logaddexp(0.0, x), False),
+    "logistic": (special.expit, False),
+    "linear": (lambda x: x, True),
+}
+G_PARAM = {"erf": 2.0}
+G_CASES = [(act, arch) for act in ("tanh", "erf", "quadratic", "relu_shift", "softplus")
+           for arch in ("tree", "fully_connected")] + [("logistic", "tree"), ("linear", "fully_connected")]
+
+
+def readout(activation, K):
+    return np.ones(K) if G_REF[activation][1] else np.where(np.arange(K) < K // 2, 1.0, -1.0)
+
+
+def fields_np(w, xi, K, n, architecture):
+    W = w.reshape(K, n)
+    if architecture == "tree":
+        return np.einsum("pkn,kn->kp", xi.reshape(xi.shape[0], K, n).astype(float), W)
+    return W @ xi.T.astype(float)
+
+
+def margins_np(w, inst, activation, K, n, architecture):
+    x = fields_np(w, inst.xi, K, n, architecture) / math.sqrt(n)
+    return inst.sigma * (readout(activation, K)[:, None] * G_REF[activation][0](x)).sum(0), x
+
+
+def energy_np(w, inst, activation, K, n, architecture):
+    return int((margins_np(w, inst, activation, K, n, architecture)[0] <= 0).sum())
+
+
+def generic_machine(activation, architecture, seed=5, y=1):
+    N, K, P = (40, 4, 70) if architecture == "tree" else (10, 2, 50)
+    inst = instance.make(N, P, seed, 0)
+    n = model.fan_in(N, K, architecture)
+    prob = spherical.problem_arrays(inst.xi, inst.sigma, readout(activation, K), n, activation,
+                                    G_PARAM.get(activation))
+    u = 1.0 - np.random.default_rng(seed).random((y + 1, K * n))
+    W = spherical.gaussian_sphere(u, n)
+    st = spherical.new_state(W[:y], np.zeros(0), P, K, _rng.new_state(np.random.SeedSequence(seed)))
+    spherical_mc.rebuild(prob, st, spherical_mc.NONE)
+    return inst, prob, st, n, K, P
+
+
+@pytest.mark.parametrize("activation,architecture", G_CASES)
+def test_generic_activation_rotation_delta_energy_equals_the_brute_force_change(activation, architecture):
+    inst, prob, st, n, K, P = generic_machine(activation, architecture)
+    g = np.random.default_rng(1)
+    nonzero = 0
+    for step in range(300):
+        l = int(g.integers(K))
+        i, j = (l * n + g.choice(n, 2, replace=False)).tolist()
+        sn, cs = detmath.sincos(g.uniform(-math.pi, math.pi))
+        wi, wj = spherical.rotated(st, 0, i, j, cs, sn)
+        move = (0, l, i, j, wi, wj)
+        dE = spherical.delta_energy(prob, st, move)
+        w2 = st.w[0].copy()
+        w2[i], w2[j] = wi, wj
+        E0 = energy_np(st.w[0], inst, activation, K, n, architecture)
+        assert E0 == st.E[0], step
+        assert dE == energy_np(w2, inst, activation, K, n, architecture) - E0, step
+        nonzero += dE != 0
+        if step % 2 == 0:
+            spherical.apply(prob, st, move)
+            st.E[0] += dE
+    assert nonzero > 60
+
+
+@pytest.mark.parametrize("activation,architecture", G_CASES)
+def test_generic_activation_caches_after_many_accepted_moves_equal_a_fresh_computation(activation, architecture):
+    # 400 sweeps with no rebuild in between: 50 times the driver's REBUILD_EVERY
+    inst, prob, st, n, K, P = generic_machine(activation, architecture)
+    etab = np.empty(2 * prob.XT.shape[1] + 1)
+    spherical_mc.fill_etab(etab, 0.3, prob.XT.shape[1])
+    acc = sum(spherical_mc.sweep(prob, st, spherical_mc.NONE, etab, 0.0, 1.0) for _ in range(400))
+    assert acc > 400 * st.w.shape[1] // 4
+    marg, x = margins_np(st.w[0], inst, activation, K, n, architecture)
+    assert np.abs(st.H[0][:, :P] / math.sqrt(n) - x).max() < 1e-12
+    assert np.abs(st.marg[0, :P] - marg).max() < 1e-12
+    if spherical.costly(prob.act):
+        assert np.abs(st.G[0][:, :P] - G_REF[activation][0](x)).max() < 1e-12
+    if activation == "relu_shift":
+        assert np.array_equal(st.nact[0, :P], (x > 0.5).sum(0))
+    assert st.E[0] == energy_np(st.w[0], inst, activation, K, n, architecture)
+    before = (st.E.copy(), st.marg.copy())
+    spherical_mc.rebuild(prob, st, spherical_mc.NONE)
+    assert st.E[0] == before[0][0] and np.abs(st.marg - before[1]).max() < 1e-12
+
+
+def test_a_zero_shifted_relu_output_is_an_error_even_when_rounding_leaves_a_tiny_positive_margin():
+    inst, prob, st, n, K, P = generic_machine("relu_shift", "tree")
+    dead = np.flatnonzero(st.nact[0, :P] == 0)  # no unit above the shift: out = 0 exactly, an error
+    assert len(dead) > 0 and st.E[0] == energy_np(st.w[0], inst, "relu_shift", K, n, "tree")
+    st.marg[0, dead] = 1e-17
+    assert spherical.delta_energy(prob, st, (0, 0, 0, 1, st.w[0, 0], st.w[0, 1])) == 0
+
+
+def test_activation_names_give_their_codes_and_default_parameters():
+    from relusim.kernels import gfun
+    assert spherical.act_code_param("relu_shift") == (gfun.RELU_SHIFT, 0.5)
+    assert spherical.act_code_param("erf") == (gfun.ERF, 1.0)
+    assert spherical.act_code_param("sign") == (gfun.SIGN, 0.0) and spherical.act_code("relu") == gfun.RELU
+    assert {spherical.act_code(a) for a in ("linear", "quadratic", "tanh", "logistic", "softplus")} == {
+        gfun.LINEAR, gfun.QUADRATIC, gfun.TANH, gfun.LOGISTIC, gfun.SOFTPLUS}
+    with pytest.raises(ValueError, match="gelu"):
+        spherical.act_code_param("gelu")

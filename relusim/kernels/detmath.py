@@ -13,10 +13,17 @@ Algorithms: Sun's fdlibm ``e_exp.c`` (argument reduction by k ln 2 with ln 2 spl
 degree-5 minimax rational form on |r| <= ln(2)/2) and ``e_log.c`` (x = 2^k (1 + f) with
 sqrt(2)/2 <= 1 + f < sqrt(2), s = f / (2 + f), a degree-14 polynomial in s). Both are below 1 ulp
 (tested against ``math`` on random arguments).
+
+``expm1`` is fdlibm's ``s_expm1.c`` (the same reduction, a degree-5 rational form for
+r (e^r + 1)/(e^r - 1), the correction c of the rounded r; < 1 ulp by its error analysis); ``log1p``
+is log(u) + d/u with u = 1 + v rounded and d = (1 + v) - u its rounding error, exact by Fast2Sum, so
+the correction restores what the rounding of 1 + v lost (within 2 ulp, tested). Thresholds are the
+doubles of fdlibm's high-word tests (``_hw``): |x| >= _hw(H) is exactly "high word of |x| >= H".
 """
 from __future__ import annotations
 
 import math
+import struct
 
 import numpy as np
 from numba import njit
@@ -39,6 +46,23 @@ _LG5 = 1.818357216161805012e-01
 _LG6 = 1.531383769920937332e-01
 _LG7 = 1.479819860511658591e-01
 _SQRT_HALF = 0.70710678118654752440
+_Q1 = -3.33333333333331316428e-02
+_Q2 = 1.58730158725481460165e-03
+_Q3 = -7.93650757867487942473e-05
+_Q4 = 4.00821782732936239552e-06
+_Q5 = -2.01099218183624371326e-07
+
+
+def _hw(high: int) -> float:
+    """The double whose high 32 bits are ``high`` and low 32 bits 0."""
+    return struct.unpack(">d", struct.pack(">II", high, 0))[0]
+
+
+_X56LN2 = _hw(0x4043687A)  # 56 ln 2: beyond it (x < 0) e^x - 1 rounds to -1
+_X709 = _hw(0x40862E42)
+_HALF_LN2_UP = _hw(0x3FD62E43)  # |x| > 0.5 ln 2 (high word > 0x3fd62e42)
+_THREE_HALF_LN2 = _hw(0x3FF0A2B2)
+_TWO_M54 = _hw(0x3C900000)
 
 
 @njit(cache=True)
@@ -97,6 +121,73 @@ def log(x):
         return f - (hfsq - s * (hfsq + R))
     dk = float(k)
     return dk * _LN2_HI - ((hfsq - (s * (hfsq + R) + dk * _LN2_LO)) - f)
+
+
+@njit(cache=True)
+def expm1(x):
+    """e^x - 1 (fdlibm s_expm1.c): accurate near 0, -1 below -56 ln 2, inf above 709.78, nan for nan."""
+    if x != x:
+        return x
+    ax = abs(x)
+    if ax >= _X56LN2:
+        if ax >= _X709:
+            if ax == np.inf:
+                return x if x > 0 else -1.0
+            if x > _O_THRESHOLD:
+                return np.inf
+        if x < 0:
+            return -1.0
+    c = 0.0
+    k = 0
+    if ax >= _HALF_LN2_UP:
+        if ax < _THREE_HALF_LN2:
+            if x > 0:
+                hi, lo, k = x - _LN2_HI, _LN2_LO, 1
+            else:
+                hi, lo, k = x + _LN2_HI, -_LN2_LO, -1
+        else:
+            k = int(_INV_LN2 * x + (0.5 if x > 0 else -0.5))  # truncation toward zero, as C's (int)
+            t = float(k)
+            hi = x - t * _LN2_HI  # exact: _LN2_HI has 32 trailing zero bits
+            lo = t * _LN2_LO
+        x = hi - lo
+        c = (hi - x) - lo
+    elif ax < _TWO_M54:
+        return x
+    hfx = 0.5 * x
+    hxs = x * hfx
+    r1 = 1.0 + hxs * (_Q1 + hxs * (_Q2 + hxs * (_Q3 + hxs * (_Q4 + hxs * _Q5))))
+    t = 3.0 - r1 * hfx
+    e = hxs * ((r1 - t) / (6.0 - x * t))
+    if k == 0:
+        return x - (x * e - hxs)
+    e = x * (e - c) - c
+    e -= hxs
+    if k == -1:
+        return 0.5 * (x - e) - 0.5
+    if k == 1:
+        if x < -0.25:
+            return -2.0 * (e - (x + 0.5))
+        return 1.0 + 2.0 * (x - e)
+    if k <= -2 or k > 56:  # e^x - 1 = 2^k e^r - 1 loses nothing to the subtraction
+        return math.ldexp(1.0 - (e - x), k) - 1.0
+    if k < 20:
+        return math.ldexp((1.0 - math.ldexp(1.0, -k)) - (e - x), k)  # 1 - 2^-k exact
+    return math.ldexp((x - (e + math.ldexp(1.0, -k))) + 1.0, k)
+
+
+@njit(cache=True)
+def log1p(v):
+    """ln(1 + v), accurate near 0: log(u) + d/u with u = 1 + v rounded and d = 1 + v - u exactly."""
+    if v != v or v < -1.0:
+        return np.nan
+    if v == -1.0:
+        return -np.inf
+    u = 1.0 + v
+    if u == 1.0:
+        return v
+    d = v - (u - 1.0) if v <= 1.0 else 1.0 - (u - v)  # Fast2Sum: the larger addend first
+    return log(u) + d / u
 
 
 @njit(cache=True)

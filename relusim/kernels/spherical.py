@@ -8,12 +8,19 @@ binary weights (``relusim.kernels.fields``), in float64, for y machines (replica
   w    (y, Nw)    float64  unit l holds w[a, l n:(l+1) n]; tree: weight i reads input i,
                            fully connected: input i - l n (``fields.row``; told from the shapes)
   H    (y, K, Pp) float64  H[a, l, mu] = sum_j W^a_lj xi^mu_j
-  marg (y, Pp)    float64  sigma^mu sum_l c_l g(H_l mu)
-  nact (y, Pp)    int16    ReLU: the number of units with H > 0. The output is exactly zero iff it is 0,
-                           whatever rounding left in marg, so the zero-output rule stays exact.
-Pattern mu is an error iff marg <= 0 (or, ReLU, nact == 0). Sign units: marg is a sum of +-c_l, an
-exact integer in float64; an exactly zero real field has probability zero, so there are no parity
-rules (sgn(0) = 0 as in ``relusim.model``).
+  marg (y, Pp)    float64  sigma^mu sum_l c_l g(x_l mu), x = H / sqrt(n) (sign, ReLU: x = H, the same
+                           signs since both are positively homogeneous)
+  nact (y, Pp)    int16    the number of units with g != 0 (ReLU: H > 0). For ReLU and shifted ReLU
+                           (``gfun.ZERO_OUTPUT``) the output is exactly zero iff it is 0, whatever
+                           rounding left in marg, so the zero-output rule stays exact; the other codes
+                           need no count (a smooth output is exactly 0 with probability zero) and the
+                           sampler does not keep it up to date for them.
+  G    (y, K, Pp) float64  g(x_l mu) for the costly codes (``gfun.COSTLY``: tanh, erf, logistic,
+                           softplus), so that a move evaluates g once per pattern, not twice
+Pattern mu is an error iff marg <= 0 (or, ZERO_OUTPUT codes, nact == 0). Sign units: marg is a sum of
++-c_l, an exact integer in float64; an exactly zero real field has probability zero, so there are no
+parity rules (sgn(0) = 0 as in ``relusim.model``). The activation is a code and a parameter
+(``relusim.kernels.gfun``: g(code, p, x), the same bits on every CPU).
 
 The model's interface, used by the samplers (``relusim.kernels.spherical_mc``) and their twin tests:
   build(problem, state, a) -> E         fields, margins, counts of replica a from scratch, O(N P)
@@ -22,7 +29,7 @@ The model's interface, used by the samplers (``relusim.kernels.spherical_mc``) a
   delta_energy(problem, state, move) -> dE        move = (a, l, i, j, wi', wj'), O(P), nothing written
   apply(problem, state, move)           commit it: H[a, l] += dW_i xi_i + dW_j xi_j, O(P)
 The samplers write the delta and update loops out (numba wraps a non-inlined call in reference-count
-updates costing as much as the loop); ``tests/test_spherical.py`` holds both to the brute force.
+updates costing as much as the loop); ``tests/test_spherical_kernels.py`` holds both to the brute force.
 """
 from __future__ import annotations
 
@@ -31,30 +38,44 @@ from collections import namedtuple
 import numpy as np
 from numba import njit
 
-from . import detmath
+from . import detmath, gfun
 from .fields import RELU, SIGN, aligned_full, padded
 
 PAD = 1e30  # margin of a padding lane: never an error
 NACT_PAD = np.int16(30000)
 
-Problem = namedtuple("Problem", ["XT", "sig", "c", "n", "act"])
-State = namedtuple("State", ["w", "H", "marg", "nact", "E", "ref", "m", "rng"])
+Problem = namedtuple("Problem", ["XT", "sig", "c", "n", "act", "p"])
+State = namedtuple("State", ["w", "H", "marg", "nact", "E", "ref", "m", "rng", "G"])
+
+_CODES = {"sign": (gfun.SIGN, 0.0), "relu": (gfun.RELU, 0.0), "linear": (gfun.LINEAR, 0.0),
+          "quadratic": (gfun.QUADRATIC, 0.0), "relu_shift": (gfun.RELU_SHIFT, 0.5), "tanh": (gfun.TANH, 0.0),
+          "erf": (gfun.ERF, 1.0), "logistic": (gfun.LOGISTIC, 0.0), "softplus": (gfun.SOFTPLUS, 0.0)}
+
+
+def act_code_param(activation: str) -> tuple[int, float]:
+    """(code, p) of an activation name: relu_shift's shift p defaults to 0.5, erf's input scale to 1."""
+    if activation not in _CODES:
+        raise ValueError(f"activation {activation!r}: expected one of {', '.join(_CODES)}")
+    return _CODES[activation]
 
 
 def act_code(activation: str) -> int:
-    """SIGN or RELU (real fields are never 0, so sign needs no odd-n variant)."""
-    return RELU if activation == "relu" else SIGN
+    """The code of an activation name (real fields are never 0, so sign needs no odd-n variant)."""
+    return act_code_param(activation)[0]
 
 
-def problem_arrays(xi: np.ndarray, sigma: np.ndarray, c: np.ndarray, n: int, activation: str) -> Problem:
-    """The kernels' view of a training set (float64 copies, padded to 64 patterns)."""
+def problem_arrays(xi: np.ndarray, sigma: np.ndarray, c: np.ndarray, n: int, activation: str,
+                   param: float | None = None) -> Problem:
+    """The kernels' view of a training set (float copies, padded to 64 patterns); ``param`` overrides
+    the activation's default parameter (``act_code_param``)."""
     P, N = xi.shape
     Pp = padded(P)
     XT = aligned_full((N, Pp), np.float32)  # +-1 and 0 exactly: half the bytes of float64, the same bits
     XT[:, :P] = xi.T
     sig = aligned_full(Pp, np.float32)
     sig[:P] = sigma
-    return Problem(XT, sig, np.asarray(c, np.float64), int(n), act_code(activation))
+    code, p = act_code_param(activation)
+    return Problem(XT, sig, np.asarray(c, np.float64), int(n), code, float(p if param is None else param))
 
 
 def new_state(w: np.ndarray, ref: np.ndarray, P: int, K: int, rng: np.ndarray) -> State:
@@ -63,7 +84,8 @@ def new_state(w: np.ndarray, ref: np.ndarray, P: int, K: int, rng: np.ndarray) -
     Pp = padded(P)
     return State(np.array(w, np.float64, order="C"), aligned_full((y, K, Pp), np.float64),
                  aligned_full((y, Pp), np.float64, PAD), aligned_full((y, Pp), np.int16, NACT_PAD),
-                 np.zeros(y, np.int64), np.array(ref, np.float64, order="C"), np.zeros(Nw), rng)
+                 np.zeros(y, np.int64), np.array(ref, np.float64, order="C"), np.zeros(Nw), rng,
+                 aligned_full((y, K, Pp), np.float64))
 
 
 @njit(cache=True)
@@ -103,11 +125,31 @@ def normalise_rows(w, n):
             _rescale(w, a, l, n)
 
 
+@njit(inline="always")
+def scale(act, n):
+    """The factor of H in g's argument: 1 for sign and ReLU (homogeneous), else 1/sqrt(n)."""
+    return 1.0 if act == RELU or act == SIGN else 1.0 / np.sqrt(n)
+
+
+@njit(inline="always")
+def zero_output(act):
+    """The output can be exactly 0 (g = 0 on a half-line): the nact rule applies."""
+    return act == RELU or act == gfun.RELU_SHIFT
+
+
+@njit(inline="always")
+def costly(act):
+    """g calls exp or log: the sampler reads g of the current field from G."""
+    return act == gfun.TANH or act == gfun.ERF or act == gfun.LOGISTIC or act == gfun.SOFTPLUS
+
+
 @njit(cache=True)
 def build(problem, state, a):
-    """Fill H[a], marg[a], nact[a] from w[a] (sequential sums: the same bits on every CPU); return E."""
-    XT, sig, c, n, act = problem
-    w, H, marg, nact = state.w, state.H, state.marg, state.nact
+    """Fill H[a], marg[a], nact[a] (and G[a]) from w[a] (sequential sums: the same bits on every CPU); return E."""
+    XT, sig, c, n, act, p = problem
+    w, H, marg, nact, G = state.w, state.H, state.marg, state.nact, state.G
+    rs = scale(act, n)
+    zo = zero_output(act)
     Pp = XT.shape[1]
     K = c.shape[0]
     fc = w.shape[1] != XT.shape[0]
@@ -130,12 +172,18 @@ def build(problem, state, a):
             h = H[a, l, mu]
             if act == RELU:
                 out += c[l] * max(h, 0.0)
-            else:
+                na += h > 0.0
+            elif act == SIGN:
                 out += c[l] * ((h > 0.0) - (h < 0.0))
-            na += h > 0.0
+                na += h > 0.0
+            else:
+                v = gfun.g(act, p, h * rs)
+                G[a, l, mu] = v
+                out += c[l] * v
+                na += v != 0.0
         marg[a, mu] = sig[mu] * out
         nact[a, mu] = na
-        E += marg[a, mu] <= 0.0 or (act == RELU and na == 0)
+        E += marg[a, mu] <= 0.0 or (zo and na == 0)
     return E
 
 
@@ -155,21 +203,27 @@ def rotated(state, a, i, j, cs, sn):
 
 
 @njit(inline="always")
-def _g(act, h):
+def _g(act, p, rs, h):
     if act == RELU:
         return h if h > 0.0 else 0.0
-    return np.float64((h > 0.0) - (h < 0.0))
+    if act == SIGN:
+        return np.float64((h > 0.0) - (h < 0.0))
+    return gfun.g(act, p, h * rs)
 
 
 @njit(cache=True)
 def delta_energy(problem, state, move):
     """Delta E of move (a, l, i, j, wi', wj') (i, j weights of unit l): one O(P) pass, nothing written.
 
-    h'_l = h_l + (wi' - wi) xi_i + (wj' - wj) xi_j; marg' = marg + c_l sigma (g(h') - g(h)).
+    H'_l = H_l + (wi' - wi) xi_i + (wj' - wj) xi_j; marg' = marg + c_l sigma (g(H' s) - g(H s)),
+    s = ``scale``; g(H s) is read from G for the costly codes.
     """
-    XT, sig, c, n, act = problem
+    XT, sig, c, n, act, p = problem
     a, l, i, j, wi2, wj2 = move
-    w, H, marg, nact = state.w, state.H, state.marg, state.nact
+    w, H, marg, nact, G = state.w, state.H, state.marg, state.nact, state.G
+    rs = scale(act, n)
+    zo = zero_output(act)
+    cg = costly(act)
     fc = w.shape[1] != XT.shape[0]
     ri = i - l * n if fc else i
     rj = j - l * n if fc else j
@@ -179,20 +233,25 @@ def delta_energy(problem, state, move):
     for mu in range(XT.shape[1]):
         ho = H[a, l, mu]
         hn = ho + di * XT[ri, mu] + dj * XT[rj, mu]
-        nm = marg[a, mu] + cl * sig[mu] * (_g(act, hn) - _g(act, ho))
+        gn = _g(act, p, rs, hn)
+        go = G[a, l, mu] if cg else _g(act, p, rs, ho)
+        nm = marg[a, mu] + cl * sig[mu] * (gn - go)
         bad = nm <= 0.0
-        if act == RELU:
-            bad = bad or nact[a, mu] + (hn > 0.0) - (ho > 0.0) == 0
+        if zo:
+            bad = bad or nact[a, mu] + (gn != 0.0) - (go != 0.0) == 0
         cnt += bad
     return cnt - state.E[a]
 
 
 @njit(cache=True)
 def apply(problem, state, move):
-    """Commit move (a, l, i, j, wi', wj'): the O(P) update of H[a, l], marg[a], nact[a], then w (E is the caller's)."""
-    XT, sig, c, n, act = problem
+    """Commit move (a, l, i, j, wi', wj'): the O(P) update of H[a, l], marg[a], nact[a], G[a, l], then w
+    (E is the caller's)."""
+    XT, sig, c, n, act, p = problem
     a, l, i, j, wi2, wj2 = move
-    w, H, marg, nact = state.w, state.H, state.marg, state.nact
+    w, H, marg, nact, G = state.w, state.H, state.marg, state.nact, state.G
+    rs = scale(act, n)
+    cg = costly(act)
     fc = w.shape[1] != XT.shape[0]
     ri = i - l * n if fc else i
     rj = j - l * n if fc else j
@@ -202,7 +261,14 @@ def apply(problem, state, move):
         ho = H[a, l, mu]
         hn = ho + di * XT[ri, mu] + dj * XT[rj, mu]
         H[a, l, mu] = hn
-        marg[a, mu] += cl * sig[mu] * (_g(act, hn) - _g(act, ho))
-        nact[a, mu] += np.int16((hn > 0.0) - (ho > 0.0))
+        gn = _g(act, p, rs, hn)
+        go = G[a, l, mu] if cg else _g(act, p, rs, ho)
+        if cg:
+            G[a, l, mu] = gn
+        marg[a, mu] += cl * sig[mu] * (gn - go)
+        if act == RELU or act == SIGN:
+            nact[a, mu] += np.int16((hn > 0.0) - (ho > 0.0))
+        else:
+            nact[a, mu] += np.int16((gn != 0.0) - (go != 0.0))
     w[a, i] = wi2
     w[a, j] = wj2

@@ -16,19 +16,22 @@ move). ``run`` therefore renormalises every unit and rebuilds H, marg, nact, E a
 weights every REBUILD_EVERY sweeps, counted from the start of the run (so a record block, a resume
 or a worker never shifts them), and when the energy reaches 0, before trusting it. The rebuild is
 O(N P), about one sweep's cost: every 8 sweeps is about 1/8 of the time at rand/beta-1 acceptance and
-keeps the cached fields within ~1e-13 of a fresh computation (``tests/test_spherical.py`` measures).
+keeps the cached fields within ~1e-13 of a fresh computation (``tests/test_spherical_kernels.py``
+measures; for the smooth activations, whose margins and cached g (``G``) are float sums of g
+differences, 400 sweeps without a rebuild leave them within 1e-12 of a fresh computation).
 """
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
 
-from . import detmath
+from . import detmath, gfun
 from . import rng as _rng
 from .fields import RELU, SIGN
-from .spherical import build, normalise, normalise_rows
+from .spherical import build, costly, normalise, normalise_rows, scale, zero_output
 
 NONE, EXPLICIT = 0, 1
+GENERIC = -1  # the activation read from the problem at run time (``_sweep``)
 REBUILD_EVERY = 8
 THETA_MIN = 1e-4
 
@@ -40,16 +43,34 @@ def default_theta(n: int) -> float:
 
 @njit(cache=True)
 def sweep(problem, state, mode, etab, gamma, theta):
-    """One sweep at the beta of ``etab`` (``metropolis.fill_etab``); returns the accepted moves."""
+    """One sweep at the beta of ``etab`` (``metropolis.fill_etab``); returns the accepted moves.
+
+    Sign and ReLU have a loop each with the activation a compile-time constant; every other code
+    shares one loop that reads it at run time (g's branches are predicted, its cost is exp's).
+    """
     if problem.act == RELU:
         return _sweep(problem, state, mode, etab, gamma, theta, RELU)
-    return _sweep(problem, state, mode, etab, gamma, theta, SIGN)
+    if problem.act == SIGN:
+        return _sweep(problem, state, mode, etab, gamma, theta, SIGN)
+    if problem.act == gfun.LINEAR:
+        return _sweep(problem, state, mode, etab, gamma, theta, gfun.LINEAR)
+    if problem.act == gfun.QUADRATIC:
+        return _sweep(problem, state, mode, etab, gamma, theta, gfun.QUADRATIC)
+    if problem.act == gfun.RELU_SHIFT:
+        return _sweep(problem, state, mode, etab, gamma, theta, gfun.RELU_SHIFT)
+    return _sweep(problem, state, mode, etab, gamma, theta, GENERIC)
 
 
 @njit(inline="always")
 def _sweep(problem, state, mode, etab, gamma, theta, act):
-    XT, sig, c, n, _a = problem
-    w, H, marg, nact, E, ref, m, st = state
+    XT, sig, c, n, code, p = problem
+    w, H, marg, nact, E, ref, m, st, G = state
+    if act != GENERIC:
+        code = act
+    rs = scale(code, n)
+    zo = zero_output(code)
+    cg = costly(code)
+    gbuf = np.empty(XT.shape[1] if cg else 0)  # g of the proposed fields, kept for the update
     y, Nw = w.shape
     K = c.shape[0]
     P = XT.shape[1]
@@ -86,10 +107,23 @@ def _sweep(problem, state, mode, etab, gamma, theta, act):
                     nm = marg[a, mu] + cl * sig[mu] * ((hn if hn > 0.0 else 0.0) - (ho if ho > 0.0 else 0.0))
                     na = nact[a, mu] + np.int16(hn > 0.0) - np.int16(ho > 0.0)
                     cnt += (nm <= 0.0) | (na == 0)
-                else:
+                elif act == SIGN:
                     nm = marg[a, mu] + cl * sig[mu] * (np.float64((hn > 0.0) - (hn < 0.0))
                                                        - np.float64((ho > 0.0) - (ho < 0.0)))
                     cnt += nm <= 0.0
+                else:
+                    gn = _g(act, code, p, hn * rs)
+                    if cg:
+                        go = G[a, l, mu]
+                        gbuf[mu] = gn
+                    else:
+                        go = _g(act, code, p, ho * rs)
+                    nm = marg[a, mu] + cl * sig[mu] * (gn - go)
+                    if zo:
+                        na = nact[a, mu] + np.int16(gn != 0.0) - np.int16(go != 0.0)
+                        cnt += (nm <= 0.0) | (na == 0)
+                    else:
+                        cnt += nm <= 0.0
             dE = cnt - E[a]
             x = etab[dE + P]
             if mode == EXPLICIT:
@@ -106,9 +140,19 @@ def _sweep(problem, state, mode, etab, gamma, theta, act):
                     if act == RELU:
                         marg[a, mu] += cl * sig[mu] * ((hn if hn > 0.0 else 0.0) - (ho if ho > 0.0 else 0.0))
                         nact[a, mu] += np.int16(hn > 0.0) - np.int16(ho > 0.0)
-                    else:
+                    elif act == SIGN:
                         marg[a, mu] += cl * sig[mu] * (np.float64((hn > 0.0) - (hn < 0.0))
                                                        - np.float64((ho > 0.0) - (ho < 0.0)))
+                    elif cg:
+                        gn = gbuf[mu]
+                        marg[a, mu] += cl * sig[mu] * (gn - G[a, l, mu])
+                        G[a, l, mu] = gn
+                    else:
+                        gn = _g(act, code, p, hn * rs)
+                        go = _g(act, code, p, ho * rs)
+                        marg[a, mu] += cl * sig[mu] * (gn - go)
+                        if zo:
+                            nact[a, mu] += np.int16(gn != 0.0) - np.int16(go != 0.0)
                 w[a, i] = wi + di
                 w[a, j] = wj + dj
                 if mode == EXPLICIT:
@@ -131,6 +175,14 @@ def _sweep(problem, state, mode, etab, gamma, theta, act):
                 acc += 1
     st[0], st[1], st[2], st[3] = s0, s1, s2, s3
     return acc
+
+
+@njit(inline="always")
+def _g(act, code, p, x):
+    """g inlined where the activation is a compile-time constant, called where it is read at run time."""
+    if act == GENERIC:
+        return gfun.g_call(code, p, x)
+    return gfun.g(act, p, x)
 
 
 @njit(cache=True)
