@@ -53,7 +53,9 @@ NOT_RUN, UNKNOWN = -2, -1
 # the anneal's N (measured: docs/capacity.md): the binary perceptron's 50% points fall from 0.88
 # (N = 15) towards 0.833; sign trees sit near 0.9-1.0; ReLU trees far lower at small K (the K = 2 50%
 # point is about 0.4 at N <= 30), rising towards 0.904 only as K -> infinity.
-DEFAULT_ALPHA = {"perceptron": "0.60:1.10:0.02", "sign": "0.50:1.30:0.04", "relu": "0.16:1.20:0.04"}
+# Any other activation: the union of the two (its binary RS capacity lies in 0.83-1.0, docs/theory.md §9).
+DEFAULT_ALPHA = {"perceptron": "0.60:1.10:0.02", "sign": "0.50:1.30:0.04", "relu": "0.16:1.20:0.04",
+                 "other": "0.16:1.30:0.04"}
 WRITE_EVERY_S = 10.0
 
 
@@ -100,7 +102,7 @@ def default_alpha(activation: str, Ks: Sequence[int]) -> str:
     perceptron grid (every integer P up to N = 50) when K = 1 is the only K."""
     if activation == "sign" and tuple(Ks) == (1,):
         return DEFAULT_ALPHA["perceptron"]
-    return DEFAULT_ALPHA[activation]
+    return DEFAULT_ALPHA.get(activation, DEFAULT_ALPHA["other"])
 
 
 # ---------------------------------------------------------------------------------- plan --
@@ -152,6 +154,9 @@ def make_plan(base: Config, method: str, alpha: str | None, N: str, K: str | Non
     ``alpha`` None: ``default_alpha`` of the activation and the Ks."""
     if method not in METHODS:
         raise InputError("--method", method, f"allowed: {', '.join(METHODS)}")
+    if method == "exact" and base.model.activation not in ("sign", "relu"):
+        raise InputError("model.activation", base.model.activation, "--method exact takes sign or relu (its "
+                         "search bounds integer unit outputs); use --method anneal")
     if samples < 1:
         raise InputError("--samples", samples, "must be >= 1")
     if max_nodes < 1:

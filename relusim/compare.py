@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from . import model
+from . import activations, model
 from .errors import InputError
 from .robustness import Curve, read_curves
 from .theory.stabilities import stability_bin_probs, stability_density
@@ -84,6 +84,8 @@ def lattice_edges(activation: str, N: int, K: int, upper: float, architecture: s
     fan-in of a unit, ``model.fan_in``: N/K for a tree, N fully connected.
     """
     n = model.fan_in(N, K, architecture)
+    if not activations.parse(activation).integer:  # a smooth g: no lattice worth binning on, 40 equal bins
+        return np.linspace(0.0, upper * (1 + 1e-9), 41)
     if activation == "sign":
         d = 2.0 / np.sqrt(K)
         return d * np.arange(int(np.ceil(upper / d)) + 1)
@@ -136,7 +138,7 @@ def histograms(run: Run) -> list[Histogram]:
                           run.architecture)
     th = stability_bin_probs(run.activation, run.weights, run.alpha, edges=edges, **kw)
     centres = 0.5 * (edges[:-1] + edges[1:])
-    if run.activation != "sign":  # the first ReLU bin [0, 3d/2) holds the value d
+    if run.activation == "relu":  # the first ReLU bin [0, 3d/2) holds the value d
         centres[0] = edges[1] - 0.5 * (edges[2] - edges[1])
     out = []
     for which, d in sets:

@@ -262,15 +262,6 @@ def _schedule(raw, key: str, default: Schedule) -> Schedule:
     return s
 
 
-def _spherical_takes(spec) -> bool:
-    """Whether the spherical kernels evaluate this g (relusim.kernels.gfun)."""
-    try:
-        from .kernels import gfun  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def _one_of(value, key: str, allowed) -> None:
     if value not in allowed:
         raise InputError(key, value, f"allowed: {', '.join(allowed)}")
@@ -316,8 +307,7 @@ def validate(cfg: Config) -> None:
     if not spec.odd and m.K % 2:
         raise InputError("model.K", m.K, f"{spec.label} is not odd, so the readout is balanced (c_l = +-1 "
                          "for half the units each) and needs K even")
-    if spherical and not spec.integer and not _spherical_takes(spec):
-        raise InputError("model.activation", m.activation, "spherical weights take sign or relu for now")
+
     if spherical and m.n < 2:
         raise InputError("model.N", m.N, f"spherical weights need a fan-in n >= 2 (got {m.n}): a rotation "
                          "moves two coordinates of one unit")

@@ -123,7 +123,7 @@ G_REF = {
     "logistic": (special.expit, False),
     "linear": (lambda x: x, True),
 }
-G_PARAM = {"erf": 2.0}
+G_PARAM = {"erf": 2.0, "relu_shift": 0.5}
 G_CASES = [(act, arch) for act in ("tanh", "erf", "quadratic", "relu_shift", "softplus")
            for arch in ("tree", "fully_connected")] + [("logistic", "tree"), ("linear", "fully_connected")]
 
@@ -215,11 +215,15 @@ def test_a_zero_shifted_relu_output_is_an_error_even_when_rounding_leaves_a_tiny
 
 
 def test_activation_names_give_their_codes_and_default_parameters():
+    from relusim.errors import InputError
     from relusim.kernels import gfun
-    assert spherical.act_code_param("relu_shift") == (gfun.RELU_SHIFT, 0.5)
+    assert spherical.act_code_param("relu_shift(shift=0.5)") == (gfun.RELU_SHIFT, 0.5)
     assert spherical.act_code_param("erf") == (gfun.ERF, 1.0)
+    assert spherical.act_code_param("erf(scale=2)") == (gfun.ERF, 2.0)
+    with pytest.raises(InputError, match="shift"):
+        spherical.act_code_param("relu_shift")
     assert spherical.act_code_param("sign") == (gfun.SIGN, 0.0) and spherical.act_code("relu") == gfun.RELU
     assert {spherical.act_code(a) for a in ("linear", "quadratic", "tanh", "logistic", "softplus")} == {
         gfun.LINEAR, gfun.QUADRATIC, gfun.TANH, gfun.LOGISTIC, gfun.SOFTPLUS}
-    with pytest.raises(ValueError, match="gelu"):
+    with pytest.raises(InputError, match="gelu"):
         spherical.act_code_param("gelu")

@@ -174,3 +174,13 @@ def erf(x):
     z = math.ldexp(np.floor(math.ldexp(m, 21)), e - 21)  # the low 32 bits of ax cleared (exact)
     r = detmath.exp(-z * z - 0.5625) * detmath.exp((z - ax) * (z + ax) + R / S)
     return 1.0 - r / ax if x >= 0.0 else r / ax - 1.0
+
+
+@njit(cache=True)
+def evaluate_array(code, p, x):
+    """g(code, p, x) elementwise over a float64 array: the same bits as the kernels, on every CPU."""
+    out = np.empty_like(x)
+    flat, res = x.ravel(), out.ravel()
+    for k in range(flat.shape[0]):
+        res[k] = g(code, p, flat[k])
+    return out

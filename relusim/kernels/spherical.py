@@ -47,16 +47,14 @@ NACT_PAD = np.int16(30000)
 Problem = namedtuple("Problem", ["XT", "sig", "c", "n", "act", "p"])
 State = namedtuple("State", ["w", "H", "marg", "nact", "E", "ref", "m", "rng", "G"])
 
-_CODES = {"sign": (gfun.SIGN, 0.0), "relu": (gfun.RELU, 0.0), "linear": (gfun.LINEAR, 0.0),
-          "quadratic": (gfun.QUADRATIC, 0.0), "relu_shift": (gfun.RELU_SHIFT, 0.5), "tanh": (gfun.TANH, 0.0),
-          "erf": (gfun.ERF, 1.0), "logistic": (gfun.LOGISTIC, 0.0), "softplus": (gfun.SOFTPLUS, 0.0)}
 
 
 def act_code_param(activation: str) -> tuple[int, float]:
-    """(code, p) of an activation name: relu_shift's shift p defaults to 0.5, erf's input scale to 1."""
-    if activation not in _CODES:
-        raise ValueError(f"activation {activation!r}: expected one of {', '.join(_CODES)}")
-    return _CODES[activation]
+    """(code, p) of an activation (``relusim.activations.parse``: a name or label such as
+    ``relu_shift(shift=0.5)``, ``erf(scale=2)``): its kernel code and parameter (0 when it has none)."""
+    from .. import activations
+    spec = activations.parse(activation)
+    return spec.code, (0.0 if spec.param != spec.param else float(spec.param))
 
 
 def act_code(activation: str) -> int:
@@ -74,8 +72,12 @@ def problem_arrays(xi: np.ndarray, sigma: np.ndarray, c: np.ndarray, n: int, act
     XT[:, :P] = xi.T
     sig = aligned_full(Pp, np.float32)
     sig[:P] = sigma
-    code, p = act_code_param(activation)
-    return Problem(XT, sig, np.asarray(c, np.float64), int(n), code, float(p if param is None else param))
+    if param is None:
+        code, p = act_code_param(activation)
+    else:  # a family name with its parameter given apart: ("relu_shift", 0.5)
+        from .. import activations
+        code, p = activations.parse(activation.split("(")[0] + f"({float(param)!r})").code, float(param)
+    return Problem(XT, sig, np.asarray(c, np.float64), int(n), code, float(p))
 
 
 def new_state(w: np.ndarray, ref: np.ndarray, P: int, K: int, rng: np.ndarray) -> State:
