@@ -32,17 +32,20 @@ integers. Results depend only on (seed, sample, settings), never on threads or w
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 from numba import njit, prange, uint64
 
 from . import activations, model
+from .kernels import gfun
 from .errors import InputError
 from .kernels import rng as _rng
 
 INPUT_FLIP, WEIGHT_NOISE = 2, 3  # spawn-key tags of the robustness streams
-SIGN, RELU, TABLE = 0, 1, 2  # TABLE: any other g on binary weights, through its fixed-point table
+SIGN, RELU, TABLE, GFUN = 0, 1, 2, 3  # TABLE: any other g on binary weights, through its fixed-point
+# table; GFUN: any other g on real weights, g(h / sqrt n) evaluated (relusim.kernels.gfun)
 _LOW32 = uint64(0xFFFFFFFF)
 
 
@@ -89,9 +92,13 @@ def flip_counts(fractions, N: int) -> np.ndarray:
 @njit(inline="always")
 def _add_unit(act, gtab, n, cl, h, of, oi):
     """Add unit l's c_l g(h) to the output: to the float of (of, oi) for sign and ReLU, to the exact
-    int64 oi from the table gtab[h + n] for a tabled g (binary weights: h is an integer)."""
+    int64 oi from the table gtab[h + n] for a tabled g (binary weights: h is an integer); GFUN: to
+    the float, g(h / sqrt n) evaluated with the code, parameter and sqrt(n) held in gtab.view(float64)."""
     if act == TABLE:
         return of, oi + np.int64(cl) * gtab[np.int64(h) + n]
+    if act == GFUN:
+        gp = gtab.view(np.float64)
+        return of + cl * gfun.g(np.int64(gp[0]), gp[1], h / gp[2]), oi
     if act == SIGN:
         return of + cl * (1.0 if h > 0 else (-1.0 if h < 0 else 0.0)), oi
     return of + cl * (h if h > 0 else 0.0), oi
@@ -223,7 +230,8 @@ def _act(activation: str, W: np.ndarray, K: int, n: int):
     if spec.integer:
         return (SIGN if spec.code == activations.SIGN else RELU), np.zeros(1, np.int64)
     if not np.issubdtype(W.dtype, np.integer):
-        raise InputError("activation", activation, "robustness of real weights takes sign or relu for now")
+        p = 0.0 if spec.param != spec.param else spec.param
+        return GFUN, np.array([float(spec.code), p, math.sqrt(n)]).view(np.int64)
     return TABLE, activations.binary_table(spec, n, K)[0]
 
 

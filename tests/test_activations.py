@@ -172,7 +172,7 @@ def test_a_tabled_relu_chain_is_the_integer_relu_chain_bit_for_bit(act, table):
 EXACT = [("tanh", 9, 3, 6, 1.0, 10), ("quadratic", 8, 2, 6, 1.0, 25)]
 
 
-def metropolis_energies(act, N, K, P, beta, thin=10, kept=20000):
+def metropolis_energies(act, N, K, P, beta, thin=10, kept=10000):
     inst, pb, st = machine(act, N, K, P, seed=5)
     st = st._replace(rng=krng.new_state(np.random.SeedSequence(11)))
     S = thin * kept + 200

@@ -196,3 +196,22 @@ def test_cli_bad_input_is_one_line_and_exit_2(tiny_results, args, words):
 def test_cli_missing_file(tmp_path):
     code, _, err = relusim("robustness", tmp_path / "nope.h5")
     assert code == 2 and "RESULTS" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("act,K", [("tanh", 3), ("softplus", 4)])
+def test_spherical_input_flips_with_a_smooth_g_equal_the_plain_loop(act, K):
+    """Real weights: g(H / sqrt n) evaluated in the kernel; patterns labelled by machine 0 with a
+    margin, so that no field rounding (incremental in the kernel, exact sums in the twin) can flip
+    an error; the curves must then be equal."""
+    N, P = 12 * K, 40
+    inst = instance.make(N, 4 * P, 5, 0)
+    W = np.random.default_rng(2).standard_normal((3, N))
+    W *= np.sqrt(N // K) / np.linalg.norm(W.reshape(3, K, N // K), axis=2).repeat(N // K, axis=1)
+    out = model.integer_output(W[0], inst.xi, act, K)
+    keep = np.flatnonzero(np.abs(out) > 1e-6)[:P]
+    xi, sigma = inst.xi[keep], np.sign(out[keep]).astype(np.int8)
+    fr = [0.0, 0.1, 0.3]
+    fast = R.input_flip_error(W, xi, sigma, act, K, fr, 4, seed=3, index=1)
+    slow = R.input_flip_error_loop(W, xi, sigma, act, K, fr, 4, seed=3, index=1)
+    assert fast[0, 0] == 0.0
+    np.testing.assert_allclose(fast, slow, atol=1.5 / (P * 4))
