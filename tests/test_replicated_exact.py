@@ -52,7 +52,7 @@ def observe(activation, N, K, P, mode, use_rrr, records, thin, seed=7):
     return inst, out
 
 
-CASES = [("relu", 8, 2, 6), ("sign", 9, 3, 6)]
+CASES = [("relu", 8, 2, 6), ("sign", 9, 3, 6), ("tanh", 9, 3, 6)]
 
 
 @pytest.mark.parametrize("activation,N,K,P", CASES)
