@@ -2,7 +2,7 @@
 
 Binary-weight tree committee machines (configs/activation_sweep.yaml: N = 400, K = 4, one machine per
 sample, the default anneal with stop-when-solved) for every activation the samplers take, at two
-alphas; sign runs at K = 5 (it needs K odd). For each point: the fraction of samples solved (E = 0)
+alphas; sign runs at K = 5, N = 405 (it needs K and N/K odd). For each point: the fraction of samples solved (E = 0)
 and the sampling time; beside it the replica-symmetric capacity at K -> infinity for binary weights
 (relusim.theory.rs.capacity_rs_binary) and the spherical RS and 1RSB values of the same g, for scale.
 The annealing threshold is a lower bound on the capacity of finite K: the theory is the K -> infinity
@@ -61,7 +61,7 @@ def run(samples, workers, alphas) -> tuple[list[dict], float]:
     t0 = time.perf_counter()
     rows = []
     grids = [({"model.activation": ACTIVATIONS, "model.alpha": alphas}, OUT_DIR / "K4"),
-             ({"model.activation": ["sign"], "model.K": [5], "model.alpha": alphas}, OUT_DIR / "sign_K5")]
+             ({"model.activation": ["sign"], "model.K": [5], "model.N": [405], "model.alpha": alphas}, OUT_DIR / "sign_K5")]
     for grid, out in grids:
         res = relusim.run_sweep(CONFIG, grid, samples=samples, out_dir=out, workers=workers)
         for values, result in zip(res.points, res.results):
