@@ -93,8 +93,8 @@ def test_bad_grid_specs_name_what_is_wrong(spec, words):
 
 def test_bad_values_are_refused_by_config_validation(tmp_path):
     b = base().replace(output=str(tmp_path / "t.h5"))
-    with pytest.raises(InputError, match=r"model\.activation.*tanh.*sign, relu"):
-        sweep.expand(b, sweep.parse_grid(["model.activation=relu,tanh"], b))
+    with pytest.raises(InputError, match=r"model\.activation.*swish.*sign, relu"):
+        sweep.expand(b, sweep.parse_grid(["model.activation=relu,swish"], b))
     with pytest.raises(InputError, match=r"model\.K.*even"):
         sweep.expand(b, sweep.parse_grid(["model.K=4,5"], b))
     with pytest.raises(InputError, match="same point"):
