@@ -1,3 +1,14 @@
+"""Shared test helpers.
+
+Every process of the suite (pytest's workers, the command lines they start, the job scripts a sweep
+writes) compiles into one numba cache inside this checkout, so that a kernel is compiled once per
+suite and not once more by every job script (whose default cache is per user, outside the checkout).
+"""
+import os
+from pathlib import Path
+
+os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(__file__).resolve().parent / ".numba-cache"))
+
 import numpy as np
 import pytest
 

@@ -160,7 +160,7 @@ def test_local_dask_and_slurm_array_tasks_give_identical_bits(local_sweep, tmp_p
     assert "NUMBA_CACHE_DIR" in script.read_text()
     for task in range(3):  # as Slurm would, one by one, each a process of its own
         p = subprocess.run(["bash", str(script)], env=dict(os.environ, SLURM_ARRAY_TASK_ID=str(task), CI="true"),
-                           capture_output=True, text=True, timeout=120)
+                           capture_output=True, text=True, timeout=300)
         assert p.returncode == 0, p.stderr
         assert p.stdout.count(" sample ") == (5 if task < 2 else 2)
     assert len(shards(tmp_path / "slurm")) == 12
