@@ -162,6 +162,15 @@ def _status_change(mo, mn, d):
     return (np.int64(mn + d <= z) - np.int64(mn <= z)) - (np.int64(mo + d <= z) - np.int64(mo <= z))
 
 
+@njit(inline="always")
+def _add_jumps(dEd, a, w, XT, mu, l2, n, fc, cm, cp):
+    """Add to dEd[a, k] of every weight k of unit l2 its change cm (W_k xi_k = +1) or cp (-1) on pattern mu."""
+    if cp == 0 and cm == 0:
+        return
+    for k in range(l2 * n, (l2 + 1) * n):
+        dEd[a, k] += cm if w[a, k] * XT[row(k, l2, n, fc), mu] > 0 else cp
+
+
 @njit(cache=True)
 def _update_other_units(pb, st, dEd, a, l, msave):
     """dEd[a, k] for k outside unit l, after marg[a] changed from msave: only window patterns count.
@@ -191,10 +200,7 @@ def _update_other_units(pb, st, dEd, a, l, msave):
             ho = H[a, l2, mu]
             cp = _status_change(mo, mn, cl * _dg(act, ho, np.int16(ho + two)))  # W_k xi_k = -1
             cm = _status_change(mo, mn, cl * _dg(act, ho, np.int16(ho - two)))  # W_k xi_k = +1
-            if cp == 0 and cm == 0:
-                continue
-            for k in range(l2 * n, (l2 + 1) * n):
-                dEd[a, k] += cm if w[a, k] * XT[row(k, l2, n, fc), mu] > 0 else cp
+            _add_jumps(dEd, a, w, XT, mu, l2, n, fc, cm, cp)
 
 
 @njit(cache=True)
@@ -217,10 +223,7 @@ def _update_other_units_table(pb, st, dEd, a, l, msave):
             go = gtab[ho + n]
             cp = _status_change(mo, mn, cl * (gtab[ho + 2 + n] - go)) if ho + 2 <= n else 0  # W_k xi_k = -1
             cm = _status_change(mo, mn, cl * (gtab[ho - 2 + n] - go)) if ho - 2 >= -n else 0  # W_k xi_k = +1
-            if cp == 0 and cm == 0:
-                continue
-            for k in range(l2 * n, (l2 + 1) * n):
-                dEd[a, k] += cm if w[a, k] * XT[row(k, l2, n, fc), mu] > 0 else cp
+            _add_jumps(dEd, a, w, XT, mu, l2, n, fc, cm, cp)
 
 
 @njit(cache=True)
