@@ -122,7 +122,10 @@ def _starts(alpha, N, k, n):
 
 def fit_scaling(alpha, N, k, n, *, shape: str = "logistic", bootstrap: int = 200,
                 seed: int = 0) -> ScalingFit:
-    """Fit P_solved(alpha, N) = f((alpha - alpha_c) N^(1/nu)) to counts k of n at each (alpha, N)."""
+    """Fit P_solved(alpha, N) = f((alpha - alpha_c) N^(1/nu)) to counts k of n at each (alpha, N).
+
+    Errors: a parametric bootstrap, counts redrawn from Bin(n, f) of the fit (redrawing from the
+    observed k/n would never move a point seen at 0/n or n/n, and so understate the errors)."""
     if shape not in SHAPES:
         raise ValueError(f"shape must be one of {SHAPES}")
     alpha, N, k, n = (np.asarray(a, float) for a in (alpha, N, k, n))
@@ -134,8 +137,10 @@ def fit_scaling(alpha, N, k, n, *, shape: str = "logistic", bootstrap: int = 200
     theta = r.x
     boots = []
     rng = np.random.default_rng(seed)
-    for _ in range(bootstrap):
-        kb = rng.binomial(n.astype(np.int64), k / n).astype(float)
+    ac, inu, logw, x0 = theta
+    pfit = np.exp(_logF(-((alpha - ac) * N ** inu - x0) / np.exp(logw), shape))
+    for _ in range(bootstrap):  # parametric: a point observed at 0/n or n/n varies too
+        kb = rng.binomial(n.astype(np.int64), pfit).astype(float)
         rb = _fit_once(alpha, N, kb, n, shape, [theta])
         boots.append(rb.x)
     boots = np.array(boots) if boots else np.full((1, 4), np.nan)
@@ -164,7 +169,12 @@ def _nll_one(theta, alpha, k, n):
 
 
 def midpoint(alpha, k, n, N: int, *, bootstrap: int = 200, seed: int = 0) -> Midpoint:
-    """alpha_50 of one size: P = 1/(1 + exp((alpha - alpha_50)/s)) by binomial MLE; nan if undetermined."""
+    """alpha_50 of one size: P = 1/(1 + exp((alpha - alpha_50)/s)) by binomial MLE; nan if undetermined.
+
+    The error is the standard deviation of a parametric bootstrap (counts redrawn from Bin(n, P) of
+    the fit). When the fitted width s is below the grid step h around alpha_50, the grid does not
+    resolve the transition: the data then place alpha_50 only within that step, so the error is at
+    least h / sqrt(12), the standard deviation of a point uniform in it."""
     alpha, k, n = (np.asarray(a, float) for a in (alpha, k, n))
     use = n > 0
     alpha, k, n = alpha[use], k[use], n[use]
@@ -181,9 +191,26 @@ def midpoint(alpha, k, n, N: int, *, bootstrap: int = 200, seed: int = 0) -> Mid
 
     theta = fit(k, np.array([a0, np.log(max(np.ptp(alpha) / 8, 1e-3))]))
     rng = np.random.default_rng(seed)
-    boots = [fit(rng.binomial(n.astype(np.int64), p).astype(float), theta)[0] for _ in range(bootstrap)]
+    pfit = expit(-(alpha - theta[0]) / np.exp(theta[1]))
+    boots = [fit(rng.binomial(n.astype(np.int64), pfit).astype(float), theta)[0] for _ in range(bootstrap)]
     err = float(np.std(boots, ddof=1)) if bootstrap > 1 else float("nan")
+    h = grid_step(alpha, theta[0])
+    if np.exp(theta[1]) < h:
+        err = max(err, h / math.sqrt(12.0)) if math.isfinite(err) else err
     return Midpoint(int(N), float(theta[0]), err)
+
+
+def grid_step(alpha, a) -> float:
+    """The spacing of the grid ``alpha`` around ``a``: the gap that holds a (the mean of the two gaps
+    beside it when a is a grid point)."""
+    g = np.unique(np.asarray(alpha, float))
+    j = int(np.searchsorted(g, a))
+    if j < len(g) and math.isclose(g[j], a, abs_tol=1e-12):
+        gaps = [g[i + 1] - g[i] for i in (j - 1, j) if 0 <= i < len(g) - 1]
+        return float(np.mean(gaps)) if gaps else 0.0
+    if 0 < j < len(g):
+        return float(g[j] - g[j - 1])
+    return 0.0
 
 
 @dataclass(frozen=True)

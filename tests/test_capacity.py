@@ -71,6 +71,24 @@ def test_fit_recovers_alpha_c_and_nu_from_synthetic_data():
     assert f.deviance < 2 * f.points  # a good fit of the right function
 
 
+@pytest.mark.parametrize("width,step,n", [(0.005, 0.05, 16), (0.05, 0.04, 64)])
+def test_midpoint_errors_cover_the_true_50_percent_point(width, step, n):
+    """40 synthetic sizes, P = 1/(1 + exp((alpha - a50)/width)) with a50 uniform in (0.3, 0.4), n
+    instances per grid point: |alpha_50 - a50| < 2 err in >= 85% of them (95% expected for a
+    calibrated error). The first case is the anneal's at N ~ 1000 (a transition narrower than the
+    step); redrawing counts from the observed fractions gave 47% there (points at 0/n and n/n never
+    move), the parametric bootstrap with the grid floor 100% (and 95% in the resolved second case)."""
+    rng = np.random.default_rng(3)
+    grid = np.arange(0.1, 0.6001, step)
+    hits = []
+    for r in range(40):
+        a50 = rng.uniform(0.3, 0.4)
+        k = rng.binomial(n, 1 / (1 + np.exp((grid - a50) / width)))
+        m = fss.midpoint(grid, k, np.full(len(grid), n), 1000, bootstrap=20, seed=r)
+        hits.append(abs(m.alpha50 - a50) < 2 * m.err)
+    assert np.mean(hits) >= 0.85, np.mean(hits)
+
+
 def test_wilson_interval_matches_the_formula():
     lo, hi = fss.wilson(3, 10, z=1.96)
     assert abs(lo - 0.1078) < 1e-3 and abs(hi - 0.6032) < 1e-3  # Wilson (1927); e.g. Agresti-Coull table
@@ -192,3 +210,30 @@ def test_default_alpha_grid_brackets_each_transition():
         for P in (plan.Ps(N)[0], plan.Ps(N)[-1]):
             ends.append(np.mean([cap.solve_instance(plan, K, N, P, i).status for i in range(16)]))
         assert ends[0] >= 0.9 and ends[1] <= 0.1, (act, K, ends)
+
+
+def test_spherical_perceptron_anneal_50_percent_point_is_within_0_15_of_gardner(tmp_path):
+    """Spherical perceptron (sign, K = 1) at N = 200, annealed on the perceptron cost (beta 1 -> 10000
+    geometric over 5000 sweeps), 8 instances at alpha 1.8, 2.0, 2.2. Cover's counting theorem gives
+    P(SAT) = 0.98, 0.50, 0.03 there (patterns in general position), so a complete annealer puts its 50%
+    point at 2.0; the test asks for 2.0 +- 0.15. An annealer that solves nothing at 1.8 (the error
+    count as energy does not, in this budget: docs/algorithms.md §4.1) puts it below 1.8."""
+    base = from_dict({"seed": 1, "model": {"activation": "sign", "weights": "spherical", "K": 1, "N": 200,
+                                           "alpha": 2.0},
+                      "anneal": {"sweeps": 5000, "beta": {"start": 1.0, "stop": 10000.0}, "record_every": 500,
+                                 "energy": "perceptron"},
+                      "output": str(tmp_path / "s.h5")})
+    plan = cap.make_plan(base, "anneal", "1.8,2.0,2.2", "200", None, 8)
+    a = cap.run(plan, str(tmp_path / "sph.h5"), workers=2, quiet=True, bootstrap=20).analysis["by_K"][1]
+    assert "lower bound" in cap.ANSWER["anneal"] and a["theory"]["alpha"] == 2.0
+    mid = a["midpoints"][0]["alpha50"]
+    assert abs(mid - 2.0) < 0.15, a["points"]
+
+
+def test_spherical_weights_refuse_the_exact_method_and_default_to_anneal(tmp_path):
+    base = from_dict({"model": {"activation": "sign", "weights": "spherical", "K": 1, "N": 20, "alpha": 1.0},
+                      "output": str(tmp_path / "s.h5")})
+    with pytest.raises(cap.InputError) as exc:
+        cap.make_plan(base, "exact", "1.0", "20", None, 2)
+    assert exc.value.key == "--method"
+    assert cap.default_alpha("sign", (1,), "spherical") == "1.6:2.4:0.1"
