@@ -58,7 +58,7 @@ def run_sample(cfg: Config, index: int, progress: Progress | None = None) -> Sam
     m = cfg.model
     inst = _instance.make(m.N, m.P, cfg.seed, index)
     problem = spherical.problem_arrays(inst.xi, inst.sigma, model.output_weights(m.activation, m.K), m.n,
-                                       m.activation)
+                                       m.activation, cost=cfg.anneal.energy)
     st = init_state(cfg, problem, _instance.stream(cfg.seed, index, _instance.DYNAMICS))
     trace = anneal(cfg, problem, st, index, progress)
     return measure_sample(cfg, inst, st, trace, index, time.perf_counter() - t0)
@@ -81,6 +81,8 @@ def anneal(cfg: Config, problem, st: spherical.State, index: int = 0, progress: 
     rec = {"sweep": [], "beta": [], "gamma": [], "energy": [], "overlap": [], "accepted": [], "rrr": [], "theta_max": []}
     if mode == spherical_mc.EXPLICIT:
         rec["reference_overlap"] = []
+    if problem.cost == spherical.PERCEPTRON:
+        rec["cost"] = []  # the annealed energy L of every replica (E, the errors, is "energy")
     log_c = 0.0
     s = 0
     while s < S:
@@ -99,6 +101,8 @@ def anneal(cfg: Config, problem, st: spherical.State, index: int = 0, progress: 
         rec["theta_max"].append(thetas[s + done - 1])
         if mode == spherical_mc.EXPLICIT:
             rec["reference_overlap"].append(_overlaps(st.w, st.ref))
+        if "cost" in rec:
+            rec["cost"].append(st.L.copy())
         s += done
         if not np.isnan(q1):
             half = qbar[s - done + done // 2:s]

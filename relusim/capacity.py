@@ -54,8 +54,9 @@ NOT_RUN, UNKNOWN = -2, -1
 # (N = 15) towards 0.833; sign trees sit near 0.9-1.0; ReLU trees far lower at small K (the K = 2 50%
 # point is about 0.4 at N <= 30), rising towards 0.904 only as K -> infinity.
 # Any other activation: the union of the two (its binary RS capacity lies in 0.83-1.0, docs/theory.md §9).
+# Spherical weights: the perceptron's transition sits at 2 (Cover, Gardner); trees between 1 and 4.
 DEFAULT_ALPHA = {"perceptron": "0.60:1.10:0.02", "sign": "0.50:1.30:0.04", "relu": "0.16:1.20:0.04",
-                 "other": "0.16:1.30:0.04"}
+                 "other": "0.16:1.30:0.04", "spherical_perceptron": "1.6:2.4:0.1", "spherical": "1.0:4.0:0.25"}
 WRITE_EVERY_S = 10.0
 
 
@@ -97,9 +98,11 @@ def parse_ints(spec: str, key: str) -> tuple[int, ...]:
     return tuple(sorted(set(values)))
 
 
-def default_alpha(activation: str, Ks: Sequence[int]) -> str:
+def default_alpha(activation: str, Ks: Sequence[int], weights: str = "binary") -> str:
     """The ``--alpha`` grid used when none is given (``DEFAULT_ALPHA``): by activation, and the finer
     perceptron grid (every integer P up to N = 50) when K = 1 is the only K."""
+    if weights == "spherical":
+        return DEFAULT_ALPHA["spherical_perceptron" if tuple(Ks) == (1,) else "spherical"]
     if activation == "sign" and tuple(Ks) == (1,):
         return DEFAULT_ALPHA["perceptron"]
     return DEFAULT_ALPHA.get(activation, DEFAULT_ALPHA["other"])
@@ -163,7 +166,10 @@ def make_plan(base: Config, method: str, alpha: str | None, N: str, K: str | Non
         raise InputError("--max-nodes", max_nodes, "must be >= 1")
     Ks = parse_ints(K, "--K") if K is not None else (base.model.K,)
     Ns = parse_ints(N, "--N")
-    alphas = parse_alpha(default_alpha(base.model.activation, Ks) if alpha is None else alpha)
+    if method == "exact" and base.model.weights != "binary":
+        raise InputError("--method", method, "the complete search is for binary weights; spherical weights: "
+                         "--method anneal")
+    alphas = parse_alpha(default_alpha(base.model.activation, Ks, base.model.weights) if alpha is None else alpha)
     plan = Plan(base, method, Ks, Ns, alphas, samples, max_nodes)
     for k in Ks:
         for n in Ns:
@@ -246,9 +252,11 @@ def solve_instance(plan: Plan, K: int, N: int, P: int, i: int) -> Record:
         res = solve(xi, sigma, act, K, plan.max_nodes)
         return Record(K, N, P, i, res.status, res.nodes, 0 if res.status == SAT else -1,
                       time.perf_counter() - t0, res.weights)
+    cfg = plan.point_config(K, N, P)
+    if cfg.model.weights == "spherical":
+        return _solve_spherical(cfg, xi, sigma, streams(seed, K, N, P, i)[1], (K, N, P, i), t0)
     from . import anneal
 
-    cfg = plan.point_config(K, N, P)
     problem = anneal.make_problem(cfg, xi, sigma)
     chain = anneal.init_chain(cfg, problem, streams(seed, K, N, P, i)[1])
     trace = anneal.anneal(cfg, problem, chain, i)
@@ -259,6 +267,24 @@ def solve_instance(plan: Plan, K: int, N: int, P: int, i: int) -> Record:
     found = bool(energies[best] == 0)
     return Record(K, N, P, i, int(found), int(trace["sweep"][-1]), int(energies[best]),
                   time.perf_counter() - t0, chain.w[best].copy() if found else None)
+
+
+def _solve_spherical(cfg: Config, xi, sigma, dynamics, key, t0) -> Record:
+    """The BASE anneal of one instance on spherical weights (``relusim.anneal_spherical``); no witness
+    is kept (the weights are real), the final energies are checked by ``relusim.model``."""
+    from . import anneal_spherical
+    from .kernels import spherical
+
+    m = cfg.model
+    problem = spherical.problem_arrays(xi, sigma, model.output_weights(m.activation, m.K), m.n, m.activation,
+                                       cost=cfg.anneal.energy)
+    st = anneal_spherical.init_state(cfg, problem, dynamics)
+    trace = anneal_spherical.anneal(cfg, problem, st, key[3])
+    energies = np.array([model.energy(w, xi, sigma, m.activation, m.K, m.architecture) for w in st.w], np.int64)
+    if not np.array_equal(energies, st.E):
+        raise RuntimeError(f"cached energies {st.E} != recomputed {energies}")
+    best = int(energies.min())
+    return Record(*key, int(best == 0), int(trace["sweep"][-1]), best, time.perf_counter() - t0, None)
 
 
 # --------------------------------------------------------------------------------- store --

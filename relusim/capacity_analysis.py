@@ -17,14 +17,36 @@ THEORY_LABEL = {
     "perceptron": "RS zero entropy, K = 1 (Krauth-Mezard)",
     "sign": "RS zero entropy, K -> infinity (sign)",
     "relu": "RS zero entropy, K -> infinity (ReLU)",
+    "spherical_perceptron": "spherical perceptron, K = 1 (Gardner; Cover)",
+    "spherical_sign": "spherical sign, (16/pi) sqrt(ln K), K >> 1 (Monasson-Zecchina)",
+    "spherical": "spherical RS, K -> infinity ({act})",
 }
 
 
 def theory(activation: str, K: int, weights: str = "binary") -> dict | None:
-    """The replica-symmetric capacity of the same model: K = 1 the perceptron, else K -> infinity."""
+    """The replica-symmetric capacity of the same model: K = 1 the perceptron, else K -> infinity.
+
+    Spherical weights: K = 1 Gardner's 2; ReLU the RS 2 E[g'^2]/Var g = 2 pi/(pi - 1) with the 1RSB
+    value in the label; sign (RS infinite) the large-K 1RSB asymptote (16/pi) sqrt(ln K) of Monasson &
+    Zecchina (a K >> 1 form, given beside every K > 1 for orientation only)."""
     from .theory import rs
     from .theory.activations import perceptron
 
+    if weights == "spherical":
+        if K == 1:
+            return {"alpha": float(rs.capacity_rs_spherical(perceptron())), "label": THEORY_LABEL["spherical_perceptron"]}
+        if activation == "sign":
+            return {"alpha": 16.0 / math.pi * math.sqrt(math.log(K)), "label": THEORY_LABEL["spherical_sign"],
+                    "per_K": True}
+        a = rs.capacity_rs_spherical(activation)
+        if not math.isfinite(a):
+            return None
+        label = THEORY_LABEL["spherical"].format(act=activation)
+        if activation == "relu":
+            from .theory import rsb
+
+            label += f"; 1RSB {rsb.capacity_1rsb_spherical('relu').alpha:.3f}"
+        return {"alpha": float(a), "label": label}
     if weights != "binary":
         return None
     act = perceptron() if K == 1 else activation
@@ -178,8 +200,11 @@ def plot(analysis: dict, path: str) -> None:
             if math.isfinite(m["alpha50"]):
                 ax.plot(K, m["alpha50"], "x", color="0.5", ms=4)
     ax.plot([], [], "x", color="0.5", label="alpha_50 at each N")
+    curve = [(K, a["theory"]["alpha"]) for K, a in analysis["by_K"].items() if a["theory"] and a["theory"].get("per_K")]
+    if curve:  # a theory that depends on K (spherical sign: the large-K asymptote)
+        ax.plot(*zip(*sorted(curve)), "k--", lw=1, label=analysis["by_K"][curve[0][0]]["theory"]["label"])
     for label, val in sorted({(a["theory"]["label"], a["theory"]["alpha"]) for a in analysis["by_K"].values()
-                              if a["theory"]}):
+                              if a["theory"] and not a["theory"].get("per_K")}):
         ax.axhline(val, ls="--", lw=1, color="k" if "infinity" in label else "0.4", label=f"{label}: {val:.4f}")
     ax.set_xscale("log", base=2)
     ax.set_xlabel("K")

@@ -14,13 +14,15 @@ from .errors import InputError
               help="BASE YAML: the model (activation, weights, seed) and, for anneal, the protocol.")
 @click.option("--alpha", "alpha", default=None,
               help="start:stop:step (e.g. 0.5:1.0:0.05) or a comma list. Default by activation (binary "
-                   "weights): sign K = 1 0.60:1.10:0.02, sign 0.50:1.30:0.04, relu 0.16:1.20:0.04.")
+                   "weights): sign K = 1 0.60:1.10:0.02, sign 0.50:1.30:0.04, relu 0.16:1.20:0.04; "
+                   "spherical weights: K = 1 1.6:2.4:0.1, else 1.0:4.0:0.25.")
 @click.option("--N", "N", required=True, help="Sizes, a comma list (e.g. 99,199,399).")
 @click.option("--samples", type=int, default=64, show_default=True, help="Instances per (K, N, alpha).")
 @click.option("--K", "K", default=None, help="Numbers of units, a comma list (default: the config's K).")
-@click.option("--method", default="exact", show_default=True,
-              help="exact: true SAT probability by complete search (small N); anneal: the BASE "
-                   "protocol's success rate (an algorithmic threshold, a lower bound on the capacity).")
+@click.option("--method", default=None,
+              help="exact: true SAT probability by complete search (small N, binary weights); anneal: the "
+                   "BASE protocol's success rate (an algorithmic threshold, a lower bound on the capacity). "
+                   "Default: exact for binary weights, anneal for spherical.")
 @click.option("--max-nodes", type=int, default=10**12, show_default=True,
               help="exact: node budget per instance; an instance that hits it is counted as unknown.")
 @click.option("--workers", type=int, default=None, help="Processes (local) or Dask workers (default: all cores).")
@@ -50,6 +52,8 @@ def capacity(config_path, alpha, N, samples, K, method, max_nodes, workers, back
     from .capacity_analysis import plot, table, to_json
 
     base = config.load(config_path)
+    if method is None:
+        method = "exact" if base.model.weights == "binary" else "anneal"
     if method not in cap.METHODS:
         raise InputError("--method", method, f"allowed: {', '.join(cap.METHODS)}")
     if backend not in cap.BACKENDS:

@@ -24,6 +24,7 @@ from .errors import InputError
 
 ACTIVATIONS = activations.NAMES
 WEIGHTS = ("binary", "spherical")
+ENERGIES = ("errors", "perceptron")
 SAMPLERS = ("metropolis", "rrr")
 SCHEDULES = ("constant", "linear", "geometric")
 REFERENCES = ("explicit", "traced")
@@ -120,6 +121,9 @@ class AnnealConfig:
     extra_sweeps: int = 0  # after the schedule: sweeps at the final beta until solved (docs/model.md §8.4)
     rrr_below: float = 0.01  # rrr sampler: Metropolis sweeps while their acceptance is above this
     step: StepConfig = field(default_factory=StepConfig)  # spherical weights only
+    # what the sampler anneals (docs/algorithms.md §4.1): the error count, or (spherical weights, sign
+    # and ReLU) the perceptron cost; "solved" means zero errors either way
+    energy: str = "errors"
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,8 @@ class Config:
             d["model"].pop("architecture")
         if d["model"]["weights"] == "binary":  # binary runs never read anneal.step
             d["anneal"].pop("step")
+        if d["anneal"]["energy"] == "errors":  # files made before the key existed keep their hash
+            d["anneal"].pop("energy")
         return hashlib.sha256(yaml.safe_dump(d, sort_keys=True).encode()).hexdigest()
 
     def replace(self, **changes) -> "Config":
@@ -175,7 +181,8 @@ KINDS: dict[type, dict[str, Any]] = {
     EnsembleConfig: {"replicas": int, "reference": str, "gamma": Schedule, "target_overlap": OPTIONAL_FLOAT,
                      "overlap_tolerance": float, "gamma_gain": float},
     AnnealConfig: {"sampler": str, "beta": Schedule, "sweeps": int, "stop_when_solved": bool,
-                   "record_every": int, "extra_sweeps": int, "rrr_below": float, "step": StepConfig},
+                   "record_every": int, "extra_sweeps": int, "rrr_below": float, "step": StepConfig,
+                   "energy": str},
     StepConfig: {"theta_max": OPTIONAL_FLOAT, "adapt": bool, "target_acceptance": float},
     Schedule: {"start": float, "stop": float, "schedule": str},
 }
@@ -341,6 +348,13 @@ def validate(cfg: Config) -> None:
         raise InputError("anneal.step.target_acceptance", a.step.target_acceptance, "must be in (0, 1)")
     if spherical and a.sampler != "metropolis":
         raise InputError("anneal.sampler", a.sampler, "spherical weights are sampled with metropolis")
+    _one_of(a.energy, "anneal.energy", ENERGIES)
+    if a.energy == "perceptron" and not spherical:
+        raise InputError("anneal.energy", a.energy, "the perceptron cost needs model.weights: spherical (binary "
+                         "weights anneal the error count: errors)")
+    if a.energy == "perceptron" and spec.code not in (activations.parse("sign").code, activations.parse("relu").code):
+        raise InputError("anneal.energy", a.energy, f"the perceptron cost is defined for sign and relu units, not "
+                         f"{spec.label} (use errors)")
     if spherical and e.replicas > 1 and e.reference != "explicit":
         raise InputError("ensemble.reference", e.reference, "spherical weights need reference: explicit "
                          "(the traced form is not implemented for them)")

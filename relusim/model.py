@@ -126,6 +126,22 @@ def energy(w, xi, sigma, activation: str, K: int, architecture: str = "tree") ->
     return int(np.count_nonzero(sigma * integer_output(w, xi, activation, K, architecture) <= 0))
 
 
+def perceptron_cost(w, xi, sigma, activation: str, K: int, architecture: str = "tree") -> float:
+    """L(W) = sum over errors mu of sum_l max(0, -sigma^mu c_l h_l^mu), h_l = H_l / sqrt(L) (sign and
+    ReLU; docs/algorithms.md §4.1): every unit that votes against the label, weighted by how far its
+    field is on the wrong side. For K = 1, sum over errors of |Delta^mu|. Zero iff E(W) is, for real
+    weights (a field is never exactly 0)."""
+    spec = activations.parse(activation)
+    if spec.code not in (activations.SIGN, activations.RELU):
+        raise ValueError(f"the perceptron cost is defined for sign and ReLU units, not {spec.label}")
+    L = fan_in(xi.shape[1], K, architecture)
+    H = np.asarray(unit_fields(w, xi, K, architecture), np.float64)
+    c = output_weights(activation, K)
+    against = np.maximum(0.0, -(sigma[None, :] * c[:, None]) * H).sum(0)
+    err = sigma * integer_output(w, xi, activation, K, architecture) <= 0
+    return float(math.fsum(against[err]) / math.sqrt(L))
+
+
 def stabilities(w, xi, sigma, activation: str, K: int, architecture: str = "tree") -> np.ndarray:
     """Delta^mu = sigma^mu / sqrt(K) sum_l c_l g(h_l^mu), h_l = H_l / sqrt(L) (App. E; docs/model.md §4).
 

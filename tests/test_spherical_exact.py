@@ -31,13 +31,14 @@ ALPHA_TEST = 1e-3
 
 
 @njit(cache=True)
-def _chain(prob, st, mode, etab, gamma, theta, n_samples, thin, E_out, phi_out):
-    """Record (E of every replica, angle of unit 0 of replica 0 and of the reference) every ``thin`` sweeps."""
+def _chain(prob, st, mode, etab, gamma, theta, beta, n_samples, thin, E_out, phi_out, L_out):
+    """Record (E and L of every replica, angle of unit 0 of replica 0 and of the reference) every ``thin`` sweeps."""
     for s in range(n_samples):
         for _ in range(thin):
-            spherical_mc.sweep(prob, st, mode, etab, gamma, theta)
+            spherical_mc.sweep(prob, st, mode, etab, gamma, theta, beta)
         for a in range(st.E.shape[0]):
             E_out[s, a] = st.E[a]
+            L_out[s, a] = st.L[a]
         phi_out[s, 0] = math.atan2(st.w[0, 1], st.w[0, 0])
         if mode == spherical_mc.EXPLICIT:
             phi_out[s, 1] = math.atan2(st.ref[1], st.ref[0])
@@ -48,10 +49,10 @@ def readout(activation, K):
     return np.ones(K) if activation in ("sign", "tanh") else model.output_weights(activation, K)
 
 
-def torus_machine(activation, K, P, seed, y=1, explicit=False):
+def torus_machine(activation, K, P, seed, y=1, explicit=False, cost="errors"):
     N = 2 * K
     inst = instance.make(N, P, seed, 0)
-    prob = spherical.problem_arrays(inst.xi, inst.sigma, readout(activation, K), 2, activation)
+    prob = spherical.problem_arrays(inst.xi, inst.sigma, readout(activation, K), 2, activation, cost=cost)
     u = 1.0 - np.random.default_rng(seed).random((y + 1, N))
     W = spherical.gaussian_sphere(u, 2)
     st = spherical.new_state(W[:y], W[y] if explicit else np.zeros(0), P, K,
@@ -67,26 +68,35 @@ def run_chain(prob, st, mode, beta, gamma, n_samples, burn=2000, theta=np.pi, th
     spherical_mc.fill_etab(etab, beta, P)
     y = st.w.shape[0]
     E = np.zeros((n_samples, y), np.int64)
+    L = np.zeros((n_samples, y))
     phi = np.zeros((n_samples, 2))
-    _chain(prob, st, mode, etab, gamma, theta, 1, burn, np.zeros((1, y), np.int64), np.zeros((1, 2)))
-    _chain(prob, st, mode, etab, gamma, theta, n_samples, thin, E, phi)
-    return E, phi
+    _chain(prob, st, mode, etab, gamma, theta, beta, 1, burn, np.zeros((1, y), np.int64), np.zeros((1, 2)),
+           np.zeros((1, y)))
+    _chain(prob, st, mode, etab, gamma, theta, beta, n_samples, thin, E, phi, L)
+    return (E, phi, L) if prob.cost == spherical.PERCEPTRON else (E, phi)
 
 
-def grid_energy(inst, activation, K, g):
-    """E on the grid of angles phi = -pi + (k + 1/2) 2 pi / g per unit: an int array of shape (g,)*K."""
+def grid_energy(inst, activation, K, g, cost=False):
+    """E on the grid of angles phi = -pi + (k + 1/2) 2 pi / g per unit: an int array of shape (g,)*K;
+    with ``cost`` also the perceptron cost L = sum over errors of sum_l max(0, -sigma c_l x_l)."""
     phis = -np.pi + (np.arange(g) + 0.5) * 2 * np.pi / g
     P = inst.xi.shape[0]
     c = readout(activation, K)
     E = np.zeros((g,) * K, np.int16)
+    L = np.zeros((g,) * K)
     for mu in range(P):
         out = 0
+        against = 0
         for l in range(K):
             x = np.cos(phis) * inst.xi[mu, 2 * l] + np.sin(phis) * inst.xi[mu, 2 * l + 1]  # H / sqrt(2)
             gl = {"sign": np.sign, "relu": lambda v: np.maximum(v, 0), "tanh": np.tanh}[activation](x)
-            out = out + c[l] * gl.reshape((1,) * l + (g,) + (1,) * (K - l - 1))
-        E += (inst.sigma[mu] * out <= 0).astype(np.int16)
-    return E
+            shape = (1,) * l + (g,) + (1,) * (K - l - 1)
+            out = out + c[l] * gl.reshape(shape)
+            against = against + np.maximum(0.0, -inst.sigma[mu] * c[l] * x).reshape(shape)
+        err = inst.sigma[mu] * out <= 0
+        E += err.astype(np.int16)
+        L += np.where(err, against, 0.0)
+    return (E, L) if cost else E
 
 
 def gtest(counts, probs):
@@ -113,8 +123,9 @@ def gtest(counts, probs):
     return float(stats.chi2.sf(gstat, len(c) - 1))
 
 
-def single_laws(Eg, beta, K, bins):
-    w = np.exp(-beta * Eg.astype(float))
+def single_laws(Eg, beta, K, bins, U=None):
+    """The grid laws of E and of phi_1 (in ``bins``) under exp(-beta U), U = E unless given."""
+    w = np.exp(-beta * (Eg if U is None else U).astype(float))
     pE = np.bincount(Eg.ravel(), weights=w.ravel())
     marg = w.sum(axis=tuple(range(1, K)))  # over phi_2..phi_K: the law of phi_1 on the grid
     pphi = marg.reshape(bins, -1).sum(1)
@@ -127,7 +138,7 @@ def test_single_machine_on_the_torus_samples_the_boltzmann_law(activation, K, P,
     # theta_max = pi: fresh angles; 0.6: small steps (a one-sided rotation passes at pi, fails here)
     inst, prob, st, mode = torus_machine(activation, K, P, seed=11)
     n_samples = 20000
-    E, phi = run_chain(prob, st, mode, beta, 0.0, n_samples, theta=theta, thin=THIN if theta == np.pi else 60)
+    E, phi, *_ = run_chain(prob, st, mode, beta, 0.0, n_samples, theta=theta, thin=THIN if theta == np.pi else 60)
     e = E[:, 0]
     assert abs(np.corrcoef(e[:-1], e[1:])[0, 1]) < 0.05  # thinned samples are nearly independent
     g = G if K == 2 else 160
@@ -144,12 +155,12 @@ def test_single_machine_on_the_torus_samples_the_boltzmann_law(activation, K, P,
     assert gtest(hE, np.pad(wrong, (0, P + 1 - len(wrong)))) < ALPHA_TEST  # power: a wrong beta fails
 
 
-def ensemble_laws(Eg, beta, gamma, P, bins):
+def ensemble_laws(Eg, beta, gamma, P, bins, U=None):
     g = Eg.shape[0]
     phis = -np.pi + (np.arange(g) + 0.5) * 2 * np.pi / g
     k1 = np.exp(gamma * np.cos(phis - phis[0]))  # kernel at offsets delta = phi - phi_0 (circular)
     kf = np.fft.rfft2(np.outer(k1, k1))
-    A = np.exp(-beta * Eg.astype(float))
+    A = np.exp(-beta * (Eg if U is None else U).astype(float))
 
     def conv(f):  # Z(phit) = sum_phi f(phi) k(phit - phi): the kernel is even, so a correlation
         return np.fft.irfft2(np.fft.rfft2(f) * kf, s=f.shape)
@@ -166,7 +177,7 @@ def ensemble_laws(Eg, beta, gamma, P, bins):
 def test_explicit_ensemble_on_the_torus_samples_its_joint_law():
     P, beta, gamma = 8, 1.0, 1.5
     inst, prob, st, mode = torus_machine("relu", 2, P, seed=13, y=2, explicit=True)
-    E, phi = run_chain(prob, st, mode, beta, gamma, 20000)
+    E, phi, *_ = run_chain(prob, st, mode, beta, gamma, 20000)
     g = 512
     Eg = grid_energy(inst, "relu", 2, g)
     bins = 16
@@ -180,3 +191,53 @@ def test_explicit_ensemble_on_the_torus_samples_its_joint_law():
     assert gtest(hjoint, wrong_beta) < ALPHA_TEST
     wrong_gamma = ensemble_laws(Eg, beta, 0.0, P, bins)[1]  # uncoupled: the reference is uniform
     assert gtest(href, wrong_gamma) < ALPHA_TEST
+
+
+def cost_law(Lg, beta, edges):
+    """The grid law of L under exp(-beta L), in the bins ``edges``."""
+    w = np.exp(-beta * Lg)
+    return np.histogram(Lg.ravel(), bins=edges, weights=w.ravel())[0]
+
+
+@pytest.mark.parametrize("activation,K,P,seed,beta,theta", [("relu", 2, 6, 9, 1.5, np.pi), ("relu", 2, 6, 9, 1.5, 0.6),
+                                                            ("sign", 3, 7, 11, 1.5, np.pi)])
+def test_perceptron_cost_on_the_torus_samples_exp_minus_beta_L(activation, K, P, seed, beta, theta):
+    # anneal.energy: perceptron: the chain's laws of E, phi_1 and L against exp(-beta L) on the grid;
+    # instances with solutions (L = 0 on 3-5% of the torus), so the atom of the law at 0 is tested too
+    inst, prob, st, mode = torus_machine(activation, K, P, seed=seed, cost="perceptron")
+    n_samples = 20000
+    E, phi, L = run_chain(prob, st, mode, beta, 0.0, n_samples, theta=theta, thin=THIN if theta == np.pi else 60)
+    e, lc = E[:, 0], L[:, 0]
+    g = G if K == 2 else 160
+    Eg, Lg = grid_energy(inst, activation, K, g, cost=True)
+    assert np.array_equal(Eg == 0, Lg == 0)  # the cost vanishes exactly on the solutions
+    bins = 16
+    hE = np.bincount(e, minlength=P + 1)
+    hphi = np.histogram(phi[:, 0], bins=bins, range=(-np.pi, np.pi))[0]
+    pE, pphi = single_laws(Eg, beta, K, bins, U=Lg)
+    pE = np.pad(pE, (0, P + 1 - len(pE)))
+    edges = np.concatenate([[-1.0, 1e-9], np.quantile(lc[lc > 1e-9], np.linspace(0.1, 0.9, 9)), [Lg.max() + 1]])
+    hL = np.histogram(lc, bins=edges)[0]
+    assert len(np.unique(e)) >= 3 and hL[0] > 100  # a law with something to test, solutions included (L = 0 up to
+    # the rounding the running sum of L gathers between rebuilds)
+    for h, p in ((hE, pE), (hphi, pphi), (hL, cost_law(Lg, beta, edges))):
+        assert gtest(h, p) > ALPHA_TEST / 3
+    assert gtest(hL, cost_law(Lg, 1.25 * beta, edges)) < ALPHA_TEST  # power: a wrong beta fails
+    assert gtest(hE, np.pad(single_laws(Eg, beta, K, bins)[0], (0, P + 1 - len(pE)))) < ALPHA_TEST  # and E as energy
+
+
+def test_explicit_ensemble_with_the_perceptron_cost_samples_its_joint_law():
+    P, beta, gamma = 8, 1.5, 1.5
+    inst, prob, st, mode = torus_machine("relu", 2, P, seed=13, y=2, explicit=True, cost="perceptron")
+    E, phi, L = run_chain(prob, st, mode, beta, gamma, 20000)
+    g = 512
+    Eg, Lg = grid_energy(inst, "relu", 2, g, cost=True)
+    bins = 16
+    joint, pref = ensemble_laws(Eg, beta, gamma, P, bins, U=Lg)
+    hjoint = np.zeros((P + 1, P + 1))
+    np.add.at(hjoint, (E[:, 0], E[:, 1]), 1)
+    href = np.histogram(phi[:, 1], bins=bins, range=(-np.pi, np.pi))[0]
+    assert gtest(hjoint, joint) > ALPHA_TEST / 2
+    assert gtest(href, pref) > ALPHA_TEST / 2
+    assert gtest(hjoint, ensemble_laws(Eg, 1.5 * beta, gamma, P, bins, U=Lg)[0]) < ALPHA_TEST
+    assert gtest(href, ensemble_laws(Eg, beta, 0.0, P, bins, U=Lg)[1]) < ALPHA_TEST

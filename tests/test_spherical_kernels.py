@@ -66,7 +66,7 @@ def test_cached_fields_and_norms_after_many_accepted_moves_equal_a_fresh_computa
     inst, prob, st, n = machine(activation, architecture, N, K, P)
     etab = np.empty(2 * prob.XT.shape[1] + 1)
     spherical_mc.fill_etab(etab, 0.3, prob.XT.shape[1])
-    acc = sum(spherical_mc.sweep(prob, st, spherical_mc.NONE, etab, 0.0, 1.0) for _ in range(3000))
+    acc = sum(spherical_mc.sweep(prob, st, spherical_mc.NONE, etab, 0.0, 1.0, 0.3) for _ in range(3000))
     assert acc > 3000 * st.w.shape[1] // 4  # many accepted moves, no rebuild in between
     H = model.unit_fields(st.w[0], inst.xi, K, architecture)
     drift = np.abs(st.H[0][:, :P] - H).max() / math.sqrt(n)
@@ -88,7 +88,7 @@ def test_the_explicit_ensemble_keeps_the_replica_sums_and_the_reference_on_its_s
     spherical_mc.fill_etab(etab, 0.5, prob.XT.shape[1])
     ref0 = st.ref.copy()
     for _ in range(500):
-        spherical_mc.sweep(prob, st, spherical_mc.EXPLICIT, etab, 3.0, 1.0)
+        spherical_mc.sweep(prob, st, spherical_mc.EXPLICIT, etab, 3.0, 1.0, 0.5)
     assert np.abs(st.m - st.w.sum(0)).max() < 1e-11
     assert not np.array_equal(st.ref, ref0)
     for l in range(4):
@@ -191,7 +191,7 @@ def test_generic_activation_caches_after_many_accepted_moves_equal_a_fresh_compu
     inst, prob, st, n, K, P = generic_machine(activation, architecture)
     etab = np.empty(2 * prob.XT.shape[1] + 1)
     spherical_mc.fill_etab(etab, 0.3, prob.XT.shape[1])
-    acc = sum(spherical_mc.sweep(prob, st, spherical_mc.NONE, etab, 0.0, 1.0) for _ in range(400))
+    acc = sum(spherical_mc.sweep(prob, st, spherical_mc.NONE, etab, 0.0, 1.0, 0.3) for _ in range(400))
     assert acc > 400 * st.w.shape[1] // 4
     marg, x = margins_np(st.w[0], inst, activation, K, n, architecture)
     assert np.abs(st.H[0][:, :P] / math.sqrt(n) - x).max() < 1e-12
@@ -227,3 +227,60 @@ def test_activation_names_give_their_codes_and_default_parameters():
         gfun.LINEAR, gfun.QUADRATIC, gfun.TANH, gfun.LOGISTIC, gfun.SOFTPLUS}
     with pytest.raises(InputError, match="gelu"):
         spherical.act_code_param("gelu")
+
+
+# anneal.energy: perceptron (sign and ReLU): the cost L kept beside E, against ``model.perceptron_cost``
+def cost_machine(activation, architecture, N, K, P):
+    inst = instance.make(N, P, 5, 0)
+    n = model.fan_in(N, K, architecture)
+    prob = spherical.problem_arrays(inst.xi, inst.sigma, model.output_weights(activation, K), n, activation,
+                                    cost="perceptron")
+    W = spherical.gaussian_sphere(1.0 - np.random.default_rng(5).random((1, K * n)), n)
+    st = spherical.new_state(W, np.zeros(0), P, K, _rng.new_state(np.random.SeedSequence(5)))
+    spherical_mc.rebuild(prob, st, spherical_mc.NONE)
+    return inst, prob, st, n
+
+
+def brute_cost(inst, w, activation, K, architecture):
+    return model.perceptron_cost(w, inst.xi, inst.sigma, activation, K, architecture)
+
+
+@pytest.mark.parametrize("activation,architecture,N,K,P", CASES)
+def test_rotation_delta_cost_equals_the_brute_force_change(activation, architecture, N, K, P):
+    inst, prob, st, n = cost_machine(activation, architecture, N, K, P)
+    assert abs(st.L[0] - brute_cost(inst, st.w[0], activation, K, architecture)) < 1e-10
+    g = np.random.default_rng(2)
+    nonzero = 0
+    for step in range(300):
+        l = int(g.integers(K))
+        i, j = (l * n + g.choice(n, 2, replace=False)).tolist()
+        sn, cs = detmath.sincos(g.uniform(-math.pi, math.pi))
+        wi, wj = spherical.rotated(st, 0, i, j, cs, sn)
+        move = (0, l, i, j, wi, wj)
+        dL = spherical.delta_cost(prob, st, move)
+        w2 = st.w[0].copy()
+        w2[i], w2[j] = wi, wj
+        L0 = brute_cost(inst, st.w[0], activation, K, architecture)
+        assert abs(dL - (brute_cost(inst, w2, activation, K, architecture) - L0)) < 1e-9, step
+        nonzero += abs(dL) > 1e-9
+        if step % 2 == 0:
+            st.E[0] += spherical.delta_energy(prob, st, move)
+            spherical.apply(prob, st, move)
+            st.L[0] += dL
+    assert nonzero > 100
+
+
+@pytest.mark.parametrize("activation,architecture,N,K,P", CASES)
+def test_perceptron_sweeps_keep_the_cost_and_errors_equal_to_a_fresh_computation(activation, architecture, N, K, P):
+    inst, prob, st, n = cost_machine(activation, architecture, N, K, P)
+    etab = np.empty(2 * prob.XT.shape[1] + 1)
+    spherical_mc.fill_etab(etab, 2.0, prob.XT.shape[1])  # read by the error energy only: must not matter
+    L0 = st.L[0]
+    acc = sum(spherical_mc.sweep(prob, st, spherical_mc.NONE, etab, 0.0, 1.0, 2.0) for _ in range(1000))
+    assert acc > 1000 * st.w.shape[1] // 10
+    assert st.E[0] == brute(inst, st.w[0], activation, K, architecture)
+    assert abs(st.L[0] - brute_cost(inst, st.w[0], activation, K, architecture)) < 1e-9
+    assert st.L[0] < L0  # beta = 2 on the cost lowers it from a random start
+    S = st.S[0].copy()
+    spherical_mc.rebuild(prob, st, spherical_mc.NONE)
+    assert np.abs(S - st.S[0]).max() < 1e-9

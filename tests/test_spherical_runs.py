@@ -40,6 +40,9 @@ def conf(tmp_path, name, model_=None, anneal=None, **top):
     ({"N": 4, "K": 4}, {}, "model.N"),
     ({}, {"sampler": "rrr"}, "anneal.sampler"),
     ({"activation": "sign", "K": 4}, {}, "model.K"),
+    ({}, {"energy": "hinge"}, "anneal.energy"),
+    ({"activation": "tanh"}, {"energy": "perceptron"}, "anneal.energy"),
+    ({"weights": "binary", "N": 44}, {"energy": "perceptron"}, "anneal.energy"),
 ])
 def test_bad_spherical_settings_raise_input_errors_naming_the_key(tmp_path, model_, anneal, key):
     c = copy.deepcopy(SPH)
@@ -77,11 +80,21 @@ def test_binary_config_hashes_do_not_see_the_spherical_step_section(tmp_path):
                                                               "target_acceptance": 0.4}}).physics_sha256()
 
 
-@pytest.mark.parametrize("architecture", ["tree", "fully_connected"])
-def test_spherical_one_and_two_workers_give_identical_float64_datasets(tmp_path, architecture):
+def test_the_energy_key_changes_the_hash_only_when_it_is_not_the_default(tmp_path):
+    s = config.from_dict({**SPH, "output": str(tmp_path / "s.h5")})
+    p = s.replace(**{"anneal.energy": "perceptron"})
+    assert s.physics_sha256() != p.physics_sha256()
+    d = s.to_dict()
+    d["anneal"].pop("energy")  # a file written before the key existed
+    assert config.from_dict(d).physics_sha256() == s.physics_sha256()
+
+
+@pytest.mark.parametrize("architecture,energy", [("tree", "errors"), ("fully_connected", "errors"),
+                                                 ("tree", "perceptron")])
+def test_spherical_one_and_two_workers_give_identical_float64_datasets(tmp_path, architecture, energy):
     m = {"architecture": architecture} | ({"N": 10, "alpha": 0.5} if architecture != "tree" else {})
-    c1, o1 = conf(tmp_path, "w1", m)
-    c2, o2 = conf(tmp_path, "w2", m)
+    c1, o1 = conf(tmp_path, "w1", m, {"energy": energy})
+    c2, o2 = conf(tmp_path, "w2", m, {"energy": energy})
     assert relusim("anneal", "--config", c1, "--workers", 1, "--samples", 3)[0] == 0
     assert relusim("anneal", "--config", c2, "--workers", 2, "--samples", 3)[0] == 0
     assert_same_bits(o1, o2)
@@ -94,6 +107,10 @@ def test_spherical_one_and_two_workers_give_identical_float64_datasets(tmp_path,
         mm = config.from_dict({**SPH, "model": {**SPH["model"], **m}, "output": o1}).model
         assert g["energy"][0] == model.energy(w[0], g["patterns"][()], g["labels"][()], "relu", 4, architecture)
         assert "theta_max" in g["trace"] and mm.weights == "spherical"
+        assert ("cost" in g["trace"]) == (energy == "perceptron")
+        if energy == "perceptron":  # the recorded cost of the final state is that of its weights
+            L = model.perceptron_cost(w[0], g["patterns"][()], g["labels"][()], "relu", 4, architecture)
+            assert abs(g["trace/cost"][-1, 0] - L) < 1e-9 * max(1.0, L)
 
 
 def test_spherical_kill_mid_run_and_rerun_give_the_same_bits(tmp_path):

@@ -17,16 +17,26 @@ binary weights (``relusim.kernels.fields``), in float64, for y machines (replica
                            sampler does not keep it up to date for them.
   G    (y, K, Pp) float64  g(x_l mu) for the costly codes (``gfun.COSTLY``: tanh, erf, logistic,
                            softplus), so that a move evaluates g once per pattern, not twice
+  S    (y, Pp)    float64  sum_l max(0, -sigma^mu c_l H_l mu): the units that vote against the label,
+                           weighted by how far (sign and ReLU; 0 in padding)
+  L    (y,)       float64  the perceptron cost, sum over errors mu of S_mu / sqrt(n) (``cost``)
 Pattern mu is an error iff marg <= 0 (or, ZERO_OUTPUT codes, nact == 0). Sign units: marg is a sum of
 +-c_l, an exact integer in float64; an exactly zero real field has probability zero, so there are no
 parity rules (sgn(0) = 0 as in ``relusim.model``). The activation is a code and a parameter
 (``relusim.kernels.gfun``: g(code, p, x), the same bits on every CPU).
+
+The perceptron cost (``anneal.energy: perceptron``, docs/algorithms.md §4.1): for sign and ReLU units
+L = sum_mu [mu is an error] sum_l max(0, -sigma^mu c_l x_l mu), x = H / sqrt(n). For K = 1 it is the
+classic perceptron criterion, sum over errors of |Delta_mu|. It is zero exactly when E is (a wrong
+pattern has a unit voting against its label with a nonzero field, with probability one), and it tells
+the sampler how far each error is from being fixed, which the error count does not.
 
 The model's interface, used by the samplers (``relusim.kernels.spherical_mc``) and their twin tests:
   build(problem, state, a) -> E         fields, margins, counts of replica a from scratch, O(N P)
   normalise(problem, state, a)          restore |W^a_l|^2 = n (drift of the rounding only)
   rotated(state, a, i, j, cs, sn) -> (wi', wj')   the Givens rotation of coordinates i, j by theta
   delta_energy(problem, state, move) -> dE        move = (a, l, i, j, wi', wj'), O(P), nothing written
+  delta_cost(problem, state, move) -> dL          the same move's change of the perceptron cost
   apply(problem, state, move)           commit it: H[a, l] += dW_i xi_i + dW_j xi_j, O(P)
 The samplers write the delta and update loops out (numba wraps a non-inlined call in reference-count
 updates costing as much as the loop); ``tests/test_spherical_kernels.py`` holds both to the brute force.
@@ -44,8 +54,10 @@ from .fields import RELU, SIGN, aligned_full, padded
 PAD = 1e30  # margin of a padding lane: never an error
 NACT_PAD = np.int16(30000)
 
-Problem = namedtuple("Problem", ["XT", "sig", "c", "n", "act", "p"])
-State = namedtuple("State", ["w", "H", "marg", "nact", "E", "ref", "m", "rng", "G"])
+Problem = namedtuple("Problem", ["XT", "sig", "c", "n", "act", "p", "cost"])
+State = namedtuple("State", ["w", "H", "marg", "nact", "E", "ref", "m", "rng", "G", "S", "L"])
+ERRORS, PERCEPTRON = 0, 1  # the energy the sampler anneals (``cost``); E, the errors, decides "solved"
+COSTS = {"errors": ERRORS, "perceptron": PERCEPTRON}
 
 
 
@@ -63,9 +75,10 @@ def act_code(activation: str) -> int:
 
 
 def problem_arrays(xi: np.ndarray, sigma: np.ndarray, c: np.ndarray, n: int, activation: str,
-                   param: float | None = None) -> Problem:
+                   param: float | None = None, cost: str = "errors") -> Problem:
     """The kernels' view of a training set (float copies, padded to 64 patterns); ``param`` overrides
-    the activation's default parameter (``act_code_param``)."""
+    the activation's default parameter (``act_code_param``); ``cost`` the annealed energy (``COSTS``;
+    perceptron: sign and ReLU only)."""
     P, N = xi.shape
     Pp = padded(P)
     XT = aligned_full((N, Pp), np.float32)  # +-1 and 0 exactly: half the bytes of float64, the same bits
@@ -77,7 +90,9 @@ def problem_arrays(xi: np.ndarray, sigma: np.ndarray, c: np.ndarray, n: int, act
     else:  # a family name with its parameter given apart: ("relu_shift", 0.5)
         from .. import activations
         code, p = activations.parse(activation.split("(")[0] + f"({float(param)!r})").code, float(param)
-    return Problem(XT, sig, np.asarray(c, np.float64), int(n), code, float(p))
+    if COSTS[cost] == PERCEPTRON and code not in (SIGN, RELU):
+        raise ValueError(f"the perceptron cost is defined for sign and ReLU units, not {activation}")
+    return Problem(XT, sig, np.asarray(c, np.float64), int(n), code, float(p), COSTS[cost])
 
 
 def new_state(w: np.ndarray, ref: np.ndarray, P: int, K: int, rng: np.ndarray) -> State:
@@ -87,7 +102,7 @@ def new_state(w: np.ndarray, ref: np.ndarray, P: int, K: int, rng: np.ndarray) -
     return State(np.array(w, np.float64, order="C"), aligned_full((y, K, Pp), np.float64),
                  aligned_full((y, Pp), np.float64, PAD), aligned_full((y, Pp), np.int16, NACT_PAD),
                  np.zeros(y, np.int64), np.array(ref, np.float64, order="C"), np.zeros(Nw), rng,
-                 aligned_full((y, K, Pp), np.float64))
+                 aligned_full((y, K, Pp), np.float64), aligned_full((y, Pp), np.float64), np.zeros(y))
 
 
 @njit(cache=True)
@@ -147,9 +162,10 @@ def costly(act):
 
 @njit(cache=True)
 def build(problem, state, a):
-    """Fill H[a], marg[a], nact[a] (and G[a]) from w[a] (sequential sums: the same bits on every CPU); return E."""
-    XT, sig, c, n, act, p = problem
-    w, H, marg, nact, G = state.w, state.H, state.marg, state.nact, state.G
+    """Fill H[a], marg[a], nact[a], S[a], L[a] (and G[a]) from w[a] (sequential sums: the same bits on
+    every CPU); return E."""
+    XT, sig, c, n, act, p, _ = problem
+    w, H, marg, nact, G, S = state.w, state.H, state.marg, state.nact, state.G, state.S
     rs = scale(act, n)
     zo = zero_output(act)
     Pp = XT.shape[1]
@@ -163,15 +179,19 @@ def build(problem, state, a):
         for mu in range(Pp):
             H[a, l, mu] += wi * XT[r, mu]
     E = 0
+    cost = 0.0
     for mu in range(Pp):
         if sig[mu] == 0.0:
             marg[a, mu] = PAD
             nact[a, mu] = NACT_PAD
+            S[a, mu] = 0.0
             continue
         out = 0.0
         na = 0
+        sv = 0.0
         for l in range(K):
             h = H[a, l, mu]
+            sv += _against(sig[mu] * c[l], h)
             if act == RELU:
                 out += c[l] * max(h, 0.0)
                 na += h > 0.0
@@ -185,8 +205,20 @@ def build(problem, state, a):
                 na += v != 0.0
         marg[a, mu] = sig[mu] * out
         nact[a, mu] = na
-        E += marg[a, mu] <= 0.0 or (zo and na == 0)
+        S[a, mu] = sv
+        bad = marg[a, mu] <= 0.0 or (zo and na == 0)
+        E += bad
+        if bad:
+            cost += sv
+    state.L[a] = cost / np.sqrt(n)
     return E
+
+
+@njit(inline="always")
+def _against(sc, h):
+    """max(0, -sigma c_l H): how far unit l's field is on the wrong side of the label (0 if on the right)."""
+    v = -sc * h
+    return v if v > 0.0 else 0.0
 
 
 @njit(cache=True)
@@ -220,7 +252,7 @@ def delta_energy(problem, state, move):
     H'_l = H_l + (wi' - wi) xi_i + (wj' - wj) xi_j; marg' = marg + c_l sigma (g(H' s) - g(H s)),
     s = ``scale``; g(H s) is read from G for the costly codes.
     """
-    XT, sig, c, n, act, p = problem
+    XT, sig, c, n, act, p, _ = problem
     a, l, i, j, wi2, wj2 = move
     w, H, marg, nact, G = state.w, state.H, state.marg, state.nact, state.G
     rs = scale(act, n)
@@ -246,12 +278,45 @@ def delta_energy(problem, state, move):
 
 
 @njit(cache=True)
-def apply(problem, state, move):
-    """Commit move (a, l, i, j, wi', wj'): the O(P) update of H[a, l], marg[a], nact[a], G[a, l], then w
-    (E is the caller's)."""
-    XT, sig, c, n, act, p = problem
+def delta_cost(problem, state, move):
+    """Delta L of move (a, l, i, j, wi', wj') (sign and ReLU): one O(P) pass, nothing written.
+
+    Per pattern, S' = S + max(0, -sigma c_l H'_l) - max(0, -sigma c_l H_l) and the error flag as in
+    ``delta_energy``; Delta L = sum_mu (err'_mu S'_mu - err_mu S_mu) / sqrt(n).
+    """
+    XT, sig, c, n, act, p, _ = problem
     a, l, i, j, wi2, wj2 = move
-    w, H, marg, nact, G = state.w, state.H, state.marg, state.nact, state.G
+    w, H, marg, nact, S = state.w, state.H, state.marg, state.nact, state.S
+    zo = zero_output(act)
+    fc = w.shape[1] != XT.shape[0]
+    ri = i - l * n if fc else i
+    rj = j - l * n if fc else j
+    di, dj = wi2 - w[a, i], wj2 - w[a, j]
+    cl = c[l]
+    d = 0.0
+    for mu in range(XT.shape[1]):
+        ho = H[a, l, mu]
+        hn = ho + di * XT[ri, mu] + dj * XT[rj, mu]
+        gn, go = _g(act, p, 1.0, hn), _g(act, p, 1.0, ho)
+        nm = marg[a, mu] + cl * sig[mu] * (gn - go)
+        bad_o = marg[a, mu] <= 0.0
+        bad_n = nm <= 0.0
+        if zo:
+            bad_o = bad_o or nact[a, mu] == 0
+            bad_n = bad_n or nact[a, mu] + (gn != 0.0) - (go != 0.0) == 0
+        sc = cl * sig[mu]
+        sn = S[a, mu] + _against(sc, hn) - _against(sc, ho)
+        d += (sn if bad_n else 0.0) - (S[a, mu] if bad_o else 0.0)
+    return d / np.sqrt(n)
+
+
+@njit(cache=True)
+def apply(problem, state, move):
+    """Commit move (a, l, i, j, wi', wj'): the O(P) update of H[a, l], marg[a], nact[a], S[a], G[a, l],
+    then w (E and L are the caller's)."""
+    XT, sig, c, n, act, p, _ = problem
+    a, l, i, j, wi2, wj2 = move
+    w, H, marg, nact, G, S = state.w, state.H, state.marg, state.nact, state.G, state.S
     rs = scale(act, n)
     cg = costly(act)
     fc = w.shape[1] != XT.shape[0]
@@ -263,6 +328,7 @@ def apply(problem, state, move):
         ho = H[a, l, mu]
         hn = ho + di * XT[ri, mu] + dj * XT[rj, mu]
         H[a, l, mu] = hn
+        S[a, mu] += _against(cl * sig[mu], hn) - _against(cl * sig[mu], ho)
         gn = _g(act, p, rs, hn)
         go = G[a, l, mu] if cg else _g(act, p, rs, ho)
         if cg:

@@ -5,6 +5,9 @@ coordinates i != j and theta ~ U(-theta_max, theta_max), and rotates (W_li, W_lj
 is kept, and theta and -theta are equally likely, so the proposal is symmetric with respect to the
 uniform measure on the product of spheres and the acceptance is min(1, e^{-Delta}):
   NONE      Delta = beta Delta E_a
+            (``anneal.energy: perceptron``: beta Delta L_a, L the perceptron cost of
+            ``relusim.kernels.spherical``, in place of E_a here and below; E_a is still kept, and
+            decides when the machine is solved)
   EXPLICIT  weight exp(-beta sum_a E_a + gamma sum_a sum_l Wt_l . W^a_l / n) (the reference Wt on
             its own spheres, docs/model.md §7):
               replica move:    Delta = beta Delta E_a - gamma (Wt_i dW_i + Wt_j dW_j) / n
@@ -28,7 +31,7 @@ from numba import njit
 from . import detmath, gfun
 from . import rng as _rng
 from .fields import RELU, SIGN
-from .spherical import build, costly, normalise, normalise_rows, scale, zero_output
+from .spherical import PERCEPTRON, _against, build, costly, normalise, normalise_rows, scale, zero_output
 
 NONE, EXPLICIT = 0, 1
 GENERIC = -1  # the activation read from the problem at run time (``_sweep``)
@@ -42,29 +45,35 @@ def default_theta(n: int) -> float:
 
 
 @njit(cache=True)
-def sweep(problem, state, mode, etab, gamma, theta):
-    """One sweep at the beta of ``etab`` (``metropolis.fill_etab``); returns the accepted moves.
+def sweep(problem, state, mode, etab, gamma, theta, beta):
+    """One sweep at inverse temperature ``beta`` (``etab``: ``fill_etab`` at that beta, read by the
+    error-count energy); returns the accepted moves.
 
-    Sign and ReLU have a loop each with the activation a compile-time constant; every other code
-    shares one loop that reads it at run time (g's branches are predicted, its cost is exp's).
+    Sign and ReLU have a loop each with the activation a compile-time constant, and one more each
+    for the perceptron cost (``spherical.PERCEPTRON``); every other code shares one loop that reads
+    it at run time (g's branches are predicted, its cost is exp's).
     """
+    if problem.cost == PERCEPTRON:
+        if problem.act == RELU:
+            return _sweep(problem, state, mode, etab, gamma, theta, beta, RELU, True)
+        return _sweep(problem, state, mode, etab, gamma, theta, beta, SIGN, True)
     if problem.act == RELU:
-        return _sweep(problem, state, mode, etab, gamma, theta, RELU)
+        return _sweep(problem, state, mode, etab, gamma, theta, beta, RELU, False)
     if problem.act == SIGN:
-        return _sweep(problem, state, mode, etab, gamma, theta, SIGN)
+        return _sweep(problem, state, mode, etab, gamma, theta, beta, SIGN, False)
     if problem.act == gfun.LINEAR:
-        return _sweep(problem, state, mode, etab, gamma, theta, gfun.LINEAR)
+        return _sweep(problem, state, mode, etab, gamma, theta, beta, gfun.LINEAR, False)
     if problem.act == gfun.QUADRATIC:
-        return _sweep(problem, state, mode, etab, gamma, theta, gfun.QUADRATIC)
+        return _sweep(problem, state, mode, etab, gamma, theta, beta, gfun.QUADRATIC, False)
     if problem.act == gfun.RELU_SHIFT:
-        return _sweep(problem, state, mode, etab, gamma, theta, gfun.RELU_SHIFT)
-    return _sweep(problem, state, mode, etab, gamma, theta, GENERIC)
+        return _sweep(problem, state, mode, etab, gamma, theta, beta, gfun.RELU_SHIFT, False)
+    return _sweep(problem, state, mode, etab, gamma, theta, beta, GENERIC, False)
 
 
 @njit(inline="always")
-def _sweep(problem, state, mode, etab, gamma, theta, act):
-    XT, sig, c, n, code, p = problem
-    w, H, marg, nact, E, ref, m, st, G = state
+def _sweep(problem, state, mode, etab, gamma, theta, beta, act, pc):
+    XT, sig, c, n, code, p, _ = problem
+    w, H, marg, nact, E, ref, m, st, G, S, L = state
     if act != GENERIC:
         code = act
     rs = scale(code, n)
@@ -77,6 +86,7 @@ def _sweep(problem, state, mode, etab, gamma, theta, act):
     fc = Nw != XT.shape[0]
     ny = y + 1 if mode == EXPLICIT else y
     gn = gamma / n
+    brn = beta / np.sqrt(n)
     acc = 0
     s0, s1, s2, s3 = st[0], st[1], st[2], st[3]
     m32 = np.uint64(0xFFFFFFFF)
@@ -100,10 +110,26 @@ def _sweep(problem, state, mode, etab, gamma, theta, act):
             dj = (wi * sn + wj * cs) - wj
             cl = c[l]
             cnt = 0
+            dL = 0.0
             for mu in range(P):
                 ho = H[a, l, mu]
                 hn = ho + di * XT[ri, mu] + dj * XT[rj, mu]
-                if act == RELU:
+                if pc:
+                    sc = cl * sig[mu]
+                    so = S[a, mu]
+                    sv = so + _against(sc, hn) - _against(sc, ho)
+                    if act == RELU:
+                        nm = marg[a, mu] + sc * ((hn if hn > 0.0 else 0.0) - (ho if ho > 0.0 else 0.0))
+                        na = nact[a, mu] + np.int16(hn > 0.0) - np.int16(ho > 0.0)
+                        bn = (nm <= 0.0) | (na == 0)
+                        bo = (marg[a, mu] <= 0.0) | (nact[a, mu] == 0)
+                    else:
+                        nm = marg[a, mu] + sc * (np.float64((hn > 0.0) - (hn < 0.0)) - np.float64((ho > 0.0) - (ho < 0.0)))
+                        bn = nm <= 0.0
+                        bo = marg[a, mu] <= 0.0
+                    cnt += bn
+                    dL += (sv if bn else 0.0) - (so if bo else 0.0)
+                elif act == RELU:
                     nm = marg[a, mu] + cl * sig[mu] * ((hn if hn > 0.0 else 0.0) - (ho if ho > 0.0 else 0.0))
                     na = nact[a, mu] + np.int16(hn > 0.0) - np.int16(ho > 0.0)
                     cnt += (nm <= 0.0) | (na == 0)
@@ -125,9 +151,15 @@ def _sweep(problem, state, mode, etab, gamma, theta, act):
                     else:
                         cnt += nm <= 0.0
             dE = cnt - E[a]
-            x = etab[dE + P]
-            if mode == EXPLICIT:
-                x *= detmath.exp(gn * (ref[i] * di + ref[j] * dj))
+            if pc:
+                arg = -brn * dL
+                if mode == EXPLICIT:
+                    arg += gn * (ref[i] * di + ref[j] * dj)
+                x = detmath.exp(min(arg, 700.0))
+            else:
+                x = etab[dE + P]
+                if mode == EXPLICIT:
+                    x *= detmath.exp(gn * (ref[i] * di + ref[j] * dj))
             take = x >= 1.0
             if not take:
                 r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
@@ -137,6 +169,8 @@ def _sweep(problem, state, mode, etab, gamma, theta, act):
                     ho = H[a, l, mu]
                     hn = ho + di * XT[ri, mu] + dj * XT[rj, mu]
                     H[a, l, mu] = hn
+                    if pc:
+                        S[a, mu] += _against(cl * sig[mu], hn) - _against(cl * sig[mu], ho)
                     if act == RELU:
                         marg[a, mu] += cl * sig[mu] * ((hn if hn > 0.0 else 0.0) - (ho if ho > 0.0 else 0.0))
                         nact[a, mu] += np.int16(hn > 0.0) - np.int16(ho > 0.0)
@@ -159,6 +193,8 @@ def _sweep(problem, state, mode, etab, gamma, theta, act):
                     m[i] += di
                     m[j] += dj
                 E[a] += dE
+                if pc:
+                    L[a] += dL / np.sqrt(n)
                 acc += 1
         else:
             ti, tj = ref[i], ref[j]
@@ -255,7 +291,7 @@ def run(problem, state, mode, betas, gammas, adapt, theta, target, sweep0, stop_
             fill_etab(etab, betas[s], P)
             last_beta = betas[s]
         thetas[s] = theta[0]
-        acc = sweep(problem, state, mode, etab, gammas[s], theta[0])
+        acc = sweep(problem, state, mode, etab, gammas[s], theta[0], betas[s])
         if (sweep0 + s + 1) % REBUILD_EVERY == 0:
             rebuild(problem, state, mode)
         if adapt[s]:
