@@ -5,6 +5,9 @@ at commit e87d1e8, before the kernel redesign for fully connected networks (issu
 ``test_regression_hashes`` recomputes them. A change that alters any of them changes the chain of an
 existing config, which a redesign must never do.
 
+The four spherical cases were added at commit b784a39 (the perceptron cost); their hashes were made
+with the code of 3459765, before it, and the new code gives the same bits.
+
 One deliberate change since: ``sign_y3_explicit_rrr`` was rewritten when exp in the chain became
 CPU-independent (``relusim.kernels.detmath``, issue 12). Its etab entries moved by one ulp, and an
 RRR move whose z' equals z up to rounding draws a uniform (z' > z) or not (z' <= z), so the random
@@ -37,6 +40,14 @@ CASES = {
     "sign_y3_explicit_rrr": {"model": {"activation": "sign", "N": 27, "K": 3, "alpha": 0.4},
                              "ensemble": {"replicas": 3, "reference": "explicit"},
                              "anneal": {"sampler": "rrr", "rrr_below": 2.0, "sweeps": 30}},
+    "relu_spherical_y1": {"model": {"activation": "relu", "weights": "spherical", "N": 40, "K": 4, "alpha": 0.8}},
+    "sign_spherical_fc_y1": {"model": {"activation": "sign", "weights": "spherical", "N": 12, "K": 3, "alpha": 0.6,
+                                       "architecture": "fully_connected"}},
+    "tanh_spherical_y1": {"model": {"activation": "tanh", "weights": "spherical", "N": 30, "K": 3, "alpha": 0.8}},
+    "relu_spherical_y3_explicit": {"model": {"activation": "relu", "weights": "spherical", "N": 40, "K": 4,
+                                             "alpha": 0.6},
+                                   "ensemble": {"replicas": 3, "reference": "explicit",
+                                                "gamma": {"start": 0.1, "stop": 2.0}}},
 }
 PATH = Path(__file__).parent / "data" / "regression_hashes.json"
 
