@@ -237,3 +237,16 @@ def test_spherical_weights_refuse_the_exact_method_and_default_to_anneal(tmp_pat
         cap.make_plan(base, "exact", "1.0", "20", None, 2)
     assert exc.value.key == "--method"
     assert cap.default_alpha("sign", (1,), "spherical") == "1.6:2.4:0.1"
+
+
+def test_capacity_files_made_before_the_energy_key_keep_their_hash():
+    # a7255bb5...: the capacity_sha256 of results written before anneal.energy existed (capacity_relu.yaml,
+    # anneal); a file that no longer matched its own config would refuse to resume
+    import yaml
+    from pathlib import Path
+
+    raw = yaml.safe_load((Path(__file__).parent.parent / "configs" / "capacity_relu.yaml").read_text())
+    base = from_dict({**raw, "output": "x.h5"})
+    assert cap.make_plan(base, "anneal", "0.2", "1000", "2", 1).sha256().startswith("a7255bb5f2179fe2")
+    assert cap.make_plan(base.replace(**{"model.weights": "spherical", "anneal.energy": "perceptron"}), "anneal",
+                         "0.2", "1000", "2", 1).sha256() != cap.make_plan(base, "anneal", "0.2", "1000", "2", 1).sha256()
