@@ -27,6 +27,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="results/capacity_perceptron.h5")
     ap.add_argument("--plot", default="results/capacity_perceptron.png")
+    ap.add_argument("--json", default=None, help="also write the analysis as JSON (scripts/capacity_summary.py)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--N", default="15,19,23,27,31,35")
     ap.add_argument("--samples", type=int, default=100)
@@ -44,6 +45,12 @@ def main() -> int:
     a = s.analysis
     print(table(a))
     plot(a, args.plot)
+    if args.json:
+        import json
+
+        from relusim.capacity_analysis import to_json
+        with open(args.json, "w") as fh:
+            json.dump(to_json(a), fh, indent=1)
     k = a["by_K"][1]
     fit, ex = k["fit"], k["midpoint_extrapolation"]
     for name, val, err in (("Nadler-Fink alpha_c", fit["alpha_c"], fit["alpha_c_err"]),

@@ -171,18 +171,18 @@ def flip_delta(XB, SG, UD, M, lev, a, l, r, wi, cl):
     d = np.int64(0)
     for k in range(XB.shape[1]):
         u = XB[r, k] ^ flip
-        sp = SG[k] ^ cflip  # s = c_l sigma = +1
-        up = u & UD[a, l, 0, k]
-        dn = ~u & UD[a, l, 1, k]
-        # the positive terms are disjoint sets (up and down, up 1 and up 2 never meet), as are the
-        # negative ones: one popcount each
-        brk = M[a, 1, k] & ((up & ~sp) | (dn & sp))
-        fix = M[a, 0, k] & ((up & sp) | (dn & ~sp))
+        # G: the patterns whose margin moves (U & up | ~U & dn, disjoint, as one select); it moves
+        # down (can break) on V = U ^ S+ and up (can fix) on ~V
+        v = u ^ SG[k] ^ cflip
+        up, dn = UD[a, l, 0, k], UD[a, l, 1, k]
+        g = dn ^ ((up ^ dn) & u)
+        brk = M[a, 1, k] & g & v
+        fix = M[a, 0, k] & g & ~v
         if lev == 2:
-            up = u & UD[a, l, 2, k]
-            dn = ~u & UD[a, l, 3, k]
-            brk |= M[a, 3, k] & ((up & ~sp) | (dn & sp))
-            fix |= M[a, 2, k] & ((up & sp) | (dn & ~sp))
+            up, dn = UD[a, l, 2, k], UD[a, l, 3, k]
+            g = dn ^ ((up ^ dn) & u)
+            brk |= M[a, 3, k] & g & v
+            fix |= M[a, 2, k] & g & ~v
         d += np.int64(popcount(brk)) - np.int64(popcount(fix))
     return d
 
