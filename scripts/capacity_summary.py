@@ -81,7 +81,8 @@ def main() -> int:
         for t in (ax, bx):
             t.set_xlabel("1/N")
             t.set_ylabel("α₅₀(N)")
-            t.set_xlim(left=-0.002)
+            lo, hi = t.get_xlim()
+            t.set_xlim(-0.02 * max(hi, 1e-3), max(hi, 1e-3) * 1.1)  # N = infinity at the left edge, whatever the sizes
             t.legend(fontsize=7, loc="lower left")
         fig.tight_layout()
         fig.savefig(args.plot, dpi=110)
