@@ -6,7 +6,8 @@ at commit e87d1e8, before the kernel redesign for fully connected networks (issu
 existing config, which a redesign must never do.
 
 The four spherical cases were added at commit b784a39 (the perceptron cost); their hashes were made
-with the code of 3459765, before it, and the new code gives the same bits.
+with the code of 3459765, before it, and the new code gives the same bits. The perceptron-cost case
+(a mode that did not exist before) was hashed when it was added, at ea53b67's successor.
 
 One deliberate change since: ``sign_y3_explicit_rrr`` was rewritten when exp in the chain became
 CPU-independent (``relusim.kernels.detmath``, issue 12). Its etab entries moved by one ulp, and an
@@ -48,6 +49,9 @@ CASES = {
                                              "alpha": 0.6},
                                    "ensemble": {"replicas": 3, "reference": "explicit",
                                                 "gamma": {"start": 0.1, "stop": 2.0}}},
+    "sign_spherical_perceptron_cost": {"model": {"activation": "sign", "weights": "spherical", "N": 60, "K": 1,
+                                                 "alpha": 1.7},
+                                       "anneal": {"energy": "perceptron", "beta": {"start": 1.0, "stop": 300.0}}},
 }
 PATH = Path(__file__).parent / "data" / "regression_hashes.json"
 
