@@ -32,6 +32,14 @@ def machine(activation, architecture, N, K, P, seed=5, y=1, explicit=False):
     return inst, prob, st, n
 
 
+def random_rotation(g, st, n, K):
+    """A move (0, l, i, j, wi', wj') of replica 0: unit l, coordinates i != j, theta ~ U(-pi, pi)."""
+    l = int(g.integers(K))
+    i, j = (l * n + g.choice(n, 2, replace=False)).tolist()
+    sn, cs = detmath.sincos(g.uniform(-math.pi, math.pi))
+    return (0, l, i, j, *spherical.rotated(st, 0, i, j, cs, sn))
+
+
 def brute(inst, w, activation, K, architecture):
     return model.energy(w, inst.xi, inst.sigma, activation, K, architecture)
 
@@ -42,11 +50,8 @@ def test_rotation_delta_energy_equals_the_brute_force_change(activation, archite
     g = np.random.default_rng(1)
     nonzero = 0
     for step in range(400):
-        l = int(g.integers(K))
-        i, j = (l * n + g.choice(n, 2, replace=False)).tolist()
-        sn, cs = detmath.sincos(g.uniform(-math.pi, math.pi))
-        wi, wj = spherical.rotated(st, 0, i, j, cs, sn)
-        move = (0, l, i, j, wi, wj)
+        move = random_rotation(g, st, n, K)
+        _, l, i, j, wi, wj = move
         dE = spherical.delta_energy(prob, st, move)
         w2 = st.w[0].copy()
         w2[i], w2[j] = wi, wj
@@ -167,11 +172,8 @@ def test_generic_activation_rotation_delta_energy_equals_the_brute_force_change(
     g = np.random.default_rng(1)
     nonzero = 0
     for step in range(300):
-        l = int(g.integers(K))
-        i, j = (l * n + g.choice(n, 2, replace=False)).tolist()
-        sn, cs = detmath.sincos(g.uniform(-math.pi, math.pi))
-        wi, wj = spherical.rotated(st, 0, i, j, cs, sn)
-        move = (0, l, i, j, wi, wj)
+        move = random_rotation(g, st, n, K)
+        _, l, i, j, wi, wj = move
         dE = spherical.delta_energy(prob, st, move)
         w2 = st.w[0].copy()
         w2[i], w2[j] = wi, wj
@@ -252,11 +254,8 @@ def test_rotation_delta_cost_equals_the_brute_force_change(activation, architect
     g = np.random.default_rng(2)
     nonzero = 0
     for step in range(300):
-        l = int(g.integers(K))
-        i, j = (l * n + g.choice(n, 2, replace=False)).tolist()
-        sn, cs = detmath.sincos(g.uniform(-math.pi, math.pi))
-        wi, wj = spherical.rotated(st, 0, i, j, cs, sn)
-        move = (0, l, i, j, wi, wj)
+        move = random_rotation(g, st, n, K)
+        _, l, i, j, wi, wj = move
         dL = spherical.delta_cost(prob, st, move)
         w2 = st.w[0].copy()
         w2[i], w2[j] = wi, wj

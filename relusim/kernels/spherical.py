@@ -245,6 +245,15 @@ def _g(act, p, rs, h):
     return gfun.g(act, p, h * rs)
 
 
+@njit(inline="always")
+def _rows_and_steps(problem, state, move):
+    """(a, l, rows of XT that weights i and j read, wi' - wi, wj' - wj) of move (a, l, i, j, wi', wj')."""
+    a, l, i, j, wi2, wj2 = move
+    n, w = problem.n, state.w
+    fc = w.shape[1] != problem.XT.shape[0]
+    return a, l, (i - l * n if fc else i), (j - l * n if fc else j), wi2 - w[a, i], wj2 - w[a, j]
+
+
 @njit(cache=True)
 def delta_energy(problem, state, move):
     """Delta E of move (a, l, i, j, wi', wj') (i, j weights of unit l): one O(P) pass, nothing written.
@@ -253,15 +262,11 @@ def delta_energy(problem, state, move):
     s = ``scale``; g(H s) is read from G for the costly codes.
     """
     XT, sig, c, n, act, p, _ = problem
-    a, l, i, j, wi2, wj2 = move
-    w, H, marg, nact, G = state.w, state.H, state.marg, state.nact, state.G
+    a, l, ri, rj, di, dj = _rows_and_steps(problem, state, move)
+    H, marg, nact, G = state.H, state.marg, state.nact, state.G
     rs = scale(act, n)
     zo = zero_output(act)
     cg = costly(act)
-    fc = w.shape[1] != XT.shape[0]
-    ri = i - l * n if fc else i
-    rj = j - l * n if fc else j
-    di, dj = wi2 - w[a, i], wj2 - w[a, j]
     cl = c[l]
     cnt = 0
     for mu in range(XT.shape[1]):
@@ -285,13 +290,9 @@ def delta_cost(problem, state, move):
     ``delta_energy``; Delta L = sum_mu (err'_mu S'_mu - err_mu S_mu) / sqrt(n).
     """
     XT, sig, c, n, act, p, _ = problem
-    a, l, i, j, wi2, wj2 = move
-    w, H, marg, nact, S = state.w, state.H, state.marg, state.nact, state.S
+    a, l, ri, rj, di, dj = _rows_and_steps(problem, state, move)
+    H, marg, nact, S = state.H, state.marg, state.nact, state.S
     zo = zero_output(act)
-    fc = w.shape[1] != XT.shape[0]
-    ri = i - l * n if fc else i
-    rj = j - l * n if fc else j
-    di, dj = wi2 - w[a, i], wj2 - w[a, j]
     cl = c[l]
     d = 0.0
     for mu in range(XT.shape[1]):
@@ -316,13 +317,10 @@ def apply(problem, state, move):
     then w (E and L are the caller's)."""
     XT, sig, c, n, act, p, _ = problem
     a, l, i, j, wi2, wj2 = move
+    _, _, ri, rj, di, dj = _rows_and_steps(problem, state, move)
     w, H, marg, nact, G, S = state.w, state.H, state.marg, state.nact, state.G, state.S
     rs = scale(act, n)
     cg = costly(act)
-    fc = w.shape[1] != XT.shape[0]
-    ri = i - l * n if fc else i
-    rj = j - l * n if fc else j
-    di, dj = wi2 - w[a, i], wj2 - w[a, j]
     cl = c[l]
     for mu in range(XT.shape[1]):
         ho = H[a, l, mu]
