@@ -114,29 +114,14 @@ def _sweep(problem, state, mode, etab, gamma, theta, beta, act, pc):
             for mu in range(P):
                 ho = H[a, l, mu]
                 hn = ho + di * XT[ri, mu] + dj * XT[rj, mu]
-                if pc:
-                    sc = cl * sig[mu]
-                    so = S[a, mu]
-                    sv = so + _against(sc, hn) - _against(sc, ho)
-                    if act == RELU:
-                        nm = marg[a, mu] + sc * ((hn if hn > 0.0 else 0.0) - (ho if ho > 0.0 else 0.0))
-                        na = nact[a, mu] + np.int16(hn > 0.0) - np.int16(ho > 0.0)
-                        bn = (nm <= 0.0) | (na == 0)
-                        bo = (marg[a, mu] <= 0.0) | (nact[a, mu] == 0)
-                    else:
-                        nm = marg[a, mu] + sc * (np.float64((hn > 0.0) - (hn < 0.0)) - np.float64((ho > 0.0) - (ho < 0.0)))
-                        bn = nm <= 0.0
-                        bo = marg[a, mu] <= 0.0
-                    cnt += bn
-                    dL += (sv if bn else 0.0) - (so if bo else 0.0)
-                elif act == RELU:
+                if act == RELU:
                     nm = marg[a, mu] + cl * sig[mu] * ((hn if hn > 0.0 else 0.0) - (ho if ho > 0.0 else 0.0))
                     na = nact[a, mu] + np.int16(hn > 0.0) - np.int16(ho > 0.0)
-                    cnt += (nm <= 0.0) | (na == 0)
+                    bad = (nm <= 0.0) | (na == 0)
                 elif act == SIGN:
                     nm = marg[a, mu] + cl * sig[mu] * (np.float64((hn > 0.0) - (hn < 0.0))
                                                        - np.float64((ho > 0.0) - (ho < 0.0)))
-                    cnt += nm <= 0.0
+                    bad = nm <= 0.0
                 else:
                     gn = _g(act, code, p, hn * rs)
                     if cg:
@@ -147,9 +132,17 @@ def _sweep(problem, state, mode, etab, gamma, theta, beta, act, pc):
                     nm = marg[a, mu] + cl * sig[mu] * (gn - go)
                     if zo:
                         na = nact[a, mu] + np.int16(gn != 0.0) - np.int16(go != 0.0)
-                        cnt += (nm <= 0.0) | (na == 0)
+                        bad = (nm <= 0.0) | (na == 0)
                     else:
-                        cnt += nm <= 0.0
+                        bad = nm <= 0.0
+                cnt += bad
+                if pc:  # sign and ReLU: err' S' - err S of this pattern
+                    so = S[a, mu]
+                    was = marg[a, mu] <= 0.0
+                    if zo:
+                        was = was | (nact[a, mu] == 0)
+                    sc = cl * sig[mu]
+                    dL += (so + _against(sc, hn) - _against(sc, ho) if bad else 0.0) - (so if was else 0.0)
             dE = cnt - E[a]
             if pc:
                 arg = -brn * dL
