@@ -83,7 +83,7 @@ def main() -> int:
             t.set_ylabel("α₅₀(N)")
             lo, hi = t.get_xlim()
             t.set_xlim(-0.02 * max(hi, 1e-3), max(hi, 1e-3) * 1.1)  # N = infinity at the left edge, whatever the sizes
-            t.legend(fontsize=7, loc="lower left")
+            t.legend(fontsize=7, loc="lower left" if t is ax else "lower right")
         fig.tight_layout()
         fig.savefig(args.plot, dpi=110)
     return 0
