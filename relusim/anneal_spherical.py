@@ -26,6 +26,13 @@ def _mode(cfg: Config) -> int:
     return spherical_mc.NONE if cfg.ensemble.replicas == 1 else spherical_mc.EXPLICIT
 
 
+def make_problem(cfg: Config, xi: np.ndarray, sigma: np.ndarray) -> spherical.Problem:
+    """The kernels' record of training set (xi, sigma) for the model and annealed energy of ``cfg``."""
+    m = cfg.model
+    return spherical.problem_arrays(xi, sigma, model.output_weights(m.activation, m.K), m.n, m.activation,
+                                    cost=cfg.anneal.energy)
+
+
 def init_state(cfg: Config, problem: spherical.Problem, dynamics: np.random.SeedSequence) -> spherical.State:
     """Independent replicas (and reference) uniform on their spheres, from the dynamics stream."""
     m_, y = cfg.model, cfg.ensemble.replicas
@@ -57,8 +64,7 @@ def run_sample(cfg: Config, index: int, progress: Progress | None = None) -> Sam
     t0 = time.perf_counter()
     m = cfg.model
     inst = _instance.make(m.N, m.P, cfg.seed, index)
-    problem = spherical.problem_arrays(inst.xi, inst.sigma, model.output_weights(m.activation, m.K), m.n,
-                                       m.activation, cost=cfg.anneal.energy)
+    problem = make_problem(cfg, inst.xi, inst.sigma)
     st = init_state(cfg, problem, _instance.stream(cfg.seed, index, _instance.DYNAMICS))
     trace = anneal(cfg, problem, st, index, progress)
     return measure_sample(cfg, inst, st, trace, index, time.perf_counter() - t0)

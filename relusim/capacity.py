@@ -275,11 +275,9 @@ def _solve_spherical(cfg: Config, xi, sigma, dynamics, key, t0) -> Record:
     """The BASE anneal of one instance on spherical weights (``relusim.anneal_spherical``); no witness
     is kept (the weights are real), the final energies are checked by ``relusim.model``."""
     from . import anneal_spherical
-    from .kernels import spherical
 
     m = cfg.model
-    problem = spherical.problem_arrays(xi, sigma, model.output_weights(m.activation, m.K), m.n, m.activation,
-                                       cost=cfg.anneal.energy)
+    problem = anneal_spherical.make_problem(cfg, xi, sigma)
     st = anneal_spherical.init_state(cfg, problem, dynamics)
     trace = anneal_spherical.anneal(cfg, problem, st, key[3])
     energies = np.array([model.energy(w, xi, sigma, m.activation, m.K, m.architecture) for w in st.w], np.int64)
