@@ -46,7 +46,8 @@ from __future__ import annotations
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
 from . import detmath, gfun
 from .fields import RELU, SIGN, aligned_full, padded
@@ -58,6 +59,7 @@ Problem = namedtuple("Problem", ["XT", "sig", "c", "n", "act", "p", "cost"])
 State = namedtuple("State", ["w", "H", "marg", "nact", "E", "ref", "m", "rng", "G", "S", "L"])
 ERRORS, PERCEPTRON = 0, 1  # the energy the sampler anneals (``cost``); E, the errors, decides "solved"
 COSTS = {"errors": ERRORS, "perceptron": PERCEPTRON}
+PRECISIONS = {"float64": np.float64, "float32": np.float32}  # of the cached fields (``anneal.precision``)
 
 
 
@@ -95,14 +97,29 @@ def problem_arrays(xi: np.ndarray, sigma: np.ndarray, c: np.ndarray, n: int, act
     return Problem(XT, sig, np.asarray(c, np.float64), int(n), code, float(p), COSTS[cost])
 
 
-def new_state(w: np.ndarray, ref: np.ndarray, P: int, K: int, rng: np.ndarray) -> State:
-    """A State holding copies of weights w (y, Nw) (and ref (Nw,) or empty); caches to be filled by ``build``."""
+def new_state(w: np.ndarray, ref: np.ndarray, P: int, K: int, rng: np.ndarray, precision: str = "float64") -> State:
+    """A State holding copies of weights w (y, Nw) (and ref (Nw,) or empty); caches to be filled by
+    ``build``. ``precision`` (``PRECISIONS``) is the dtype of the cached fields H, marg, G and S; the
+    weights are float64 in both."""
     y, Nw = w.shape
     Pp = padded(P)
-    return State(np.array(w, np.float64, order="C"), aligned_full((y, K, Pp), np.float64),
-                 aligned_full((y, Pp), np.float64, PAD), aligned_full((y, Pp), np.int16, NACT_PAD),
+    ft = PRECISIONS[precision]
+    return State(np.array(w, np.float64, order="C"), aligned_full((y, K, Pp), ft),
+                 aligned_full((y, Pp), ft, PAD), aligned_full((y, Pp), np.int16, NACT_PAD),
                  np.zeros(y, np.int64), np.array(ref, np.float64, order="C"), np.zeros(Nw), rng,
-                 aligned_full((y, K, Pp), np.float64), aligned_full((y, Pp), np.float64), np.zeros(y))
+                 aligned_full((y, K, Pp), ft), aligned_full((y, Pp), ft), np.zeros(y))
+
+
+def as_field(like, x):
+    """x converted to the dtype of ``like`` (an array or a scalar; in numba resolved at compile time, a
+    no-op for float64)."""
+    return np.asarray(like).dtype.type(x)
+
+
+@overload(as_field)  # not inline="always": with it, numba 0.68 compiled apply() without its store to w
+def _as_field(like, x):
+    ft = like if isinstance(like, types.Float) else like.dtype
+    return lambda like, x: ft(x)
 
 
 @njit(cache=True)
@@ -171,13 +188,16 @@ def build(problem, state, a):
     Pp = XT.shape[1]
     K = c.shape[0]
     fc = w.shape[1] != XT.shape[0]
-    H[a, :, :] = 0.0
+    Hd = np.zeros((K, Pp))  # float64 sums, stored rounded to H's dtype: a float32 H keeps their signs
     for i in range(w.shape[1]):
         l = i // n
         r = i - l * n if fc else i
         wi = w[a, i]
         for mu in range(Pp):
-            H[a, l, mu] += wi * XT[r, mu]
+            Hd[l, mu] += wi * XT[r, mu]
+    for l in range(K):
+        for mu in range(Pp):
+            H[a, l, mu] = Hd[l, mu]
     E = 0
     cost = 0.0
     for mu in range(Pp):
@@ -190,8 +210,8 @@ def build(problem, state, a):
         na = 0
         sv = 0.0
         for l in range(K):
-            h = H[a, l, mu]
-            sv += _against(sig[mu] * c[l], h)
+            h = Hd[l, mu]
+            sv += _against(sig[mu] * c[l], h, 0.0)
             if act == RELU:
                 out += c[l] * max(h, 0.0)
                 na += h > 0.0
@@ -215,10 +235,11 @@ def build(problem, state, a):
 
 
 @njit(inline="always")
-def _against(sc, h):
-    """max(0, -sigma c_l H): how far unit l's field is on the wrong side of the label (0 if on the right)."""
+def _against(sc, h, z):
+    """max(0, -sigma c_l H): how far unit l's field is on the wrong side of the label (0 if on the right;
+    z is 0 in the fields' dtype)."""
     v = -sc * h
-    return v if v > 0.0 else 0.0
+    return v if v > z else z
 
 
 @njit(cache=True)
@@ -237,21 +258,24 @@ def rotated(state, a, i, j, cs, sn):
 
 
 @njit(inline="always")
-def _g(act, p, rs, h):
+def _g(act, p, rs, h, z):
+    """g(H rs) in the dtype of z (0 in the fields' dtype) for sign and ReLU."""
     if act == RELU:
-        return h if h > 0.0 else 0.0
+        return h if h > z else z
     if act == SIGN:
-        return np.float64((h > 0.0) - (h < 0.0))
+        return as_field(z, (h > z) - (h < z))
     return gfun.g(act, p, h * rs)
 
 
 @njit(inline="always")
 def _rows_and_steps(problem, state, move):
-    """(a, l, rows of XT that weights i and j read, wi' - wi, wj' - wj) of move (a, l, i, j, wi', wj')."""
+    """(a, l, rows of XT that weights i and j read, wi' - wi, wj' - wj) of move (a, l, i, j, wi', wj'), the
+    steps in the fields' dtype."""
     a, l, i, j, wi2, wj2 = move
     n, w = problem.n, state.w
     fc = w.shape[1] != problem.XT.shape[0]
-    return a, l, (i - l * n if fc else i), (j - l * n if fc else j), wi2 - w[a, i], wj2 - w[a, j]
+    return (a, l, (i - l * n if fc else i), (j - l * n if fc else j), as_field(state.H, wi2 - w[a, i]),
+            as_field(state.H, wj2 - w[a, j]))
 
 
 @njit(cache=True)
@@ -267,13 +291,14 @@ def delta_energy(problem, state, move):
     rs = scale(act, n)
     zo = zero_output(act)
     cg = costly(act)
-    cl = c[l]
+    z = as_field(H, 0.0)
+    cl = as_field(z, c[l])
     cnt = 0
     for mu in range(XT.shape[1]):
         ho = H[a, l, mu]
         hn = ho + di * XT[ri, mu] + dj * XT[rj, mu]
-        gn = _g(act, p, rs, hn)
-        go = G[a, l, mu] if cg else _g(act, p, rs, ho)
+        gn = _g(act, p, rs, hn, z)
+        go = G[a, l, mu] if cg else _g(act, p, rs, ho, z)
         nm = marg[a, mu] + cl * sig[mu] * (gn - go)
         bad = nm <= 0.0
         if zo:
@@ -293,12 +318,13 @@ def delta_cost(problem, state, move):
     a, l, ri, rj, di, dj = _rows_and_steps(problem, state, move)
     H, marg, nact, S = state.H, state.marg, state.nact, state.S
     zo = zero_output(act)
-    cl = c[l]
+    z = as_field(H, 0.0)
+    cl = as_field(z, c[l])
     d = 0.0
     for mu in range(XT.shape[1]):
         ho = H[a, l, mu]
         hn = ho + di * XT[ri, mu] + dj * XT[rj, mu]
-        gn, go = _g(act, p, 1.0, hn), _g(act, p, 1.0, ho)
+        gn, go = _g(act, p, 1.0, hn, z), _g(act, p, 1.0, ho, z)
         nm = marg[a, mu] + cl * sig[mu] * (gn - go)
         bad_o = marg[a, mu] <= 0.0
         bad_n = nm <= 0.0
@@ -306,7 +332,7 @@ def delta_cost(problem, state, move):
             bad_o = bad_o or nact[a, mu] == 0
             bad_n = bad_n or nact[a, mu] + (gn != 0.0) - (go != 0.0) == 0
         sc = cl * sig[mu]
-        sn = S[a, mu] + _against(sc, hn) - _against(sc, ho)
+        sn = S[a, mu] + _against(sc, hn, z) - _against(sc, ho, z)
         d += (sn if bad_n else 0.0) - (S[a, mu] if bad_o else 0.0)
     return d / np.sqrt(n)
 
@@ -321,14 +347,15 @@ def apply(problem, state, move):
     w, H, marg, nact, G, S = state.w, state.H, state.marg, state.nact, state.G, state.S
     rs = scale(act, n)
     cg = costly(act)
-    cl = c[l]
+    z = as_field(H, 0.0)
+    cl = as_field(z, c[l])
     for mu in range(XT.shape[1]):
         ho = H[a, l, mu]
         hn = ho + di * XT[ri, mu] + dj * XT[rj, mu]
         H[a, l, mu] = hn
-        S[a, mu] += _against(cl * sig[mu], hn) - _against(cl * sig[mu], ho)
-        gn = _g(act, p, rs, hn)
-        go = G[a, l, mu] if cg else _g(act, p, rs, ho)
+        S[a, mu] += _against(cl * sig[mu], hn, z) - _against(cl * sig[mu], ho, z)
+        gn = _g(act, p, rs, hn, z)
+        go = G[a, l, mu] if cg else _g(act, p, rs, ho, z)
         if cg:
             G[a, l, mu] = gn
         marg[a, mu] += cl * sig[mu] * (gn - go)

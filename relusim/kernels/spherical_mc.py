@@ -31,7 +31,7 @@ from numba import njit
 from . import detmath, gfun
 from . import rng as _rng
 from .fields import RELU, SIGN
-from .spherical import PERCEPTRON, _against, build, costly, normalise, normalise_rows, scale, zero_output
+from .spherical import PERCEPTRON, _against, as_field, build, costly, normalise, normalise_rows, scale, zero_output
 
 NONE, EXPLICIT = 0, 1
 GENERIC = -1  # the activation read from the problem at run time (``_sweep``)
@@ -80,6 +80,7 @@ def _sweep(problem, state, mode, etab, gamma, theta, beta, act, pc):
     zo = zero_output(code)
     cg = costly(code)
     gbuf = np.empty(XT.shape[1] if cg else 0)  # g of the proposed fields, kept for the update
+    z = as_field(H, 0.0)  # field arithmetic stays in H's dtype (float32: twice the lanes per vector)
     y, Nw = w.shape
     K = c.shape[0]
     P = XT.shape[1]
@@ -108,19 +109,19 @@ def _sweep(problem, state, mode, etab, gamma, theta, beta, act, pc):
             wi, wj = w[a, i], w[a, j]
             di = (wi * cs - wj * sn) - wi
             dj = (wi * sn + wj * cs) - wj
-            cl = c[l]
+            dif, djf, cl = as_field(z, di), as_field(z, dj), as_field(z, c[l])
             cnt = 0
             dL = 0.0
             for mu in range(P):
                 ho = H[a, l, mu]
-                hn = ho + di * XT[ri, mu] + dj * XT[rj, mu]
+                hn = ho + dif * XT[ri, mu] + djf * XT[rj, mu]
                 if act == RELU:
-                    nm = marg[a, mu] + cl * sig[mu] * ((hn if hn > 0.0 else 0.0) - (ho if ho > 0.0 else 0.0))
+                    nm = marg[a, mu] + cl * sig[mu] * ((hn if hn > z else z) - (ho if ho > z else z))
                     na = nact[a, mu] + np.int16(hn > 0.0) - np.int16(ho > 0.0)
                     bad = (nm <= 0.0) | (na == 0)
                 elif act == SIGN:
-                    nm = marg[a, mu] + cl * sig[mu] * (np.float64((hn > 0.0) - (hn < 0.0))
-                                                       - np.float64((ho > 0.0) - (ho < 0.0)))
+                    nm = marg[a, mu] + cl * sig[mu] * (as_field(z, (hn > z) - (hn < z))
+                                                       - as_field(z, (ho > z) - (ho < z)))
                     bad = nm <= 0.0
                 else:
                     gn = _g(act, code, p, hn * rs)
@@ -142,7 +143,7 @@ def _sweep(problem, state, mode, etab, gamma, theta, beta, act, pc):
                     if zo:
                         was = was | (nact[a, mu] == 0)
                     sc = cl * sig[mu]
-                    dL += (so + _against(sc, hn) - _against(sc, ho) if bad else 0.0) - (so if was else 0.0)
+                    dL += (so + _against(sc, hn, z) - _against(sc, ho, z) if bad else 0.0) - (so if was else 0.0)
             dE = cnt - E[a]
             if pc:
                 arg = -brn * dL
@@ -160,16 +161,16 @@ def _sweep(problem, state, mode, etab, gamma, theta, beta, act, pc):
             if take:
                 for mu in range(P):
                     ho = H[a, l, mu]
-                    hn = ho + di * XT[ri, mu] + dj * XT[rj, mu]
+                    hn = ho + dif * XT[ri, mu] + djf * XT[rj, mu]
                     H[a, l, mu] = hn
                     if pc:
-                        S[a, mu] += _against(cl * sig[mu], hn) - _against(cl * sig[mu], ho)
+                        S[a, mu] += _against(cl * sig[mu], hn, z) - _against(cl * sig[mu], ho, z)
                     if act == RELU:
-                        marg[a, mu] += cl * sig[mu] * ((hn if hn > 0.0 else 0.0) - (ho if ho > 0.0 else 0.0))
+                        marg[a, mu] += cl * sig[mu] * ((hn if hn > z else z) - (ho if ho > z else z))
                         nact[a, mu] += np.int16(hn > 0.0) - np.int16(ho > 0.0)
                     elif act == SIGN:
-                        marg[a, mu] += cl * sig[mu] * (np.float64((hn > 0.0) - (hn < 0.0))
-                                                       - np.float64((ho > 0.0) - (ho < 0.0)))
+                        marg[a, mu] += cl * sig[mu] * (as_field(z, (hn > z) - (hn < z))
+                                                       - as_field(z, (ho > z) - (ho < z)))
                     elif cg:
                         gn = gbuf[mu]
                         marg[a, mu] += cl * sig[mu] * (gn - G[a, l, mu])
