@@ -41,7 +41,7 @@ def init_state(cfg: Config, problem: spherical.Problem, dynamics: np.random.Seed
     u = 1.0 - g.random((y + 1, nw))  # (0, 1]: log(u) finite
     W = spherical.gaussian_sphere(u, m_.n)
     ref = W[y].copy() if _mode(cfg) == spherical_mc.EXPLICIT else np.zeros(0)
-    st = spherical.new_state(W[:y], ref, m_.P, m_.K, _rng.new_state(dynamics))
+    st = spherical.new_state(W[:y], ref, m_.P, m_.K, _rng.new_state(dynamics), cfg.anneal.precision)
     spherical_mc.rebuild(problem, st, _mode(cfg))
     return st
 

@@ -141,8 +141,9 @@ class Plan:
             d.pop(k)
         for k in ("N", "K", "alpha"):
             d["model"].pop(k)
-        if d["anneal"]["energy"] == "errors":  # files made before the key existed keep their hash
-            d["anneal"].pop("energy")
+        for key, default in (("energy", "errors"), ("precision", "float64")):
+            if d["anneal"][key] == default:  # files made before the key existed keep their hash
+                d["anneal"].pop(key)
         if self.method == "exact":
             d = {"seed": d["seed"], "model": d["model"], "max_nodes": self.max_nodes}
         d["method"] = self.method

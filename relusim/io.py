@@ -633,7 +633,9 @@ def _summary(p: Path, f: h5py.File, cfg: dict) -> str:
         f"   P={int(np.floor(m['alpha'] * n_w + 0.5))}",
         f"ensemble  y={e['replicas']}" + (f" ({e['reference']} reference)" if e["replicas"] > 1 else ""),
         f"anneal    {a['sampler']}  beta {a['beta']['start']}->{a['beta']['stop']} ({a['beta']['schedule']})"
-        f"  sweeps {a['sweeps']}",
+        f"  sweeps {a['sweeps']}"
+        + (f"  energy {a['energy']}" if a.get("energy", "errors") != "errors" else "")
+        + (f"  {a['precision']} fields" if a.get("precision", "float64") != "float64" else ""),
         f"created   {f.attrs['created_utc']} on {f.attrs['host']}",
         f"progress  {len(groups)}/{total} samples done"
         + ("  (finished)" if f.attrs.get("finished") else ""),

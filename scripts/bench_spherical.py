@@ -51,14 +51,15 @@ def dump(cref, act, arch, N, K, alpha, work: Path):
     return xi, sigma, wr, wa
 
 
-def ours(act, arch, K, xi, sigma, w0, beta, reps, target_s) -> dict:
+def ours(act, arch, K, xi, sigma, w0, beta, reps, target_s, precision="float64") -> dict:
     Nx = xi.shape[1]
     n = Nx if arch == "fc" else Nx // K
     prob = spherical.problem_arrays(xi, sigma, model.output_weights(act, K), n, act)
     theta = spherical_mc.default_theta(n)
 
     def run(sweeps):
-        st = spherical.new_state(w0[None, :], np.zeros(0), xi.shape[0], K, krng.new_state(np.random.SeedSequence(4242)))
+        st = spherical.new_state(w0[None, :], np.zeros(0), xi.shape[0], K, krng.new_state(np.random.SeedSequence(4242)),
+                                 precision)
         spherical_mc.rebuild(prob, st, spherical_mc.NONE)
         E0 = int(st.E[0])
         en = np.zeros((sweeps, 1), np.int64)

@@ -7,7 +7,9 @@ existing config, which a redesign must never do.
 
 The four spherical cases were added at commit b784a39 (the perceptron cost); their hashes were made
 with the code of 3459765, before it, and the new code gives the same bits. The perceptron-cost case
-(a mode that did not exist before) was hashed when it was added, at ea53b67's successor.
+(a mode that did not exist before) was hashed when it was added, at ea53b67's successor. The two
+float32 cases (``anneal.precision``, new) were hashed when it was added; making the kernels generic
+over the field dtype left every float64 case's bits unchanged.
 
 One deliberate change since: ``sign_y3_explicit_rrr`` was rewritten when exp in the chain became
 CPU-independent (``relusim.kernels.detmath``, issue 12). Its etab entries moved by one ulp, and an
@@ -52,6 +54,11 @@ CASES = {
     "sign_spherical_perceptron_cost": {"model": {"activation": "sign", "weights": "spherical", "N": 60, "K": 1,
                                                  "alpha": 1.7},
                                        "anneal": {"energy": "perceptron", "beta": {"start": 1.0, "stop": 300.0}}},
+    "relu_spherical_float32": {"model": {"activation": "relu", "weights": "spherical", "N": 40, "K": 4, "alpha": 0.8},
+                               "anneal": {"precision": "float32"}},
+    "sign_spherical_fc_float32_perceptron": {"model": {"activation": "sign", "weights": "spherical", "N": 12, "K": 3,
+                                                       "alpha": 0.6, "architecture": "fully_connected"},
+                                             "anneal": {"precision": "float32", "energy": "perceptron"}},
 }
 PATH = Path(__file__).parent / "data" / "regression_hashes.json"
 

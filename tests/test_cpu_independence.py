@@ -1,7 +1,8 @@
 """The same config and seed give the same bits on every CPU: every dataset, floats included.
 
 Small runs (an RRR explicit ensemble, a gamma-steered explicit ensemble, a traced ensemble, a
-spherical perceptron annealed on the perceptron cost: real fields, rotations and exp in the chain) are
+spherical perceptron annealed on the perceptron cost: real fields, rotations and exp in the chain; a
+spherical ReLU tree with float32 fields) are
 hashed in this process (numba compiled for the host: AVX-512 where the CPU has it) and in child
 processes with
   * numba compiled for a generic x86-64 and for Haswell (AVX2, no AVX-512), each with its own fresh
@@ -25,7 +26,8 @@ import pytest
 
 import regression_cases as rc
 
-CASES = ["sign_y3_explicit_rrr", "relu_y7_explicit_q1", "sign_y7_traced", "sign_spherical_perceptron_cost"]
+CASES = ["sign_y3_explicit_rrr", "relu_y7_explicit_q1", "sign_y7_traced", "sign_spherical_perceptron_cost",
+         "relu_spherical_float32"]
 NPY_OFF = "X86_V3 X86_V4 AVX512_ICL AVX512_SPR"  # every feature NumPy dispatches above its baseline
 
 

@@ -20,14 +20,15 @@ CASES = [("sign", "tree", 45, 3, 60), ("relu", "tree", 40, 4, 70), ("sign", "ful
          ("relu", "fully_connected", 10, 2, 40)]
 
 
-def machine(activation, architecture, N, K, P, seed=5, y=1, explicit=False):
+def machine(activation, architecture, N, K, P, seed=5, y=1, explicit=False, precision="float64", cost="errors"):
     inst = instance.make(N, P, seed, 0)
     n = model.fan_in(N, K, architecture)
-    prob = spherical.problem_arrays(inst.xi, inst.sigma, model.output_weights(activation, K), n, activation)
+    prob = spherical.problem_arrays(inst.xi, inst.sigma, model.output_weights(activation, K), n, activation,
+                                    cost=cost)
     u = 1.0 - np.random.default_rng(seed).random((y + 1, K * n))
     W = spherical.gaussian_sphere(u, n)
     st = spherical.new_state(W[:y], W[y] if explicit else np.zeros(0), P, K,
-                             _rng.new_state(np.random.SeedSequence(seed)))
+                             _rng.new_state(np.random.SeedSequence(seed)), precision)
     spherical_mc.rebuild(prob, st, spherical_mc.EXPLICIT if explicit else spherical_mc.NONE)
     return inst, prob, st, n
 

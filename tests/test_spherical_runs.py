@@ -43,6 +43,9 @@ def conf(tmp_path, name, model_=None, anneal=None, **top):
     ({}, {"energy": "hinge"}, "anneal.energy"),
     ({"activation": "tanh"}, {"energy": "perceptron"}, "anneal.energy"),
     ({"weights": "binary", "N": 44}, {"energy": "perceptron"}, "anneal.energy"),
+    ({}, {"precision": "float16"}, "anneal.precision"),
+    ({"activation": "tanh"}, {"precision": "float32"}, "anneal.precision"),
+    ({"weights": "binary", "N": 44}, {"precision": "float32"}, "anneal.precision"),
 ])
 def test_bad_spherical_settings_raise_input_errors_naming_the_key(tmp_path, model_, anneal, key):
     c = copy.deepcopy(SPH)
@@ -80,21 +83,23 @@ def test_binary_config_hashes_do_not_see_the_spherical_step_section(tmp_path):
                                                               "target_acceptance": 0.4}}).physics_sha256()
 
 
-def test_the_energy_key_changes_the_hash_only_when_it_is_not_the_default(tmp_path):
+@pytest.mark.parametrize("key,value", [("energy", "perceptron"), ("precision", "float32")])
+def test_the_energy_and_precision_keys_change_the_hash_only_when_not_the_default(tmp_path, key, value):
     s = config.from_dict({**SPH, "output": str(tmp_path / "s.h5")})
-    p = s.replace(**{"anneal.energy": "perceptron"})
+    p = s.replace(**{f"anneal.{key}": value})
     assert s.physics_sha256() != p.physics_sha256()
     d = s.to_dict()
-    d["anneal"].pop("energy")  # a file written before the key existed
+    d["anneal"].pop(key)  # a file written before the key existed
     assert config.from_dict(d).physics_sha256() == s.physics_sha256()
 
 
-@pytest.mark.parametrize("architecture,energy", [("tree", "errors"), ("fully_connected", "errors"),
-                                                 ("tree", "perceptron")])
-def test_spherical_one_and_two_workers_give_identical_float64_datasets(tmp_path, architecture, energy):
+@pytest.mark.parametrize("architecture,energy,precision", [
+    ("tree", "errors", "float64"), ("fully_connected", "errors", "float64"), ("tree", "perceptron", "float64"),
+    ("tree", "errors", "float32")])
+def test_spherical_one_and_two_workers_give_identical_float64_datasets(tmp_path, architecture, energy, precision):
     m = {"architecture": architecture} | ({"N": 10, "alpha": 0.5} if architecture != "tree" else {})
-    c1, o1 = conf(tmp_path, "w1", m, {"energy": energy})
-    c2, o2 = conf(tmp_path, "w2", m, {"energy": energy})
+    c1, o1 = conf(tmp_path, "w1", m, {"energy": energy, "precision": precision})
+    c2, o2 = conf(tmp_path, "w2", m, {"energy": energy, "precision": precision})
     assert relusim("anneal", "--config", c1, "--workers", 1, "--samples", 3)[0] == 0
     assert relusim("anneal", "--config", c2, "--workers", 2, "--samples", 3)[0] == 0
     assert_same_bits(o1, o2)

@@ -46,10 +46,10 @@ from __future__ import annotations
 from collections import namedtuple
 
 import numpy as np
-from numba import njit, types
-from numba.extending import overload
+from numba import njit
 
 from . import detmath, gfun
+from .lanes import as_field, sgn
 from .fields import RELU, SIGN, aligned_full, padded
 
 PAD = 1e30  # margin of a padding lane: never an error
@@ -99,27 +99,15 @@ def problem_arrays(xi: np.ndarray, sigma: np.ndarray, c: np.ndarray, n: int, act
 
 def new_state(w: np.ndarray, ref: np.ndarray, P: int, K: int, rng: np.ndarray, precision: str = "float64") -> State:
     """A State holding copies of weights w (y, Nw) (and ref (Nw,) or empty); caches to be filled by
-    ``build``. ``precision`` (``PRECISIONS``) is the dtype of the cached fields H, marg, G and S; the
-    weights are float64 in both."""
+    ``build``. ``precision`` (``PRECISIONS``) is the dtype of the cached fields H, marg, G and S (and of
+    the counts nact for float32, which then vectorise in the same lanes); the weights are float64 in both."""
     y, Nw = w.shape
     Pp = padded(P)
     ft = PRECISIONS[precision]
     return State(np.array(w, np.float64, order="C"), aligned_full((y, K, Pp), ft),
-                 aligned_full((y, Pp), ft, PAD), aligned_full((y, Pp), np.int16, NACT_PAD),
+                 aligned_full((y, Pp), ft, PAD), aligned_full((y, Pp), np.int16 if ft == np.float64 else ft, NACT_PAD),
                  np.zeros(y, np.int64), np.array(ref, np.float64, order="C"), np.zeros(Nw), rng,
                  aligned_full((y, K, Pp), ft), aligned_full((y, Pp), ft), np.zeros(y))
-
-
-def as_field(like, x):
-    """x converted to the dtype of ``like`` (an array or a scalar; in numba resolved at compile time, a
-    no-op for float64)."""
-    return np.asarray(like).dtype.type(x)
-
-
-@overload(as_field)  # not inline="always": with it, numba 0.68 compiled apply() without its store to w
-def _as_field(like, x):
-    ft = like if isinstance(like, types.Float) else like.dtype
-    return lambda like, x: ft(x)
 
 
 @njit(cache=True)
@@ -263,7 +251,7 @@ def _g(act, p, rs, h, z):
     if act == RELU:
         return h if h > z else z
     if act == SIGN:
-        return as_field(z, (h > z) - (h < z))
+        return sgn(z, h)
     return gfun.g(act, p, h * rs)
 
 
@@ -360,8 +348,8 @@ def apply(problem, state, move):
             G[a, l, mu] = gn
         marg[a, mu] += cl * sig[mu] * (gn - go)
         if act == RELU or act == SIGN:
-            nact[a, mu] += np.int16((hn > 0.0) - (ho > 0.0))
+            nact[a, mu] += as_field(nact, hn > z) - as_field(nact, ho > z)
         else:
-            nact[a, mu] += np.int16((gn != 0.0) - (go != 0.0))
+            nact[a, mu] += as_field(nact, gn != 0.0) - as_field(nact, go != 0.0)
     w[a, i] = wi2
     w[a, j] = wj2

@@ -31,7 +31,8 @@ from numba import njit
 from . import detmath, gfun
 from . import rng as _rng
 from .fields import RELU, SIGN
-from .spherical import PERCEPTRON, _against, as_field, build, costly, normalise, normalise_rows, scale, zero_output
+from .lanes import as_field, count, counter, sgn
+from .spherical import PERCEPTRON, _against, build, costly, normalise, normalise_rows, scale, zero_output
 
 NONE, EXPLICIT = 0, 1
 GENERIC = -1  # the activation read from the problem at run time (``_sweep``)
@@ -80,7 +81,8 @@ def _sweep(problem, state, mode, etab, gamma, theta, beta, act, pc):
     zo = zero_output(code)
     cg = costly(code)
     gbuf = np.empty(XT.shape[1] if cg else 0)  # g of the proposed fields, kept for the update
-    z = as_field(H, 0.0)  # field arithmetic stays in H's dtype (float32: twice the lanes per vector)
+    z = as_field(H, 0.0)  # field arithmetic stays in H's dtype (float32: twice the lanes; ``lanes``)
+    nz = as_field(nact, 0)
     y, Nw = w.shape
     K = c.shape[0]
     P = XT.shape[1]
@@ -110,19 +112,18 @@ def _sweep(problem, state, mode, etab, gamma, theta, beta, act, pc):
             di = (wi * cs - wj * sn) - wi
             dj = (wi * sn + wj * cs) - wj
             dif, djf, cl = as_field(z, di), as_field(z, dj), as_field(z, c[l])
-            cnt = 0
+            cnt = counter(z)
             dL = 0.0
             for mu in range(P):
                 ho = H[a, l, mu]
                 hn = ho + dif * XT[ri, mu] + djf * XT[rj, mu]
                 if act == RELU:
                     nm = marg[a, mu] + cl * sig[mu] * ((hn if hn > z else z) - (ho if ho > z else z))
-                    na = nact[a, mu] + np.int16(hn > 0.0) - np.int16(ho > 0.0)
-                    bad = (nm <= 0.0) | (na == 0)
+                    na = nact[a, mu] + as_field(nz, hn > z) - as_field(nz, ho > z)
+                    bad = (nm <= z) | (na == nz)
                 elif act == SIGN:
-                    nm = marg[a, mu] + cl * sig[mu] * (as_field(z, (hn > z) - (hn < z))
-                                                       - as_field(z, (ho > z) - (ho < z)))
-                    bad = nm <= 0.0
+                    nm = marg[a, mu] + cl * sig[mu] * (sgn(z, hn) - sgn(z, ho))
+                    bad = nm <= z
                 else:
                     gn = _g(act, code, p, hn * rs)
                     if cg:
@@ -132,11 +133,11 @@ def _sweep(problem, state, mode, etab, gamma, theta, beta, act, pc):
                         go = _g(act, code, p, ho * rs)
                     nm = marg[a, mu] + cl * sig[mu] * (gn - go)
                     if zo:
-                        na = nact[a, mu] + np.int16(gn != 0.0) - np.int16(go != 0.0)
-                        bad = (nm <= 0.0) | (na == 0)
+                        na = nact[a, mu] + as_field(nz, gn != 0.0) - as_field(nz, go != 0.0)
+                        bad = (nm <= 0.0) | (na == nz)
                     else:
                         bad = nm <= 0.0
-                cnt += bad
+                cnt = count(cnt, bad)
                 if pc:  # sign and ReLU: err' S' - err S of this pattern
                     so = S[a, mu]
                     was = marg[a, mu] <= 0.0
@@ -167,10 +168,9 @@ def _sweep(problem, state, mode, etab, gamma, theta, beta, act, pc):
                         S[a, mu] += _against(cl * sig[mu], hn, z) - _against(cl * sig[mu], ho, z)
                     if act == RELU:
                         marg[a, mu] += cl * sig[mu] * ((hn if hn > z else z) - (ho if ho > z else z))
-                        nact[a, mu] += np.int16(hn > 0.0) - np.int16(ho > 0.0)
+                        nact[a, mu] += as_field(nz, hn > z) - as_field(nz, ho > z)
                     elif act == SIGN:
-                        marg[a, mu] += cl * sig[mu] * (as_field(z, (hn > z) - (hn < z))
-                                                       - as_field(z, (ho > z) - (ho < z)))
+                        marg[a, mu] += cl * sig[mu] * (sgn(z, hn) - sgn(z, ho))
                     elif cg:
                         gn = gbuf[mu]
                         marg[a, mu] += cl * sig[mu] * (gn - G[a, l, mu])
@@ -180,7 +180,7 @@ def _sweep(problem, state, mode, etab, gamma, theta, beta, act, pc):
                         go = _g(act, code, p, ho * rs)
                         marg[a, mu] += cl * sig[mu] * (gn - go)
                         if zo:
-                            nact[a, mu] += np.int16(gn != 0.0) - np.int16(go != 0.0)
+                            nact[a, mu] += as_field(nz, gn != 0.0) - as_field(nz, go != 0.0)
                 w[a, i] = wi + di
                 w[a, j] = wj + dj
                 if mode == EXPLICIT:
