@@ -126,7 +126,7 @@ class AnnealConfig:
     # and ReLU) the perceptron cost; "solved" means zero errors either way
     energy: str = "errors"
     # spherical weights, sign and ReLU: the dtype of the cached fields (docs/algorithms.md §4.2); float32
-    # is about 1.7x faster, the weights stay float64 and every rebuild restores float64-exact caches
+    # is 1.7-2.0x faster, the weights stay float64 and every rebuild restores float64-exact caches
     precision: str = "float64"
 
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """relusim's spherical-weight Metropolis kernel side by side with the C reference (float64 and float32)
-and the NumPy incremental baseline, in one run on the same instances and start weights (`cref dump`).
+and the NumPy incremental baseline, in one run on the same instances and start weights (`cref dump`);
+relusim with float64 and with float32 fields (`anneal.precision`).
 
 Rows: sign tree (N = 999, K = 9), relu tree and relu fully connected (N = 1000 weights, K = 10),
 alpha 0.3 and 0.6, beta 1 and 5, random and annealed starts; theta_max = min(pi, 15/sqrt(n)) in every
@@ -115,11 +116,12 @@ def main() -> None:
          f"{time.strftime('%Y-%m-%d %H:%M')}, CPU: {cpu_model()}, {os.cpu_count()} cores, single-threaded, "
          f"load average {load[0]:.1f} at the start. Median of {args.reps} repetitions; proposals/s (accepted/s). "
          "Same instance and start weights in every column (`cref dump ... weights=sph`), theta_max = "
-         "min(pi, 15/sqrt(n)). `ours` is float64 (relusim's only precision); `ours/C` divides by the C "
-         "float64 and by the best C variant (float32 or float64); np-incr is float64.\n",
-         "| act | arch | P | beta | start | acc | E0->E1 | relusim f64 | C f64 | C f32 | np-incr f64 | "
-         "ours/C f64 | ours/best C | ours/np |",
-         "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+         "min(pi, 15/sqrt(n)). relusim runs with float64 fields and with float32 ones (`anneal.precision`; "
+         "weights float64 in both); `f32/C f32` divides ours by the C code at the same precision, `best/best` "
+         "our faster precision by the C code's faster one; np-incr is float64.\n",
+         "| act | arch | P | beta | start | acc | E0->E1 | relusim f64 | relusim f32 | C f64 | C f32 | np-incr f64 | "
+         "f64/C f64 | f32/C f32 | best/best | ours/np |",
+         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     cell = lambda r: f"{fmt(r['props_per_s'])} ({fmt(r['acc_per_s'])})" if r else "-"
     for act, arch, N, K in CASES:
         for alpha in (0.3, 0.6):
@@ -129,20 +131,19 @@ def main() -> None:
                     if args.quick and (beta, start) not in ((1, "rand"), (5, "ann")):
                         continue
                     o = ours(act, arch, K, xi, sigma, w0, beta, args.reps, target)
+                    o32 = ours(act, arch, K, xi, sigma, w0, beta, args.reps, target, "float32")
                     c64 = c_bench(cref, act, arch, N, K, alpha, beta, start, "f64", args.reps, target)
                     c32 = c_bench(cref, act, arch, N, K, alpha, beta, start, "f32", args.reps, target)
                     nps = None
                     if (beta, start) in ((1, "rand"), (5, "ann")):
                         nps = np_bench(cref, act, arch, N, K, alpha, beta, start, "f64", 3, 1000 if args.quick else 3000)
-                    best = max(float(c64["props_per_s"]), float(c32["props_per_s"]))
-                    op = o["props_per_s"]
+                    best_c = max(float(c64["props_per_s"]), float(c32["props_per_s"]))
+                    best_o = max(o["props_per_s"], o32["props_per_s"])
                     row = (f"| {act} | {arch} | {xi.shape[0]} | {beta} | {start} | {o['acc_rate']:.2f} | "
-                           f"{o['E0']}->{o['E1']} | {cell(o)} | {cell(c64)} | {cell(c32)} | {cell(nps)} | "
-                           f"{op / float(c64['props_per_s']):.2f} | {op / best:.2f} | "
-                           f"{op / float(nps['props_per_s']):.0f}x |" if nps else
-                           f"| {act} | {arch} | {xi.shape[0]} | {beta} | {start} | {o['acc_rate']:.2f} | "
-                           f"{o['E0']}->{o['E1']} | {cell(o)} | {cell(c64)} | {cell(c32)} | - | "
-                           f"{op / float(c64['props_per_s']):.2f} | {op / best:.2f} | - |")
+                           f"{o['E0']}->{o['E1']} | {cell(o)} | {cell(o32)} | {cell(c64)} | {cell(c32)} | {cell(nps)} | "
+                           f"{o['props_per_s'] / float(c64['props_per_s']):.2f} | "
+                           f"{o32['props_per_s'] / float(c32['props_per_s']):.2f} | {best_o / best_c:.2f} | "
+                           + (f"{best_o / float(nps['props_per_s']):.0f}x |" if nps else "- |"))
                     print(row, flush=True)
                     L.append(row)
     Path(args.out).write_text("\n".join(L) + "\n")
