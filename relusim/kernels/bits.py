@@ -153,7 +153,10 @@ def new(pb, y):
     """Bitsets for y replicas of problem pb: the problem's bits filled, the state's empty (``build``)."""
     XB, SG = problem_bits(pb.XT, pb.sig)
     UD, M = new_state(y, pb.c.shape[0], pb.XT.shape[1])
-    return Bitsets(XB, SG, UD, M)
+    SGc = np.empty((2, SG.shape[0]), np.uint64)  # row 0: sigma = +1; row 1: sigma = -1 (for c_l = -1)
+    SGc[0, :] = SG
+    SGc[1, :] = ~SG
+    return Bitsets(XB, SGc, UD, M)
 
 
 @njit(cache=True)
@@ -164,16 +167,16 @@ def build(pb, st, bt):
 
 @njit(inline="always")
 def flip_delta(XB, SG, UD, M, lev, a, l, r, wi, cl):
-    """Delta E of flipping a weight of value wi of unit l that multiplies input r (module docstring)."""
-    ones = np.uint64(0xFFFFFFFFFFFFFFFF)
-    flip = ones if wi > 0 else np.uint64(0)
-    cflip = np.uint64(0) if cl > 0 else ones
+    """Delta E of flipping a weight of value wi of unit l that multiplies input r (module docstring);
+    SG[0] holds the bits sigma = +1 and SG[1] their complement, so that SG[c_l < 0] is s = +1."""
+    flip = np.uint64(0xFFFFFFFFFFFFFFFF) if wi > 0 else np.uint64(0)
+    cs = 0 if cl > 0 else 1
     d = np.int64(0)
     for k in range(XB.shape[1]):
         u = XB[r, k] ^ flip
         # G: the patterns whose margin moves (U & up | ~U & dn, disjoint, as one select); it moves
         # down (can break) on V = U ^ S+ and up (can fix) on ~V
-        v = u ^ SG[k] ^ cflip
+        v = u ^ SG[cs, k]
         up, dn = UD[a, l, 0, k], UD[a, l, 1, k]
         g = dn ^ ((up ^ dn) & u)
         brk = M[a, 1, k] & g & v

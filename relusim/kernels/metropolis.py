@@ -76,7 +76,7 @@ def sweep_bits(pb, st, pt, bt):
 
 @njit(inline="always")
 def _no_bits():
-    return Bitsets(np.zeros((0, 0), np.uint64), np.zeros(0, np.uint64), np.zeros((0, 0, 4, 0), np.uint64),
+    return Bitsets(np.zeros((0, 0), np.uint64), np.zeros((2, 0), np.uint64), np.zeros((0, 0, 4, 0), np.uint64),
                    np.zeros((0, 4, 0), np.uint64))
 
 

@@ -13,7 +13,8 @@ A model (``fields`` for binary weights) fills these; a sampler (``metropolis``, 
   Control  the sampling mode (one machine, explicit or traced reference), how the driver chooses
            kernels, and when it stops
   Trace    per-sweep outputs of the driver
-  Bitsets  the class-change bitsets of the binary model (``bits``): problem bits XB, SG; state bits UD, M
+  Bitsets  the class-change bitsets of the binary model (``bits``): problem bits XB, SG (the label bits and
+           their complement); state bits UD, M
 """
 from __future__ import annotations
 
