@@ -19,7 +19,8 @@ ones: two popcounts per 64 patterns, of the unions.
 The second line vanishes when every jump is 2 (sign with n odd: H odd; ReLU with n even: H even):
 ``levels`` is then 1 and only the first two sets of M and of UD are kept. An accepted flip
 changes H_l and the margins only, so it refreshes UD[a, l] and M[a] (``refresh``): O(P / 64)
-compare-to-mask steps, no other unit. ``metropolis.sweep_bits`` writes ``delta_energy`` out in its
+compare-to-mask steps, no other unit. Every bitset has ``words(Pp)`` words, Pp / 64 rounded up to a
+multiple of 4 with the extra words 0, so that the popcount loop runs in whole vectors. ``metropolis.sweep_bits`` writes ``delta_energy`` out in its
 loop; tests hold both to the full pass and to the brute-force model.
 """
 from __future__ import annotations

@@ -1,27 +1,29 @@
-"""Spherical (real) weights: cached float64 fields and the two-coordinate rotation move (docs/algorithms.md §4).
+"""Spherical (real) weights: cached fields and the two-coordinate rotation move (docs/algorithms.md §4).
 
 Each unit's weights lie on its sphere, |W_l|^2 = n (n its fan-in; docs/model.md §2). Layout as for
-binary weights (``relusim.kernels.fields``), in float64, for y machines (replicas):
-  XT   (N_in, Pp) float64  patterns, input-major, padding columns 0 (a float copy: the int8 -> float
+binary weights (``relusim.kernels.fields``), for y machines (replicas); ft is the fields' dtype,
+float64 or float32 (``PRECISIONS``, ``anneal.precision``; docs/algorithms.md §4.2):
+  XT   (N_in, Pp) float32  patterns, input-major, padding columns 0 (a float copy: the int8 -> float
                            conversion in the pattern loop costs about a third of it)
-  sig  (Pp,)  float64      labels, 0 in padding;  c (K,) float64 output weights
+  sig  (Pp,)  float32      labels, 0 in padding;  c (K,) float64 output weights
   w    (y, Nw)    float64  unit l holds w[a, l n:(l+1) n]; tree: weight i reads input i,
                            fully connected: input i - l n (``fields.row``; told from the shapes)
-  H    (y, K, Pp) float64  H[a, l, mu] = sum_j W^a_lj xi^mu_j
-  marg (y, Pp)    float64  sigma^mu sum_l c_l g(x_l mu), x = H / sqrt(n) (sign, ReLU: x = H, the same
+  H    (y, K, Pp) ft       H[a, l, mu] = sum_j W^a_lj xi^mu_j
+  marg (y, Pp)    ft       sigma^mu sum_l c_l g(x_l mu), x = H / sqrt(n) (sign, ReLU: x = H, the same
                            signs since both are positively homogeneous)
-  nact (y, Pp)    int16    the number of units with g != 0 (ReLU: H > 0). For ReLU and shifted ReLU
-                           (``gfun.ZERO_OUTPUT``) the output is exactly zero iff it is 0, whatever
-                           rounding left in marg, so the zero-output rule stays exact; the other codes
+  nact (y, Pp)    int16    the number of units with g != 0 (ReLU: H > 0); float32 with float32 fields
+                           (the same lanes). For ReLU and shifted ReLU (``gfun.ZERO_OUTPUT``) the
+                           output is exactly zero iff it is 0, whatever rounding left in marg, so the
+                           zero-output rule stays exact; the other codes
                            need no count (a smooth output is exactly 0 with probability zero) and the
                            sampler does not keep it up to date for them.
-  G    (y, K, Pp) float64  g(x_l mu) for the costly codes (``gfun.COSTLY``: tanh, erf, logistic,
+  G    (y, K, Pp) ft       g(x_l mu) for the costly codes (``gfun.COSTLY``: tanh, erf, logistic,
                            softplus), so that a move evaluates g once per pattern, not twice
-  S    (y, Pp)    float64  sum_l max(0, -sigma^mu c_l H_l mu): the units that vote against the label,
+  S    (y, Pp)    ft       sum_l max(0, -sigma^mu c_l H_l mu): the units that vote against the label,
                            weighted by how far (sign and ReLU; 0 in padding)
   L    (y,)       float64  the perceptron cost, sum over errors mu of S_mu / sqrt(n) (``cost``)
 Pattern mu is an error iff marg <= 0 (or, ZERO_OUTPUT codes, nact == 0). Sign units: marg is a sum of
-+-c_l, an exact integer in float64; an exactly zero real field has probability zero, so there are no
++-c_l, an exact integer in either dtype; an exactly zero real field has probability zero, so there are no
 parity rules (sgn(0) = 0 as in ``relusim.model``). The activation is a code and a parameter
 (``relusim.kernels.gfun``: g(code, p, x), the same bits on every CPU).
 
