@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -92,6 +92,23 @@ def make_problem(cfg: Config, xi: np.ndarray, sigma: np.ndarray) -> records.Prob
     m = cfg.model
     return fields.problem(xi, sigma, model.output_weights(m.activation, m.K), m.n,
                           fields.act_code(m.activation, m.n), fields.gtable(m.activation, m.n, m.K))
+
+
+def kernel_key(cfg: Config) -> tuple[int, int, bool]:
+    """The compiled driver a binary-weight ``cfg`` runs (``replicated.kernel_key``), from the config alone."""
+    m, a = cfg.model, cfg.anneal
+    act = fields.act_code(m.activation, m.n)
+    Pp = fields.padded(m.P)
+    with_bits = act != fields.TABLE and bool(replicated.bits.pays(act, m.n, Pp))
+    lev = int(replicated.bits.levels(act, m.n)) if with_bits else 0
+    return act, lev, a.sampler == "rrr" and _mode(cfg) != metropolis.TRACED
+
+
+def compile_run(cfg: Config) -> None:
+    """Compile (or load from numba's cache) every kernel a run of ``cfg`` uses: sample 0 for one sweep,
+    nothing written. Worker processes started afterwards load the cache instead of compiling."""
+    one = replace(cfg, anneal=replace(cfg.anneal, sweeps=1, extra_sweeps=0, record_every=1))
+    run_sample(one, 0)
 
 
 def run_sample(cfg: Config, index: int, progress: Progress | None = None) -> SampleResult:

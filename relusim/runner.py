@@ -45,25 +45,30 @@ class RunSummary:
                 f"{holds}")
 
 
-COMPILE_NOTICE = "compiling kernels, once: about a minute (numba caches them for the next runs)"
+COMPILE_NOTICE = "compiling the kernels this config uses, once (numba caches them for the next runs)"
 
 
-def kernels_cached(weights: str = "binary") -> bool | None:
-    """Whether numba's on-disk cache holds the annealing driver of ``weights`` for this machine (None:
-    cannot tell).
+def kernels_cached(cfg: Config | None = None) -> bool | None:
+    """Whether numba's on-disk cache holds the annealing driver ``cfg`` runs, for this machine (None:
+    cannot tell). Without a config: the default experiment's.
 
     Reads the cache index only (milliseconds): no compilation. An index written for another CPU, or
     for an older source of the kernels, does not count.
     """
     try:
-        if weights == "spherical":
+        if cfg is None:
+            from .config import Config as _Config
+
+            cfg = _Config()
+        if cfg.model.weights == "spherical":
             from .kernels import spherical_mc
 
             disp = spherical_mc.run
         else:
+            from .anneal import kernel_key
             from .kernels import replicated
 
-            disp = replicated.run
+            disp = replicated.driver(*kernel_key(cfg))
         index = disp._cache._cache_file._load_index()  # numba internals: guarded, fall back to None
         magic = disp.targetctx.codegen().magic_tuple()
         return any(key[1] == magic for key in index)
@@ -71,13 +76,67 @@ def kernels_cached(weights: str = "binary") -> bool | None:
         return None
 
 
-def compile_notice(quiet: bool, write=None, weights=("binary",)) -> bool:
-    """Say, before the first sample, that the kernels are being compiled when the cache of the
-    drivers for ``weights`` (the kinds of weights the run uses) is cold.
+def compile_kernels(cfgs, quiet: bool, write=None, show: bool | None = None) -> bool:
+    """Before the first sample: compile the kernels of every config in ``cfgs`` whose cache is cold, in
+    this process, so that workers started afterwards load them. Says so unless ``quiet``, with a bar of
+    the kernels compiled so far where a bar is shown (``show``; None: at a terminal).
 
-    Returns whether it is cold (False when it cannot tell).
+    Returns whether anything was cold (False when it cannot tell).
     """
-    cold = any(kernels_cached(kind) is False for kind in set(weights))
+    from .anneal import compile_run
+
+    cold = [cfg for cfg in cfgs if kernels_cached(cfg) is False]
+    if not cold:
+        return False
+    if not quiet:
+        (write or (lambda text: print(text, file=sys.stderr, flush=True)))(COMPILE_NOTICE)
+    if show is None:
+        show = not quiet and sys.stderr.isatty() and os.environ.get("CI", "").lower() not in ("true", "1")
+    with _compile_bar(show) as bar:
+        for i, cfg in enumerate(cold):
+            if i == 0 or kernels_cached(cfg) is False:  # configs of a grid often share their kernels
+                compile_run(cfg)
+    return True
+
+
+@contextlib.contextmanager
+def _compile_bar(show: bool):
+    """A bar counting numba's compilations as they finish, naming the last one (how far it got)."""
+    if not show:
+        yield None
+        return
+    from numba.core import event
+
+    bar = tqdm(desc="compiling kernels", unit=" kernel", dynamic_ncols=True, leave=False)
+
+    class _Count(event.Listener):
+        depth = 0
+
+        def on_start(self, ev):
+            self.depth += 1
+
+        def on_end(self, ev):
+            self.depth -= 1
+            d = ev.data["dispatcher"]
+            if self.depth == 0 and d.py_func.__module__.startswith("relusim"):
+                bar.update(1)
+                bar.set_postfix_str(d.py_func.__qualname__.replace(".<locals>", ""))
+
+    listener = _Count()
+    event.register("numba:compile", listener)
+    try:
+        yield bar
+    finally:
+        event.unregister("numba:compile", listener)
+        bar.close()
+
+
+def compile_notice(quiet: bool, write=None, weights=("binary",)) -> bool:
+    """Say that kernels will be compiled when the default driver's cache for ``weights`` is cold
+    (kept for callers that compile as they run; ``compile_kernels`` compiles first)."""
+    from .config import Config as _Config, ModelConfig
+
+    cold = any(kernels_cached(_Config(model=ModelConfig(weights=kind))) is False for kind in set(weights))
     if cold and not quiet:
         (write or (lambda text: print(text, file=sys.stderr, flush=True)))(COMPILE_NOTICE)
     return cold
@@ -179,7 +238,8 @@ def _run_prepared(cfg: Config, rf: io.ResultsFile, workers: int, quiet: bool, t0
     else:
         show = bool(progress) and not quiet
     n_todo = len(todo)
-    cold = bool(todo) and compile_notice(quiet, weights=(cfg.model.weights,))
+    if todo:
+        compile_kernels([cfg], quiet, show=show)
     bar = tqdm(total=cfg.samples, initial=cfg.samples - len(todo), desc=cfg.name, unit="sample",
                disable=not show, dynamic_ncols=True)
     solved = 0
@@ -204,10 +264,6 @@ def _run_prepared(cfg: Config, rf: io.ResultsFile, workers: int, quiet: bool, t0
             for i in todo:
                 finished(*in_process(run_one, f"sample {i}", str(cfg.output), cfg, i, updates))
         else:
-            if cold:  # compile once, here, with the first sample: not once in every worker
-                updates = _Direct(live) if show else None
-                finished(*in_process(run_one, f"sample {todo[0]}", str(cfg.output), cfg, todo[0], updates))
-                todo = todo[1:]
             _run_pool(cfg, todo, min(workers, len(todo)), finished, live if show else None)
     finally:
         bar.close()

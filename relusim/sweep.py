@@ -209,13 +209,16 @@ def run_sweep(points: Sequence[Point], backend: Backend, *, overwrite: bool = Fa
     any kind loses no finished sample. ``progress``: None shows the bar at a terminal only, True
     always (a notebook).
     """
-    from .runner import compile_notice
+    from .cluster import LocalBackend
+    from .runner import compile_kernels, compile_notice
 
     t0 = time.perf_counter()
     tasks = prepare(points, command or " ".join(sys.argv), overwrite)
     total = sum(p.cfg.samples for p in points)
     show = show_progress(quiet) if progress is None else bool(progress) and not quiet
-    if tasks:
+    if tasks and isinstance(backend, LocalBackend):  # compiled here, loaded by the local workers
+        compile_kernels([p.cfg for p in points if any(t.cfg is p.cfg for t in tasks)], quiet, show=show)
+    elif tasks:
         compile_notice(quiet, weights=[p.cfg.model.weights for p in points])
     bar = tqdm(total=total, initial=total - len(tasks), desc=f"sweep of {len(points)} points",
                unit="sample", disable=not show, dynamic_ncols=True)

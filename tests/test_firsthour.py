@@ -7,6 +7,7 @@ import csv
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -14,7 +15,7 @@ import pytest
 
 import relusim
 from cli_helpers import BASE, relusim as cli, write_config
-from relusim import compare, runner
+from relusim import compare, config, runner
 from relusim.errors import InputError
 from relusim.robustness import measure_file, read_curves
 from test_resume_and_workers import assert_same_bits
@@ -136,19 +137,37 @@ def test_sweep_prints_a_table_over_the_grid_and_writes_it_as_csv(tmp_path):
             assert float(r["median_sweeps"]) == np.median([g.attrs["sweeps_done"] for g in groups])
 
 
-def test_a_cold_cache_is_detected_without_compiling(tmp_path):
-    code = "from relusim import runner; print(runner.kernels_cached())"
+def test_a_cold_cache_is_detected_without_compiling(tiny, tmp_path):
+    _, path = tiny
+    code = f"from relusim import config, runner; print(runner.kernels_cached(config.load({str(path)!r})))"
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cold"))
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert p.stdout.strip() == "False", p.stderr
-    assert runner.kernels_cached() is True  # the tiny runs above compiled (or loaded) the driver here
+    assert not list((tmp_path / "cold").rglob("*driver*.nbc"))  # it did not compile the driver to find out
+    assert runner.kernels_cached(config.load(path)) is True  # the tiny run compiled (or loaded) its driver
 
 
-def test_the_compile_notice_is_said_only_on_a_cold_cache(monkeypatch):
-    said = []
-    monkeypatch.setattr(runner, "kernels_cached", lambda weights="binary": False)
-    runner.compile_notice(False, said.append)
-    runner.compile_notice(True, said.append)  # --quiet
-    monkeypatch.setattr(runner, "kernels_cached", lambda weights="binary": True)
-    runner.compile_notice(False, said.append)
-    assert said == [runner.COMPILE_NOTICE]
+def test_kernels_are_compiled_before_the_samples_and_only_when_cold(tiny, monkeypatch):
+    from relusim import anneal
+
+    _, path = tiny
+    cfg = config.load(path)
+    said, compiled = [], []
+    monkeypatch.setattr(anneal, "compile_run", compiled.append)
+    monkeypatch.setattr(runner, "kernels_cached", lambda cfg=None: False)
+    assert runner.compile_kernels([cfg], False, said.append, show=False)
+    assert runner.compile_kernels([cfg], True, said.append, show=False)  # --quiet: compiled, not said
+    monkeypatch.setattr(runner, "kernels_cached", lambda cfg=None: True)
+    assert not runner.compile_kernels([cfg], False, said.append, show=False)
+    assert said == [runner.COMPILE_NOTICE] and compiled == [cfg, cfg]
+
+
+def test_a_config_compiles_only_its_own_driver():
+    """The default experiment (ReLU, Metropolis, one machine) compiles neither RRR nor another activation."""
+    code = ("import numpy as np; from relusim import anneal, config; from relusim.kernels import rrr, metropolis;"
+            "cfg = config.load('configs/default.yaml', samples=1);"
+            "anneal.compile_run(cfg);"
+            "print(len(rrr.sweep.signatures), len(rrr.step.signatures), metropolis.sweep_kernel.cache_info().currsize)")
+    root = Path(__file__).resolve().parent.parent
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=300)
+    assert p.stdout.split() == ["0", "0", "0"], p.stderr

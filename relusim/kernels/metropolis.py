@@ -11,6 +11,8 @@ a sweep is one proposal per variable. With gamma dimensionless (docs/model.md §
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from numba import njit
 
@@ -39,49 +41,45 @@ def fill_ctab(ctab, gamma, y):
             ctab[mm + y, si] = detmath.exp(detmath.logcosh(gamma * mn) - detmath.logcosh(gamma * mm)) if abs(mn) <= y else 0.0
 
 
-@njit(cache=True)
 def sweep(pb, st, pt):
-    """One Metropolis sweep with the full O(P) pass; returns the number of accepted moves (``_sweep``).
+    """One Metropolis sweep with the full O(P) pass; returns the number of accepted moves (``sweep_loop``).
 
-    Each activation gets its own copy of the loop with ``act`` a compile-time constant: left as a
-    run-time value, LLVM kept the test on it inside the vectorised pattern loop (two compare-and-
-    branches per 128 patterns).
+    Compiled per activation (``sweep_kernel``): ``act`` is a compile-time constant of the loop (left as
+    a run-time value, LLVM kept the test on it inside the vectorised pattern loop: two compare-and-
+    branches per 128 patterns), and a run compiles only its own activation's copy.
     """
-    bt = _no_bits()
-    if pb.act == SIGN_ODD:
-        return _sweep(pb, st, pt, SIGN_ODD, 0, bt)
-    if pb.act == RELU:
-        return _sweep(pb, st, pt, RELU, 0, bt)
-    if pb.act == TABLE:
-        return _sweep(pb, st, pt, TABLE, 0, bt)
-    return _sweep(pb, st, pt, SIGN, 0, bt)
+    return sweep_kernel(int(pb.act), 0)(pb, st, pt, NO_BITS)
 
 
-@njit(cache=True)
 def sweep_bits(pb, st, pt, bt):
     """The same sweep (same draws, same chain) with Delta E from class-change bitsets (``relusim.kernels.bits``).
 
     bt.UD and bt.M must match (H, marg) on entry (``bits.build``) and are kept so. Compiled once per
-    activation and ``bits.levels``.
+    activation and ``bits.levels``; not for a tabled g.
     """
-    lev = _bits.levels(pb.act, pb.n)
-    if pb.act == SIGN_ODD:
-        return _sweep(pb, st, pt, SIGN_ODD, 1, bt)
-    if pb.act == RELU and lev == 1:
-        return _sweep(pb, st, pt, RELU, 1, bt)
-    if pb.act == RELU:
-        return _sweep(pb, st, pt, RELU, 2, bt)
-    return _sweep(pb, st, pt, SIGN, 2, bt)
+    act = int(pb.act)
+    if act == TABLE:
+        raise ValueError("a tabled g has no class-change bitsets")
+    return sweep_kernel(act, int(_bits.levels(act, pb.n)))(pb, st, pt, bt)
+
+
+@functools.cache
+def sweep_kernel(act: int, lev: int):
+    """``sweep_loop`` compiled for one activation code and bitset level (0: the full pass)."""
+
+    @njit(cache=True)
+    def sweep_(pb, st, pt, bt):
+        return sweep_loop(pb, st, pt, act, lev, bt)
+
+    return sweep_
+
+
+NO_BITS = Bitsets(np.zeros((0, 0), np.uint64), np.zeros((2, 0), np.uint64), np.zeros((0, 0, 4, 0), np.uint64),
+                  np.zeros((0, 4, 0), np.uint64))  # the bitsets argument of a full-pass sweep
 
 
 @njit(inline="always")
-def _no_bits():
-    return Bitsets(np.zeros((0, 0), np.uint64), np.zeros((2, 0), np.uint64), np.zeros((0, 0, 4, 0), np.uint64),
-                   np.zeros((0, 4, 0), np.uint64))
-
-
-@njit(inline="always")
-def _sweep(pb, st, pt, act, use_bits, bt):
+def sweep_loop(pb, st, pt, act, use_bits, bt):
     """One Metropolis sweep; returns the number of accepted moves.
 
     ``pt.etab`` from ``fill_etab`` at this beta; ``pt.ctab`` from ``fill_ctab`` at this gamma (TRACED only).
@@ -146,22 +144,34 @@ def _sweep(pb, st, pt, act, use_bits, bt):
     return acc
 
 
-@njit(cache=True)
 def sweeps(pb, st, betas, stop_when_solved, energies, accepted):
-    """Single machine (st.w (1, N)): len(betas) sweeps at betas[s].
+    """Single machine (st.w (1, N)): len(betas) sweeps at betas[s], full pass.
 
     After sweep s, energies[s] = E and accepted[s] = accepted flips. Returns the sweeps done: fewer
     than len(betas) only when ``stop_when_solved`` and E reached 0.
     """
-    P = pb.XT.shape[1]
-    pt = Point(NONE, 0.0, np.empty(2 * P + 1), np.zeros((1, 2)))
-    last_beta = -1.0
-    for s in range(betas.shape[0]):
-        if betas[s] != last_beta:
-            fill_etab(pt.etab, betas[s], P)
-            last_beta = betas[s]
-        accepted[s] = sweep(pb, st, pt)
-        energies[s] = st.E[0]
-        if stop_when_solved and st.E[0] == 0:
-            return s + 1
-    return betas.shape[0]
+    return sweeps_kernel(int(pb.act))(pb, st, betas, stop_when_solved, energies, accepted)
+
+
+@functools.cache
+def sweeps_kernel(act: int):
+    """``sweeps`` compiled for one activation code."""
+
+    @njit(cache=True)
+    def sweeps_(pb, st, betas, stop_when_solved, energies, accepted):
+        P = pb.XT.shape[1]
+        pt = Point(NONE, 0.0, np.empty(2 * P + 1), np.zeros((1, 2)))
+        bt = Bitsets(np.zeros((0, 0), np.uint64), np.zeros((2, 0), np.uint64), np.zeros((0, 0, 4, 0), np.uint64),
+                     np.zeros((0, 4, 0), np.uint64))
+        last_beta = -1.0
+        for s in range(betas.shape[0]):
+            if betas[s] != last_beta:
+                fill_etab(pt.etab, betas[s], P)
+                last_beta = betas[s]
+            accepted[s] = sweep_loop(pb, st, pt, act, 0, bt)
+            energies[s] = st.E[0]
+            if stop_when_solved and st.E[0] == 0:
+                return s + 1
+        return betas.shape[0]
+
+    return sweeps_

@@ -21,6 +21,8 @@ a block of sweeps (``record_every``) continues the stage of the block before it.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from numba import njit, types
 from numba.extending import overload
@@ -47,17 +49,6 @@ def _build_bits_impl(pb, st, bt):
     if _tabled(st):
         return lambda pb, st, bt: None
     return lambda pb, st, bt: bits.build(pb, st, bt)
-
-
-def _sweep_bits(pb, st, pt, bt):
-    """metropolis.sweep_bits, or the full pass for a tabled g (never reached: ``run`` keeps with_bits off)."""
-
-
-@overload(_sweep_bits)
-def _sweep_bits_impl(pb, st, pt, bt):
-    if _tabled(st):
-        return lambda pb, st, pt, bt: metropolis.sweep(pb, st, pt)
-    return lambda pb, st, pt, bt: metropolis.sweep_bits(pb, st, pt, bt)
 
 
 @njit(cache=True)
@@ -99,7 +90,18 @@ def new_trace(S: int, y: int) -> Trace:
     return Trace(np.zeros((S, y), np.int64), np.zeros(S, np.int64), np.full(S, np.nan), np.zeros(S, np.bool_))
 
 
-@njit(cache=True)
+def kernel_key(pb, ctl) -> tuple[int, int, bool]:
+    """What ``run`` compiles for: (activation code, bitset level or 0 for the full pass only, RRR).
+
+    The bitsets are used where ``bits.pays`` (or forced with ctl.bits_below > 1), never for a tabled g;
+    RRR only when the sampler asks for it and the mode supports it (not the traced reference).
+    """
+    act, n, Pp = int(pb.act), int(pb.n), int(pb.XT.shape[1])
+    with_bits = act != TABLE_ACT and (ctl.bits_below > 1.0 or bool(bits.pays(act, n, Pp)))
+    lev = int(bits.levels(act, n)) if with_bits else 0
+    return act, lev, bool(ctl.use_rrr) and int(ctl.mode) != TRACED
+
+
 def run(pb, st, betas, gammas, ctl, out, hyb):
     """len(betas) sweeps of the chain st on problem pb, sweep s at (betas[s], gammas[s]); returns the
     number of sweeps done.
@@ -112,59 +114,81 @@ def run(pb, st, betas, gammas, ctl, out, hyb):
     (``metropolis.sweep_bits``) where ``bits.pays`` and while the acceptance is below ctl.bits_below
     (BITS_BELOW; a benchmark or test forces the full pass with bits_below < 0, the bitsets with > 1),
     else the full pass; both are the same chain, so the choice never changes a result.
+
+    Runs the driver compiled for this problem and control only (``driver``, ``kernel_key``).
     """
-    mode = ctl.mode
-    w, E, m = st.w, st.E, st.m
-    y, N = w.shape
-    P = pb.XT.shape[1]
-    nv = N * (y + 1) if mode == metropolis.EXPLICIT else N * y
-    etab = np.empty(2 * P + 1)
-    ctab = np.zeros((2 * y + 1, 2))
-    sc = rrr.alloc(y, N, P, mode)
-    bt = bits.new(pb, y)
-    with_bits = pb.act != TABLE_ACT and (ctl.bits_below > 1.0 or bits.pays(pb.act, pb.n, P))
-    in_bits = False
-    last_beta, last_gamma = -1.0, -1.0
-    in_rrr = False
-    for s in range(betas.shape[0]):
-        beta, gamma = betas[s], gammas[s]
-        changed = beta != last_beta or gamma != last_gamma
-        if beta != last_beta:
-            metropolis.fill_etab(etab, beta, P)
-        if mode == TRACED and gamma != last_gamma:
-            metropolis.fill_ctab(ctab, gamma, y)
-        last_beta, last_gamma = beta, gamma
-        pt = Point(mode, gamma, etab, ctab)
-        if beta != hyb[2] or gamma != hyb[3]:  # a new stage starts with Metropolis
-            hyb[1], hyb[2], hyb[3] = 0.0, beta, gamma
-        if hyb[0] < ctl.rrr_below:  # nan (no sweep yet) compares False; one way within a stage
-            hyb[1] = 1.0
-        rate = hyb[0] if not np.isnan(hyb[0]) else 1.0
-        if ctl.use_rrr and mode != TRACED and (ctl.rrr_below > 1.0 or hyb[1] == 1.0):
-            if not in_rrr:
-                rrr.rebuild_delta(pb, st, sc.dEd)
-            if not in_rrr or changed:
-                rrr.rebuild_p(st, pt, sc)
-            in_rrr, in_bits = True, False
-            acc, rate = rrr.sweep(pb, st, pt, sc, ctl.stop_when_solved)
-            out.rrr_used[s] = True
-        elif with_bits and rate < ctl.bits_below:
-            if not in_bits:
-                _build_bits(pb, st, bt)
-            in_rrr, in_bits = False, True
-            acc = _sweep_bits(pb, st, pt, bt)
-            rate = acc / nv
-            out.rrr_used[s] = False
-        else:
-            in_rrr, in_bits = False, False
-            acc = metropolis.sweep(pb, st, pt)
-            rate = acc / nv
-            out.rrr_used[s] = False
-        hyb[0] = rate
-        out.energies[s, :] = E
-        out.accepted[s] = acc
-        q = mean_mutual_overlap(m, y) if y > 1 else np.nan
-        out.qbar[s] = q
-        if ctl.stop_when_solved and E.max() == 0 and (np.isnan(ctl.q_target) or abs(q - ctl.q_target) <= ctl.q_tol):
-            return s + 1
-    return betas.shape[0]
+    return driver(*kernel_key(pb, ctl))(pb, st, betas, gammas, ctl, out, hyb)
+
+
+@functools.cache
+def driver(act: int, lev: int, use_rrr: bool):
+    """The driver compiled for one activation code, bitset level (0: the full pass only) and sampler.
+
+    A config compiles only what it runs: its own activation's Metropolis loop (with the bitsets at
+    its level where they pay), and the RRR steps only when it samples with RRR. The arguments are
+    compile-time constants of the closure (numba folds the branches on them before typing, and caches
+    one entry per value: closures over plain ints are cacheable, closures over dispatchers are not).
+    """
+
+    @njit(cache=True)
+    def run_(pb, st, betas, gammas, ctl, out, hyb):
+        mode = ctl.mode
+        w, E, m = st.w, st.E, st.m
+        y, N = w.shape
+        P = pb.XT.shape[1]
+        nv = N * (y + 1) if mode == metropolis.EXPLICIT else N * y
+        etab = np.empty(2 * P + 1)
+        ctab = np.zeros((2 * y + 1, 2))
+        sc = rrr.alloc(y, N, P, mode) if use_rrr else rrr.alloc(0, 0, 0, mode)
+        bt = bits.new(pb, y)
+        in_bits = False
+        last_beta, last_gamma = -1.0, -1.0
+        in_rrr = False
+        for s in range(betas.shape[0]):
+            beta, gamma = betas[s], gammas[s]
+            changed = beta != last_beta or gamma != last_gamma
+            if beta != last_beta:
+                metropolis.fill_etab(etab, beta, P)
+            if mode == TRACED and gamma != last_gamma:
+                metropolis.fill_ctab(ctab, gamma, y)
+            last_beta, last_gamma = beta, gamma
+            pt = Point(mode, gamma, etab, ctab)
+            if beta != hyb[2] or gamma != hyb[3]:  # a new stage starts with Metropolis
+                hyb[1], hyb[2], hyb[3] = 0.0, beta, gamma
+            if hyb[0] < ctl.rrr_below:  # nan (no sweep yet) compares False; one way within a stage
+                hyb[1] = 1.0
+            rate = hyb[0] if not np.isnan(hyb[0]) else 1.0
+            rrr_now = False
+            if use_rrr:  # a closure constant: without RRR numba never types (nor compiles) this block
+                if mode != TRACED and (ctl.rrr_below > 1.0 or hyb[1] == 1.0):
+                    if not in_rrr:
+                        rrr.rebuild_delta(pb, st, sc.dEd)
+                    if not in_rrr or changed:
+                        rrr.rebuild_p(st, pt, sc)
+                    acc, rate = rrr.sweep(pb, st, pt, sc, ctl.stop_when_solved)
+                    in_rrr, in_bits, rrr_now = True, False, True
+                    out.rrr_used[s] = True
+            if rrr_now:
+                pass
+            elif lev > 0 and rate < ctl.bits_below:
+                if not in_bits:
+                    _build_bits(pb, st, bt)
+                in_rrr, in_bits = False, True
+                acc = metropolis.sweep_loop(pb, st, pt, act, lev, bt)
+                rate = acc / nv
+                out.rrr_used[s] = False
+            else:
+                in_rrr, in_bits = False, False
+                acc = metropolis.sweep_loop(pb, st, pt, act, 0, bt)
+                rate = acc / nv
+                out.rrr_used[s] = False
+            hyb[0] = rate
+            out.energies[s, :] = E
+            out.accepted[s] = acc
+            q = mean_mutual_overlap(m, y) if y > 1 else np.nan
+            out.qbar[s] = q
+            if ctl.stop_when_solved and E.max() == 0 and (np.isnan(ctl.q_target) or abs(q - ctl.q_target) <= ctl.q_tol):
+                return s + 1
+        return betas.shape[0]
+
+    return run_
