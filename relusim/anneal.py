@@ -96,12 +96,9 @@ def make_problem(cfg: Config, xi: np.ndarray, sigma: np.ndarray) -> records.Prob
 
 def kernel_key(cfg: Config) -> tuple[int, int, bool]:
     """The compiled driver a binary-weight ``cfg`` runs (``replicated.kernel_key``), from the config alone."""
-    m, a = cfg.model, cfg.anneal
-    act = fields.act_code(m.activation, m.n)
-    Pp = fields.padded(m.P)
-    with_bits = act != fields.TABLE and bool(replicated.bits.pays(act, m.n, Pp))
-    lev = int(replicated.bits.levels(act, m.n)) if with_bits else 0
-    return act, lev, a.sampler == "rrr" and _mode(cfg) != metropolis.TRACED
+    m = cfg.model
+    return replicated.kernel_key(fields.act_code(m.activation, m.n), m.n, fields.padded(m.P), _mode(cfg),
+                                 cfg.anneal.sampler == "rrr")
 
 
 def compile_run(cfg: Config) -> None:

@@ -33,6 +33,11 @@ def make_problem(cfg: Config, xi: np.ndarray, sigma: np.ndarray) -> spherical.Pr
                                     cost=cfg.anneal.energy)
 
 
+def kernel_key(cfg: Config) -> tuple[int, bool]:
+    """The compiled driver a spherical ``cfg`` runs (``spherical_mc.loop_key``), from the config alone."""
+    return spherical_mc.loop_key(spherical.act_code(cfg.model.activation), spherical.COSTS[cfg.anneal.energy])
+
+
 def init_state(cfg: Config, problem: spherical.Problem, dynamics: np.random.SeedSequence) -> spherical.State:
     """Independent replicas (and reference) uniform on their spheres, from the dynamics stream."""
     m_, y = cfg.model, cfg.ensemble.replicas

@@ -61,9 +61,10 @@ def kernels_cached(cfg: Config | None = None) -> bool | None:
 
             cfg = _Config()
         if cfg.model.weights == "spherical":
+            from .anneal_spherical import kernel_key as spherical_key
             from .kernels import spherical_mc
 
-            disp = spherical_mc.run
+            disp = spherical_mc.driver(*spherical_key(cfg))
         else:
             from .anneal import kernel_key
             from .kernels import replicated

@@ -90,16 +90,15 @@ def new_trace(S: int, y: int) -> Trace:
     return Trace(np.zeros((S, y), np.int64), np.zeros(S, np.int64), np.full(S, np.nan), np.zeros(S, np.bool_))
 
 
-def kernel_key(pb, ctl) -> tuple[int, int, bool]:
+def kernel_key(act: int, n: int, Pp: int, mode: int, use_rrr: bool, bits_below: float = BITS_BELOW):
     """What ``run`` compiles for: (activation code, bitset level or 0 for the full pass only, RRR).
 
-    The bitsets are used where ``bits.pays`` (or forced with ctl.bits_below > 1), never for a tabled g;
+    The bitsets are used where ``bits.pays`` (or forced with bits_below > 1), never for a tabled g;
     RRR only when the sampler asks for it and the mode supports it (not the traced reference).
     """
-    act, n, Pp = int(pb.act), int(pb.n), int(pb.XT.shape[1])
-    with_bits = act != TABLE_ACT and (ctl.bits_below > 1.0 or bool(bits.pays(act, n, Pp)))
+    with_bits = act != TABLE_ACT and (bits_below > 1.0 or bool(bits.pays(act, n, Pp)))
     lev = int(bits.levels(act, n)) if with_bits else 0
-    return act, lev, bool(ctl.use_rrr) and int(ctl.mode) != TRACED
+    return int(act), lev, bool(use_rrr) and int(mode) != TRACED
 
 
 def run(pb, st, betas, gammas, ctl, out, hyb):
@@ -117,7 +116,8 @@ def run(pb, st, betas, gammas, ctl, out, hyb):
 
     Runs the driver compiled for this problem and control only (``driver``, ``kernel_key``).
     """
-    return driver(*kernel_key(pb, ctl))(pb, st, betas, gammas, ctl, out, hyb)
+    key = kernel_key(int(pb.act), int(pb.n), pb.XT.shape[1], int(ctl.mode), bool(ctl.use_rrr), float(ctl.bits_below))
+    return driver(*key)(pb, st, betas, gammas, ctl, out, hyb)
 
 
 @functools.cache

@@ -25,6 +25,8 @@ differences, 400 sweeps without a rebuild leave them within 1e-12 of a fresh com
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from numba import njit
 
@@ -45,34 +47,41 @@ def default_theta(n: int) -> float:
     return float(min(np.pi, 15.0 / np.sqrt(n)))
 
 
-@njit(cache=True)
-def sweep(problem, state, mode, etab, gamma, theta, beta):
-    """One sweep at inverse temperature ``beta`` (``etab``: ``fill_etab`` at that beta, read by the
-    error-count energy); returns the accepted moves.
+def loop_key(act: int, cost: int) -> tuple[int, bool]:
+    """The copy of the sweep loop an activation code and annealed energy run: (activation constant,
+    perceptron cost).
 
     Sign and ReLU have a loop each with the activation a compile-time constant, and one more each
-    for the perceptron cost (``spherical.PERCEPTRON``); every other code shares one loop that reads
-    it at run time (g's branches are predicted, its cost is exp's).
+    for the perceptron cost (``spherical.PERCEPTRON``); so do linear, quadratic and shifted ReLU;
+    every other code shares one loop that reads it at run time (GENERIC: g's branches are predicted,
+    its cost is exp's).
     """
-    if problem.cost == PERCEPTRON:
-        if problem.act == RELU:
-            return _sweep(problem, state, mode, etab, gamma, theta, beta, RELU, True)
-        return _sweep(problem, state, mode, etab, gamma, theta, beta, SIGN, True)
-    if problem.act == RELU:
-        return _sweep(problem, state, mode, etab, gamma, theta, beta, RELU, False)
-    if problem.act == SIGN:
-        return _sweep(problem, state, mode, etab, gamma, theta, beta, SIGN, False)
-    if problem.act == gfun.LINEAR:
-        return _sweep(problem, state, mode, etab, gamma, theta, beta, gfun.LINEAR, False)
-    if problem.act == gfun.QUADRATIC:
-        return _sweep(problem, state, mode, etab, gamma, theta, beta, gfun.QUADRATIC, False)
-    if problem.act == gfun.RELU_SHIFT:
-        return _sweep(problem, state, mode, etab, gamma, theta, beta, gfun.RELU_SHIFT, False)
-    return _sweep(problem, state, mode, etab, gamma, theta, beta, GENERIC, False)
+    if cost == PERCEPTRON:
+        return (RELU if act == RELU else SIGN), True
+    if act in (RELU, SIGN, gfun.LINEAR, gfun.QUADRATIC, gfun.RELU_SHIFT):
+        return int(act), False
+    return GENERIC, False
+
+
+def sweep(problem, state, mode, etab, gamma, theta, beta):
+    """One sweep at inverse temperature ``beta`` (``etab``: ``fill_etab`` at that beta, read by the
+    error-count energy); returns the accepted moves. Compiled per ``loop_key`` (``sweep_kernel``)."""
+    return sweep_kernel(*loop_key(int(problem.act), int(problem.cost)))(problem, state, mode, etab, gamma, theta, beta)
+
+
+@functools.cache
+def sweep_kernel(act: int, pc: bool):
+    """``sweep_loop`` compiled for one activation constant and energy (closure constants)."""
+
+    @njit(cache=True)
+    def sweep_(problem, state, mode, etab, gamma, theta, beta):
+        return sweep_loop(problem, state, mode, etab, gamma, theta, beta, act, pc)
+
+    return sweep_
 
 
 @njit(inline="always")
-def _sweep(problem, state, mode, etab, gamma, theta, beta, act, pc):
+def sweep_loop(problem, state, mode, etab, gamma, theta, beta, act, pc):
     XT, sig, c, n, code, p, _ = problem
     w, H, marg, nact, E, ref, m, st, G, S, L = state
     if act != GENERIC:
@@ -264,7 +273,6 @@ def fill_etab(etab, beta, P):
         etab[k] = detmath.exp(min(-beta * (k - P), 700.0))
 
 
-@njit(cache=True)
 def run(problem, state, mode, betas, gammas, adapt, theta, target, sweep0, stop_when_solved, q_target, q_tol,
         energies, accepted, qbar, thetas):
     """len(betas) sweeps at (betas[s], gammas[s]); returns the sweeps done (fewer only when solved).
@@ -273,30 +281,44 @@ def run(problem, state, mode, betas, gammas, adapt, theta, target, sweep0, stop_
     (theta *= exp(acceptance - target), within [THETA_MIN, pi]); ``sweep0`` is the number of sweeps
     of the run before this block (the rebuild clock). After sweep s: energies[s, :], accepted[s],
     qbar[s] (nan for y = 1), thetas[s] (the theta_max the sweep used).
-    A zero energy is trusted only after a rebuild confirms it.
+    A zero energy is trusted only after a rebuild confirms it. Runs the driver compiled for this
+    problem's loop only (``driver``).
     """
-    y, Nw = state.w.shape
-    P = problem.XT.shape[1]
-    nv = Nw * (y + 1) if mode == EXPLICIT else Nw * y
-    etab = np.empty(2 * P + 1)
-    last_beta = -1.0
-    for s in range(betas.shape[0]):
-        if betas[s] != last_beta:
-            fill_etab(etab, betas[s], P)
-            last_beta = betas[s]
-        thetas[s] = theta[0]
-        acc = sweep(problem, state, mode, etab, gammas[s], theta[0], betas[s])
-        if (sweep0 + s + 1) % REBUILD_EVERY == 0:
-            rebuild(problem, state, mode)
-        if adapt[s]:
-            theta[0] = min(np.pi, max(THETA_MIN, theta[0] * detmath.exp(acc / nv - target)))
-        q = mean_mutual_overlap(state) if y > 1 else np.nan
-        if stop_when_solved and state.E.max() == 0 and (np.isnan(q_target) or abs(q - q_target) <= q_tol):
-            rebuild(problem, state, mode)
+    return driver(*loop_key(int(problem.act), int(problem.cost)))(problem, state, mode, betas, gammas, adapt, theta, target, sweep0,
+                                      stop_when_solved, q_target, q_tol, energies, accepted, qbar, thetas)
+
+
+@functools.cache
+def driver(act: int, pc: bool):
+    """``run`` compiled for one copy of the sweep loop (``loop_key``): a config compiles only its own."""
+
+    @njit(cache=True)
+    def run_(problem, state, mode, betas, gammas, adapt, theta, target, sweep0, stop_when_solved, q_target, q_tol,
+             energies, accepted, qbar, thetas):
+        y, Nw = state.w.shape
+        P = problem.XT.shape[1]
+        nv = Nw * (y + 1) if mode == EXPLICIT else Nw * y
+        etab = np.empty(2 * P + 1)
+        last_beta = -1.0
+        for s in range(betas.shape[0]):
+            if betas[s] != last_beta:
+                fill_etab(etab, betas[s], P)
+                last_beta = betas[s]
+            thetas[s] = theta[0]
+            acc = sweep_loop(problem, state, mode, etab, gammas[s], theta[0], betas[s], act, pc)
+            if (sweep0 + s + 1) % REBUILD_EVERY == 0:
+                rebuild(problem, state, mode)
+            if adapt[s]:
+                theta[0] = min(np.pi, max(THETA_MIN, theta[0] * detmath.exp(acc / nv - target)))
             q = mean_mutual_overlap(state) if y > 1 else np.nan
-        energies[s, :] = state.E
-        accepted[s] = acc
-        qbar[s] = q
-        if stop_when_solved and state.E.max() == 0 and (np.isnan(q_target) or abs(q - q_target) <= q_tol):
-            return s + 1
-    return betas.shape[0]
+            if stop_when_solved and state.E.max() == 0 and (np.isnan(q_target) or abs(q - q_target) <= q_tol):
+                rebuild(problem, state, mode)
+                q = mean_mutual_overlap(state) if y > 1 else np.nan
+            energies[s, :] = state.E
+            accepted[s] = acc
+            qbar[s] = q
+            if stop_when_solved and state.E.max() == 0 and (np.isnan(q_target) or abs(q - q_target) <= q_tol):
+                return s + 1
+        return betas.shape[0]
+
+    return run_
