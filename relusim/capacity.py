@@ -50,7 +50,7 @@ EXACT_MAX_N_PERCEPTRON = 64  # K = 1: branch and bound; the node budget is the r
 EXACT_MAX_UNIT_INPUTS = 20  # K > 1: 2^(N/K) vectors per unit are enumerated
 NOT_RUN, UNKNOWN = -2, -1
 # Default --alpha grids, binary weights, wide enough to hold the whole transition at small N and at
-# the anneal's N (measured: docs/capacity.md): the binary perceptron's 50% points fall from 0.88
+# the anneal's N (measured: docs/results/capacity.md): the binary perceptron's 50% points fall from 0.88
 # (N = 15) towards 0.833; sign trees sit near 0.9-1.0; ReLU trees far lower at small K (the K = 2 50%
 # point is about 0.4 at N <= 30), rising towards 0.904 only as K -> infinity.
 # Any other activation: the union of the two (its binary RS capacity lies in 0.83-1.0, docs/theory.md §9).

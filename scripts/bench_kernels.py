@@ -5,7 +5,7 @@ The C reference (../shared/bench/cref: variants A, B, L) is built if a C compile
 `dump` command writes the very problem instances and start configurations (random, or after a short
 anneal) that every column then uses. Each cell is the median of --reps repetitions after a JIT
 warm-up; ratios are measured in this run, on this machine. Writes a Markdown table to
-docs/performance.md (or --out).
+docs/results/performance.md (or --out).
 
 usage: python scripts/bench_kernels.py [--quick] [--rows main,re,scale] [--reps 5] [--out F]
 """
@@ -185,7 +185,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="short repetitions, fewer rows")
     ap.add_argument("--rows", default="main,re,scale")
     ap.add_argument("--reps", type=int, default=5)
-    ap.add_argument("--out", default=str(ROOT / "docs" / "performance.md"))
+    ap.add_argument("--out", default=str(ROOT / "docs" / "results" / "performance.md"))
     args = ap.parse_args()
     rows = args.rows.split(",")
     target = 0.1 if args.quick else 0.3

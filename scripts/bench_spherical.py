@@ -9,7 +9,7 @@ column (frozen: constant beta). relusim's time includes its rebuild every 8 swee
 includes its rebuild every sweep. Each cell is the median of --reps repetitions (after a JIT
 warm-up for relusim); proposals/s with accepted/s in parentheses.
 
-usage: python scripts/bench_spherical.py [--quick] [--reps 5] [--out docs/performance_spherical.md]
+usage: python scripts/bench_spherical.py [--quick] [--reps 5] [--out docs/results/performance_spherical.md]
 """
 from __future__ import annotations
 
@@ -103,7 +103,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="short repetitions, the rand/beta-1 and ann/beta-5 rows")
     ap.add_argument("--reps", type=int, default=5)
-    ap.add_argument("--out", default=str(ROOT / "docs" / "performance_spherical.md"))
+    ap.add_argument("--out", default=str(ROOT / "docs" / "results" / "performance_spherical.md"))
     args = ap.parse_args()
     target = 0.15 if args.quick else 0.4
     work = Path(tempfile.mkdtemp(prefix="relusim_bench_sph_"))

@@ -1,4 +1,4 @@
-"""The figure of docs/capacity.md, "Spherical weights": from the JSON files of ``relusim capacity --json``.
+"""The figure of docs/results/capacity.md, "Spherical weights": from the JSON files of ``relusim capacity --json``.
 
 Usage: python scripts/capacity_spherical_figure.py PERCEPTRON.json RELU.json SIGN.json [SIGN_K5.json ...]
        [--plot docs/capacity_spherical.png]

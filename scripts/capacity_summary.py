@@ -1,4 +1,4 @@
-"""The capacity table and figure of docs/capacity.md, from the JSON files of ``relusim capacity --json``.
+"""The capacity table and figure of docs/results/capacity.md, from the JSON files of ``relusim capacity --json``.
 
 Usage: python scripts/capacity_summary.py results/cap/exact_perceptron.json results/cap/exact_sign_K3.json ...
        [--plot docs/capacity_summary.png]

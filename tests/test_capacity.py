@@ -100,7 +100,7 @@ def test_binary_perceptron_exact_capacity_extrapolates_to_krauth_mezard(tmp_path
     """Exact P(SAT) of the binary perceptron at N = 15, 19, 23, 27 (odd: no ties), 100 instances per
     point, alpha = 0.66..1.06 in steps of 0.02 (every integer P): the 50% points fall with N, and
     alpha_50(N) = alpha_inf + b/N extrapolates to within 0.03 of Krauth-Mezard's 0.8331 with an error
-    (Birge-scaled) below 0.03. Measured: 0.839 +- 0.017 (docs/capacity.md has N up to 35). A search
+    (Birge-scaled) below 0.03. Measured: 0.839 +- 0.017 (docs/results/capacity.md has N up to 35). A search
     that answered UNSAT too soon, or SAT too often, moves every 50% point by far more."""
     base = from_dict({"seed": 1, "model": {"activation": "sign", "K": 1, "N": 15, "alpha": 0.5},
                       "output": str(tmp_path / "b.h5")})

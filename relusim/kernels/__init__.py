@@ -24,5 +24,5 @@ Compile-time specialisation: the activation (and for binary weights the bitset l
 compile-time constant of each Metropolis loop, chosen once per sweep (``metropolis.sweep``); the
 architecture (tree or fully connected) is told from the shapes and costs one select per proposal
 (the row of the pattern matrix that weight i multiplies, ``fields.row``): the fully connected rows of
-docs/performance.md run at the speed of the tree rows of the same number of weights, within their spread.
+docs/results/performance.md run at the speed of the tree rows of the same number of weights, within their spread.
 """

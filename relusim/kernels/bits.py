@@ -44,7 +44,7 @@ def levels(act, n):
 
 @njit(cache=True)
 def pays(act, n, Pp):
-    """Whether the bitsets beat the full pass (measured, docs/performance.md): always with one jump size;
+    """Whether the bitsets beat the full pass (measured, docs/results/performance.md): always with one jump size;
     with two, from 3 words (Pp >= 192) on; at 2 words the two were within noise (0.87-1.17x)."""
     return levels(act, n) == 1 or Pp // WORD >= 3
 
