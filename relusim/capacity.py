@@ -445,9 +445,11 @@ def _write_analysis(g: h5py.Group, analysis: dict) -> None:
 # ------------------------------------------------------------------------------ running --
 
 
-def _local(plan: Plan, todo, workers: int) -> Iterator[Record]:
-    from .runner import in_process, sample_failed
+def _local(plan: Plan, todo, workers: int, quiet: bool = True) -> Iterator[Record]:
+    from .runner import compile_kernels, in_process, sample_failed
 
+    if plan.method == "anneal" and todo:  # compiled here once, loaded by the workers
+        compile_kernels([plan.point_config(K, N, P) for K, N, P in sorted({t[:3] for t in todo})], quiet)
     if workers <= 1 or len(todo) <= 1:
         for t in todo:
             yield in_process(solve_instance, _which(t), "the capacity journal", plan, *t)
@@ -548,7 +550,7 @@ def run(plan: Plan, out: str, *, workers: int = 1, backend: str = "local", sched
                disable=not show_progress(quiet), dynamic_ncols=True)
     last = time.monotonic()
     if backend == "local":
-        source = _local(plan, todo, workers)
+        source = _local(plan, todo, workers, quiet)
     else:
         source = _dask(plan, todo, workers, scheduler, slurm if backend == "slurm" else None)
     try:
