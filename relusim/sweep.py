@@ -76,9 +76,11 @@ def scalar(token: str) -> Any:
 
     ``1e-3`` is a float too (YAML 1.1, which PyYAML reads, wants ``1.0e-3``).
     """
+    from .config import _Loader  # no alias bomb, no nesting deep enough to exhaust the stack
+
     try:
-        value = yaml.safe_load(token)
-    except yaml.YAMLError:
+        value = yaml.load(token, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except (yaml.YAMLError, ValueError, RecursionError):
         return token
     if isinstance(value, str) and _NUMBER.match(value):
         return float(value)
