@@ -142,6 +142,28 @@ class SlurmOptions:
     setup: tuple[str, ...] = ()
     python: str = sys.executable
 
+    def __post_init__(self):
+        """Every value that reaches a job script is one printable line (issue 27: a newline in --queue
+        became a shell command of the script); refused here, before anything is written."""
+        from .paths import check_plain
+
+        if self.queue is not None:
+            check_plain("--queue", self.queue, "it is written into the job script")
+        if self.walltime is not None:
+            check_plain("--walltime", self.walltime, "it is written into the job script")
+        for line in self.setup:
+            check_plain("--setup", line, "each --setup is one line of the job script (repeat --setup for "
+                        "several)")
+
+    def check(self) -> None:
+        """The values a job script holds besides the options: the Python that runs it and the working
+        directory it starts in. Called before a sweep touches any file."""
+        from .paths import check_plain
+
+        check_plain("python", self.python, "the interpreter's path is written into the job script")
+        check_plain("working directory", os.getcwd(), "the job starts in it (#SBATCH --chdir); run "
+                    "from another folder")
+
     def prologue(self) -> list[str]:
         return [*self.setup, NUMBA_CACHE_EXPORT]
 
@@ -205,6 +227,11 @@ def slurm_cluster(opts: SlurmOptions, log_directory: str | os.PathLike | None = 
         from dask_jobqueue import SLURMCluster
     except ImportError:
         raise InputError("--slurm", True, "needs dask-jobqueue: pip install 'relusim[dask]'") from None
+    opts.check()
+    if log_directory is not None:
+        from .paths import check_plain
+
+        check_plain("output", str(log_directory), "the job logs go beside it")
     memory = opts.memory_bytes or opts.cores * 2 * 2**30
     return SLURMCluster(queue=opts.queue, walltime=opts.walltime or "01:00:00", cores=opts.cores,
                         processes=opts.cores, memory=f"{memory}B", python=opts.python,
@@ -290,12 +317,18 @@ def write_array(tasks: Sequence[Task], job_dir: str | os.PathLike, opts: SlurmOp
 
 
 def _array_script(job_dir: Path, table: Path, n_tasks: int, opts: SlurmOptions, name: str) -> str:
+    """The sbatch script. Every value is quoted for bash and for sbatch's own ``#SBATCH`` parser (which
+    reads quotes as bash does), and none can end a line: every value was refused at the command line if
+    it held a control character, and the whole script is checked again here."""
+    from .paths import check_plain
+
     q = shlex.quote
+    logs = str(job_dir / "logs").replace("%", "%%")  # sbatch expands %A, %a, ...: a literal % is %%
     lines = [
         "#!/bin/bash",
         f"#SBATCH --job-name={q(name)}",
         f"#SBATCH --array=0-{n_tasks - 1}",
-        f"#SBATCH --output={q(str(job_dir / 'logs' / '%A_%a.out'))}",
+        f"#SBATCH --output={q(logs + '/%A_%a.out')}",
         f"#SBATCH --chdir={q(os.getcwd())}",
         "#SBATCH --ntasks=1",
         f"#SBATCH --cpus-per-task={opts.cores}",
@@ -317,6 +350,8 @@ def _array_script(job_dir: Path, table: Path, n_tasks: int, opts: SlurmOptions, 
         f"exec {q(opts.python)} -m relusim run-task --tasks {q(str(table))} "
         f'--task-id "$SLURM_ARRAY_TASK_ID" --workers {opts.cores}',
     ]
+    for line in lines:  # defence in depth: no value may end a line of the script
+        check_plain("job script", line, "a value would end a line of the script")
     return "\n".join(lines) + "\n"
 
 
@@ -484,6 +519,7 @@ def submit_sweep(points: Sequence[Point], opts: SlurmOptions, *, chunk: int | No
 
     With ``wait``, block until the array ends and merge the points' files.
     """
+    opts.check()  # the script's values besides the options, before any file is touched
     tasks = prepare(points, command, overwrite)
     outputs = [p.cfg.output for p in points]
     for out in outputs:  # the array tasks compute the samples: they share the task lock, this process

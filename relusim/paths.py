@@ -93,6 +93,7 @@ def check_writable(key: str, path: str | os.PathLike, *, what: str = "file") -> 
 def check_folder(key: str, path: str | os.PathLike) -> Path:
     """A folder that will hold outputs: an existing writable folder, or one that can be created."""
     text = str(path)
+    check_plain(key, text)
     p = Path(os.path.abspath(text))
     if p.exists() and not p.is_dir():
         raise InputError(key, text, "is a file, not a folder")
