@@ -339,6 +339,7 @@ def validate(cfg: Config) -> None:
         raise InputError("model.K", m.K, f"{spec.label} is not odd, so the readout is balanced (c_l = +-1 "
                          "for half the units each) and needs K even")
 
+    activations.check_table(spec, m.n, m.K, spherical)
     if spherical and m.n < 2:
         raise InputError("model.N", m.N, f"spherical weights need a fan-in n >= 2 (got {m.n}): a rotation "
                          "moves two coordinates of one unit")
