@@ -416,33 +416,53 @@ class MergeReport:
 
 
 def result_files(paths: Sequence[str | os.PathLike]) -> list[Path]:
-    """The result files named by ``paths``: files as given, directories for their ``*.h5``."""
+    """The result files named by ``paths``: files as given, directories for their ``*.h5`` (a folder's
+    capacity files are not merge targets: skipped there; named alone, ``file_config`` refuses them)."""
     files: list[Path] = []
+    skipped: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            files += sorted(f for f in p.iterdir() if f.suffix in (".h5", ".hdf5") and not f.name.startswith("."))
+            for f in sorted(p.iterdir()):
+                if f.suffix in (".h5", ".hdf5") and not f.name.startswith("."):
+                    (skipped if _is_capacity(f) else files).append(f)
         elif p.is_file():
             files.append(p)
         else:
             raise InputError("RESULTS", str(p), "does not exist")
     if not files:
-        raise InputError("RESULTS", " ".join(map(str, paths)), "holds no result files (*.h5)")
+        what = (f"holds only capacity files ({', '.join(f.name for f in skipped[:3])}), which need no merge: a "
+                "capacity run resumes when rerun" if skipped else "holds no result files (*.h5)")
+        raise InputError("RESULTS", " ".join(map(str, paths)), what)
     return files
+
+
+def _is_capacity(path: Path) -> bool:
+    try:
+        with h5py.File(path, "r") as f:
+            return f.attrs.get("kind") == "relusim capacity"
+    except OSError:
+        return False  # not HDF5: file_config says so
 
 
 def file_config(path: Path) -> tuple[Config, str]:
     """The config stored in a result file and its recorded hash, after checking that they agree."""
     try:
         with h5py.File(path, "r") as f:
-            text, sha = f.attrs.get("config"), f.attrs.get("config_sha256")
+            text, sha, kind = f.attrs.get("config"), f.attrs.get("config_sha256"), f.attrs.get("kind")
     except OSError:
         raise InputError("RESULTS", str(path), "is not a readable HDF5 file") from None
+    if kind == "relusim capacity":
+        raise InputError("RESULTS", str(path), "is a capacity file (written by `relusim capacity`), not a "
+                         "sweep's result file: merge joins the shards of SLURM array tasks; a capacity run "
+                         "keeps its own journal and resumes when rerun with the same options")
     if text is None or sha is None:
         raise InputError("RESULTS", str(path), "is not a relusim result file (no config in it)")
+    from .config import parse_yaml
+
     try:
-        raw = yaml.safe_load(text)
+        raw = parse_yaml(str(text), "RESULTS", str(path))
         raw["output"] = str(path)  # where the file is now, not where it was written
-    except (yaml.YAMLError, TypeError):
+    except (InputError, TypeError):
         raise InputError("RESULTS", str(path), "its stored config is not readable YAML (damaged?)") from None
     cfg = from_dict(raw)
     if cfg.physics_sha256() != sha:
