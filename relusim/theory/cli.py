@@ -28,6 +28,8 @@ _ACT_HELP = ("activation(s), comma separated: " + ", ".join(REGISTRY)
 
 # --- parsing -------------------------------------------------------------------------------------
 
+MAX_GRID = 100_000  # points of a grid (each is a solve or an evaluation): far finer than any plot
+
 def parse_list(key: str, text: str) -> list[str]:
     items = [s.strip() for s in str(text).split(",") if s.strip()]
     if not items:
@@ -41,12 +43,16 @@ def parse_grid(key: str, text: str, lo: float | None = None, hi: float | None = 
     try:
         if ":" in text:
             a, b, n = text.split(":")
-            vals = np.linspace(float(a), float(b), int(n))
             if int(n) < 1:
                 raise ValueError
+            if int(n) > MAX_GRID:  # before the array exists (0:3:2000000000 was 16 GB)
+                raise InputError(key, text, f"gives {int(n)} points; at most {MAX_GRID}")
+            vals = np.linspace(float(a), float(b), int(n))
         else:
             vals = np.array([float(s) for s in parse_list(key, text)])
-    except ValueError:
+    except ValueError as exc:
+        if isinstance(exc, InputError):
+            raise
         raise InputError(key, text, allowed) from None
     if (lo is not None and np.any(vals <= lo)) or (hi is not None and np.any(vals >= hi)) \
             or not np.all(np.isfinite(vals)):
@@ -379,6 +385,10 @@ def stabilities_cmd(activation, weights, alpha, y_list, q1, x_grid, K, csv_path,
             for y in ys:
                 kw = dict(y=y, q1=q1 if y > 1 else None)
                 if K is not None:
+                    bins = math.ceil(float(xs.max()) * math.sqrt(K) / 2.0) if K >= 1 else 0
+                    if bins > MAX_GRID:  # before the edges exist (--K 10^18 was 11 GB)
+                        raise InputError("K", K, f"gives {bins} lattice bins up to x = {float(xs.max()):g}; at most "
+                                         f"{MAX_GRID} (a smaller --K or --x)")
                     edges = sign_lattice_edges(K, float(xs.max()))
                     probs = stability_bin_probs(a, w, al[0], edges=edges, **kw)
                     for lo, hi, pr in zip(edges[:-1], edges[1:], probs):
