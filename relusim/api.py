@@ -110,6 +110,9 @@ def run(config: Config | Mapping | str | os.PathLike, *, samples: int | None = N
     overwrite, quiet = _flag("overwrite", overwrite), _flag("quiet", quiet)
     overrides = {k: v for k, v in (("samples", samples), ("output", output)) if v is not None}
     cfg = _as_config(config, overrides)
+    from .resources import check_memory
+
+    check_memory([cfg], workers or runner.default_workers(), workers_key="workers")  # named as given here
     summary = runner.run(cfg, workers=workers or runner.default_workers(), overwrite=overwrite,
                          command=f"relusim.run() in {' '.join(sys.argv) or 'python'}", quiet=quiet,
                          progress=not quiet)
@@ -358,7 +361,7 @@ def run_sweep(config: Config | Mapping | str | os.PathLike, grid: Mapping[str, l
     points = sweep_.expand(base, axes, out_dir, samples)
     from .resources import check_memory
 
-    check_memory([p.cfg for p in points], workers or default_workers())
+    check_memory([p.cfg for p in points], workers or default_workers(), workers_key="workers")
     backend = cluster.LocalBackend(workers or default_workers())
     sweep_.run_sweep(points, backend, overwrite=overwrite, quiet=quiet, progress=not quiet,
                      command=f"relusim.run_sweep() in {' '.join(sys.argv) or 'python'}")
