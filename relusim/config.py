@@ -520,8 +520,9 @@ def _no_duplicates(loader: _Loader, node: yaml.MappingNode, deep: bool = False) 
     loader.flatten_mapping(node)  # the merged keys first, then the own ones, which override them
     for key_node, _ in node.value:
         if not isinstance(key_node, yaml.ScalarNode):
-            raise YamlRefused(key_node.start_mark, f"a key is a {'list' if isinstance(key_node, yaml.SequenceNode) else 'mapping'}"
-                              "; a key is a word such as seed or model (or a number)")
+            kind = "list" if isinstance(key_node, yaml.SequenceNode) else "mapping"
+            raise YamlRefused(key_node.start_mark, f"a key is a {kind}; a key is a word such as seed or model "
+                              "(or a number)")
     seen: dict = {}
     for key_node in own:
         key = loader.construct_object(key_node, deep=True)

@@ -33,7 +33,8 @@ def files(tmp_path_factory):
 
 N_LIST = ",".join(str(4 * i) for i in range(1, 21))
 CASES = [  # (id, argv, the option the one line names, words)
-    ("capacity-samples-1e9", ["capacity", "--config", "{c}", "--N", "8", "--samples", "1000000000"], "--samples", "<= 1000000"),
+    ("capacity-samples-1e9", ["capacity", "--config", "{c}", "--N", "8", "--samples", "1000000000"], "--samples",
+     "<= 1000000"),
     ("capacity-grid-memory", ["capacity", "--config", "{c}", "--N", N_LIST, "--alpha", "0.01:2:0.0005",
                               "--samples", "1000000"], "--samples", "available"),
     ("capacity-alpha-count", ["capacity", "--config", "{c}", "--N", "8", "--alpha", "0.0001:1:0.0001"], "--alpha",
@@ -61,12 +62,12 @@ CASES = [  # (id, argv, the option the one line names, words)
                       "--dry-run"], "--grid", "gives 10100 points; at most 10000"),
     ("sweep-cores", ["sweep", "--config", "{c}", "--grid", "seed=1,2", "--backend", "slurm", "--dry-run",
                      "--cores", "1000000000"], "--cores", "<= 4096"),
-    ("theory-fp-d", ["theory", "franz-parisi", "--d", "0.01:0.4:2000000000"], "d", "at most 100000"),
-    ("theory-le-d", ["theory", "local-entropy", "--d", "0.01:0.4:2000000000"], "d", "at most 100000"),
-    ("theory-stab-x", ["theory", "stabilities", "--x", "0:3:2000000000"], "x", "at most 100000"),
-    ("theory-stab-K", ["theory", "stabilities", "--K", str(10**18)], "K", "lattice bins"),
-    ("theory-stab-K-x", ["theory", "stabilities", "--K", "4", "--x", "0,1e12"], "K", "lattice bins"),
-    ("theory-fc-alpha", ["theory", "fc-correlation", "--alpha", "0.1:1:2000000000"], "alpha", "at most 100000"),
+    ("theory-fp-d", ["theory", "franz-parisi", "--d", "0.01:0.4:2000000000"], "--d", "at most 100000"),
+    ("theory-le-d", ["theory", "local-entropy", "--d", "0.01:0.4:2000000000"], "--d", "at most 100000"),
+    ("theory-stab-x", ["theory", "stabilities", "--x", "0:3:2000000000"], "--x", "at most 100000"),
+    ("theory-stab-K", ["theory", "stabilities", "--K", str(10**18)], "--K", "lattice bins"),
+    ("theory-stab-K-x", ["theory", "stabilities", "--K", "4", "--x", "0,1e12"], "--K", "lattice bins"),
+    ("theory-fc-alpha", ["theory", "fc-correlation", "--alpha", "0.1:1:2000000000"], "--alpha", "at most 100000"),
 ]
 
 

@@ -105,7 +105,8 @@ def test_the_merge_key_is_yaml_and_works(tmp_path):
 
 
 def test_own_keys_override_merged_ones_and_lists_of_merges_work(tmp_path):
-    cfg = load_text(tmp_path, "anneal: {sweeps: 50}\nmodel:\n  <<: [{N: 40, K: 4}, {alpha: 0.3, K: 8}]\n  alpha: 0.25\n")
+    cfg = load_text(tmp_path, "anneal: {sweeps: 50}\nmodel:\n  <<: [{N: 40, K: 4}, {alpha: 0.3, K: 8}]\n"
+                              "  alpha: 0.25\n")
     assert (cfg.model.N, cfg.model.K, cfg.model.alpha) == (40, 4, 0.25)  # the first merged mapping wins
 
 

@@ -21,7 +21,8 @@ def one_line(err: str) -> str:
 @pytest.mark.parametrize("typed", ["linear", "LINEAR", "Linear ", "perceptron"])
 def test_the_fully_connected_theory_names_the_activation_as_typed(typed):
     code, _, err = cli("theory", "capacity", "--architecture", "fully_connected", "--activation", f"relu,{typed}")
-    assert code == 2 and one_line(err).startswith(f"relusim: error: --activation: got {typed.strip()!r}; a non-linear"), err
+    line = one_line(err)
+    assert code == 2 and line.startswith(f"relusim: error: --activation: got {typed.strip()!r}; a non-linear"), err
     if typed != "perceptron":
         assert "perceptron" not in err
 

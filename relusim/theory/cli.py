@@ -198,8 +198,10 @@ _SHOWN = ("activation", "weights", "alpha", "y", "q1", "p", "d")
 def _no_solution(exc: Exception) -> InputError:
     """A solver that found no solution: one line saying where, never the solver's internals."""
     params = getattr(exc, "params", {}) or {}
-    where = ", ".join(f"{k}={_fmt(float(v)) if isinstance(v, (float, np.floating)) else typed(v) if k == 'activation' else v}"
-                      for k, v in params.items() if k in _SHOWN and np.ndim(v) == 0)
+    def shown(k, v):
+        return _fmt(float(v)) if isinstance(v, (float, np.floating)) else typed(v) if k == "activation" else v
+
+    where = ", ".join(f"{k}={shown(k, v)}" for k, v in params.items() if k in _SHOWN and np.ndim(v) == 0)
     key, value = ("alpha", _fmt(float(params["alpha"]))) if "alpha" in params else ("theory", where or "?")
     return InputError(key, value, f"the equations have no solution here{' (' + where + ')' if where else ''}: "
                       "beyond the range they cover (e.g. above the capacity, or a distance out of reach); "
