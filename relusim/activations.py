@@ -29,6 +29,7 @@ error) are exact and a chain's bits do not depend on the order of its sums.
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -72,7 +73,7 @@ class Spec:
         key, default = _TABLE[self.name][2], _TABLE[self.name][3]
         if key is None or self.param == default:
             return self.name
-        return f"{self.name}({key}={self.param:g})"
+        return f"{self.name}({key}={number_text(self.param)})"
 
     @property
     def integer(self) -> bool:
@@ -97,6 +98,9 @@ def parse(value: Any, key: str = "model.activation") -> Spec:
         if len(raw) > 1:
             raise InputError(key, value, f"takes at most one parameter ({ALLOWED})")
         pkey, pval = next(iter(raw.items())) if raw else (None, None)
+        if pval is not None and (isinstance(pval, (bool, np.bool_)) or not isinstance(pval, numbers.Real)):
+            raise InputError(key, value, f"the {pkey} of {name} must be a number, not "
+                             f"{'a boolean' if isinstance(pval, (bool, np.bool_)) else 'a ' + type(pval).__name__}")
         return _spec(name.strip().lower(), pkey, pval, value, key)
     if not isinstance(value, str):
         raise InputError(key, value, "allowed: " + ALLOWED)
@@ -128,6 +132,103 @@ def _spec(name: str, pkey, pval, value, key: str) -> Spec:
     if not math.isfinite(p) or (name == "erf" and not p > 0):
         raise InputError(key, value, f"the {want} of {name} must be a finite number" + (" > 0" if name == "erf" else ""))
     return Spec(name, p, code, odd)
+
+
+def number_text(p: float) -> str:
+    """``p`` as a label writes it: ``%g`` (``2``, ``0.5``, ``1e-06``: the form result files have always
+    held) when that reads back as ``p``, else the shortest text that does (``1.23456789``, not the
+    ``1.23457`` that ``%g`` would silently make of it)."""
+    text = f"{p:g}"
+    return text if float(text) == p else repr(float(p))
+
+
+# The fixed-point table of g (``binary_table``) must represent g: its entries fit int64 with room for
+# K of them (S >= 0), and the range of g over the fields is resolved into at least 2^TABLE_STEPS_LOG2
+# steps of 2^-S (about 9.6 significant digits), so that g is neither 0 everywhere nor a few coarse
+# levels. Only activations with a parameter can fail this; checked at config time (``check_table``).
+TABLE_STEPS_LOG2 = 32
+
+
+def _table_steps(name: str, p: float, n: int, K: int) -> tuple[float, int, float] | None:
+    """(max |g|, S, range of g in table steps) over the fields h in [-sqrt n, sqrt n] of binary
+    weights, from g's closed form (g is monotone for every activation with a parameter); None when
+    K max|g| is not even a finite float64."""
+    r = math.sqrt(n)
+    if name == "erf":
+        hi = math.erf(p * r)
+        gmax, spread = hi, 2 * hi
+    else:  # relu_shift: max(h - b, 0)
+        hi, lo = max(r - p, 0.0), max(-r - p, 0.0)
+        gmax, spread = hi, hi - lo
+    if not math.isfinite(K * gmax):
+        return None
+    S = fixed_point_shift(gmax, K)
+    return gmax, S, math.ldexp(spread, S)
+
+
+def table_ok(name: str, p: float, n: int, K: int) -> bool:
+    """Whether the fixed-point table of g represents g for binary weights (see ``TABLE_STEPS_LOG2``)."""
+    t = _table_steps(name, p, n, K)
+    if t is None:
+        return False
+    gmax, S, steps = t
+    return K * math.ldexp(gmax, S) < 2.0**61 and steps >= 2.0**TABLE_STEPS_LOG2
+
+
+def _inside(x: float, ok, step: float) -> float:
+    """A round number (3 significant digits) next to the bound ``x`` on the allowed side (``ok`` holds)."""
+    for digits in (3, 4, 6, 17):
+        v = float(f"{x:.{digits}g}")
+        for _ in range(3):
+            if ok(v):
+                return v
+            v = float(f"{v + step * abs(v or 1) * 10.0 ** (1 - digits):.{digits}g}")
+    return x
+
+
+def table_range(name: str, n: int, K: int) -> str:
+    """The allowed parameter range for binary weights at fan-in n and K units, in words."""
+    r = math.sqrt(n)
+    if name == "erf":
+        a = 2.0**-(TABLE_STEPS_LOG2 - 3) * math.sqrt(math.pi) / 2 / r  # erf(a sqrt n) >= 2^-29
+        lo = _inside(a, lambda v: table_ok("erf", v, n, K), +1)
+        return f"scale >= {lo:g}"
+    S_min = math.ceil(TABLE_STEPS_LOG2 - math.log2(2 * r))  # a spread of 2 sqrt n in 2^32 steps
+    lo = _inside(r - 2.0 ** (61 - S_min) / K, lambda v: table_ok("relu_shift", v, n, K), +1)
+    gap = 2.0 ** (TABLE_STEPS_LOG2 - 60)  # the largest shift leaving 2^32 steps of 2^-60: sqrt(n) - 2^-28
+    return (f"{lo:g} <= shift < sqrt(n) = {r:.6g} (to within {gap:.0e}; from sqrt(n) on, g is 0 on every "
+            "field)")
+
+
+def check_table(spec: Spec, n: int, K: int, spherical: bool, key: str = "model.activation") -> None:
+    """Refuse (InputError, saying the range) a parameter for which this model's g degenerates.
+
+    Binary weights: the fixed-point table of g (``binary_table``) must represent g (``table_ok``):
+    ``erf(scale=1e-300)`` makes every entry 0 (every sample ends E = P), ``relu_shift(shift=-1e300)``
+    overflows int64, ``relu_shift(shift=100)`` at n = 10 is 0 on every field. Spherical weights have no
+    table (g in float64): g must not be 0 on every field (shift < sqrt n) and float64 must resolve the
+    range 2 sqrt n of the fields next to a large shift (to 2^-32 of it, as the table does).
+    """
+    if spec.name not in ("erf", "relu_shift"):
+        return
+    r = math.sqrt(n)
+    if spherical:
+        if spec.name == "relu_shift":
+            lo = r - r * 2.0 ** (53 - TABLE_STEPS_LOG2)
+            if not lo <= spec.param < r:
+                raise InputError(key, spec.label, f"g degenerates for spherical weights with fan-in n = {n}: "
+                                 f"allowed {lo:.4g} <= shift < sqrt(n) = {r:.6g} (from sqrt(n) on, g is 0 on "
+                                 "every field; below, float64 cannot resolve the fields next to the shift)")
+        return
+    if not table_ok(spec.name, spec.param, n, K):
+        t = _table_steps(spec.name, spec.param, n, K)
+        why = ("its values overflow the int64 table" if t is None or K * math.ldexp(t[0], t[1]) >= 2.0**61 else
+               "g is 0 on every field" if t[2] == 0 else
+               f"g rounds to 0 on every field (|g| <= {t[0]:.3g}, below the table's resolution 2^-{t[1]})"
+               if t[2] < 2 else
+               f"the table resolves g's range into only {t[2]:.3g} steps of 2^-{t[1]} (needs 2^{TABLE_STEPS_LOG2})")
+        raise InputError(key, spec.label, f"{why}: binary weights use a fixed-point table of g over the fields "
+                         f"|h| <= sqrt(n) (n = {n}, K = {K}); allowed here {table_range(spec.name, n, K)}")
 
 
 def evaluate(code: int, p: float, x: np.ndarray) -> np.ndarray:

@@ -18,6 +18,8 @@ from .errors import InputError
 PAPER_FLIPS = "0:0.5:51"  # docs/reference_values.md §5: p in {0, 0.01, ..., 0.5}
 PAPER_TRIALS = 100
 DEFAULT_WEIGHT_NOISE = "0:0.2:21"
+MAX_POINTS = 10_000  # fractions on a curve: far finer than round(pN) can tell apart at any N we run
+MAX_TRIALS = 1_000_000
 
 
 def parse_spec(key: str, text: str, allow_none: bool = False) -> np.ndarray:
@@ -31,11 +33,17 @@ def parse_spec(key: str, text: str, allow_none: bool = False) -> np.ndarray:
             a, b, n = text.split(":")
             if int(n) < 1:
                 raise ValueError
+            if int(n) > MAX_POINTS:  # checked before the array exists (0:0.5:2000000000 was 16 GB)
+                raise InputError(key, text, f"gives {int(n)} points; at most {MAX_POINTS}")
             vals = np.linspace(float(a), float(b), int(n))
         else:
             vals = np.array([float(s) for s in text.split(",") if s.strip()])
-    except ValueError:
+    except ValueError as exc:
+        if isinstance(exc, InputError):
+            raise
         raise InputError(key, text, allowed + (" or 'none'" if allow_none else "")) from None
+    if len(vals) > MAX_POINTS:
+        raise InputError(key, text, f"gives {len(vals)} points; at most {MAX_POINTS}")
     if len(vals) == 0 or np.any(~np.isfinite(vals)) or np.any(vals < 0) or np.any(vals > 1):
         raise InputError(key, text, allowed)
     return np.round(vals, 12)
@@ -90,12 +98,14 @@ def robustness(results, flips, trials, weight_noise, plot_path, over, quiet) -> 
     _existing(results)
     fr = parse_spec("--flips", flips)
     wn = parse_spec("--weight-noise", weight_noise, allow_none=True)
-    if trials < 1:
-        raise InputError("--trials", trials, "must be >= 1")
+    if not 1 <= trials <= MAX_TRIALS:
+        raise InputError("--trials", trials, f"must be >= 1 and <= {MAX_TRIALS}")
     plot_path = plot_path or str(Path(results).with_name(Path(results).stem + "_robustness.png"))
     paths.check_plot("--plot", plot_path)  # every path checked before any work
     paths.check_writable("RESULTS", results)
-    io.open_results(results, verify=False).close()  # a result file at all, before it is locked
+    with io.open_results(results, verify=False) as f:  # a result file at all, before it is locked
+        stored = f.attrs.get("config")
+    _check_memory(stored, len(fr), len(wn), trials)
     rf = io.ResultsFile(results)
     rf.claim(tasks=False, key="RESULTS")
     try:
@@ -121,6 +131,36 @@ def robustness(results, flips, trials, weight_noise, plot_path, over, quiet) -> 
         _echo_curves(read_curves(results, "unsolved"), "unsolved")
     state = f"written in {wall:.1f} s" if written else "up to date (same settings), nothing recomputed"
     click.echo(f"{results}: /robustness {state}; plot {plot_path}")
+
+
+def measure_bytes(P: int, C: int, flips: int, noise: int, trials: int) -> int:
+    """Memory one sample's measurement needs (``relusim.robustness``): error counts (P, flips, C) and
+    (trials, noise, C) int64, a generator state per pattern and per trial, fields (C, K, P) float64."""
+    return 8 * C * (P * flips + trials * noise) + 32 * (P + trials) + 8 * C * P * 4 + 8 * C * (flips + noise)
+
+
+def _check_memory(stored_config, flips: int, noise: int, trials: int) -> None:
+    """Refuse (naming --trials or --flips) a measurement whose arrays cannot fit in memory: the file's
+    P and replicas fix its size. Nothing is checked when the stored config cannot be read (then the
+    measurement itself refuses the file)."""
+    from .config import ModelConfig, parse_yaml
+    from .resources import _size, available_bytes
+
+    avail = available_bytes()
+    try:
+        raw = parse_yaml(str(stored_config), "RESULTS")
+        model = ModelConfig(**{k: raw["model"][k] for k in ("N", "K", "alpha") if k in raw["model"]},
+                            architecture=raw["model"].get("architecture", "tree"))
+        P, C = model.P, int(raw["ensemble"]["replicas"]) + 1
+    except Exception:  # noqa: BLE001 - an unreadable config is the measurement's to refuse
+        return
+    need = measure_bytes(P, C, flips, noise, trials)
+    if avail is None or need <= avail // 2:
+        return
+    key, value = ("--trials", trials) if trials * noise >= P * flips else ("--flips", flips)
+    raise InputError(key, value, f"a sample's measurement needs about {_size(need)} of memory (P = {P} patterns, "
+                     f"{C} configurations, {flips} flip fractions, {noise} noise levels x {trials} trials); this "
+                     f"machine has {_size(avail)} available")
 
 
 def _echo_curves(curves: dict, over: str) -> None:

@@ -20,6 +20,7 @@ it does not depend on it; ``res.summary(frame=True)`` does the conversion for yo
 """
 from __future__ import annotations
 
+import numbers
 import os
 import sys
 from dataclasses import dataclass
@@ -39,23 +40,56 @@ from .errors import InputError
 __all__ = ["run", "load", "run_sweep", "Results", "Sample", "SweepResults"]
 
 
+def _plain(value: Any) -> Any:
+    """A deep copy of a config dict in plain Python: NumPy scalars become the numbers they are
+    (``np.int64(40)`` -> 40), ``pathlib.Path`` a string, tuples lists. Anything else is left for the
+    config's validation to refuse with one line naming its key."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return value
+
+
 def _as_config(cfg: Config | Mapping | str | os.PathLike, overrides: dict) -> Config:
     if isinstance(cfg, Config):
-        return cfg.replace(**overrides) if overrides else cfg
+        return cfg.replace(**{k: _plain(v) for k, v in overrides.items()}) if overrides else cfg
     if isinstance(cfg, Mapping):
-        raw = yaml.safe_load(yaml.safe_dump(dict(cfg)))  # a deep copy; tuples etc. become YAML types
+        raw = _plain(cfg)
         for key, value in overrides.items():
             node = raw
             *parents, last = key.split(".")
             for p in parents:
                 node = node.setdefault(p, {})
-            node[last] = value
-        if not isinstance(raw, dict):
-            raise InputError("config", cfg, "a mapping of keys, a YAML path or a Config")
+                if not isinstance(node, dict):
+                    raise InputError(p, node, "expected a mapping of keys")
+            node[last] = _plain(value)
         return _config.from_dict(raw)
     if isinstance(cfg, (str, os.PathLike)):
-        return _config.load(cfg, **overrides)
+        return _config.load(cfg, **{k: _plain(v) for k, v in overrides.items()})
     raise InputError("config", type(cfg).__name__, "a dict, a path to a YAML file or a relusim Config")
+
+
+def _flag(key: str, value) -> bool:
+    """``overwrite``, ``quiet``: True or False (``overwrite="no"`` would be true, and overwrite)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise InputError(key, value, "expected True or False")
+    return bool(value)
+
+
+def _count(key: str, value, none_ok: bool = True) -> int | None:
+    """``workers``, ``samples``: an integer >= 1 (NumPy integers too), or None where that means the default."""
+    if value is None and none_ok:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise InputError(key, value, "expected an integer >= 1" + (" or None" if none_ok else ""))
+    if value < 1:
+        raise InputError(key, value, "must be >= 1")
+    return int(value)
 
 
 def run(config: Config | Mapping | str | os.PathLike, *, samples: int | None = None, output: str | None = None,
@@ -67,14 +101,18 @@ def run(config: Config | Mapping | str | os.PathLike, *, samples: int | None = N
     ``--out`` do. ``workers``: local processes (1 by default here: a notebook rarely wants a pool;
     None uses every core, as the CLI does). The progress bar is ``tqdm.auto``'s: a widget in a
     notebook, text at a terminal; ``quiet`` hides it. Bad input raises
-    :class:`relusim.errors.InputError` naming the key, the value and what is allowed.
+    :class:`relusim.errors.InputError` naming the key, the value and what is allowed, before anything
+    is written. NumPy numbers and ``pathlib.Path`` are accepted wherever a number or a path is.
     """
     from . import runner
 
+    workers = _count("workers", workers)  # every argument checked before anything is created
+    overwrite, quiet = _flag("overwrite", overwrite), _flag("quiet", quiet)
     overrides = {k: v for k, v in (("samples", samples), ("output", output)) if v is not None}
     cfg = _as_config(config, overrides)
-    if workers is not None and workers < 1:
-        raise InputError("workers", workers, "must be >= 1")
+    from .resources import check_memory
+
+    check_memory([cfg], workers or runner.default_workers(), workers_key="workers")  # named as given here
     summary = runner.run(cfg, workers=workers or runner.default_workers(), overwrite=overwrite,
                          command=f"relusim.run() in {' '.join(sys.argv) or 'python'}", quiet=quiet,
                          progress=not quiet)
@@ -254,6 +292,38 @@ class Results:
         return stability_density(m["activation"], m["weights"], m["alpha"], x=np.asarray(x, float), **kw)
 
 
+def _grid_axes(grid, base: Config) -> list:
+    """``{"model.alpha": [0.2, 0.3], ...}`` as the sweep's axes; one InputError for anything else: a
+    grid that is not a mapping (a string such as ``"model.alpha=0.2,0.3"``), a key that is not a dotted
+    config key, values that are not a non-empty list (a string, a number, a set, ``[]``), or a value
+    that is not a scalar. NumPy arrays and scalars are lists and numbers."""
+    from . import sweep as sweep_
+
+    if not isinstance(grid, Mapping):
+        raise InputError("grid", grid, "a mapping of dotted keys to lists of values, e.g. "
+                         "{'model.alpha': [0.2, 0.3]}")
+    axes = []
+    for key, values in grid.items():
+        if not isinstance(key, str):
+            raise InputError("grid", key, "keys are dotted config keys (strings such as 'model.alpha')")
+        if isinstance(values, np.ndarray):
+            values = values.tolist() if values.ndim == 1 else values
+        if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple, range)):
+            what = "not a string" if isinstance(values, (str, bytes)) else f"not a {type(values).__name__}"
+            raise InputError(f"grid[{key!r}]", values, f"a list of values, {what} (e.g. [0.2, 0.3]; one value is "
+                             "a list of one)")
+        if not values:
+            raise InputError(f"grid[{key!r}]", values, "a non-empty list of values (an empty axis has no points)")
+        values = [_plain(v) for v in values]
+        for v in values:
+            if isinstance(v, (list, dict)):
+                raise InputError(f"grid[{key!r}]", v, "each value is a number, true/false or a word, not a list "
+                                 "or a mapping")
+        sweep_._check_key(key, base)
+        axes.append((key, tuple(values)))
+    return axes
+
+
 @dataclass
 class SweepResults:
     """A finished sweep: ``points`` (the grid values of each point), ``results`` (a :class:`Results`
@@ -276,15 +346,22 @@ def run_sweep(config: Config | Mapping | str | os.PathLike, grid: Mapping[str, l
     from . import sweep as sweep_
     from .runner import default_workers
 
+    samples, workers = _count("samples", samples), _count("workers", workers)
+    overwrite, quiet = _flag("overwrite", overwrite), _flag("quiet", quiet)
     base = _as_config(config, {})
-    if samples is not None and samples < 1:
-        raise InputError("samples", samples, "must be >= 1")
-    axes = []
-    for key, values in grid.items():
-        values = list(values) if isinstance(values, (list, tuple, np.ndarray)) else [values]
-        sweep_._check_key(key, base)
-        axes.append((key, tuple(v.item() if isinstance(v, np.generic) else v for v in values)))
+    axes = _grid_axes(grid, base)
+    out_dir = _plain(out_dir)
+    if out_dir is not None:
+        from .paths import check_folder
+
+        if not isinstance(out_dir, str):
+            raise InputError("out_dir", out_dir, "a folder path (a string or a pathlib.Path), or None")
+
+        check_folder("out_dir", out_dir)
     points = sweep_.expand(base, axes, out_dir, samples)
+    from .resources import check_memory
+
+    check_memory([p.cfg for p in points], workers or default_workers(), workers_key="workers")
     backend = cluster.LocalBackend(workers or default_workers())
     sweep_.run_sweep(points, backend, overwrite=overwrite, quiet=quiet, progress=not quiet,
                      command=f"relusim.run_sweep() in {' '.join(sys.argv) or 'python'}")

@@ -58,6 +58,11 @@ NOT_RUN, UNKNOWN = -2, -1
 DEFAULT_ALPHA = {"perceptron": "0.60:1.10:0.02", "sign": "0.50:1.30:0.04", "relu": "0.16:1.20:0.04",
                  "other": "0.16:1.30:0.04", "spherical_perceptron": "1.6:2.4:0.1", "spherical": "1.0:4.0:0.25"}
 WRITE_EVERY_S = 10.0
+MAX_VALUES = 1000  # --N and --K: sizes of a finite-size scan, not a range of integers
+MAX_ALPHAS = 4000  # the grid is a root attribute of the file: HDF5 holds attributes below 64 kB
+MAX_BOOTSTRAP = 100_000  # refits per 50% point; the error bars settle long before
+MAX_NODES = 2**63 - 1  # the search counts nodes in int64
+INSTANCE_BYTES = 800  # one instance in memory: its record, its row of the grid and the file's arrays
 
 
 # ------------------------------------------------------------------------------- parsing --
@@ -75,12 +80,16 @@ def parse_alpha(spec: str) -> tuple[float, ...]:
             if not all(map(math.isfinite, parts)) or step <= 0 or stop < start:
                 raise InputError("--alpha", spec, "a range start:stop:step needs step > 0 and stop >= start")
             count = int(math.floor((stop - start) / step + 1e-9)) + 1
-            if count > 10000:
-                raise InputError("--alpha", spec, "gives more than 10000 values")
+            if count > MAX_ALPHAS:
+                raise InputError("--alpha", spec, f"gives {count} values; at most {MAX_ALPHAS}")
             values = [round(start + j * step, 12) for j in range(count)]
         else:
             values = [float(p) for p in text.split(",")]
-    except ValueError:
+            if len(values) > MAX_ALPHAS:
+                raise InputError("--alpha", spec, f"gives {len(values)} values; at most {MAX_ALPHAS}")
+    except ValueError as exc:
+        if isinstance(exc, InputError):  # the range's own refusals (step, count) say more than this one
+            raise
         raise InputError("--alpha", spec, "expected start:stop:step (e.g. 0.5:1.0:0.05) or a comma list") from None
     if not values or any(not math.isfinite(v) or v <= 0 for v in values):
         raise InputError("--alpha", spec, "every alpha must be a finite number > 0")
@@ -95,6 +104,8 @@ def parse_ints(spec: str, key: str) -> tuple[int, ...]:
         raise InputError(key, spec, "expected a comma list of positive integers (e.g. 99,199,399)") from None
     if any(v < 1 for v in values):
         raise InputError(key, spec, "every value must be >= 1")
+    if len(set(values)) > MAX_VALUES:
+        raise InputError(key, spec, f"gives {len(set(values))} values; at most {MAX_VALUES}")
     return tuple(sorted(set(values)))
 
 
@@ -163,10 +174,12 @@ def make_plan(base: Config, method: str, alpha: str | None, N: str, K: str | Non
     if method == "exact" and base.model.activation not in ("sign", "relu"):
         raise InputError("model.activation", base.model.activation, "--method exact takes sign or relu (its "
                          "search bounds integer unit outputs); use --method anneal")
-    if samples < 1:
-        raise InputError("--samples", samples, "must be >= 1")
-    if max_nodes < 1:
-        raise InputError("--max-nodes", max_nodes, "must be >= 1")
+    from .config import MAX_SAMPLES
+
+    if not 1 <= samples <= MAX_SAMPLES:
+        raise InputError("--samples", samples, f"must be >= 1 and <= {MAX_SAMPLES}")
+    if not 1 <= max_nodes <= MAX_NODES:
+        raise InputError("--max-nodes", max_nodes, "must be >= 1 and < 2^63 (the search counts nodes in int64)")
     Ks = parse_ints(K, "--K") if K is not None else (base.model.K,)
     Ns = parse_ints(N, "--N")
     if method == "exact" and base.model.weights != "binary":
@@ -174,6 +187,7 @@ def make_plan(base: Config, method: str, alpha: str | None, N: str, K: str | Non
                          "--method anneal")
     alphas = parse_alpha(default_alpha(base.model.activation, Ks, base.model.weights) if alpha is None else alpha)
     plan = Plan(base, method, Ks, Ns, alphas, samples, max_nodes)
+    check_size(plan)
     for k in Ks:
         for n in Ns:
             try:
@@ -190,6 +204,35 @@ def make_plan(base: Config, method: str, alpha: str | None, N: str, K: str | Non
                     raise InputError("--N", n, f"--method exact with K = {k} needs N/K <= "
                                      f"{EXACT_MAX_UNIT_INPUTS} (it enumerates 2^(N/K) vectors per unit)")
     return plan
+
+
+def count_instances(plan: Plan) -> int:
+    """The number of instances of ``plan``, without listing them."""
+    return len(plan.Ks) * plan.samples * sum(len(plan.Ps(N)) for N in plan.Ns)
+
+
+def plan_bytes(plan: Plan) -> int:
+    """Memory the run's bookkeeping needs: every instance's record and tuple, and the arrays the file
+    is written from (status, work, energy, wall time and a witness of N bytes per instance)."""
+    return count_instances(plan) * (INSTANCE_BYTES + 2 * max(plan.Ns))  # measured: ~500 B + N per record
+
+
+def check_size(plan: Plan) -> None:
+    """Refuse (one InputError naming the option that makes it big) a grid whose bookkeeping alone
+    cannot fit in this machine's memory (``--samples 1000000000`` was a MemoryError traceback)."""
+    from .resources import _size, available_bytes
+
+    avail = available_bytes()
+    need = plan_bytes(plan)
+    if avail is None or need <= avail // 2:
+        return
+    n = count_instances(plan)
+    per_sample = need // plan.samples
+    fits = max(1, int(avail // 2 // per_sample))
+    raise InputError("--samples", plan.samples, f"gives {n} instances ({len(plan.Ks)} K x {len(plan.Ns)} N x "
+                     f"{sum(len(plan.Ps(N)) for N in plan.Ns) // len(plan.Ns)} alpha on average x {plan.samples}), "
+                     f"whose records alone need about {_size(need)}; this machine has {_size(avail)} available: "
+                     f"use --samples {min(fits, plan.samples - 1)} or fewer, or a coarser --alpha")
 
 
 # ----------------------------------------------------------------------------- instances --

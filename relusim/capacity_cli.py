@@ -60,8 +60,8 @@ def capacity(config_path, alpha, N, samples, K, method, max_nodes, workers, back
         raise InputError("--backend", backend, f"allowed: {', '.join(cap.BACKENDS)}")
     if workers is not None and workers < 1:
         raise InputError("--workers", workers, "must be >= 1")
-    if bootstrap < 0:
-        raise InputError("--bootstrap", bootstrap, "must be >= 0")
+    if not 0 <= bootstrap <= cap.MAX_BOOTSTRAP:
+        raise InputError("--bootstrap", bootstrap, f"must be >= 0 and <= {cap.MAX_BOOTSTRAP} (refits per 50% point)")
     if scheduler and backend != "dask":
         raise InputError("--scheduler", scheduler, "only with --backend dask")
     for name, value in (("--queue", queue), ("--walltime", walltime)):
@@ -80,6 +80,8 @@ def capacity(config_path, alpha, N, samples, K, method, max_nodes, workers, back
         slurm = SlurmOptions(queue=queue, walltime=parse_walltime(walltime) if walltime else None)
     from .runner import default_workers
 
+    if backend == "local" or (backend == "dask" and not scheduler):
+        _check_workers(workers or default_workers(), cap.count_instances(plan))
     s = cap.run(plan, out, workers=workers or default_workers(), backend=backend, scheduler=scheduler,
                 slurm=slurm, overwrite=overwrite, command="relusim " + " ".join(sys.argv[1:]), quiet=quiet,
                 bootstrap=bootstrap)
@@ -89,6 +91,21 @@ def capacity(config_path, alpha, N, samples, K, method, max_nodes, workers, back
         Path(json_path).write_text(json.dumps(to_json(s.analysis), indent=1) + "\n")
     if plot_path:
         plot(s.analysis, plot_path)
+
+
+def _check_workers(workers: int, instances: int) -> None:
+    """Refuse more worker processes at once than this machine's memory holds (each loads Python,
+    NumPy and the compiled kernels: ``resources.PROCESS_BYTES``). ``--workers 1000000000`` started a
+    process per instance."""
+    from .resources import PROCESS_BYTES, _size, available_bytes
+
+    at_once = min(workers, instances)
+    avail = available_bytes()
+    if at_once <= 1 or avail is None or at_once * PROCESS_BYTES <= avail:
+        return
+    fits = max(1, int(avail // PROCESS_BYTES))
+    raise InputError("--workers", workers, f"{at_once} processes at once need about {_size(at_once * PROCESS_BYTES)} "
+                     f"of memory; this machine has {_size(avail)} available: use --workers {fits}")
 
 
 COMMANDS = [capacity]

@@ -53,7 +53,13 @@ def anneal(config_path, samples, workers, out, overwrite, quiet) -> None:
     from . import config, runner
 
     overrides = {k: v for k, v in (("samples", samples), ("output", out)) if v is not None}
-    cfg = config.load(config_path, **overrides)
+    try:
+        cfg = config.load(config_path, **overrides)
+    except InputError as exc:  # a value given as an option is named as the option the user typed
+        flag = {"samples": "--samples", "output": "--out"}.get(exc.key)
+        if flag and exc.key in overrides:
+            raise InputError(flag, exc.value, exc.allowed) from None
+        raise
     if workers is not None and workers < 1:
         raise InputError("--workers", workers, "must be >= 1")
     s = runner.run(cfg, workers=workers or runner.default_workers(), overwrite=overwrite,

@@ -142,6 +142,28 @@ class SlurmOptions:
     setup: tuple[str, ...] = ()
     python: str = sys.executable
 
+    def __post_init__(self):
+        """Every value that reaches a job script is one printable line (issue 27: a newline in --queue
+        became a shell command of the script); refused here, before anything is written."""
+        from .paths import check_plain
+
+        if self.queue is not None:
+            check_plain("--queue", self.queue, "it is written into the job script")
+        if self.walltime is not None:
+            check_plain("--walltime", self.walltime, "it is written into the job script")
+        for line in self.setup:
+            check_plain("--setup", line, "each --setup is one line of the job script (repeat --setup for "
+                        "several)")
+
+    def check(self) -> None:
+        """The values a job script holds besides the options: the Python that runs it and the working
+        directory it starts in. Called before a sweep touches any file."""
+        from .paths import check_plain
+
+        check_plain("python", self.python, "the interpreter's path is written into the job script")
+        check_plain("working directory", os.getcwd(), "the job starts in it (#SBATCH --chdir); run "
+                    "from another folder")
+
     def prologue(self) -> list[str]:
         return [*self.setup, NUMBA_CACHE_EXPORT]
 
@@ -205,6 +227,11 @@ def slurm_cluster(opts: SlurmOptions, log_directory: str | os.PathLike | None = 
         from dask_jobqueue import SLURMCluster
     except ImportError:
         raise InputError("--slurm", True, "needs dask-jobqueue: pip install 'relusim[dask]'") from None
+    opts.check()
+    if log_directory is not None:
+        from .paths import check_plain
+
+        check_plain("output", str(log_directory), "the job logs go beside it")
     memory = opts.memory_bytes or opts.cores * 2 * 2**30
     return SLURMCluster(queue=opts.queue, walltime=opts.walltime or "01:00:00", cores=opts.cores,
                         processes=opts.cores, memory=f"{memory}B", python=opts.python,
@@ -290,12 +317,18 @@ def write_array(tasks: Sequence[Task], job_dir: str | os.PathLike, opts: SlurmOp
 
 
 def _array_script(job_dir: Path, table: Path, n_tasks: int, opts: SlurmOptions, name: str) -> str:
+    """The sbatch script. Every value is quoted for bash and for sbatch's own ``#SBATCH`` parser (which
+    reads quotes as bash does), and none can end a line: every value was refused at the command line if
+    it held a control character, and the whole script is checked again here."""
+    from .paths import check_plain
+
     q = shlex.quote
+    logs = str(job_dir / "logs").replace("%", "%%")  # sbatch expands %A, %a, ...: a literal % is %%
     lines = [
         "#!/bin/bash",
         f"#SBATCH --job-name={q(name)}",
         f"#SBATCH --array=0-{n_tasks - 1}",
-        f"#SBATCH --output={q(str(job_dir / 'logs' / '%A_%a.out'))}",
+        f"#SBATCH --output={q(logs + '/%A_%a.out')}",
         f"#SBATCH --chdir={q(os.getcwd())}",
         "#SBATCH --ntasks=1",
         f"#SBATCH --cpus-per-task={opts.cores}",
@@ -317,6 +350,8 @@ def _array_script(job_dir: Path, table: Path, n_tasks: int, opts: SlurmOptions, 
         f"exec {q(opts.python)} -m relusim run-task --tasks {q(str(table))} "
         f'--task-id "$SLURM_ARRAY_TASK_ID" --workers {opts.cores}',
     ]
+    for line in lines:  # defence in depth: no value may end a line of the script
+        check_plain("job script", line, "a value would end a line of the script")
     return "\n".join(lines) + "\n"
 
 
@@ -381,33 +416,53 @@ class MergeReport:
 
 
 def result_files(paths: Sequence[str | os.PathLike]) -> list[Path]:
-    """The result files named by ``paths``: files as given, directories for their ``*.h5``."""
+    """The result files named by ``paths``: files as given, directories for their ``*.h5`` (a folder's
+    capacity files are not merge targets: skipped there; named alone, ``file_config`` refuses them)."""
     files: list[Path] = []
+    skipped: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            files += sorted(f for f in p.iterdir() if f.suffix in (".h5", ".hdf5") and not f.name.startswith("."))
+            for f in sorted(p.iterdir()):
+                if f.suffix in (".h5", ".hdf5") and not f.name.startswith("."):
+                    (skipped if _is_capacity(f) else files).append(f)
         elif p.is_file():
             files.append(p)
         else:
             raise InputError("RESULTS", str(p), "does not exist")
     if not files:
-        raise InputError("RESULTS", " ".join(map(str, paths)), "holds no result files (*.h5)")
+        what = (f"holds only capacity files ({', '.join(f.name for f in skipped[:3])}), which need no merge: a "
+                "capacity run resumes when rerun" if skipped else "holds no result files (*.h5)")
+        raise InputError("RESULTS", " ".join(map(str, paths)), what)
     return files
+
+
+def _is_capacity(path: Path) -> bool:
+    try:
+        with h5py.File(path, "r") as f:
+            return f.attrs.get("kind") == "relusim capacity"
+    except OSError:
+        return False  # not HDF5: file_config says so
 
 
 def file_config(path: Path) -> tuple[Config, str]:
     """The config stored in a result file and its recorded hash, after checking that they agree."""
     try:
         with h5py.File(path, "r") as f:
-            text, sha = f.attrs.get("config"), f.attrs.get("config_sha256")
+            text, sha, kind = f.attrs.get("config"), f.attrs.get("config_sha256"), f.attrs.get("kind")
     except OSError:
         raise InputError("RESULTS", str(path), "is not a readable HDF5 file") from None
+    if kind == "relusim capacity":
+        raise InputError("RESULTS", str(path), "is a capacity file (written by `relusim capacity`), not a "
+                         "sweep's result file: merge joins the shards of SLURM array tasks; a capacity run "
+                         "keeps its own journal and resumes when rerun with the same options")
     if text is None or sha is None:
         raise InputError("RESULTS", str(path), "is not a relusim result file (no config in it)")
+    from .config import parse_yaml
+
     try:
-        raw = yaml.safe_load(text)
+        raw = parse_yaml(str(text), "RESULTS", str(path))
         raw["output"] = str(path)  # where the file is now, not where it was written
-    except (yaml.YAMLError, TypeError):
+    except (InputError, TypeError):
         raise InputError("RESULTS", str(path), "its stored config is not readable YAML (damaged?)") from None
     cfg = from_dict(raw)
     if cfg.physics_sha256() != sha:
@@ -484,6 +539,7 @@ def submit_sweep(points: Sequence[Point], opts: SlurmOptions, *, chunk: int | No
 
     With ``wait``, block until the array ends and merge the points' files.
     """
+    opts.check()  # the script's values besides the options, before any file is touched
     tasks = prepare(points, command, overwrite)
     outputs = [p.cfg.output for p in points]
     for out in outputs:  # the array tasks compute the samples: they share the task lock, this process

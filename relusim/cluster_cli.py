@@ -19,6 +19,9 @@ _MODES = {
 }
 
 
+MAX_CORES = 4096
+
+
 def _check_options(mode: str, given: dict) -> None:
     for name, value in given.items():
         if value in (None, False, ()) or name in _MODES[mode]:
@@ -31,6 +34,9 @@ def _check_options(mode: str, given: dict) -> None:
     for name in ("workers", "cores", "chunk"):
         if given.get(name) is not None and given[name] < 1:
             raise InputError("--" + name, given[name], "must be >= 1")
+    if given.get("cores") is not None and given["cores"] > MAX_CORES:
+        raise InputError("--cores", given["cores"], f"must be <= {MAX_CORES} (cores of one node: each job "
+                         "starts that many worker processes)")
 
 
 def _command() -> str:

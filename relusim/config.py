@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import errno
 import hashlib
 import math
+import numbers
 import os
 import re
 import stat
+import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from . import activations
@@ -43,8 +47,6 @@ class Schedule:
 
     def values(self, steps: int):
         """The value at each of ``steps`` equally spaced stages (float64 array)."""
-        import numpy as np
-
         if steps == 1 or self.schedule == "constant" or self.start == self.stop:
             return np.full(steps, float(self.start))
         if self.schedule == "linear":  # +, *, / only: the same bits on every CPU
@@ -176,10 +178,11 @@ class Config:
 # The type of every key, one table for every form a value can be written in (YAML, --grid, CLI
 # overrides all end in ``from_dict``). A new config key needs a row here (checked at import).
 OPTIONAL_FLOAT = "a finite number or null"
+PATH = "a path: a string or a pathlib.Path"
 ACTIVATION = "an activation: a name, name(param=v) or {name: ..., param: v}"
 SECTION = "a section"
 KINDS: dict[type, dict[str, Any]] = {
-    Config: {"name": str, "seed": int, "samples": int, "output": str,
+    Config: {"name": str, "seed": int, "samples": int, "output": PATH,
              "model": SECTION, "ensemble": SECTION, "anneal": SECTION},
     ModelConfig: {"activation": ACTIVATION, "weights": str, "N": int, "K": int, "alpha": float, "allow_ties": bool,
                   "architecture": str},
@@ -208,29 +211,41 @@ def _check_keys(raw: dict, cls, where: str) -> None:
             raise InputError(f"{where}{key}", raw[key], f"unknown key; {hint}")
 
 
+def _is_bool(value) -> bool:
+    return isinstance(value, (bool, np.bool_))
+
+
 def _typed(value, kind, key: str):
+    """``value`` as the plain Python type of ``kind``: NumPy scalars (``np.int64(40)``) count as the
+    numbers they are, ``pathlib.Path`` as a path where one is expected; anything else is refused."""
     if kind is bool:
-        if not isinstance(value, bool):
+        if not _is_bool(value):
             raise InputError(key, value, "expected true or false")
-        return value
+        return bool(value)
     if kind is int:
-        if isinstance(value, bool) or not isinstance(value, int):
+        if _is_bool(value) or not isinstance(value, numbers.Integral):
             raise InputError(key, value, "expected an integer" + (
                 f" (write {int(value)}, not {value!r})" if isinstance(value, float) and value.is_integer()
                 and abs(value) < 1e18 else ""))
-        return value
+        return int(value)
     if kind is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if _is_bool(value) or not isinstance(value, numbers.Real) or not math.isfinite(value):
             raise InputError(key, value, "expected a finite number")
         return float(value)
     if kind is OPTIONAL_FLOAT:
         return None if value is None else _typed(value, float, key)
     if kind is ACTIVATION:  # held as its canonical label, the form a result file records
         return activations.parse(value, key).label
+    if kind is PATH:
+        if isinstance(value, os.PathLike):
+            value = os.fspath(value)
+        if not isinstance(value, str):
+            raise InputError(key, value, "expected a path (a string)")
+        return str(value)
     if kind is str:
         if not isinstance(value, str):
             raise InputError(key, value, "expected a string")
-        return value
+        return str(value)
     raise AssertionError(kind)
 
 
@@ -260,7 +275,7 @@ def _schedule(raw, key: str, default: Schedule) -> Schedule:
     if raw is None:
         return default
     if not isinstance(raw, dict):  # a bare number is a constant: checked exactly as {start: x, stop: x}
-        if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+        if _is_bool(raw) or not isinstance(raw, numbers.Real):
             raise InputError(key, raw, "expected a number (a constant) or a mapping {start, stop, schedule}")
         raw = {"start": raw, "stop": raw, "schedule": "constant"}
     d = _section(raw, Schedule, key + ".")
@@ -293,6 +308,10 @@ def from_dict(raw: dict) -> Config:
 def validate(cfg: Config) -> None:
     """The rules of docs/model.md §5 and CONTRACT.md; raises InputError on the first violation."""
     m, e, a = cfg.model, cfg.ensemble, cfg.anneal
+    _check_name(cfg.name)
+    from .paths import check_plain
+
+    check_plain("output", cfg.output)  # a path reaches job scripts and file names: one printable line
     if not 0 <= cfg.seed < 2**64:
         raise InputError("seed", cfg.seed, "must be an integer in 0 .. 2^64 - 1")
     if not 1 <= cfg.samples <= MAX_SAMPLES:
@@ -320,6 +339,7 @@ def validate(cfg: Config) -> None:
         raise InputError("model.K", m.K, f"{spec.label} is not odd, so the readout is balanced (c_l = +-1 "
                          "for half the units each) and needs K even")
 
+    activations.check_table(spec, m.n, m.K, spherical)
     if spherical and m.n < 2:
         raise InputError("model.N", m.N, f"spherical weights need a fan-in n >= 2 (got {m.n}): a rotation "
                          "moves two coordinates of one unit")
@@ -389,6 +409,23 @@ def validate(cfg: Config) -> None:
     _check_writable(cfg.output)
 
 
+MAX_NAME = 200  # a sweep names a folder after it; file names are limited to 255 bytes
+
+
+def _check_name(name: str) -> None:
+    """``name`` names a sweep's folder, its points' files and SLURM jobs: one plain file name."""
+    from .paths import check_plain
+
+    check_plain("name", name)
+    if name in ("", ".", ".."):
+        raise InputError("name", name, "must be a word that can name a folder (not empty, '.' or '..')")
+    if "/" in name or "\\" in name:
+        raise InputError("name", name, "may not contain a path separator (/ or \\): it names a folder; "
+                         "set output for where the files go")
+    if len(name) > MAX_NAME:
+        raise InputError("name", name, f"is {len(name)} characters long; at most {MAX_NAME}")
+
+
 def _check_writable(path: str) -> None:
     from .paths import check_writable
 
@@ -396,7 +433,18 @@ def _check_writable(path: str) -> None:
 
 
 MAX_CONFIG_BYTES = 1 << 20  # a config is a page of YAML; anything larger is not one (e.g. /dev/zero)
+MAX_YAML_NODES = 10_000  # values of a document once every alias is expanded (a config holds about 50)
+MAX_YAML_DEPTH = 64  # nesting of lists and mappings (a config nests 3 deep)
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class YamlRefused(yaml.YAMLError):
+    """A YAML document relusim will not read (its line and why); ``parse_yaml`` makes it an InputError."""
+
+    def __init__(self, mark, problem: str):
+        self.problem_mark, self.problem = mark, problem
+        super().__init__(problem)
 
 
 class _Loader(yaml.SafeLoader):
@@ -404,12 +452,79 @@ class _Loader(yaml.SafeLoader):
 
     PyYAML reads YAML 1.1, where a float needs a dot (``3.0e-1``) and ``3e-1`` is the string
     "3e-1"; YAML 1.2 (and every other tool a physicist uses) reads it as 0.3.
+
+    And YAML that cannot hurt: a document is refused before it is built if its aliases would expand
+    it past ``MAX_YAML_NODES`` values (a "billion laughs" bomb, plain or through merge keys ``<<``),
+    if an alias refers to itself, or if it nests deeper than ``MAX_YAML_DEPTH``; a key must be a
+    scalar (a word or a number), not a list or a mapping. Merge keys ``<<`` work as YAML defines
+    them: the merged mapping's keys first, the mapping's own keys override them.
     """
+
+    _depth = 0
+
+    def compose_node(self, parent, index):
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise YamlRefused(self.peek_event().start_mark,
+                                  f"lists and mappings nest deeper than {MAX_YAML_DEPTH} levels")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def get_single_data(self):
+        node = self.get_single_node()
+        if node is None:
+            return None
+        _check_expansion(node)
+        return self.construct_document(node)
+
+
+def _children(node) -> list:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return []
+
+
+def _check_expansion(root) -> None:
+    """Count the values of the document as if every alias were written out (shared nodes counted at
+    each use) without building it: linear in the nodes actually in the text. YamlRefused past the
+    limit, or for an alias that refers to a node containing it."""
+    size: dict[int, int] = {}
+    open_: set[int] = set()  # the nodes on the path from the root
+    stack = [(root, False)]
+    while stack:
+        node, closing = stack.pop()
+        key = id(node)
+        if closing:
+            open_.discard(key)
+            size[key] = min(1 + sum(size[id(c)] for c in _children(node)), MAX_YAML_NODES + 1)
+            if size[key] > MAX_YAML_NODES:
+                raise YamlRefused(node.start_mark, f"its aliases expand it to more than {MAX_YAML_NODES} "
+                                  "values (a YAML alias bomb?); write the values out")
+            continue
+        if key in size:
+            continue
+        if key in open_:
+            raise YamlRefused(node.start_mark, "an alias refers to a list or mapping that contains it")
+        open_.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in _children(node) if id(c) not in size)
 
 
 def _no_duplicates(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dict:
-    seen: dict = {}
+    """A mapping whose own keys are scalars, each given once; merge keys ``<<`` merged as YAML says."""
+    own = [k for k, _ in node.value if k.tag != _MERGE_TAG]
+    loader.flatten_mapping(node)  # the merged keys first, then the own ones, which override them
     for key_node, _ in node.value:
+        if not isinstance(key_node, yaml.ScalarNode):
+            kind = "list" if isinstance(key_node, yaml.SequenceNode) else "mapping"
+            raise YamlRefused(key_node.start_mark, f"a key is a {kind}; a key is a word such as seed or model "
+                              "(or a number)")
+    seen: dict = {}
+    for key_node in own:
         key = loader.construct_object(key_node, deep=True)
         if key in seen:
             raise InputError(str(key), "twice", f"a key may appear once per mapping (lines "
@@ -425,24 +540,50 @@ _Loader.add_implicit_resolver(
     list("-+0123456789."))
 
 
-def parse_yaml(text: str):
-    """YAML text -> Python objects with relusim's loader (duplicate keys refused, ``1e-3`` a float)."""
-    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+def parse_yaml(text: str, key: str = "--config", source: str | None = None):
+    """YAML text -> Python objects with relusim's loader (duplicate keys refused, ``1e-3`` a float,
+    alias bombs, self-referring aliases, deep nesting and list keys refused). Any refusal or syntax
+    error: one InputError naming ``key`` and ``source`` (the file; the text itself when None)."""
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None)
+        if isinstance(exc, YamlRefused):
+            raise InputError(key, text if source is None else source, f"line {mark.line + 1}: {problem}") from None
+        if isinstance(exc, yaml.constructor.ConstructorError) and problem:  # valid YAML that relusim does not read
+            raise InputError(key, text if source is None else source,
+                             f"line {mark.line + 1 if mark else '?'}: {problem}") from None
+        if isinstance(exc, yaml.composer.ComposerError) and "single document" in str(getattr(exc, "context", "")):
+            raise InputError(key, text if source is None else source,
+                             f"holds more than one YAML document (a second '---'{where}); give one") from None
+        raise InputError(key, text if source is None else source,
+                         f"is not valid YAML{where}" + (f" ({problem})" if problem else "")) from None
+    except (ValueError, OverflowError, RecursionError) as exc:  # e.g. an integer of 10^5 digits, 2001-02-30
+        if isinstance(exc, InputError):
+            raise
+        why = (f"holds an integer of more than {sys.get_int_max_str_digits()} digits" if "integer string conversion"
+               in str(exc) else f"holds a value YAML cannot build ({exc})")
+        raise InputError(key, text if source is None else source, why) from None
 
 
 def read_config_text(path: str | os.PathLike) -> str:
-    """The text of a config file, or one InputError: missing, not a file, too large, binary, not UTF-8."""
+    """The text of a config file, or one InputError: missing, not a regular file (a directory, a
+    pipe, a device: refused before it is opened, so a FIFO never blocks), too large, binary, not UTF-8."""
     p = Path(path)
     try:
         st = p.stat()
-        if stat.S_ISDIR(st.st_mode):
-            raise InputError("--config", str(path), "is a directory, not a YAML file")
-        if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) or stat.S_ISSOCK(st.st_mode):
-            raise InputError("--config", str(path), "is a device, not a YAML file")
-        with open(p, "rb") as fh:
+        _check_regular(st.st_mode, path)
+        fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0))
+        with os.fdopen(fd, "rb") as fh:
+            _check_regular(os.fstat(fh.fileno()).st_mode, path)  # what was opened, if it changed since
             data = fh.read(MAX_CONFIG_BYTES + 1)
     except OSError as exc:
-        raise InputError("--config", str(path), f"cannot be read ({exc.strerror})") from None
+        reason = exc.strerror or str(exc)
+        if exc.errno == errno.ENOENT:
+            reason = "no such file"
+        raise InputError("--config", str(path), f"cannot be read ({reason})") from None
     if data.startswith(_HDF5_SIGNATURE):
         raise InputError("--config", str(path), "is an HDF5 file, not a YAML config "
                          "(`relusim info` shows the config stored in a result file)")
@@ -458,15 +599,19 @@ def read_config_text(path: str | os.PathLike) -> str:
     return text
 
 
+def _check_regular(mode: int, path) -> None:
+    if stat.S_ISREG(mode):
+        return
+    what = ("a directory" if stat.S_ISDIR(mode) else "a pipe (FIFO)" if stat.S_ISFIFO(mode) else
+            "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode) else
+            "not a regular file")
+    raise InputError("--config", str(path), f"is {what}, not a YAML file: save the config as a file and give its path")
+
+
 def load(path: str | os.PathLike, **overrides: Any) -> Config:
     """Read a YAML config file, apply dotted-key ``overrides`` (e.g. ``samples=4``) and validate."""
     text = read_config_text(path)
-    try:
-        raw = parse_yaml(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise InputError("--config", str(path), f"is not valid YAML{where}") from None
+    raw = parse_yaml(text, "--config", str(path))
     if not isinstance(raw, dict):
         raise InputError("--config", str(path), "must hold a YAML mapping of keys")
     for key, value in overrides.items():

@@ -13,14 +13,23 @@ its process ends, however it ends, so a kill never leaves a stale lock):
 The holder writes its PID, host and command into the lock file, so a refused process can say who
 holds it. A released lock file is removed when nobody else holds it (checked by taking it
 exclusively, and by the inode on acquiring: a file removed between ``open`` and ``flock`` is retried).
+
+A lock file is never followed through a symbolic link: it is created with ``O_CREAT | O_EXCL |
+O_NOFOLLOW`` or, when it exists, opened with ``O_NOFOLLOW`` after ``lstat``, and written only once
+``fstat`` shows a regular file of this user with one link. Anything else in its place (a symlink,
+dangling or not, a hard link to another file, a directory, a FIFO, a device, another user's file) is
+refused with one line (``InputError``, exit 2) and left as it is, so a planted ``<output>.lock ->
+victim`` never truncates ``victim``.
 """
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import fcntl
 import json
 import os
 import platform
+import stat
 import sys
 from pathlib import Path
 
@@ -34,12 +43,66 @@ def lock_path(output: str | os.PathLike, kind: str = FILE) -> Path:
     return Path(str(output) + kind)
 
 
+_OPEN = os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0)
+
+
 def holder(output: str | os.PathLike, kind: str = FILE) -> dict:
-    """What the lock file says about its holder ({} if nothing readable)."""
+    """What the lock file says about its holder ({} if nothing readable; never read through a symlink)."""
     try:
-        return json.loads(lock_path(output, kind).read_text() or "{}")
+        fd = os.open(lock_path(output, kind), os.O_RDONLY | _OPEN)
+    except OSError:
+        return {}
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return {}
+        info = json.loads(os.read(fd, 4096) or b"{}")
+        return info if isinstance(info, dict) else {}
     except (OSError, ValueError):
         return {}
+    finally:
+        os.close(fd)
+
+
+def _refuse(path: Path, st: os.stat_result | None, key: str, output) -> None:
+    """InputError if ``st`` (an lstat or fstat of the lock file) is not a regular file of this user with
+    one link; None if it is."""
+    if st is None:
+        what = "is a symbolic link"
+    elif stat.S_ISLNK(st.st_mode):
+        try:
+            what = f"is a symbolic link (to {os.readlink(path)})"
+        except OSError:
+            what = "is a symbolic link"
+    elif stat.S_ISDIR(st.st_mode):
+        what = "is a directory"
+    elif not stat.S_ISREG(st.st_mode):
+        what = "is a FIFO" if stat.S_ISFIFO(st.st_mode) else "is a device or a socket, not a regular file"
+    elif st.st_uid != os.geteuid():
+        what = f"belongs to another user (uid {st.st_uid})"
+    elif st.st_nlink != 1:
+        what = f"has {st.st_nlink} hard links (it would write through to another file)"
+    else:
+        return
+    raise InputError(key, str(output), f"its lock file {path} {what}: relusim locks only a regular file of "
+                     "its own; remove it if no relusim process is using this output, then run again")
+
+
+def _open(path: Path, key: str, output) -> int | None:
+    """A descriptor of the lock file, created if missing, never through a symlink; None if it vanished
+    meanwhile (the caller retries); InputError if something else stands in its place."""
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | _OPEN, 0o644)
+    except FileExistsError:
+        pass
+    try:
+        _refuse(path, os.lstat(path), key, output)  # refused before it is even opened
+        return os.open(path, os.O_RDWR | _OPEN)
+    except FileNotFoundError:
+        return None  # removed by its last holder since: try again
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.EMLINK):  # a symlink planted since the lstat
+            _refuse(path, None, key, output)
+        raise InputError(key, str(output), f"its lock file {path} cannot be opened ({exc.strerror})") from None
 
 
 def describe(h: dict) -> str:
@@ -59,7 +122,14 @@ def acquire(output: str | os.PathLike, kind: str = FILE, *, shared: bool = False
     path = lock_path(output, kind)
     path.parent.mkdir(parents=True, exist_ok=True)
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = _open(path, key, output)
+        if fd is None:
+            continue
+        try:
+            _refuse(path, os.fstat(fd), key, output)  # what was opened, whatever the path says now
+        except InputError:
+            os.close(fd)
+            raise
         try:
             fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except OSError:
@@ -67,11 +137,7 @@ def acquire(output: str | os.PathLike, kind: str = FILE, *, shared: bool = False
             what = "its array tasks are running" if kind == TASKS else "it is in use"
             raise InputError(key, str(output), f"{what}: held by {describe(holder(output, kind))}; "
                              "wait for it to end (or stop it), or use another output") from None
-        try:
-            same = os.fstat(fd).st_ino == os.stat(path).st_ino
-        except FileNotFoundError:
-            same = False
-        if same:
+        if _same(fd, path):
             break
         os.close(fd)  # removed by its last holder between our open and flock: take the new one
     info = {"pid": os.getpid(), "host": platform.node(),
@@ -94,11 +160,20 @@ def release(output: str | os.PathLike, kind: str = FILE) -> None:
     path = lock_path(output, kind)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # only when no one shares it
-        if os.fstat(fd).st_ino == os.stat(path).st_ino:
+        if _same(fd, path):
             path.unlink()
     except OSError:
         pass
     os.close(fd)
+
+
+def _same(fd: int, path: Path) -> bool:
+    """Whether ``path`` (not followed if a symlink) is still the file open as ``fd``."""
+    try:
+        a, b = os.fstat(fd), os.lstat(path)
+    except FileNotFoundError:
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
 def release_all() -> None:

@@ -20,6 +20,23 @@ VIRTUAL_FS = {"proc", "sysfs", "devtmpfs", "devpts", "cgroup", "cgroup2", "debug
               "autofs", "binfmt_misc", "rpc_pipefs", "nsfs"}
 
 
+def control_characters(text: str) -> list[str]:
+    """The control characters in ``text`` (any code below 0x20, and DEL), escaped: ``['\\n', '\\t']``."""
+    return sorted({repr(c)[1:-1] for c in str(text) if c < " " or c == "\x7f"})
+
+
+def check_plain(key: str, text, what: str = "") -> str:
+    """Refuse (InputError) a value with a control character: a newline, tab, carriage return, escape or
+    DEL. Every path, name and option that reaches a file name or a job script goes through here: a
+    newline there ends an ``#SBATCH`` line or a quote, and what follows becomes a shell command."""
+    bad = control_characters(text)
+    if bad:
+        why = what or "it reaches file names and job scripts, where one could end a line"
+        raise InputError(key, text, f"holds control characters ({' '.join(bad)}); {why}: use printable "
+                         "characters only")
+    return text
+
+
 def _mount_of(path: Path) -> tuple[str, str, bool]:
     """(mount point, file system type, read-only) of the mount holding ``path`` (from /proc/mounts)."""
     best = ("/", "", False)
@@ -52,6 +69,7 @@ def check_writable(key: str, path: str | os.PathLike, *, what: str = "file") -> 
     text = str(path)
     if not text.strip():
         raise InputError(key, text, f"expected a {what} path")
+    check_plain(key, text)
     p = Path(os.path.abspath(text))
     if p.exists():
         if p.is_dir():
@@ -75,6 +93,7 @@ def check_writable(key: str, path: str | os.PathLike, *, what: str = "file") -> 
 def check_folder(key: str, path: str | os.PathLike) -> Path:
     """A folder that will hold outputs: an existing writable folder, or one that can be created."""
     text = str(path)
+    check_plain(key, text)
     p = Path(os.path.abspath(text))
     if p.exists() and not p.is_dir():
         raise InputError(key, text, "is a file, not a folder")

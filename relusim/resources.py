@@ -76,8 +76,11 @@ def _size(n: float) -> str:
     return f"{n:.1f} EB"
 
 
-def check_memory(cfgs: Sequence[Config], workers: int = 1, key: str | None = None) -> None:
-    """Refuse (one InputError line) a run whose samples, ``workers`` at a time, cannot fit in memory."""
+def check_memory(cfgs: Sequence[Config], workers: int = 1, key: str | None = None,
+                 workers_key: str = "--workers") -> None:
+    """Refuse (one InputError line) a run whose samples, ``workers`` at a time, cannot fit in memory.
+
+    ``workers_key``: how the caller's user spelt the number of workers (``workers`` from Python)."""
     avail = available_bytes()
     if avail is None or not cfgs:
         return
@@ -100,5 +103,6 @@ def check_memory(cfgs: Sequence[Config], workers: int = 1, key: str | None = Non
         raise InputError(k, value, f"a sample needs about {_size(one)} of memory ({what}); this machine has "
                          f"{_size(avail)} available")
     fits = max(1, int(avail // (one + PROCESS_BYTES)))
-    raise InputError("--workers", workers, f"{at_once} samples at once need about {_size(need)} of memory "
-                     f"({_size(one)} each); this machine has {_size(avail)} available: use --workers {fits}")
+    use = f"{workers_key} {fits}" if workers_key.startswith("--") else f"{workers_key}={fits}"
+    raise InputError(workers_key, workers, f"{at_once} samples at once need about {_size(need)} of memory "
+                     f"({_size(one)} each); this machine has {_size(avail)} available: use {use}")

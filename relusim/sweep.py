@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import itertools
+import math
 import os
 import re
 import sys
@@ -33,6 +34,7 @@ SCHEDULE_KEYS = {"anneal.beta", "ensemble.gamma"}  # sections that also accept a
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=+-]")
 MAX_NAME = 200  # file names are limited to 255 bytes on most file systems
+MAX_POINTS = 10_000  # one result file per point
 
 GridAxis = tuple[str, tuple[Any, ...]]
 
@@ -76,9 +78,11 @@ def scalar(token: str) -> Any:
 
     ``1e-3`` is a float too (YAML 1.1, which PyYAML reads, wants ``1.0e-3``).
     """
+    from .config import _Loader  # no alias bomb, no nesting deep enough to exhaust the stack
+
     try:
-        value = yaml.safe_load(token)
-    except yaml.YAMLError:
+        value = yaml.load(token, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except (yaml.YAMLError, ValueError, RecursionError):
         return token
     if isinstance(value, str) and _NUMBER.match(value):
         return float(value)
@@ -136,6 +140,10 @@ def expand(base: Config, axes: Sequence[GridAxis], out_dir: str | os.PathLike | 
            samples: int | None = None) -> list[Point]:
     """The Cartesian product of ``axes`` applied to ``base``: one validated config per point."""
     out = Path(out_dir) if out_dir is not None else default_dir(base)
+    count = math.prod(len(values) for _, values in axes)
+    if count > MAX_POINTS:  # checked before any point is built (4 axes of 100 values ran for hours)
+        raise InputError("--grid", " x ".join(f"{k} ({len(v)})" for k, v in axes),
+                         f"gives {count} points; at most {MAX_POINTS} (one result file each)")
     points: list[Point] = []
     seen: dict[str, str] = {}
     for combo in itertools.product(*(values for _, values in axes)):

@@ -110,7 +110,7 @@ def test_points_are_the_cartesian_product_with_safe_names(tmp_path):
     assert Path(points[2].cfg.output) == tmp_path / "t" / "t__model.alpha=1.0__anneal.beta=2.h5"
     assert points[3].cfg.model.alpha == 1.0 and points[3].cfg.anneal.beta.start == 3.0
     assert len({p.cfg.physics_sha256() for p in points}) == 4
-    odd = b.replace(name="a b/c")
+    odd = b.replace(name="a b;c")  # a path separator in a name is refused (tests/test_job_script_injection.py)
     (p,) = sweep.expand(odd, sweep.parse_grid(["model.activation=relu"], odd))
     assert Path(p.cfg.output).name == "a_b_c__model.activation=relu.h5"
     assert len(sweep.point_name("x" * 300, [])) <= sweep.MAX_NAME

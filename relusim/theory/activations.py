@@ -437,7 +437,7 @@ def get_activation(name: str) -> Activation:
     key = str(name).strip().lower()
     if key in REGISTRY:
         return REGISTRY[key]()
-    family, params = split_name(key)  # InputError for an unknown name or a bad parameter
+    family, params = split_name(name)  # InputError (naming ``name`` as given) for an unknown name or parameter
     if family == "relu_shift":
         return shifted_relu(params["shift"])
     return erf_(params["scale"])

@@ -28,6 +28,8 @@ _ACT_HELP = ("activation(s), comma separated: " + ", ".join(REGISTRY)
 
 # --- parsing -------------------------------------------------------------------------------------
 
+MAX_GRID = 100_000  # points of a grid (each is a solve or an evaluation): far finer than any plot
+
 def parse_list(key: str, text: str) -> list[str]:
     items = [s.strip() for s in str(text).split(",") if s.strip()]
     if not items:
@@ -41,12 +43,16 @@ def parse_grid(key: str, text: str, lo: float | None = None, hi: float | None = 
     try:
         if ":" in text:
             a, b, n = text.split(":")
-            vals = np.linspace(float(a), float(b), int(n))
             if int(n) < 1:
                 raise ValueError
+            if int(n) > MAX_GRID:  # before the array exists (0:3:2000000000 was 16 GB)
+                raise InputError(key, text, f"gives {int(n)} points; at most {MAX_GRID}")
+            vals = np.linspace(float(a), float(b), int(n))
         else:
             vals = np.array([float(s) for s in parse_list(key, text)])
-    except ValueError:
+    except ValueError as exc:
+        if isinstance(exc, InputError):
+            raise
         raise InputError(key, text, allowed) from None
     if (lo is not None and np.any(vals <= lo)) or (hi is not None and np.any(vals >= hi)) \
             or not np.all(np.isfinite(vals)):
@@ -54,8 +60,23 @@ def parse_grid(key: str, text: str, lo: float | None = None, hi: float | None = 
     return vals
 
 
+# The user's spelling of each activation this command parsed (internal name -> as typed), so that a
+# message names ``linear`` to a user who typed ``linear``, not the theory's name ``perceptron``.
+_TYPED: dict[str, str] = {}
+
+
 def parse_activations(text: str) -> list[str]:
-    return [get_activation(a).name for a in parse_list("activation", text)]
+    names = []
+    for given in parse_list("activation", text):
+        name = get_activation(given).name
+        _TYPED.setdefault(name, given)
+        names.append(name)
+    return names
+
+
+def typed(name: str) -> str:
+    """The activation as the user typed it (its internal name if it was not parsed here)."""
+    return _TYPED.get(name, name)
 
 
 def parse_weights(text: str) -> list[str]:
@@ -177,26 +198,46 @@ _SHOWN = ("activation", "weights", "alpha", "y", "q1", "p", "d")
 def _no_solution(exc: Exception) -> InputError:
     """A solver that found no solution: one line saying where, never the solver's internals."""
     params = getattr(exc, "params", {}) or {}
-    where = ", ".join(f"{k}={_fmt(float(v)) if isinstance(v, (float, np.floating)) else v}"
-                      for k, v in params.items() if k in _SHOWN and np.ndim(v) == 0)
+    def shown(k, v):
+        return _fmt(float(v)) if isinstance(v, (float, np.floating)) else typed(v) if k == "activation" else v
+
+    where = ", ".join(f"{k}={shown(k, v)}" for k, v in params.items() if k in _SHOWN and np.ndim(v) == 0)
     key, value = ("alpha", _fmt(float(params["alpha"]))) if "alpha" in params else ("theory", where or "?")
     return InputError(key, value, f"the equations have no solution here{' (' + where + ')' if where else ''}: "
                       "beyond the range they cover (e.g. above the capacity, or a distance out of reach); "
                       "try smaller values")
 
 
+def _as_typed(ctx: click.Context, exc: InputError) -> InputError:
+    """The library's InputError in the words of the command line: its key as the option the user
+    gave (``alpha`` -> ``--alpha``) and an activation as the user spelt it (``linear``, not the
+    theory's ``perceptron``; ``ERF(scale=2)``, not ``erf_scale2``)."""
+    options = {}
+    sub = ctx.command.get_command(ctx, ctx.invoked_subcommand) if ctx.invoked_subcommand else None
+    for param in (sub.params if sub is not None else []):
+        for opt in getattr(param, "opts", []):
+            if opt.startswith("--"):
+                options[opt[2:]] = opt
+    key = options.get(exc.key, exc.key)
+    value = typed(exc.value) if exc.key == "activation" and isinstance(exc.value, str) else exc.value
+    if (key, value) == (exc.key, exc.value):
+        return exc
+    return InputError(key, value, exc.allowed)
+
+
 class _TheoryGroup(click.Group):
     def invoke(self, ctx):
         from relusim.theory.rs import ConvergenceError
 
+        _TYPED.clear()
         try:
             return super().invoke(ctx)
         except ConvergenceError as exc:
-            raise _no_solution(exc) from None
+            raise _as_typed(ctx, _no_solution(exc)) from None
         except (ArithmeticError, ValueError, np.linalg.LinAlgError) as exc:
             if isinstance(exc, InputError):
-                raise
-            raise _no_solution(exc) from None
+                raise _as_typed(ctx, exc) from None
+            raise _as_typed(ctx, _no_solution(exc)) from None
 
 
 # --- commands ------------------------------------------------------------------------------------
@@ -379,6 +420,10 @@ def stabilities_cmd(activation, weights, alpha, y_list, q1, x_grid, K, csv_path,
             for y in ys:
                 kw = dict(y=y, q1=q1 if y > 1 else None)
                 if K is not None:
+                    bins = math.ceil(float(xs.max()) * math.sqrt(K) / 2.0) if K >= 1 else 0
+                    if bins > MAX_GRID:  # before the edges exist (--K 10^18 was 11 GB)
+                        raise InputError("K", K, f"gives {bins} lattice bins up to x = {float(xs.max()):g}; at most "
+                                         f"{MAX_GRID} (a smaller --K or --x)")
                     edges = sign_lattice_edges(K, float(xs.max()))
                     probs = stability_bin_probs(a, w, al[0], edges=edges, **kw)
                     for lo, hi, pr in zip(edges[:-1], edges[1:], probs):
@@ -408,7 +453,7 @@ def _fc_activations(text: str) -> list[str]:
     for a in names:
         act = get_activation(a)
         if act.Q_eff - linear_weight(act) <= 1e-9 * act.Q_eff:
-            raise InputError("activation", a, "a non-linear activation (a linear unit has no capacity "
+            raise InputError("activation", typed(a), "a non-linear activation (a linear unit has no capacity "
                              "per weight at K -> inf in the fully connected network)")
     return names
 

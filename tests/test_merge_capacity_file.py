@@ -1,0 +1,69 @@
+"""``relusim merge`` on a capacity file (issue 27 item 7): one line saying what the file is, exit 2,
+nothing written. Before, it failed with exit 1 and "its index of samples is unreadable (KeyError)".
+
+A capacity file holds a config and its hash too, so it passed as a result file until the merge read
+its samples. Named alone it is refused; in a folder it is skipped (it needs no merge). The files are
+made without computing anything (a capacity store with no instance, a result file with no sample).
+"""
+import copy
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+
+from cli_helpers import BASE, relusim
+from relusim import capacity, config, io
+
+
+def capacity_file(path: Path) -> Path:
+    base = config.from_dict(dict(copy.deepcopy(BASE), output=str(path.with_name("base.h5"))))
+    plan = capacity.make_plan(base, "exact", "0.5:1.0:0.5", "8", "4", 2)
+    store = capacity.Store(str(path))
+    store.open(plan)
+    store.write(plan, "test")
+    return path
+
+
+def result_file(path: Path) -> Path:
+    cfg = config.from_dict(dict(copy.deepcopy(BASE), samples=1, output=str(path)))
+    rf = io.ResultsFile(path)
+    rf.prepare(cfg, "test")
+    rf.release()
+    return path
+
+
+def tree(d: Path) -> dict:
+    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in d.rglob("*") if p.is_file()}
+
+
+def test_merge_on_a_capacity_file_says_what_it_is(tmp_path):
+    cap = capacity_file(tmp_path / "cap.h5")
+    before = tree(tmp_path)
+    code, _, err = relusim("merge", cap)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "is a capacity file (written by `relusim capacity`)" in err
+    assert tree(tmp_path) == before and not os.path.exists(str(cap) + ".lock")
+
+
+def test_a_folder_of_capacity_files_only_is_one_line(tmp_path):
+    capacity_file(tmp_path / "cap.h5")
+    code, _, err = relusim("merge", tmp_path)
+    assert code == 2 and "holds only capacity files (cap.h5)" in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_folder_with_both_merges_the_result_file_and_skips_the_capacity_file(tmp_path):
+    cap = capacity_file(tmp_path / "t_capacity.h5")
+    result_file(tmp_path / "t.h5")
+    before = cap.read_bytes()
+    code, out, err = relusim("merge", "--allow-missing", tmp_path)
+    assert code == 0, err
+    assert "t.h5: 0/1 samples" in out and "t_capacity" not in out
+    assert cap.read_bytes() == before
+
+
+@pytest.mark.parametrize("command", [["info"], ["robustness", "--quiet"], ["compare", "--no-plot"]])
+def test_other_readers_refuse_a_capacity_file_in_one_line(tmp_path, command):
+    cap = capacity_file(tmp_path / "cap.h5")
+    code, _, err = relusim(command[0], cap, *command[1:])
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "not a relusim result file" in err, err
