@@ -15,7 +15,6 @@ Every mode runs with float64 fields and with float32 ones (``anneal.precision``)
 REBUILD_EVERY sweeps as in ``spherical_mc.run``. Samples are thinned (every THIN sweeps; theta_max = pi makes each accepted rotation a fresh angle,
 so that is far beyond the autocorrelation time, checked by the lag-THIN correlation of E).
 """
-import functools
 import math
 
 import numpy as np
@@ -32,30 +31,26 @@ THIN = 10
 ALPHA_TEST = 1e-3
 
 
-@functools.cache
-def _chain_for(act, pc):
-    """The recording chain over the sweep loop the samplers compile for (act, pc) (``spherical_mc.loop_key``)."""
-
-    @njit(cache=True)
-    def chain(prob, st, mode, etab, gamma, theta, beta, n_samples, thin, E_out, phi_out, L_out):
-        """Record (E and L of every replica, angle of unit 0 of replica 0 and of the reference) every ``thin`` sweeps."""
-        for s in range(n_samples):
-            for t in range(thin):
-                spherical_mc.sweep_loop(prob, st, mode, etab, gamma, theta, beta, act, pc)
-                if (s * thin + t + 1) % spherical_mc.REBUILD_EVERY == 0:  # as ``spherical_mc.run``
-                    spherical_mc.rebuild(prob, st, mode)
-            for a in range(st.E.shape[0]):
-                E_out[s, a] = st.E[a]
-                L_out[s, a] = st.L[a]
-            phi_out[s, 0] = math.atan2(st.w[0, 1], st.w[0, 0])
-            if mode == spherical_mc.EXPLICIT:
-                phi_out[s, 1] = math.atan2(st.ref[1], st.ref[0])
-
-    return chain
+@njit
+def _chain_with(sweep, prob, st, mode, etab, gamma, theta, beta, n_samples, thin, E_out, phi_out, L_out):
+    """Record (E and L of every replica, angle of unit 0 of replica 0 and of the reference) every ``thin``
+    sweeps of ``sweep``, the compiled sweep the samplers run (``spherical_mc.KERNELS``)."""
+    for s in range(n_samples):
+        for t in range(thin):
+            sweep(prob, st, mode, etab, gamma, theta, beta)
+            if (s * thin + t + 1) % spherical_mc.REBUILD_EVERY == 0:  # as ``spherical_mc.run``
+                spherical_mc.rebuild(prob, st, mode)
+        for a in range(st.E.shape[0]):
+            E_out[s, a] = st.E[a]
+            L_out[s, a] = st.L[a]
+        phi_out[s, 0] = math.atan2(st.w[0, 1], st.w[0, 0])
+        if mode == spherical_mc.EXPLICIT:
+            phi_out[s, 1] = math.atan2(st.ref[1], st.ref[0])
 
 
 def _chain(prob, *args):
-    return _chain_for(*spherical_mc.loop_key(int(prob.act), int(prob.cost)))(prob, *args)
+    sweep = spherical_mc.KERNELS[spherical_mc.loop_key(int(prob.act), int(prob.cost))]
+    return _chain_with(sweep, prob, *args)
 
 
 def readout(activation, K):

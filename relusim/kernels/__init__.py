@@ -20,12 +20,14 @@ records once per sweep and calls the model's energy change and update on plain a
 (``fields.flip_delta`` / ``flip_fields``, ``bits.flip_delta``, inlined): numba would wrap a
 non-inlined call with array arguments in atomic reference-count updates costing as much as the loop.
 
-Compile-time specialisation, per config: the drivers (``replicated.driver``, ``spherical_mc.driver``)
-and the Metropolis sweeps (``metropolis.sweep_kernel``, ``spherical_mc.sweep_kernel``) are factories
-whose arguments (the activation, the bitset level, RRR or not, the annealed energy) are closure
-constants. numba folds the branches on them before typing, so a config compiles only its own
-activation's loop, and caches one entry per value (a closure over plain ints is cacheable; one over
-another dispatcher is not, so the factories close over ints and inline the loops). The
+Compile-time specialisation, per config: every Metropolis loop is compiled per activation (and
+bitset level, or annealed energy) as a module-level kernel (``metropolis.KERNELS``,
+``spherical_mc.KERNELS``), compiled the first time a run calls it. The drivers
+(``replicated.driver``, ``spherical_mc.driver``) are factories whose arguments (the activation, the
+bitset level, RRR or not, the annealed energy) are closure constants: numba prunes the branches on
+them before typing, so a config types and compiles only its own kernels, and caches one driver per
+value (a closure over plain ints is cacheable; one over a compiled function is not, hence branches
+to module-level kernels rather than kernels in the closure). The
 architecture (tree or fully connected) is told from the shapes and costs one select per proposal
 (the row of the pattern matrix that weight i multiplies, ``fields.row``): the fully connected rows of
 docs/results/performance.md run at the speed of the tree rows of the same number of weights, within their spread.

@@ -11,8 +11,6 @@ a sweep is one proposal per variable. With gamma dimensionless (docs/model.md §
 """
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 from numba import njit
 
@@ -42,36 +40,49 @@ def fill_ctab(ctab, gamma, y):
 
 
 def sweep(pb, st, pt):
-    """One Metropolis sweep with the full O(P) pass; returns the number of accepted moves (``sweep_loop``).
-
-    Compiled per activation (``sweep_kernel``): ``act`` is a compile-time constant of the loop (left as
-    a run-time value, LLVM kept the test on it inside the vectorised pattern loop: two compare-and-
-    branches per 128 patterns), and a run compiles only its own activation's copy.
-    """
-    return sweep_kernel(int(pb.act), 0)(pb, st, pt, NO_BITS)
+    """One Metropolis sweep with the full O(P) pass; returns the number of accepted moves (``sweep_loop``)."""
+    return KERNELS[(int(pb.act), 0)](pb, st, pt, NO_BITS)
 
 
 def sweep_bits(pb, st, pt, bt):
     """The same sweep (same draws, same chain) with Delta E from class-change bitsets (``relusim.kernels.bits``).
 
-    bt.UD and bt.M must match (H, marg) on entry (``bits.build``) and are kept so. Compiled once per
-    activation and ``bits.levels``; not for a tabled g.
+    bt.UD and bt.M must match (H, marg) on entry (``bits.build``) and are kept so; not for a tabled g.
     """
     act = int(pb.act)
     if act == TABLE:
         raise ValueError("a tabled g has no class-change bitsets")
-    return sweep_kernel(act, int(_bits.levels(act, pb.n)))(pb, st, pt, bt)
+    return KERNELS[(act, int(_bits.levels(act, pb.n)))](pb, st, pt, bt)
 
 
-@functools.cache
-def sweep_kernel(act: int, lev: int):
-    """``sweep_loop`` compiled for one activation code and bitset level (0: the full pass)."""
+def _compiled(act: int, lev: int, name: str):
+    """``sweep_loop`` compiled for one activation code and bitset level (0: the full pass).
 
-    @njit(cache=True)
+    Each activation gets its own copy of the loop with ``act`` a compile-time constant (left as a
+    run-time value, LLVM kept the test on it inside the vectorised pattern loop: two compare-and-
+    branches per 128 patterns), compiled only when a run first calls it. Module-level names, so
+    that the drivers call them from compiled code and stay cacheable (numba cannot cache a function
+    that closes over another compiled function).
+    """
+
     def sweep_(pb, st, pt, bt):
         return sweep_loop(pb, st, pt, act, lev, bt)
 
-    return sweep_
+    sweep_.__name__ = sweep_.__qualname__ = name
+    return njit(cache=True)(sweep_)
+
+
+sweep_sign = _compiled(SIGN, 0, "sweep_sign")
+sweep_sign_odd = _compiled(SIGN_ODD, 0, "sweep_sign_odd")
+sweep_relu = _compiled(RELU, 0, "sweep_relu")
+sweep_table = _compiled(TABLE, 0, "sweep_table")
+sweep_bits_sign = _compiled(SIGN, 2, "sweep_bits_sign")  # sign with n even: two jump sizes
+sweep_bits_sign_odd = _compiled(SIGN_ODD, 1, "sweep_bits_sign_odd")
+sweep_bits_relu1 = _compiled(RELU, 1, "sweep_bits_relu1")  # n even
+sweep_bits_relu2 = _compiled(RELU, 2, "sweep_bits_relu2")  # n odd
+KERNELS = {(SIGN, 0): sweep_sign, (SIGN_ODD, 0): sweep_sign_odd, (RELU, 0): sweep_relu, (TABLE, 0): sweep_table,
+           (SIGN, 2): sweep_bits_sign, (SIGN_ODD, 1): sweep_bits_sign_odd, (RELU, 1): sweep_bits_relu1,
+           (RELU, 2): sweep_bits_relu2}
 
 
 NO_BITS = Bitsets(np.zeros((0, 0), np.uint64), np.zeros((2, 0), np.uint64), np.zeros((0, 0, 4, 0), np.uint64),
@@ -144,34 +155,36 @@ def sweep_loop(pb, st, pt, act, use_bits, bt):
     return acc
 
 
+@njit(cache=True)
 def sweeps(pb, st, betas, stop_when_solved, energies, accepted):
     """Single machine (st.w (1, N)): len(betas) sweeps at betas[s], full pass.
 
     After sweep s, energies[s] = E and accepted[s] = accepted flips. Returns the sweeps done: fewer
     than len(betas) only when ``stop_when_solved`` and E reached 0.
     """
-    return sweeps_kernel(int(pb.act))(pb, st, betas, stop_when_solved, energies, accepted)
+    P = pb.XT.shape[1]
+    pt = Point(NONE, 0.0, np.empty(2 * P + 1), np.zeros((1, 2)))
+    bt = Bitsets(np.zeros((0, 0), np.uint64), np.zeros((2, 0), np.uint64), np.zeros((0, 0, 4, 0), np.uint64),
+                 np.zeros((0, 4, 0), np.uint64))
+    last_beta = -1.0
+    for s in range(betas.shape[0]):
+        if betas[s] != last_beta:
+            fill_etab(pt.etab, betas[s], P)
+            last_beta = betas[s]
+        accepted[s] = full_sweep(pb, st, pt, bt)
+        energies[s] = st.E[0]
+        if stop_when_solved and st.E[0] == 0:
+            return s + 1
+    return betas.shape[0]
 
 
-@functools.cache
-def sweeps_kernel(act: int):
-    """``sweeps`` compiled for one activation code."""
-
-    @njit(cache=True)
-    def sweeps_(pb, st, betas, stop_when_solved, energies, accepted):
-        P = pb.XT.shape[1]
-        pt = Point(NONE, 0.0, np.empty(2 * P + 1), np.zeros((1, 2)))
-        bt = Bitsets(np.zeros((0, 0), np.uint64), np.zeros((2, 0), np.uint64), np.zeros((0, 0, 4, 0), np.uint64),
-                     np.zeros((0, 4, 0), np.uint64))
-        last_beta = -1.0
-        for s in range(betas.shape[0]):
-            if betas[s] != last_beta:
-                fill_etab(pt.etab, betas[s], P)
-                last_beta = betas[s]
-            accepted[s] = sweep_loop(pb, st, pt, act, 0, bt)
-            energies[s] = st.E[0]
-            if stop_when_solved and st.E[0] == 0:
-                return s + 1
-        return betas.shape[0]
-
-    return sweeps_
+@njit(inline="always")
+def full_sweep(pb, st, pt, bt):
+    """The compiled full-pass sweep of the problem's activation (read at run time)."""
+    if pb.act == RELU:
+        return sweep_relu(pb, st, pt, bt)
+    if pb.act == SIGN_ODD:
+        return sweep_sign_odd(pb, st, pt, bt)
+    if pb.act == TABLE:
+        return sweep_table(pb, st, pt, bt)
+    return sweep_sign(pb, st, pt, bt)

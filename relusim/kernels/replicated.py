@@ -24,31 +24,15 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from numba import njit, types
-from numba.extending import overload
+from numba import njit
 
 from . import bits, metropolis, rrr
+from .fields import RELU, SIGN_ODD
 from .fields import TABLE as TABLE_ACT
 from .metropolis import TRACED
 from .records import Control, Point, Trace
 
 BITS_BELOW = 0.5  # bitsets while the acceptance is below this (measured: they lose only near 100%)
-
-
-def _tabled(st) -> bool:
-    """At compile time: the chain's margins are int64, a tabled g (no class-change bitsets)."""
-    return dict(zip(st.fields, st.types))["marg"].dtype == types.int64
-
-
-def _build_bits(pb, st, bt):
-    """bits.build, or nothing for a tabled g (chosen by the margin type when numba compiles ``run``)."""
-
-
-@overload(_build_bits)
-def _build_bits_impl(pb, st, bt):
-    if _tabled(st):
-        return lambda pb, st, bt: None
-    return lambda pb, st, bt: bits.build(pb, st, bt)
 
 
 @njit(cache=True)
@@ -124,10 +108,13 @@ def run(pb, st, betas, gammas, ctl, out, hyb):
 def driver(act: int, lev: int, use_rrr: bool):
     """The driver compiled for one activation code, bitset level (0: the full pass only) and sampler.
 
-    A config compiles only what it runs: its own activation's Metropolis loop (with the bitsets at
-    its level where they pay), and the RRR steps only when it samples with RRR. The arguments are
-    compile-time constants of the closure (numba folds the branches on them before typing, and caches
-    one entry per value: closures over plain ints are cacheable, closures over dispatchers are not).
+    A config compiles only what it runs: its own activation's Metropolis sweeps (``metropolis.KERNELS``:
+    the full pass, and the bitsets at its level where they pay), and the RRR steps only when it
+    samples with RRR. The arguments are compile-time constants of the closure: numba prunes the
+    branches on them before typing, so the sweeps of other activations are never typed nor compiled,
+    and caches one entry per value (a closure over plain ints is cacheable; one over a compiled
+    function is not, hence the branches to module-level kernels). The sweeps are shared by every
+    driver that runs them (with or without RRR, any ensemble).
     """
 
     @njit(cache=True)
@@ -168,18 +155,32 @@ def driver(act: int, lev: int, use_rrr: bool):
                     acc, rate = rrr.sweep(pb, st, pt, sc, ctl.stop_when_solved)
                     in_rrr, in_bits, rrr_now = True, False, True
                     out.rrr_used[s] = True
-            if rrr_now:
-                pass
-            elif lev > 0 and rate < ctl.bits_below:
-                if not in_bits:
-                    _build_bits(pb, st, bt)
-                in_rrr, in_bits = False, True
-                acc = metropolis.sweep_loop(pb, st, pt, act, lev, bt)
-                rate = acc / nv
-                out.rrr_used[s] = False
-            else:
-                in_rrr, in_bits = False, False
-                acc = metropolis.sweep_loop(pb, st, pt, act, 0, bt)
+            if not rrr_now:
+                acc = -1
+                if lev > 0:  # a closure constant: a full-pass driver holds no bitset code
+                    if rate < ctl.bits_below:
+                        if not in_bits:
+                            bits.build(pb, st, bt)
+                        in_rrr, in_bits = False, True
+                        if act == RELU:
+                            if lev == 1:
+                                acc = metropolis.sweep_bits_relu1(pb, st, pt, bt)
+                            else:
+                                acc = metropolis.sweep_bits_relu2(pb, st, pt, bt)
+                        elif act == SIGN_ODD:
+                            acc = metropolis.sweep_bits_sign_odd(pb, st, pt, bt)
+                        else:
+                            acc = metropolis.sweep_bits_sign(pb, st, pt, bt)
+                if acc < 0:
+                    in_rrr, in_bits = False, False
+                    if act == RELU:
+                        acc = metropolis.sweep_relu(pb, st, pt, bt)
+                    elif act == SIGN_ODD:
+                        acc = metropolis.sweep_sign_odd(pb, st, pt, bt)
+                    elif act == TABLE_ACT:
+                        acc = metropolis.sweep_table(pb, st, pt, bt)
+                    else:
+                        acc = metropolis.sweep_sign(pb, st, pt, bt)
                 rate = acc / nv
                 out.rrr_used[s] = False
             hyb[0] = rate

@@ -65,19 +65,33 @@ def loop_key(act: int, cost: int) -> tuple[int, bool]:
 
 def sweep(problem, state, mode, etab, gamma, theta, beta):
     """One sweep at inverse temperature ``beta`` (``etab``: ``fill_etab`` at that beta, read by the
-    error-count energy); returns the accepted moves. Compiled per ``loop_key`` (``sweep_kernel``)."""
-    return sweep_kernel(*loop_key(int(problem.act), int(problem.cost)))(problem, state, mode, etab, gamma, theta, beta)
+    error-count energy); returns the accepted moves (the compiled copy of ``loop_key``: ``KERNELS``)."""
+    return KERNELS[loop_key(int(problem.act), int(problem.cost))](problem, state, mode, etab, gamma, theta, beta)
 
 
-@functools.cache
-def sweep_kernel(act: int, pc: bool):
-    """``sweep_loop`` compiled for one activation constant and energy (closure constants)."""
+def _compiled(act: int, pc: bool, name: str):
+    """``sweep_loop`` compiled for one activation constant and energy, when a run first calls it
+    (module-level names, so that the drivers call them from compiled code and stay cacheable)."""
 
-    @njit(cache=True)
     def sweep_(problem, state, mode, etab, gamma, theta, beta):
         return sweep_loop(problem, state, mode, etab, gamma, theta, beta, act, pc)
 
-    return sweep_
+    sweep_.__name__ = sweep_.__qualname__ = name
+    return njit(cache=True)(sweep_)
+
+
+sweep_relu = _compiled(RELU, False, "sweep_relu")
+sweep_sign = _compiled(SIGN, False, "sweep_sign")
+sweep_relu_cost = _compiled(RELU, True, "sweep_relu_cost")
+sweep_sign_cost = _compiled(SIGN, True, "sweep_sign_cost")
+sweep_linear = _compiled(gfun.LINEAR, False, "sweep_linear")
+sweep_quadratic = _compiled(gfun.QUADRATIC, False, "sweep_quadratic")
+sweep_relu_shift = _compiled(gfun.RELU_SHIFT, False, "sweep_relu_shift")
+sweep_generic = _compiled(GENERIC, False, "sweep_generic")
+KERNELS = {(RELU, False): sweep_relu, (SIGN, False): sweep_sign, (RELU, True): sweep_relu_cost,
+           (SIGN, True): sweep_sign_cost, (gfun.LINEAR, False): sweep_linear,
+           (gfun.QUADRATIC, False): sweep_quadratic, (gfun.RELU_SHIFT, False): sweep_relu_shift,
+           (GENERIC, False): sweep_generic}
 
 
 @njit(inline="always")
@@ -290,7 +304,8 @@ def run(problem, state, mode, betas, gammas, adapt, theta, target, sweep0, stop_
 
 @functools.cache
 def driver(act: int, pc: bool):
-    """``run`` compiled for one copy of the sweep loop (``loop_key``): a config compiles only its own."""
+    """``run`` compiled for one copy of the sweep loop (``loop_key``): a config compiles only its own
+    sweep (``KERNELS``; the arguments are closure constants, the branches on them pruned before typing)."""
 
     @njit(cache=True)
     def run_(problem, state, mode, betas, gammas, adapt, theta, target, sweep0, stop_when_solved, q_target, q_tol,
@@ -305,7 +320,24 @@ def driver(act: int, pc: bool):
                 fill_etab(etab, betas[s], P)
                 last_beta = betas[s]
             thetas[s] = theta[0]
-            acc = sweep_loop(problem, state, mode, etab, gammas[s], theta[0], betas[s], act, pc)
+            gamma, beta = gammas[s], betas[s]
+            if pc:  # closure constants: only this config's sweep is typed and compiled
+                if act == RELU:
+                    acc = sweep_relu_cost(problem, state, mode, etab, gamma, theta[0], beta)
+                else:
+                    acc = sweep_sign_cost(problem, state, mode, etab, gamma, theta[0], beta)
+            elif act == RELU:
+                acc = sweep_relu(problem, state, mode, etab, gamma, theta[0], beta)
+            elif act == SIGN:
+                acc = sweep_sign(problem, state, mode, etab, gamma, theta[0], beta)
+            elif act == gfun.LINEAR:
+                acc = sweep_linear(problem, state, mode, etab, gamma, theta[0], beta)
+            elif act == gfun.QUADRATIC:
+                acc = sweep_quadratic(problem, state, mode, etab, gamma, theta[0], beta)
+            elif act == gfun.RELU_SHIFT:
+                acc = sweep_relu_shift(problem, state, mode, etab, gamma, theta[0], beta)
+            else:
+                acc = sweep_generic(problem, state, mode, etab, gamma, theta[0], beta)
             if (sweep0 + s + 1) % REBUILD_EVERY == 0:
                 rebuild(problem, state, mode)
             if adapt[s]:
