@@ -249,6 +249,36 @@ def test_a_shard_of_another_seed_is_removed_and_its_sample_run_again(runs, tmp_p
     assert sample_bits(path) == sample_bits(runs["A"]["output"])
 
 
+def test_a_shard_written_before_schema_3_is_checked_then_sealed_when_merged(runs, tmp_path):
+    path = tmp_path / "t.h5"
+    shutil.copy(runs["A"]["output"], path)
+    with h5py.File(path, "a") as f:
+        _delete(f, runs)
+    parts = Path(str(path) + ".parts")
+    parts.mkdir()
+    with h5py.File(runs["A"]["output"], "r") as src, h5py.File(parts / "000001.h5", "w") as dst:
+        dst.attrs["config_sha256"] = src.attrs["config_sha256"]
+        src.copy(src["samples/000001"], dst.require_group("samples"), name="000001")
+        io.seal(dst["samples/000001"])  # the seal of a shard left by relusim before schema 3
+    err = resume(runs["A"], path, tmp_path)
+    assert "000001.h5" not in err  # kept, not run again
+    assert sample_bits(path) == sample_bits(runs["A"]["output"])
+
+
+def test_merge_drops_a_deleted_sample_and_refuses_a_damaged_root(runs, tmp_path):
+    path = tmp_path / "t.h5"
+    shutil.copy(runs["A"]["output"], path)
+    with h5py.File(path, "a") as f:
+        _delete(f, runs)
+    code, _, err = run_cli("merge", path)
+    assert code == 1 and "sample 1" in err and "Traceback" not in err
+    assert run_cli("info", path, "--verify")[0] == 0  # consistent again: 2 samples, 1 missing
+    with h5py.File(path, "a") as f:
+        f.attrs["host"] = "elsewhere"
+    code, _, err = run_cli("merge", path)
+    assert code == 1 and "host changed after it was sealed" in one_line(err)
+
+
 def test_a_file_of_a_newer_schema_is_refused_in_one_line(runs, tmp_path):
     path = tmp_path / "t.h5"
     shutil.copy(runs["A"]["output"], path)
