@@ -122,9 +122,9 @@ def run(config: Config | Mapping | str | os.PathLike, *, samples: int | None = N
 
 
 def load(path: str | os.PathLike) -> "Results":
-    """Open a result file (read-only, lazily). Raises InputError if it is not a relusim result file."""
-    with io.open_results(path):
-        pass
+    """Open a result file (read-only, lazily). Raises InputError if it is not a relusim result file,
+    :class:`relusim.errors.DataError` (one line) if it fails its seals: a damaged, deleted, duplicated,
+    foreign or unsealed sample, a damaged config or manifest."""
     return Results(Path(path))
 
 
@@ -142,16 +142,17 @@ class Sample:
     name: str
 
     def _read(self, key: str) -> np.ndarray:
-        with h5py.File(self.path, "r") as f:
+        with io.reading(self.path), h5py.File(self.path, "r") as f:
             g = f["samples"][self.name]
             if key not in g:
-                raise AttributeError(f"sample {self.name} of {self.path} has no '{key}' "
-                                     f"(it holds {', '.join(g)})")
-            return g[key][()]
+                holds = ", ".join(g)
+            else:
+                return g[key][()]
+        raise AttributeError(f"sample {self.name} of {self.path} has no '{key}' (it holds {holds})")
 
     @cached_property
     def attrs(self) -> dict:
-        with h5py.File(self.path, "r") as f:
+        with io.reading(self.path), h5py.File(self.path, "r") as f:
             return {k: _plain(v) for k, v in f["samples"][self.name].attrs.items()}
 
     @property
@@ -172,7 +173,7 @@ class Sample:
 
     @property
     def trace(self) -> dict[str, np.ndarray]:
-        with h5py.File(self.path, "r") as f:
+        with io.reading(self.path), h5py.File(self.path, "r") as f:
             return {k: v[()] for k, v in f["samples"][self.name]["trace"].items()}
 
 
@@ -192,10 +193,11 @@ class Results:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.last_run = None  # the runner's RunSummary when this object comes from run()
-        with h5py.File(self.path, "r") as f:
+        # checked against its seals (manifest, every sample, /robustness) before anything is read
+        with io.open_results(self.path) as f, io.reading(self.path):
             attrs = {k: _plain(v) for k, v in f.attrs.items()}
             names = sorted(k for k, g in f["samples"].items() if g.attrs.get("status") == "complete")
-        self.config: dict = yaml.safe_load(attrs.pop("config"))
+            self.config: dict = yaml.safe_load(attrs.pop("config"))
         self.provenance: dict = attrs
         self.samples: list[Sample] = [Sample(self.path, n) for n in names]
 
@@ -229,7 +231,7 @@ class Results:
         replicated = self.config["ensemble"]["replicas"] > 1
         if replicated:
             cols.update(final_overlap=[], reference_energy=[])
-        with h5py.File(self.path, "r") as f:
+        with io.reading(self.path), h5py.File(self.path, "r") as f:
             for s in self.samples:
                 g = f["samples"][s.name]
                 e = g["energy"][()]
@@ -264,7 +266,7 @@ class Results:
         chosen = [s for s in self.samples if s.solved or not solved_only]
         if not chosen:
             raise InputError("solved_only", solved_only, f"{self.path} holds no such sample")
-        with h5py.File(self.path, "r") as f:
+        with io.reading(self.path), h5py.File(self.path, "r") as f:
             return np.stack([f["samples"][s.name][key][()] for s in chosen])
 
     def robustness(self, over: str = "solved") -> dict:

@@ -95,14 +95,21 @@ def validate(config_path) -> None:
 def info(results, verify) -> None:
     """Print what a result file holds and how far its run got.
 
-    Every sample's checksums are checked first: a damaged sample is named and the exit status is 1.
+    The file is checked against its seals first (the stored config, the manifest of its samples, every
+    sample, /robustness): a damaged, deleted, duplicated, foreign or unsealed sample is named in one
+    line and the exit status is 1.
 
     Example: relusim info results/default.h5 --verify
     """
     from . import io
 
     if verify:
-        lines = io.verify(results)
+        try:
+            lines = io.verify(results)
+        except DataError as exc:  # the whole report on stdout; the one line on stderr
+            if getattr(exc, "report", None):
+                click.echo("\n".join(exc.report))
+            raise
     click.echo(io.summary(results))
     if verify:
         click.echo("\n".join(lines))
@@ -149,6 +156,8 @@ def _main(argv: list[str] | None) -> None:
         click.echo(f"relusim: run failed: {exc}", err=True)
         sys.exit(1)
     except DataError as exc:
+        if os.environ.get("RELUSIM_DEBUG") == "1":
+            traceback.print_exception(exc)
         click.echo(f"relusim: error: {exc}", err=True)
         sys.exit(1)
     except Exception as exc:

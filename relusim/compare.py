@@ -58,9 +58,9 @@ class Run:
 
 def load_run(path) -> Run:
     """Read a result file: model, measured q1 (mean over samples of q-bar), stabilities, robustness curves."""
-    from .io import open_results
+    from .io import open_results, reading
 
-    with open_results(path) as f:
+    with open_results(path) as f, reading(path):
         cfg = yaml.safe_load(f.attrs["config"])
         groups = [g for _, g in sorted(f["samples"].items()) if g.attrs.get("status") == "complete"]
         if not groups:
@@ -238,9 +238,9 @@ def explain(rows: list[dict]) -> list[str]:
 def unit_summary(path):
     """:func:`relusim.units.summarise` over the finished samples of a result file (any architecture)."""
     from . import units
-    from .io import open_results
+    from .io import open_results, reading
 
-    with open_results(path) as f:
+    with open_results(path) as f, reading(path):
         m = yaml.safe_load(f.attrs["config"])["model"]
         groups = [g for _, g in sorted(f["samples"].items()) if g.attrs.get("status") == "complete"]
         if not groups:

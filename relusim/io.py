@@ -10,9 +10,16 @@ opens. So nothing here ever writes into the live result file in place:
 At every instant the result file is a complete, readable file, and every finished sample is either
 in it or in a complete shard. Resuming merges the shards left over and runs the samples missing.
 The same shards are what a cluster's array tasks write (``relusim merge``).
+
+A result file proves its own integrity (schema 3, CONTRACT.md): each sample's seal is bound to its
+index, the file's seed and config hash, and a sealed root manifest lists every finished sample's
+digest and a digest of every root attribute. ``audit`` checks all of it; every reader goes through
+``open_results`` (or ``ResultsFile``), so a deleted, duplicated, foreign or unsealed sample is named
+in one line and never used, and ``repair`` (a resume, a merge) drops it and the run computes it again.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import errno
 import hashlib
@@ -121,6 +128,17 @@ def check_space(path: str | os.PathLike, need: int) -> None:
 
 
 # ------------------------------------------------------------------------------ checksums --
+#
+# Schema 3 (``schema_version`` on the root): every sample's digest is bound to its index, the
+# file's seed and config hash; a sealed root manifest lists the index and digest of every finished
+# sample and a digest of every root attribute. Files without ``schema_version`` were written before
+# it: schema 2 when they carry checksums (``config_text_sha256``, a sample's ``sha256``), else 1.
+
+SCHEMA_VERSION = 3
+SCHEMA_ATTR = "schema_version"
+MANIFEST = "manifest"  # /manifest: datasets index (n,) int64, sha256 (n,) S64; attrs below, sealed by sha256
+_MANIFEST_HEADER = ("schema_version", "seed", "config_sha256", "config_text_sha256", "root_sha256")
+_SAMPLE_NAME = re.compile(r"^\d{6}$")
 
 
 def _bytes_of(value) -> bytes:
@@ -130,11 +148,25 @@ def _bytes_of(value) -> bytes:
     return a.dtype.str.encode() + repr(a.shape).encode() + np.ascontiguousarray(a).tobytes()
 
 
+def _attrs_bytes(obj) -> bytes:
+    return b"".join(key.encode() + b"\0" + _bytes_of(obj.attrs[key]) + b"\0"
+                    for key in sorted(obj.attrs) if key not in UNSEALED_ATTRS)
+
+
 def _attrs_digest(obj) -> str:
-    h = hashlib.sha256()
-    for key in sorted(obj.attrs):
-        if key not in UNSEALED_ATTRS:
-            h.update(key.encode() + b"\0" + _bytes_of(obj.attrs[key]) + b"\0")
+    """Schema 2: the attributes of ``obj`` itself."""
+    return hashlib.sha256(_attrs_bytes(obj)).hexdigest()
+
+
+def _tree_digest(g: h5py.Group) -> str:
+    """Schema 3: the attributes of ``g`` and the name, kind and attributes of every object under it."""
+    h = hashlib.sha256(b"/\0" + _attrs_bytes(g))
+    names: list[str] = []
+    g.visit(names.append)
+    for name in sorted(names):
+        obj = g[name]
+        kind = b"D" if isinstance(obj, h5py.Dataset) else b"G"
+        h.update(name.encode() + b"\0" + kind + b"\0" + _attrs_bytes(obj))
     return h.hexdigest()
 
 
@@ -148,63 +180,381 @@ def _dataset_digest(d: h5py.Dataset) -> str:
     return hashlib.sha256(_bytes_of(d[()])).hexdigest()
 
 
+def text_digest(text: str) -> str:
+    return hashlib.sha256(str(text).encode()).hexdigest()
+
+
 def seal(g: h5py.Group) -> None:
-    """Store the sha256 of every dataset (and of the attributes) of ``g`` in ``g.attrs["sha256"]``."""
+    """Schema 2: store the sha256 of every dataset (and of the attributes) of ``g`` in ``g.attrs["sha256"]``."""
     digest = {name: _dataset_digest(g[name]) for name in _datasets(g)}
     digest["@attrs"] = _attrs_digest(g)
     g.attrs[DIGEST_ATTR] = json.dumps(digest, sort_keys=True)
 
 
-def check_group(g: h5py.Group) -> str | None:
-    """None if every checksum of ``g`` holds; else what is wrong (``checksum mismatch in weights``).
+def seal_bound(g: h5py.Group, binding: dict) -> str:
+    """Schema 3: seal ``g`` (every dataset, every attribute under it) together with ``binding`` (what it
+    belongs to: a sample's index, seed and config hash); returns its digest, the sha256 of the seal."""
+    digest = {name: _dataset_digest(g[name]) for name in _datasets(g)}
+    digest["@attrs"] = _tree_digest(g)
+    digest["@schema"] = SCHEMA_VERSION
+    digest.update({"@" + k: v for k, v in binding.items()})
+    text = json.dumps(digest, sort_keys=True)
+    g.attrs[DIGEST_ATTR] = text
+    return text_digest(text)
 
-    A group without checksums (written before relusim stored them) passes: nothing to check against.
-    """
-    try:
-        raw = g.attrs.get(DIGEST_ATTR)
-        if raw is None:
-            return None
-        digest = json.loads(raw)
-        names = _datasets(g)
-    except Exception as exc:  # noqa: BLE001 - damaged metadata of any kind
-        return f"unreadable ({type(exc).__name__})"
-    missing = sorted(set(digest) - set(names) - {"@attrs"})
+
+def seal_sample(g: h5py.Group, index: int, seed: int, config_sha256: str) -> str:
+    """Seal a sample group to its index, the seed and the config hash of its run; returns its digest."""
+    return seal_bound(g, {"index": int(index), "seed": int(seed), "config_sha256": str(config_sha256)})
+
+
+def digest_of(g: h5py.Group) -> str | None:
+    """A sealed group's digest (what the manifest lists): the sha256 of its ``sha256`` attribute."""
+    raw = g.attrs.get(DIGEST_ATTR)
+    return None if raw is None else text_digest(raw.decode() if isinstance(raw, bytes) else raw)
+
+
+def _load_digest(g: h5py.Group) -> dict | None:
+    raw = g.attrs.get(DIGEST_ATTR)
+    if raw is None:
+        return None
+    digest = json.loads(raw)
+    if not isinstance(digest, dict):
+        raise ValueError("not a mapping")
+    return digest
+
+
+def _check_digest(g: h5py.Group, digest: dict, deep: bool = True) -> str | None:
+    """Compare ``g``'s datasets and attributes with a loaded seal (either schema)."""
+    names = _datasets(g)
+    listed = {k for k in digest if not k.startswith("@")}
+    missing = sorted(listed - set(names))
     if missing:
         return f"dataset {missing[0]} is missing"
     for name in names:
-        if name not in digest:
+        if name not in listed:
             return f"dataset {name} carries no checksum"
+    if not deep:
+        return None
+    attrs_fn = _tree_digest if "@schema" in digest else _attrs_digest
+    try:
+        if attrs_fn(g) != digest.get("@attrs"):
+            return "checksum mismatch in its attributes"
+    except Exception:  # noqa: BLE001
+        return "unreadable attributes"
+    for name in names:
         try:
             ok = _dataset_digest(g[name]) == digest[name]
         except Exception:  # noqa: BLE001 - a damaged chunk, a failed filter: unreadable data
             return f"unreadable data in {name}"
         if not ok:
             return f"checksum mismatch in {name}"
+    return None
+
+
+def check_group(g: h5py.Group) -> str | None:
+    """None if every checksum of ``g`` holds; else what is wrong (``checksum mismatch in weights``).
+
+    A group without checksums passes: callers decide whether its schema allows that (``audit``).
+    """
     try:
-        if _attrs_digest(g) != digest.get("@attrs"):
-            return "checksum mismatch in its attributes"
-    except Exception:  # noqa: BLE001
-        return "unreadable attributes"
+        digest = _load_digest(g)
+        if digest is None:
+            return None
+        return _check_digest(g, digest)
+    except Exception as exc:  # noqa: BLE001 - damaged metadata of any kind
+        return f"unreadable ({type(exc).__name__})"
+
+
+def _short(sha) -> str:
+    return str(sha)[:12]
+
+
+def check_sample(g: h5py.Group, index: int, seed, config_sha256, schema: int = SCHEMA_VERSION,
+                 deep: bool = True) -> str | None:
+    """None if ``g`` is a good sample ``index`` of a run of ``seed`` and ``config_sha256``; else what is wrong.
+
+    Schema 3: the seal must exist and be bound to exactly this index, seed and config. Schema 2: the
+    seal must exist; its ``index`` and ``seed_entropy`` attributes must agree. Schema 1: those
+    attributes only (nothing else to check against).
+    """
+    try:
+        digest = _load_digest(g)
+        if digest is None and schema >= 2:
+            return "carries no checksum (its sha256 is missing: removed, or never sealed)"
+        if schema >= 3 and "@index" not in digest:
+            return "is sealed without its index, seed and config (a sample of a file written before schema 3)"
+        if digest is not None and "@index" in digest:
+            if digest["@index"] != index:
+                return f"is sample {digest['@index']} of its run, stored as sample {index} (moved or duplicated)"
+            if seed is not None and digest.get("@seed") != int(seed):
+                return (f"comes from a run of seed {digest.get('@seed')}, not this file's seed {int(seed)} "
+                        "(copied from another file)")
+            if config_sha256 is not None and digest.get("@config_sha256") != str(config_sha256):
+                return (f"comes from a run of another config (config_sha256 {_short(digest.get('@config_sha256'))}, "
+                        f"not this file's {_short(config_sha256)}; copied from another file)")
+        else:
+            own = g.attrs.get("index")
+            if own is not None and int(own) != index:
+                return f"is sample {int(own)} of its run, stored as sample {index} (moved or duplicated)"
+            ent = g.attrs.get("seed_entropy")
+            if seed is not None and ent is not None and int(ent) != int(seed):
+                return f"comes from a run of seed {int(ent)}, not this file's seed {int(seed)} (copied from another file)"
+        # not deep: the binding above, and the manifest's digest of the seal (the caller's), only
+        return None if digest is None or not deep else _check_digest(g, digest)
+    except Exception as exc:  # noqa: BLE001 - damaged metadata of any kind
+        return f"unreadable ({type(exc).__name__})"
+
+
+def _root_digests(f: h5py.File) -> dict[str, str]:
+    return {k: hashlib.sha256(_bytes_of(f.attrs[k])).hexdigest() for k in sorted(f.attrs)}
+
+
+def _manifest_seal(header: dict, index, digests) -> str:
+    h = hashlib.sha256(json.dumps(header, sort_keys=True).encode() + b"\n")
+    for i, d in zip(index, digests):
+        h.update(f"{int(i)} {d.decode() if isinstance(d, bytes) else d}\n".encode())
+    return h.hexdigest()
+
+
+def write_manifest(f: h5py.File, entries: dict[int, str]) -> None:
+    """(Re)write ``/manifest`` of an open file from ``entries`` {index: digest}, sealed over the
+    current root attributes: call it last, after every other change."""
+    f.attrs[SCHEMA_ATTR] = SCHEMA_VERSION
+    f.attrs["samples_done"] = len(entries)
+    if MANIFEST in f:
+        del f[MANIFEST]
+    m = f.create_group(MANIFEST)
+    index = sorted(entries)
+    m.create_dataset("index", data=np.array(index, np.int64), dtype=np.int64)
+    m.create_dataset("sha256", data=np.array([entries[i] for i in index], dtype="S64"), dtype="S64")
+    header = {"schema_version": SCHEMA_VERSION, "seed": int(f.attrs["seed"]),
+              "config_sha256": str(f.attrs["config_sha256"]),
+              "config_text_sha256": str(f.attrs["config_text_sha256"]),
+              "root_sha256": json.dumps(_root_digests(f), sort_keys=True)}
+    m.attrs.update(header)
+    m.attrs[DIGEST_ATTR] = _manifest_seal(header, index, [entries[i] for i in index])
+
+
+def read_manifest(f: h5py.File) -> tuple[dict[int, str] | None, list[str]]:
+    """({index: digest} of a manifest whose seal holds, else None; [what is wrong with it or with the
+    root attributes it seals])."""
+    if MANIFEST not in f:
+        return None, ["is missing (a file of schema 3 always carries one)"]
+    try:
+        m = f[MANIFEST]
+        header = {k: m.attrs[k] for k in _MANIFEST_HEADER}
+        header = {"schema_version": int(header["schema_version"]), "seed": int(header["seed"]),
+                  "config_sha256": str(header["config_sha256"]),
+                  "config_text_sha256": str(header["config_text_sha256"]),
+                  "root_sha256": str(header["root_sha256"])}
+        index = [int(i) for i in m["index"][()]]
+        digests = [d.decode() for d in m["sha256"][()]]
+        seal_ = m.attrs[DIGEST_ATTR]
+    except Exception as exc:  # noqa: BLE001 - any damage of its metadata or data
+        return None, [f"is unreadable ({type(exc).__name__})"]
+    if len(index) != len(digests) or _manifest_seal(header, index, digests) != seal_:
+        return None, ["fails its seal (edited or damaged)"]
+    if len(set(index)) != len(index):
+        return None, ["lists a sample twice"]
+    problems = []
+    try:
+        sealed = json.loads(header["root_sha256"])
+        now = _root_digests(f)
+        changed = sorted(k for k in set(sealed) | set(now) if sealed.get(k) != now.get(k))
+    except Exception as exc:  # noqa: BLE001
+        changed, problems = [], [f"cannot be compared with the root attributes ({type(exc).__name__})"]
+    if changed:
+        what = ", ".join(("removed " if k not in now else "added " if k not in sealed else "") + k for k in changed[:4])
+        problems.append(f"does not match the root attributes: {what}{' ...' if len(changed) > 4 else ''} "
+                        "changed after it was sealed")
+    return dict(zip(index, digests)), problems
+
+
+def _basis(seed, config_sha256, digests: dict[int, str]) -> str:
+    """What a derived group (``/robustness``) was computed from: the file's seed, config and the
+    digests of the samples it measured."""
+    h = hashlib.sha256(f"{int(seed)} {config_sha256}\n".encode())
+    for i in sorted(digests):
+        h.update(f"{int(i)} {digests[i]}\n".encode())
+    return h.hexdigest()
+
+
+def seal_derived(f: h5py.File, g: h5py.Group) -> None:
+    """Seal ``/robustness`` (``g``, with its ``samples`` dataset): schema 3 binds it to the digests of
+    the samples it measured (it stays outside the manifest); older files get the schema-2 seal."""
+    if schema_of(f)[0] < SCHEMA_VERSION:
+        seal(g)
+        return
+    idx = [int(i) for i in g["samples"][()]]
+    digests = {i: digest_of(f["samples"][SAMPLE_FMT.format(i)]) for i in idx}
+    seal_bound(g, {"basis": _basis(f.attrs["seed"], f.attrs["config_sha256"], digests)})
+
+
+def schema_of(f: h5py.File, names: list[str] | None = None) -> tuple[int, list[str]]:
+    """(the schema a file follows, [what is wrong with its schema_version]). A file of schema 3 whose
+    ``schema_version`` was removed or lowered is still read as schema 3 (and reported)."""
+    raw = f.attrs.get(SCHEMA_ATTR)
+    if raw is not None:
+        if isinstance(raw, (bool, np.bool_)) or not isinstance(raw, (int, np.integer)):
+            return SCHEMA_VERSION, [f"schema_version {raw!r} is not an integer (damaged)"]
+        if int(raw) > SCHEMA_VERSION:
+            raise DataError(f"schema_version {int(raw)}: written by a newer relusim (this one reads schemas 1 "
+                            f"to {SCHEMA_VERSION}); upgrade relusim to read it")
+        if int(raw) == SCHEMA_VERSION:
+            return SCHEMA_VERSION, []
+        return SCHEMA_VERSION, [f"schema_version {int(raw)} is not one relusim writes (edited or damaged)"]
+    samples = f["samples"]
+    names = list(samples) if names is None else names
+    sealed = [samples[n].attrs.get(DIGEST_ATTR) for n in names]
+    if MANIFEST in f or any(s is not None and '"@index"' in str(s) for s in sealed):
+        return SCHEMA_VERSION, ["schema_version is missing, but the file carries schema-3 seals (removed?)"]
+    if "config_text_sha256" in f.attrs or any(s is not None for s in sealed):
+        return 2, []
+    return 1, []
+
+
+class Audit:
+    """What ``audit`` found in an open result file."""
+
+    def __init__(self):
+        self.schema = SCHEMA_VERSION
+        self.fatal: str | None = None  # the file cannot be read as a result file at all
+        self.root: list[tuple[str, str]] = []  # schema, config, manifest, root attributes
+        self.bad: dict[int | str, str] = {}  # sample groups that must not be used
+        self.deleted: dict[int, str] = {}  # listed in the manifest, absent
+        self.good: dict[int, str | None] = {}  # index -> digest of every sample that verifies
+        self.robustness: tuple[str, bool] | None = None  # (problem, its own seal holds: only stale)
+        self.notes: list[str] = []
+        self.seed = None
+        self.config_sha256 = None
+
+    def problems(self, robustness: bool = True) -> list[tuple[str, str]]:
+        out = [] if self.fatal is None else [("file", self.fatal)]
+        out += self.root
+        samples = {**self.bad, **self.deleted}
+        for i in sorted(samples, key=lambda k: (isinstance(k, str), k)):
+            out.append((f"sample {i}", samples[i]))
+        if robustness and self.robustness:
+            out.append(("/robustness", self.robustness[0]))
+        return out
+
+
+def audit(f: h5py.File, deep: bool = True, seed=None, config_sha256=None) -> Audit:
+    """Check an open result file against its own seals; never raises on damage (DataError only for a
+    file of a newer schema). ``seed``/``config_sha256``: what the samples must belong to (a resume
+    knows them from its config); by default the root's. ``deep``: hash every dataset (else the seals,
+    bindings and manifest only)."""
+    a = Audit()
+    try:
+        samples = f["samples"]
+        if not isinstance(samples, h5py.Group):
+            raise TypeError("/samples is not a group")
+        names = list(samples)
+        a.seed = f.attrs.get("seed") if seed is None else seed
+        a.config_sha256 = f.attrs.get("config_sha256") if config_sha256 is None else config_sha256
+        a.schema, why = schema_of(f, names)
+        a.root += [("file", w) for w in why]
+        text, digest = f.attrs.get("config"), f.attrs.get("config_text_sha256")
+        if text is None:
+            a.root.append(("config", "is missing"))
+        elif digest is None:
+            if a.schema >= 2:
+                a.root.append(("config", "carries no checksum (config_text_sha256 is missing: removed?)"))
+        elif text_digest(text) != digest:
+            a.root.append(("config", "checksum mismatch in the stored config"))
+    except DataError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - damaged metadata
+        a.fatal = f"its root or its index of samples is unreadable ({type(exc).__name__})"
+        return a
+    manifest = None
+    if a.schema >= SCHEMA_VERSION:
+        manifest, why = read_manifest(f)
+        a.root += [("manifest", w) for w in why]
+        if manifest is not None:
+            try:
+                header = f[MANIFEST].attrs
+                for key, now in (("seed", a.seed), ("config_sha256", a.config_sha256)):
+                    if now is not None and str(header[key]) != str(now):
+                        a.root.append(("manifest", f"records {key} {_short(header[key])}, the file says "
+                                                   f"{_short(now)}"))
+            except Exception as exc:  # noqa: BLE001
+                a.root.append(("manifest", f"is unreadable ({type(exc).__name__})"))
+    for name in names:
+        if not _SAMPLE_NAME.match(name):
+            a.bad[name] = "is not a sample (a stray group)"
+            continue
+        index = int(name)
+        try:
+            g = samples[name]
+            why = (check_sample(g, index, a.seed, a.config_sha256, a.schema, deep)
+                   if isinstance(g, h5py.Group) else "is not a group")
+            d = digest_of(g) if why is None else None
+        except Exception as exc:  # noqa: BLE001
+            why, d = f"unreadable ({type(exc).__name__})", None
+        if why is None and manifest is not None:
+            if index not in manifest:
+                why = "is not in the manifest (added after the file was sealed)"
+            elif manifest[index] != d:
+                why = "does not match its digest in the manifest (replaced after the file was sealed)"
+        if why is None:
+            a.good[index] = d
+        else:
+            a.bad[index] = why
+    if manifest is not None:
+        for i in sorted(set(manifest) - {int(n) for n in names if _SAMPLE_NAME.match(n)}):
+            a.deleted[i] = "is listed in the manifest but absent (deleted)"
+    elif a.schema == 2:
+        try:
+            done = int(f.attrs.get("samples_done", 0))
+        except Exception:  # noqa: BLE001
+            done = 0
+        if done > len(names):
+            a.root.append(("samples", f"{done - len(names)} of the {done} samples recorded as done are missing "
+                                      "(deleted?); a file written before schema 3 cannot tell which"))
+    if "robustness" in f:
+        a.robustness = _check_robustness(f, a)
+    return a
+
+
+def _check_robustness(f: h5py.File, a: Audit) -> tuple[str, bool] | None:
+    rerun = "; rerun `relusim robustness` to recompute it"
+    try:
+        g = f["robustness"]
+        if not isinstance(g, h5py.Group):
+            return "is not a group" + rerun, False
+        digest = _load_digest(g)
+        if digest is None:
+            return (None if a.schema < 2 else ("carries no checksum" + rerun, False))
+        why = _check_digest(g, digest)
+        if why:
+            return why + rerun, False
+        if "@basis" not in digest:
+            return (None if a.schema < SCHEMA_VERSION else
+                    ("is not bound to the samples it measured (written before schema 3)" + rerun, False))
+        measured = [int(i) for i in g["samples"][()]]
+        absent = [i for i in measured if a.good.get(i) is None]
+        if absent:
+            return (f"measured sample {absent[0]}, which the file does not hold (or not intact); rerun "
+                    "`relusim anneal` to recompute the sample, or `relusim robustness` to measure again", True)
+        if _basis(a.seed, a.config_sha256, {i: a.good[i] for i in measured}) != digest["@basis"]:
+            return "measured other samples than those the file holds (stale)" + rerun, True
+    except Exception as exc:  # noqa: BLE001
+        return f"unreadable ({type(exc).__name__})" + rerun, False
     return None
 
 
 def bad_samples(f: h5py.File) -> dict[int | str, str]:
-    """{sample index (or group name): what is wrong} over every sample group of an open result file."""
-    bad: dict[int | str, str] = {}
-    for name in list(f["samples"]):
-        try:
-            g = f["samples"][name]
-            problem = check_group(g)
-        except Exception as exc:  # noqa: BLE001
-            problem = f"unreadable ({type(exc).__name__})"
-        if problem:
-            bad[int(name) if name.isdigit() else name] = problem
-    return bad
+    """{sample index (or group name): what is wrong} over the samples of an open result file: damaged,
+    unsealed, foreign, moved, duplicated, or (schema 3) listed in the manifest but deleted."""
+    a = audit(f)
+    return {**a.bad, **a.deleted}
 
 
 def _recover_hint(path) -> str:
-    return (f"never used; rerun `relusim anneal` with its config on {path} to drop and recompute it "
-            f"(`relusim info --verify {path}` lists every damaged sample)")
+    return (f"never used; rerun `relusim anneal` with its config on {path} to repair it: what fails is dropped "
+            f"and run again (`relusim info --verify {path}` lists every problem)")
 
 
 def _git_commit() -> tuple[str, bool]:
@@ -245,8 +595,9 @@ def provenance(cfg: Config, command: str) -> dict:
     }
 
 
-def write_sample_group(parent: h5py.Group, res) -> None:
-    """Write one SampleResult as ``parent/NNNNNN`` with the datasets of CONTRACT.md, sealed (``seal``)."""
+def write_sample_group(parent: h5py.Group, res, physics_sha256: str) -> str:
+    """Write one SampleResult as ``parent/NNNNNN`` with the datasets of CONTRACT.md, sealed to its
+    index, seed and config (``seal_sample``); returns its digest."""
     g = parent.create_group(SAMPLE_FMT.format(res.index))
     g.attrs.update({"index": res.index, "seed_entropy": res.seed_entropy, "status": "complete",
                     "solved": bool(res.solved), "sweeps_done": int(res.sweeps_done), "wall_s": float(res.wall_s)})
@@ -262,7 +613,7 @@ def write_sample_group(parent: h5py.Group, res) -> None:
     t = g.create_group("trace")
     for key, value in res.trace.items():
         t.create_dataset(key, data=value)
-    seal(g)
+    return seal_sample(g, res.index, res.seed_entropy, physics_sha256)
 
 
 def write_shard(output: str | os.PathLike, res, physics_sha256: str) -> Path:
@@ -274,7 +625,8 @@ def write_shard(output: str | os.PathLike, res, physics_sha256: str) -> Path:
     try:
         with h5py.File(tmp, "w") as f:
             f.attrs["config_sha256"] = physics_sha256
-            write_sample_group(f.require_group("samples"), res)
+            f.attrs["seed"] = res.seed_entropy
+            write_sample_group(f.require_group("samples"), res, physics_sha256)
         _fsync_replace(tmp, dst)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -335,13 +687,13 @@ class ResultsFile:
             try:
                 with h5py.File(self.path, "r") as f:
                     sha = f.attrs.get("config_sha256")
-            except OSError:
-                raise InputError("output", str(self.path), "exists but is not a relusim HDF5 file; "
-                                 "use --overwrite or another output") from None
+            except Exception:  # noqa: BLE001 - not HDF5, or its superblock or root is damaged
+                raise InputError("output", str(self.path), "exists but is not a readable relusim HDF5 file "
+                                 "(damaged, or another file); use --overwrite or another output") from None
             if sha != cfg.physics_sha256():
                 raise InputError("output", str(self.path), "holds a run of a different config; "
                                  "use --overwrite to replace it, or another output path")
-            self.repair()
+            self.repair(cfg)
             if cfg.samples > self.attr("samples", 0):
                 self._update_attrs({"samples": cfg.samples})
         else:
@@ -350,8 +702,9 @@ class ResultsFile:
             try:
                 with h5py.File(tmp, "w") as f:
                     f.attrs.update(provenance(cfg, command))
-                    f.attrs["config_text_sha256"] = hashlib.sha256(f.attrs["config"].encode()).hexdigest()
+                    f.attrs["config_text_sha256"] = text_digest(f.attrs["config"])
                     f.create_group("samples")
+                    write_manifest(f, {})
                 _fsync_replace(tmp, self.path)
             except BaseException:
                 tmp.unlink(missing_ok=True)
@@ -359,8 +712,9 @@ class ResultsFile:
         self.merge_shards(cfg.physics_sha256())
 
     def attr(self, key, default=None):
-        with h5py.File(self.path, "r") as f:
-            return f.attrs.get(key, default)
+        with reading(self.path):
+            with h5py.File(self.path, "r") as f:
+                return f.attrs.get(key, default)
 
     def clean_debris(self, shards_too: bool) -> list[Path]:
         """Remove the temporary files of dead writers of this file (and, with ``shards_too``, of its
@@ -397,38 +751,108 @@ class ResultsFile:
                 note(f"removed {tmp} ({_mb(size)}), left by {who}, which is no longer running")
         return removed
 
-    def repair(self) -> list[int]:
-        """Drop the samples of the file whose checksums fail (a resume runs them again); returns them."""
+    def _audit(self, deep: bool = True, cfg: Config | None = None) -> Audit:
         try:
             with h5py.File(self.path, "r") as f:
-                bad = bad_samples(f)
-        except (OSError, KeyError) as exc:
-            raise DataError(f"{self.path}: its index of samples is unreadable ({type(exc).__name__}); "
-                            "rerun with --overwrite to recompute every sample") from None
-        if not bad:
+                return audit(f, deep, *((cfg.seed, cfg.physics_sha256()) if cfg is not None else ()))
+        except DataError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the file no longer opens
+            raise DataError(f"{self.path}: does not open as HDF5 ({type(exc).__name__}: damaged); rerun with "
+                            "--overwrite to recompute every sample") from None
+
+    def repair(self, cfg: Config | None = None) -> list[int]:
+        """Bring the file to a sound schema-3 state before samples are added; returns the samples dropped.
+
+        Samples that fail their checks (damaged, unsealed, foreign, moved, duplicated, not in the
+        manifest) are dropped and a resume runs them again, as it runs the samples the manifest lists
+        but the file lacks (deleted). A file of an older schema is upgraded: its samples that pass the
+        checks of their schema are sealed to their index, seed and config, and a manifest is written.
+        With ``cfg`` (a resume) a damaged stored config or a changed seed is restored from it; without
+        (``merge``) damage of the root is refused. The file is rebuilt, copy-on-write, from what holds.
+        """
+        a = self._audit(True, cfg)
+        if a.fatal:
+            raise DataError(f"{self.path}: {a.fatal}; rerun with --overwrite to recompute every sample")
+        if not (a.bad or a.deleted or a.root or a.schema < SCHEMA_VERSION or (a.robustness and not a.robustness[1])):
             return []
-
-        def drop(f):
-            for i in bad:
-                del f["samples"][SAMPLE_FMT.format(i) if isinstance(i, int) else i]
-            f.attrs["samples_done"] = len(f["samples"])
-            f.attrs["finished"] = False
-
-        self._copy_on_write(drop)
-        for i, why in sorted(bad.items(), key=lambda kv: str(kv[0])):
+        if cfg is None and a.root:
+            where, why = a.root[0]
+            raise DataError(f"{self.path}: {where}: {why}; not merged: rerun `relusim anneal` with its config on "
+                            f"{self.path} to restore it (`relusim info --verify {self.path}` lists every problem)")
+        self._rebuild(a, cfg)
+        for where, why in a.root:
+            note(f"{self.path}: {where}: {why}; "
+                 + ("restored from the config of this run and sealed again" if where in ("config", "file")
+                    else "sealed again over what verifies"))
+        if a.schema < SCHEMA_VERSION:
+            note(f"{self.path}: written before schema {SCHEMA_VERSION} (schema {a.schema}); its {len(a.good)} intact "
+                 "samples are now sealed to their index, seed and config, under a manifest")
+        for i, why in sorted({**a.bad, **a.deleted}.items(), key=lambda kv: str(kv[0])):
             note(f"{self.path}: sample {i}: {why}; dropped, it is run again")
-        return [i for i in bad if isinstance(i, int)]
+        if a.robustness and not a.robustness[1]:
+            note(f"{self.path}: /robustness: {a.robustness[0]}; dropped")
+        return [i for i in {**a.bad, **a.deleted} if isinstance(i, int)]
+
+    def _rebuild(self, a: Audit, cfg: Config | None) -> None:
+        """Write a new file from the root attributes (restored from ``cfg`` where they are its own), the
+        intact samples and an intact ``/robustness`` of the old one, seal the manifest and replace."""
+        check_space(self.path, self.path.stat().st_size + (64 << 10))
+        tmp = temp_path(self.path)
+        try:
+            with h5py.File(self.path, "r") as src, h5py.File(tmp, "w") as dst:
+                for key in src.attrs:
+                    try:
+                        dst.attrs[key] = src.attrs[key]
+                    except Exception:  # noqa: BLE001 - an unreadable attribute: left out
+                        note(f"{self.path}: root attribute {key} is unreadable; left out")
+                if cfg is not None:
+                    dst.attrs["seed"] = cfg.seed
+                    dst.attrs["config_sha256"] = cfg.physics_sha256()
+                    if any(w == "config" for w, _ in a.root):
+                        dst.attrs["config"] = cfg.to_yaml()
+                dst.attrs["config_text_sha256"] = text_digest(dst.attrs["config"])
+                dst.attrs["finished"] = False
+                seed, sha = dst.attrs["seed"], dst.attrs["config_sha256"]
+                out = dst.create_group("samples")
+                entries = {}
+                for i in sorted(a.good):
+                    name = SAMPLE_FMT.format(i)
+                    src.copy(src["samples"][name], out, name=name)
+                    g = out[name]
+                    digest = _load_digest(g)
+                    entries[i] = (digest_of(g) if digest is not None and "@index" in digest
+                                  else seal_sample(g, i, seed, sha))
+                if "robustness" in src and (a.robustness is None or a.robustness[1]):
+                    src.copy(src["robustness"], dst, name="robustness")
+                    digest = _load_digest(dst["robustness"])
+                    if digest is None or "@basis" not in digest:
+                        seal_bound(dst["robustness"], {"basis": _basis(
+                            seed, sha, {int(i): entries.get(int(i)) for i in dst["robustness"]["samples"][()]})})
+                write_manifest(dst, entries)
+            _fsync_replace(tmp, self.path)
+        except BaseException as exc:
+            tmp.unlink(missing_ok=True)
+            if isinstance(exc, Exception) and not isinstance(exc, (DataError, InputError, RunError)) \
+                    and not is_disk_full(exc):
+                raise DataError(f"{self.path}: cannot be rebuilt from its intact samples ({type(exc).__name__}); "
+                                "rerun with --overwrite to recompute every sample") from exc
+            raise
 
     # -- what is done --------------------------------------------------------------------------
     def stored_indices(self) -> set[int]:
-        with h5py.File(self.path, "r") as f:
-            return {int(k) for k, g in f["samples"].items() if k.isdigit() and g.attrs.get("status") == "complete"}
+        """The samples the file holds that pass the checks of its seals and manifest (their datasets
+        are hashed by ``repair`` and the readers, not here)."""
+        a = self._audit(deep=False)
+        return set() if a.fatal else set(a.good)
 
     def solved_flags(self) -> list[bool]:
         """The ``solved`` attribute of every complete sample stored, in index order."""
-        with h5py.File(self.path, "r") as f:
-            return [bool(g.attrs["solved"]) for _, g in sorted(f["samples"].items())
-                    if g.attrs.get("status") == "complete"]
+        good = self.stored_indices()
+        with reading(self.path):
+            with h5py.File(self.path, "r") as f:
+                return [bool(g.attrs["solved"]) for name, g in sorted(f["samples"].items())
+                        if _SAMPLE_NAME.match(name) and int(name) in good and g.attrs.get("status") == "complete"]
 
     def shard_paths(self) -> dict[int, Path]:
         if not self.parts.is_dir():
@@ -443,15 +867,23 @@ class ResultsFile:
     def done_indices(self) -> set[int]:
         return self.stored_indices() | set(self.shard_paths())
 
-    def check_shard(self, i: int, p: Path, file_sha: str) -> str | None:
+    def check_shard(self, i: int, p: Path, file_sha: str, seed=None) -> str | None:
         """None for a good shard of this file's config; raises InputError for another config's;
-        else what is wrong with it (unreadable, checksum mismatch)."""
+        else what is wrong with it (unreadable, checksum mismatch, another seed or index).
+
+        ``seed``: the file's (read from it when not given)."""
+        if seed is None and self.path.exists():
+            try:
+                seed = self.attr("seed")
+            except DataError:
+                seed = None
         try:
             with h5py.File(p, "r") as s:
                 shard_sha = s.attrs.get("config_sha256")
                 name = SAMPLE_FMT.format(i)
-                problem = (check_group(s["samples"][name]) if "samples" in s and name in s["samples"]
-                           else f"holds no sample {i}")
+                if shard_sha is not None and shard_sha == file_sha:
+                    problem = (check_sample(s["samples"][name], i, seed, file_sha, schema=2)
+                               if "samples" in s and name in s["samples"] else f"holds no sample {i}")
         except Exception as exc:  # noqa: BLE001 - truncated, garbage, a damaged superblock
             return f"not a readable HDF5 file ({type(exc).__name__})"
         if shard_sha is None:
@@ -462,11 +894,11 @@ class ResultsFile:
                              "remove it")
         return problem
 
-    def good_shards(self, file_sha: str) -> dict[int, Path]:
+    def good_shards(self, file_sha: str, seed=None) -> dict[int, Path]:
         """The shards that pass ``check_shard``; broken ones are removed (their samples run again)."""
         good = {}
         for i, p in sorted(self.shard_paths().items()):
-            problem = self.check_shard(i, p, file_sha)
+            problem = self.check_shard(i, p, file_sha, seed)
             if problem is None:
                 good[i] = p
                 continue
@@ -479,13 +911,14 @@ class ResultsFile:
         """Move every complete shard into the result file (copy-on-write); returns how many.
 
         Shards are checked against the config of the file itself (its ``config_sha256``), never
-        against the caller's; ``physics_sha256``, if given, must be the file's.
+        against the caller's; ``physics_sha256``, if given, must be the file's. Each sample merged
+        is added to the manifest, which is sealed again in the same copy.
         """
-        file_sha = self.attr("config_sha256")
+        file_sha, seed = self.attr("config_sha256"), self.attr("seed")
         if physics_sha256 is not None and physics_sha256 != file_sha:
             raise RunError(f"{self.path} now holds another config's run (config_sha256 {str(file_sha)[:12]}); "
                            "its samples are not merged")
-        shards = self.good_shards(file_sha)
+        shards = self.good_shards(file_sha, seed)
         stored = self.stored_indices()
         todo = {i: p for i, p in sorted(shards.items()) if i not in stored}
         if not todo and final_samples is None:
@@ -493,11 +926,19 @@ class ResultsFile:
                 p.unlink(missing_ok=True)
             return 0
 
-        def append(f):
+        def append(f, entries):
             for i, p in todo.items():
+                name = SAMPLE_FMT.format(i)
+                if name in f["samples"]:  # a group that failed its checks: the shard replaces it
+                    del f["samples"][name]
                 with h5py.File(p, "r") as s:
-                    s.copy(s["samples"][SAMPLE_FMT.format(i)], f["samples"], name=SAMPLE_FMT.format(i))
-            n_done = len(f["samples"])
+                    s.copy(s["samples"][name], f["samples"], name=name)
+                if entries is not None:
+                    g = f["samples"][name]
+                    digest = _load_digest(g)
+                    entries[i] = (digest_of(g) if digest is not None and "@index" in digest
+                                  else seal_sample(g, i, seed, file_sha))  # a shard written before schema 3
+            n_done = len(entries) if entries is not None else len(f["samples"])
             f.attrs["samples_done"] = n_done
             if final_samples is not None:
                 f.attrs["finished"] = n_done >= final_samples
@@ -513,41 +954,81 @@ class ResultsFile:
         return len(todo)
 
     def _copy_on_write(self, change, extra: int = 0) -> None:
-        """Copy the file, ``change(h5py file)`` the copy, fsync, replace: the file is whole at every instant."""
+        """Copy the file, ``change(h5py file, manifest entries)`` the copy, seal the manifest again,
+        fsync, replace: the file is whole at every instant. The manifest must hold on entry (the
+        writer checked the file with ``repair``; a file changed behind its lock is refused)."""
         check_space(self.path, self.path.stat().st_size + extra + (64 << 10))
         tmp = temp_path(self.path)
         try:
             shutil.copyfile(self.path, tmp)
             with h5py.File(tmp, "a") as f:
-                change(f)
+                entries = None
+                if schema_of(f)[0] >= SCHEMA_VERSION:
+                    entries, why = read_manifest(f)
+                    if entries is None or why:
+                        raise DataError(f"{self.path}: manifest: {(why or ['damaged'])[0]} (changed while this "
+                                        "process held the file?); nothing written: rerun the same command")
+                change(f, entries)
+                if entries is not None:
+                    write_manifest(f, entries)
             _fsync_replace(tmp, self.path)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
 
     def _update_attrs(self, attrs: dict) -> None:
-        self._copy_on_write(lambda f: f.attrs.update(attrs))
+        self._copy_on_write(lambda f, _entries: f.attrs.update(attrs))
 
 
-def open_results(path: str | os.PathLike, verify: bool = True) -> h5py.File:
+@contextlib.contextmanager
+def reading(path, what: str = "its structure"):
+    """Reads of a result file whose damage (a flipped byte in HDF5's metadata, a truncated file) ends
+    in one line: any error of h5py becomes a DataError naming the file."""
+    try:
+        yield
+    except (DataError, InputError, RunError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # noqa: BLE001 - h5py raises OSError, KeyError, RuntimeError, ValueError, ...
+        if is_disk_full(exc):
+            raise
+        raise DataError(f"{path}: {what} is unreadable ({type(exc).__name__}: damaged); never used; "
+                        f"rerun `relusim anneal` with its config on {path} to repair it "
+                        f"(`relusim info --verify {path}` lists every problem)") from exc
+
+
+def _problem_line(path, problems: list[tuple[str, str]]) -> str:
+    where, why = problems[0]
+    more = f" (and {len(problems) - 1} more problem{'s' * (len(problems) > 2)})" if len(problems) > 1 else ""
+    return f"{path}: {where}: {why}{more}; {_recover_hint(path)}"
+
+
+def open_results(path: str | os.PathLike, verify: bool = True, robustness: bool = True) -> h5py.File:
     """Open a result file read-only, or raise InputError if it is not a readable relusim result file.
 
-    With ``verify`` (the default) every sample's checksums (and the stored robustness's) are checked
-    first: DataError names the first damaged sample, which is never used.
+    With ``verify`` (the default) the file is checked against its seals first (``audit``: the config,
+    the manifest and the root attributes it seals, every sample, and with ``robustness`` the stored
+    ``/robustness``): DataError names the first problem in one line; nothing of a failing file is used.
+    HDF5 damage that keeps the file from opening is a DataError too.
     """
     try:
-        f = h5py.File(path, "r")
-    except (OSError, FileNotFoundError):
-        raise InputError("RESULTS", str(path), "is not a readable HDF5 file") from None
+        is_h5 = Path(path).is_file() and h5py.is_hdf5(path)
+    except Exception:  # noqa: BLE001
+        is_h5 = False
+    if not is_h5:
+        raise InputError("RESULTS", str(path), "is not a readable HDF5 file")
     try:
-        if "config" not in f.attrs or "samples" not in f:
-            raise InputError("RESULTS", str(path), "is not a relusim result file")
-        if verify:
-            problems = verify_open(f)
-            if problems:
-                where, why = problems[0]
-                more = f" (and {len(problems) - 1} more damaged)" if len(problems) > 1 else ""
-                raise DataError(f"{path}: {where}: {why}{more}; {_recover_hint(path)}")
+        f = h5py.File(path, "r")
+    except Exception as exc:  # noqa: BLE001 - an HDF5 signature, but a damaged superblock or root
+        raise DataError(f"{path}: does not open as HDF5 ({type(exc).__name__}: its superblock or root is damaged); "
+                        f"never used; rerun `relusim anneal` with its config and --overwrite to recompute it") from None
+    try:
+        with reading(path):
+            if "config" not in f.attrs or "samples" not in f:
+                raise InputError("RESULTS", str(path), "is not a relusim result file")
+            if verify:
+                problems = audit(f).problems(robustness)
+                if problems:
+                    raise DataError(_problem_line(path, problems))
     except BaseException:
         f.close()
         raise
@@ -555,52 +1036,44 @@ def open_results(path: str | os.PathLike, verify: bool = True) -> h5py.File:
 
 
 def verify_open(f: h5py.File) -> list[tuple[str, str]]:
-    """[(what, problem)] for an open result file: the config text, every sample, /robustness."""
-    problems = []
-    try:
-        text, digest = f.attrs.get("config"), f.attrs.get("config_text_sha256")
-        if digest is not None and hashlib.sha256(str(text).encode()).hexdigest() != digest:
-            problems.append(("config", "checksum mismatch in the stored config"))
-        for i, why in sorted(bad_samples(f).items(), key=lambda kv: (isinstance(kv[0], str), kv[0])):
-            problems.append((f"sample {i}", why))
-        if "robustness" in f and isinstance(f["robustness"], h5py.Group):
-            why = check_group(f["robustness"])
-            if why:
-                problems.append(("/robustness", why + "; rerun `relusim robustness` to recompute it"))
-    except Exception as exc:  # noqa: BLE001 - damaged metadata
-        problems.append(("file", f"unreadable structure ({type(exc).__name__})"))
-    return problems
+    """[(what, problem)] for an open result file: the schema, the config, the manifest and the root
+    attributes it seals, every sample, /robustness."""
+    return audit(f).problems()
+
+
+_SCHEMA_NOTE = {1: " (schema 1: written before checksums, nothing to check against)",
+                2: " (schema 2: written before manifests; checksums checked, a deleted sample cannot be named)",
+                3: ", sealed by the manifest"}
 
 
 def verify(path: str | os.PathLike) -> list[str]:
-    """``relusim info --verify``: check every checksum of a file and of its pending shards.
+    """``relusim info --verify``: check every seal of a file and of its pending shards.
 
-    Returns the lines of the report; raises DataError (after nothing is changed) if anything fails.
+    Returns the lines of the report; raises DataError (after nothing is changed) if anything fails,
+    with the report as its ``report`` attribute.
     """
-    with open_results(path, verify=False) as f:
-        problems = verify_open(f)
-        n = len(f["samples"])
-        unsealed = sum(DIGEST_ATTR not in f["samples"][k].attrs for k in f["samples"]
-                       if not any(w == f"sample {int(k) if k.isdigit() else k}" for w, _ in problems))
-        file_sha = f.attrs.get("config_sha256")
+    with open_results(path, verify=False) as f, reading(path):
+        a = audit(f)
+        problems = a.problems()
+        n = len(a.good) + len(a.bad) + len(a.deleted)
+        file_sha, seed = f.attrs.get("config_sha256"), f.attrs.get("seed")
     rf = ResultsFile(path)
     shards = rf.shard_paths()
     for i, p in sorted(shards.items()):
         try:
-            why = rf.check_shard(i, p, file_sha)
+            why = rf.check_shard(i, p, file_sha, seed)
         except InputError as exc:
             why = exc.allowed
         if why:
             problems.append((f"shard {p.name}", why))
-    lines = [f"verified  {n - sum(w.startswith('sample') for w, _ in problems)}/{n} samples"
-             + (f" ({unsealed} written before checksums: nothing to check)" if unsealed else "")
+    lines = [f"verified  {len(a.good)}/{n} samples{_SCHEMA_NOTE.get(a.schema, '')}"
              + (f", {len(shards)} pending shards" if shards else "")]
     for where, why in problems:
         lines.append(f"damaged   {where}: {why}")
     if problems:
-        where, why = problems[0]
-        more = f" (and {len(problems) - 1} more damaged)" if len(problems) > 1 else ""
-        raise DataError(f"{path}: {where}: {why}{more}; {_recover_hint(path)}")
+        err = DataError(_problem_line(path, problems))
+        err.report = lines
+        raise err
     return lines
 
 
@@ -609,7 +1082,7 @@ def summary(path: str | os.PathLike) -> str:
     import yaml
 
     p = Path(path)
-    with open_results(p) as f:
+    with open_results(p) as f, reading(p):
         try:
             return _summary(p, f, yaml.safe_load(f.attrs["config"]))
         except (yaml.YAMLError, KeyError, TypeError, ValueError, OSError) as exc:

@@ -412,9 +412,10 @@ def read_run(path) -> dict:
     """The model of a result file and its complete samples: {activation, weights, K, seed, samples: [...]}."""
     import yaml
 
-    from .io import open_results
+    from .io import open_results, reading
 
-    with open_results(path) as f:
+    # the samples are checked; a stale or damaged /robustness is not used, and replaced (measure_file)
+    with open_results(path, robustness=False) as f, reading(path):
         cfg = yaml.safe_load(f.attrs["config"])
         samples = []
         for name in sorted(f["samples"]):
@@ -435,17 +436,23 @@ def run_activation(path) -> str:
     """The activation of a result file's config (for colours and labels)."""
     import yaml
 
-    from .io import open_results
+    from .io import open_results, reading
 
-    with open_results(path, verify=False) as f:
+    with open_results(path, verify=False) as f, reading(path):
         return yaml.safe_load(f.attrs["config"])["model"]["activation"]
 
 
 def stored_settings(path) -> str | None:
+    """The settings of the stored ``/robustness``, or None when there is none or it fails its seal
+    (damaged, or measured samples the file no longer holds: it is measured again)."""
     import h5py
 
-    with h5py.File(path, "r") as f:
-        return f[GROUP].attrs.get("settings") if GROUP in f else None
+    from .io import audit, reading
+
+    with reading(path), h5py.File(path, "r") as f:
+        if GROUP not in f or audit(f, deep=False).robustness is not None:
+            return None
+        return f[GROUP].attrs.get("settings")
 
 
 def measure_file(path, fractions, trials: int, noise_levels=(), progress=None,
@@ -488,7 +495,7 @@ def _write_group(path, st: Settings, rows: list[SampleRobustness], replicated: b
     import h5py
 
     from . import __version__
-    from .io import _fsync_replace, check_space, seal, temp_path
+    from .io import _fsync_replace, check_space, seal_derived, temp_path
 
     path = Path(path)
     check_space(path, path.stat().st_size + (1 << 20))
@@ -519,7 +526,7 @@ def _write_group(path, st: Settings, rows: list[SampleRobustness], replicated: b
                 gw.create_dataset("error", data=wn[:, 0])
                 if replicated:
                     gw.create_dataset("error_replicas", data=wn[:, 1:])
-            seal(g)
+            seal_derived(f, g)  # bound to the digests of the samples measured; outside the manifest
         _fsync_replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -555,8 +562,10 @@ def read_curves(path, over: str = "solved") -> dict:
 
     if over not in SUBSETS:
         raise InputError("over", over, f"allowed: {', '.join(SUBSETS)}")
+    from .io import reading
+
     out: dict = {}
-    with h5py.File(path, "r") as f:
+    with reading(path), h5py.File(path, "r") as f:
         if GROUP not in f:
             return out
         g = f[GROUP]
@@ -583,7 +592,9 @@ def solved_counts(path) -> tuple[int, int]:
     """(solved, unsolved) among the samples that ``/robustness`` measured."""
     import h5py
 
-    with h5py.File(path, "r") as f:
+    from .io import reading
+
+    with reading(path), h5py.File(path, "r") as f:
         if GROUP not in f or "solved" not in f[GROUP]:
             return 0, 0
         s = f[GROUP]["solved"][()]
