@@ -27,6 +27,7 @@ import numpy as np
 from numba import njit
 
 from . import bits, metropolis, rrr
+from .calls import apart
 from .fields import RELU, SIGN_ODD
 from .fields import TABLE as TABLE_ACT
 from .metropolis import TRACED
@@ -164,23 +165,23 @@ def driver(act: int, lev: int, use_rrr: bool):
                         in_rrr, in_bits = False, True
                         if act == RELU:
                             if lev == 1:
-                                acc = metropolis.sweep_bits_relu1(pb, st, pt, bt)
+                                acc = apart(metropolis.sweep_bits_relu1, (pb, st, pt, bt))
                             else:
-                                acc = metropolis.sweep_bits_relu2(pb, st, pt, bt)
+                                acc = apart(metropolis.sweep_bits_relu2, (pb, st, pt, bt))
                         elif act == SIGN_ODD:
-                            acc = metropolis.sweep_bits_sign_odd(pb, st, pt, bt)
+                            acc = apart(metropolis.sweep_bits_sign_odd, (pb, st, pt, bt))
                         else:
-                            acc = metropolis.sweep_bits_sign(pb, st, pt, bt)
+                            acc = apart(metropolis.sweep_bits_sign, (pb, st, pt, bt))
                 if acc < 0:
                     in_rrr, in_bits = False, False
                     if act == RELU:
-                        acc = metropolis.sweep_relu(pb, st, pt, bt)
+                        acc = apart(metropolis.sweep_relu, (pb, st, pt, bt))
                     elif act == SIGN_ODD:
-                        acc = metropolis.sweep_sign_odd(pb, st, pt, bt)
+                        acc = apart(metropolis.sweep_sign_odd, (pb, st, pt, bt))
                     elif act == TABLE_ACT:
-                        acc = metropolis.sweep_table(pb, st, pt, bt)
+                        acc = apart(metropolis.sweep_table, (pb, st, pt, bt))
                     else:
-                        acc = metropolis.sweep_sign(pb, st, pt, bt)
+                        acc = apart(metropolis.sweep_sign, (pb, st, pt, bt))
                 rate = acc / nv
                 out.rrr_used[s] = False
             hyb[0] = rate

@@ -34,6 +34,7 @@ from . import detmath, gfun
 from . import rng as _rng
 from .fields import RELU, SIGN
 from .lanes import as_field, count, counter, sgn
+from .calls import apart
 from .spherical import PERCEPTRON, _against, build, costly, normalise, normalise_rows, scale, zero_output
 
 NONE, EXPLICIT = 0, 1
@@ -323,21 +324,21 @@ def driver(act: int, pc: bool):
             gamma, beta = gammas[s], betas[s]
             if pc:  # closure constants: only this config's sweep is typed and compiled
                 if act == RELU:
-                    acc = sweep_relu_cost(problem, state, mode, etab, gamma, theta[0], beta)
+                    acc = apart(sweep_relu_cost, (problem, state, mode, etab, gamma, theta[0], beta))
                 else:
-                    acc = sweep_sign_cost(problem, state, mode, etab, gamma, theta[0], beta)
+                    acc = apart(sweep_sign_cost, (problem, state, mode, etab, gamma, theta[0], beta))
             elif act == RELU:
-                acc = sweep_relu(problem, state, mode, etab, gamma, theta[0], beta)
+                acc = apart(sweep_relu, (problem, state, mode, etab, gamma, theta[0], beta))
             elif act == SIGN:
-                acc = sweep_sign(problem, state, mode, etab, gamma, theta[0], beta)
+                acc = apart(sweep_sign, (problem, state, mode, etab, gamma, theta[0], beta))
             elif act == gfun.LINEAR:
-                acc = sweep_linear(problem, state, mode, etab, gamma, theta[0], beta)
+                acc = apart(sweep_linear, (problem, state, mode, etab, gamma, theta[0], beta))
             elif act == gfun.QUADRATIC:
-                acc = sweep_quadratic(problem, state, mode, etab, gamma, theta[0], beta)
+                acc = apart(sweep_quadratic, (problem, state, mode, etab, gamma, theta[0], beta))
             elif act == gfun.RELU_SHIFT:
-                acc = sweep_relu_shift(problem, state, mode, etab, gamma, theta[0], beta)
+                acc = apart(sweep_relu_shift, (problem, state, mode, etab, gamma, theta[0], beta))
             else:
-                acc = sweep_generic(problem, state, mode, etab, gamma, theta[0], beta)
+                acc = apart(sweep_generic, (problem, state, mode, etab, gamma, theta[0], beta))
             if (sweep0 + s + 1) % REBUILD_EVERY == 0:
                 rebuild(problem, state, mode)
             if adapt[s]:
