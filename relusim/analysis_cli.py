@@ -103,7 +103,7 @@ def robustness(results, flips, trials, weight_noise, plot_path, over, quiet) -> 
     plot_path = plot_path or str(Path(results).with_name(Path(results).stem + "_robustness.png"))
     paths.check_plot("--plot", plot_path)  # every path checked before any work
     paths.check_writable("RESULTS", results)
-    with io.open_results(results, verify=False) as f:  # a result file at all, before it is locked
+    with io.open_results(results, verify=False) as f, io.reading(results):  # a result file, before it is locked
         stored = f.attrs.get("config")
     _check_memory(stored, len(fr), len(wn), trials)
     rf = io.ResultsFile(results)

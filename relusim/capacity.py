@@ -546,7 +546,7 @@ def _dask(plan: Plan, todo, workers: int | None, scheduler: str | None, slurm) -
         else:
             target = stack.enter_context(LocalCluster(
                 n_workers=min(workers or default_workers(), len(todo)), threads_per_worker=1, processes=True,
-                dashboard_address=None, silence_logs=logging.CRITICAL))
+                dashboard_address=":0", silence_logs=logging.CRITICAL))
         client = stack.enter_context(Client(target))
         futures = [client.submit(solve_instance, plan, *t, pure=False) for t in todo]
         which = {f.key: t for f, t in zip(futures, todo)}

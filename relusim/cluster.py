@@ -211,7 +211,7 @@ class DaskBackend:
 
             n = min(self.workers or default_workers(), n_tasks)
             quiet = os.environ.get("RELUSIM_DEBUG") != "1"  # a failed task is our one line, not Dask's log
-            return LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+            return LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
                                 silence_logs=logging.CRITICAL if quiet else logging.WARNING)
         cluster = slurm_cluster(self.slurm, log_directory=log_directory)
         cluster.scale(n=min(self.workers or self.slurm.cores, n_tasks))

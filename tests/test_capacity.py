@@ -191,7 +191,7 @@ def test_dask_backend_gives_the_bits_of_a_local_run(tmp_path):
 
     local, viadask = str(tmp_path / "local.h5"), str(tmp_path / "dask.h5")
     cap.run(_plan(tmp_path, "exact", 3), local, workers=1, quiet=True, bootstrap=2)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None,
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0",
                                   silence_logs=logging.CRITICAL) as cluster:
         s = cap.run(_plan(tmp_path, "exact", 3), viadask, backend="dask", scheduler=cluster.scheduler_address,
                     quiet=True, bootstrap=2)

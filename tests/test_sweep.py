@@ -310,7 +310,7 @@ def test_dask_on_a_running_scheduler_given_by_its_address(local_sweep, tmp_path)
     from dask.distributed import LocalCluster
 
     cfg, ref = local_sweep
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
         ok("sweep", "--config", cfg, "--grid", "model.alpha=0.25", "--grid", "model.K=2", "--backend", "dask",
            "--scheduler", cluster.scheduler_address, "--out-dir", tmp_path)
     assert_same_bits(ref / NAMES[0], tmp_path / NAMES[0])
