@@ -11,12 +11,15 @@ a sweep is one proposal per variable. With gamma dimensionless (docs/model.md §
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from numba import njit
 
 from . import bits as _bits
 from . import detmath
 from . import rng as _rng
+from .calls import apart
 from .fields import RELU, SIGN, SIGN_ODD, TABLE, flip_delta, flip_fields, is_fc, row
 from .records import Bitsets, Point
 
@@ -155,36 +158,41 @@ def sweep_loop(pb, st, pt, act, use_bits, bt):
     return acc
 
 
-@njit(cache=True)
 def sweeps(pb, st, betas, stop_when_solved, energies, accepted):
     """Single machine (st.w (1, N)): len(betas) sweeps at betas[s], full pass.
 
     After sweep s, energies[s] = E and accepted[s] = accepted flips. Returns the sweeps done: fewer
     than len(betas) only when ``stop_when_solved`` and E reached 0.
     """
-    P = pb.XT.shape[1]
-    pt = Point(NONE, 0.0, np.empty(2 * P + 1), np.zeros((1, 2)))
-    bt = Bitsets(np.zeros((0, 0), np.uint64), np.zeros((2, 0), np.uint64), np.zeros((0, 0, 4, 0), np.uint64),
-                 np.zeros((0, 4, 0), np.uint64))
-    last_beta = -1.0
-    for s in range(betas.shape[0]):
-        if betas[s] != last_beta:
-            fill_etab(pt.etab, betas[s], P)
-            last_beta = betas[s]
-        accepted[s] = full_sweep(pb, st, pt, bt)
-        energies[s] = st.E[0]
-        if stop_when_solved and st.E[0] == 0:
-            return s + 1
-    return betas.shape[0]
+    return _sweeps_for(int(pb.act))(pb, st, betas, stop_when_solved, energies, accepted)
 
 
-@njit(inline="always")
-def full_sweep(pb, st, pt, bt):
-    """The compiled full-pass sweep of the problem's activation (read at run time)."""
-    if pb.act == RELU:
-        return sweep_relu(pb, st, pt, bt)
-    if pb.act == SIGN_ODD:
-        return sweep_sign_odd(pb, st, pt, bt)
-    if pb.act == TABLE:
-        return sweep_table(pb, st, pt, bt)
-    return sweep_sign(pb, st, pt, bt)
+@functools.cache
+def _sweeps_for(act: int):
+    """``sweeps`` compiled for one activation code (a closure constant: only its sweep is compiled)."""
+
+    @njit(cache=True)
+    def sweeps_(pb, st, betas, stop_when_solved, energies, accepted):
+        P = pb.XT.shape[1]
+        pt = Point(NONE, 0.0, np.empty(2 * P + 1), np.zeros((1, 2)))
+        bt = Bitsets(np.zeros((0, 0), np.uint64), np.zeros((2, 0), np.uint64), np.zeros((0, 0, 4, 0), np.uint64),
+                     np.zeros((0, 4, 0), np.uint64))
+        last_beta = -1.0
+        for s in range(betas.shape[0]):
+            if betas[s] != last_beta:
+                fill_etab(pt.etab, betas[s], P)
+                last_beta = betas[s]
+            if act == RELU:
+                accepted[s] = apart(sweep_relu, (pb, st, pt, bt))
+            elif act == SIGN_ODD:
+                accepted[s] = apart(sweep_sign_odd, (pb, st, pt, bt))
+            elif act == TABLE:
+                accepted[s] = apart(sweep_table, (pb, st, pt, bt))
+            else:
+                accepted[s] = apart(sweep_sign, (pb, st, pt, bt))
+            energies[s] = st.E[0]
+            if stop_when_solved and st.E[0] == 0:
+                return s + 1
+        return betas.shape[0]
+
+    return sweeps_
