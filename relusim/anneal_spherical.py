@@ -112,8 +112,9 @@ def anneal(cfg: Config, problem, st: spherical.State, index: int = 0, progress: 
         rec["theta_max"].append(thetas[s + done - 1])
         if mode == spherical_mc.EXPLICIT:
             rec["reference_overlap"].append(_overlaps(st.w, st.ref))
-        if "cost" in rec:
-            rec["cost"].append(st.L.copy())
+        if "cost" in rec:  # L sums over the wrong patterns: none on a solution, so exactly 0 there (the
+            # cached L carries the rounding of its updates, up to 1e-15 in float64 and 1e-6 in float32)
+            rec["cost"].append(np.where(st.E == 0, 0.0, st.L))
         s += done
         if not np.isnan(q1):
             half = qbar[s - done + done // 2:s]
