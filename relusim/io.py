@@ -716,10 +716,10 @@ class ResultsFile:
             with h5py.File(self.path, "r") as f:
                 return f.attrs.get(key, default)
 
-    def clean_debris(self, shards_too: bool) -> list[Path]:
+    def clean_debris(self, shards_too: bool, quiet: bool = False) -> list[Path]:
         """Remove the temporary files of dead writers of this file (and, with ``shards_too``, of its
         shards): a writer on this host is gone when its PID is; one elsewhere when we hold the lock it
-        held. Reports each file removed."""
+        held. Reports each file removed (not with ``quiet``: the workers this process just killed)."""
         removed = []
         places = [(self.path.parent, f".{self.path.name}", lock.held(self.path, lock.FILE))]
         if shards_too and self.parts.is_dir():
@@ -748,7 +748,8 @@ class ResultsFile:
                 except OSError:
                     continue
                 removed.append(tmp)
-                note(f"removed {tmp} ({_mb(size)}), left by {who}, which is no longer running")
+                if not quiet:
+                    note(f"removed {tmp} ({_mb(size)}), left by {who}, which is no longer running")
         return removed
 
     def _audit(self, deep: bool = True, cfg: Config | None = None) -> Audit:
