@@ -184,7 +184,12 @@ def in_process(fn, sample: str, kept_in: str, *args):
 
 
 def run_one(cfg: Config, index: int, updates=None) -> tuple[int, bool, int]:
-    """Run sample ``index`` and write its shard; returns (index, solved, total final energy)."""
+    """Run sample ``index`` and write its shard; returns (index, solved, total final energy).
+
+    ``updates``: where progress goes (``.put``); None in a worker of a ``processes.Pool``: its queue.
+    """
+    if updates is None:
+        updates = processes.worker_updates()
     from .anneal import run_sample
 
     processes.check_writes_trusted(worker=processes.in_worker())  # nothing more after a write failed on a full disk
@@ -296,11 +301,6 @@ class _Direct:
         self.put = fn
 
 
-def _run_one_in_worker(cfg: Config, index: int) -> tuple[int, bool, int]:
-    """``run_one`` in a worker of a ``processes.Pool``, sending progress on the pool's queue (if any)."""
-    return run_one(cfg, index, processes.worker_updates())
-
-
 def _run_pool(cfg, todo, workers, finished, live) -> None:
     """The samples ``todo`` on ``workers`` processes that die with this one (``relusim.processes``).
 
@@ -312,7 +312,7 @@ def _run_pool(cfg, todo, workers, finished, live) -> None:
     index = {}
     try:
         with processes.Pool(workers, updates=live is not None) as pool:
-            index = {pool.submit(_run_one_in_worker, cfg, i): i for i in todo}
+            index = {pool.submit(run_one, cfg, i): i for i in todo}
             pending = set(index)
             while pending:
                 done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
