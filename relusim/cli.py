@@ -135,6 +135,15 @@ def main(argv: list[str] | None = None) -> None:
     try:
         with processes.stop_on_signals():  # SIGTERM, SIGHUP, SIGINT: workers killed, one line, 128 + signal
             _main(argv)
+    except SystemExit as exc:
+        lock.release_all()
+        if processes.write_failed():
+            # HDF5 after a write that failed on a full disk can crash while it closes what is left at
+            # exit (a segfault after our one line, status 139): leave without that teardown
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(exc.code if isinstance(exc.code, int) else 1)
+        raise
     finally:
         lock.release_all()  # the kernel would drop the locks anyway; this removes their files
 
