@@ -248,7 +248,8 @@ def disk_full_is_one_line(output, kept: str):
 def _run_prepared(cfg: Config, rf: io.ResultsFile, workers: int, quiet: bool, t0: float,
                   progress: bool | None = None) -> RunSummary:
     sha = cfg.physics_sha256()
-    todo = [i for i in range(cfg.samples) if i not in rf.done_indices()]
+    done = rf.done_indices()  # once: it audits the whole file
+    todo = [i for i in range(cfg.samples) if i not in done]
     if progress is None:
         show = not quiet and sys.stderr.isatty() and os.environ.get("CI", "").lower() not in ("true", "1")
     else:
