@@ -166,6 +166,23 @@ _in_worker = False
 # ---------------------------------------------------------------------------- the pool --
 
 
+def _start_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker (if it is not running) without its "There appear to be
+    N leaked semaphore objects" warning: after a SIGKILL of this process it cleans them up, as it
+    should, and has nothing to tell the person who killed the run. Its command line takes
+    ``sys.warnoptions`` at start; the option is removed right after, so workers do not inherit it."""
+    from multiprocessing import resource_tracker
+
+    option = "ignore:resource_tracker:UserWarning"
+    sys.warnoptions.append(option)
+    try:
+        resource_tracker.ensure_running()
+    except Exception:  # noqa: BLE001 - the pool starts it itself then, with the warning
+        pass
+    finally:
+        sys.warnoptions.remove(option)
+
+
 class Pool(ProcessPoolExecutor):
     """A ``spawn`` process pool whose workers die with this process (see the module docstring).
 
@@ -179,6 +196,7 @@ class Pool(ProcessPoolExecutor):
     """
 
     def __init__(self, workers: int, *, updates: bool = False):
+        _start_resource_tracker()
         ctx = mp.get_context("spawn")  # no forked numba/LLVM state; workers load the on-disk JIT cache
         self.updates = ctx.Queue() if updates else None
         self.killed: list[int] = []
