@@ -37,7 +37,7 @@ import yaml
 
 from . import io, model
 from .config import Config
-from .errors import InputError, RunError
+from .errors import InputError, Interrupted, RunError
 
 TAG = 18
 METHODS = ("exact", "anneal")
@@ -389,7 +389,23 @@ class Store:
     def write(self, plan: Plan, command: str, analysis: dict | None = None, finished: bool = False) -> None:
         """Rewrite the whole file from the records (temporary file, fsync, rename), then drop the journal."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        tmp = io.temp_path(self.path)  # .<name>~<host>~<pid>.tmp (CONTRACT.md): a rerun removes a killed run's
+        try:
+            self._write_tmp(tmp, plan, command, analysis, finished)
+            io._fsync_replace(tmp, self.path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+        self.journal.unlink(missing_ok=True)
+        try:
+            self.journal.parent.rmdir()
+        except OSError:
+            pass
+
+    def _write_tmp(self, tmp: Path, plan: Plan, command: str, analysis: dict | None, finished: bool) -> None:
         with h5py.File(tmp, "w") as f:
             attrs = io.provenance(plan.base, command)
             attrs.pop("samples")
@@ -408,15 +424,6 @@ class Store:
             _write_records(f.create_group("instances"), self.records.values())
             if analysis is not None:
                 _write_analysis(f.create_group("analysis"), analysis)
-        io._fsync_replace(tmp, self.path)
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
-        self.journal.unlink(missing_ok=True)
-        try:
-            self.journal.parent.rmdir()
-        except OSError:
-            pass
 
     def close(self) -> None:
         if self._fh is not None:
@@ -497,11 +504,13 @@ def _local(plan: Plan, todo, workers: int, quiet: bool = True) -> Iterator[Recor
         for t in todo:
             yield in_process(solve_instance, _which(t), "the capacity journal", plan, *t)
         return
-    import multiprocessing as mp
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures import FIRST_COMPLETED, wait
 
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=mp.get_context("spawn"))
-    try:
+    from . import processes
+
+    # workers that die with this process: on an interruption they are killed, on a failure the
+    # running instances finish (their answers are dropped: this process journals what it is given)
+    with processes.Pool(min(workers, len(todo))) as pool:
         it = iter(todo)
         pending = {}
         window = 8 * workers
@@ -521,8 +530,6 @@ def _local(plan: Plan, todo, workers: int, quiet: bool = True) -> Iterator[Recor
                 nxt = next(it, None)
                 if nxt is not None:
                     pending[pool.submit(solve_instance, plan, *nxt)] = nxt
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _dask(plan: Plan, todo, workers: int | None, scheduler: str | None, slurm) -> Iterator[Record]:
@@ -576,17 +583,43 @@ class CapacitySummary:
 def run(plan: Plan, out: str, *, workers: int = 1, backend: str = "local", scheduler: str | None = None,
         slurm=None, overwrite: bool = False, command: str = "", quiet: bool = False,
         bootstrap: int = 200) -> CapacitySummary:
-    """Answer every instance of ``plan`` not yet in ``out`` (resuming), then analyse and write."""
+    """Answer every instance of ``plan`` not yet in ``out`` (resuming), then analyse and write.
+
+    Holds ``out``'s owner lock (``relusim.lock``, as ``anneal`` does) from before it is opened until
+    it is written: a second run on the same ``out`` is refused with one line (InputError).
+    """
+    if backend not in BACKENDS:
+        raise InputError("--backend", backend, f"allowed: {', '.join(BACKENDS)}")
+    from . import paths, processes
+    from .runner import disk_full_is_one_line
+
+    paths.check_writable("--out", out)
+    processes.check_writes_trusted()
+    t0 = time.perf_counter()
+    command = command or " ".join(sys.argv)
+    rf = io.ResultsFile(out)
+    kept, store = "nothing was run", None
+    try:
+        with disk_full_is_one_line(out, kept):
+            rf.claim(command, key="--out")  # anneal's owner lock: a second run on this --out is refused
+            rf.clean_debris(shards_too=False)  # temporary files of killed capacity runs on this --out
+            store = Store(out)
+            store.open(plan, overwrite)
+        kept = f"the finished instances are kept in {out} and {store.journal}"
+        with disk_full_is_one_line(out, kept):
+            return _run_open(plan, store, out, workers, backend, scheduler, slurm, command, quiet, bootstrap, t0)
+    except Interrupted as exc:
+        processes.note_kept(exc, kept + (": rerun the same command to run the rest" if store is not None else ""))
+        raise
+    finally:
+        rf.release()
+
+
+def _run_open(plan, store, out, workers, backend, scheduler, slurm, command, quiet, bootstrap, t0):
     from tqdm import tqdm
 
     from .sweep import show_progress
 
-    if backend not in BACKENDS:
-        raise InputError("--backend", backend, f"allowed: {', '.join(BACKENDS)}")
-    t0 = time.perf_counter()
-    command = command or " ".join(sys.argv)
-    store = Store(out)
-    store.open(plan, overwrite)
     todo = [t for t in plan.instances() if t not in store.records]
     total = len(plan.instances())
     bar = tqdm(total=total, initial=total - len(todo), desc=f"capacity ({plan.method})", unit="instance",
@@ -607,6 +640,8 @@ def run(plan: Plan, out: str, *, workers: int = 1, backend: str = "local", sched
                 last = time.monotonic()
     finally:
         bar.close()
+        if hasattr(source, "close"):
+            source.close()  # the pool's workers end before the file is written
         store.write(plan, command)
     from .capacity_analysis import analyse
 

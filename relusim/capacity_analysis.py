@@ -8,6 +8,7 @@ threshold is a lower bound on the capacity.
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 
@@ -183,6 +184,9 @@ def plot(analysis: dict, path: str) -> None:
             bx.set_xlabel("(alpha - alpha_c) N^(1/nu)")
             bx.set_ylabel(ylabel)
             bx.legend(fontsize=7)
+        else:
+            bx.text(0.5, 0.5, "no finite-size fit:\ntoo few sizes N or alphas", ha="center", va="center",
+                    transform=bx.transAxes, color="0.4")
         bx.set_title(f"K = {K}: scaling collapse")
         ax.set_xlabel("alpha = P/N")
         ax.set_ylabel(ylabel)
@@ -207,11 +211,26 @@ def plot(analysis: dict, path: str) -> None:
                               if a["theory"] and not a["theory"].get("per_K")}):
         ax.axhline(val, ls="--", lw=1, color="k" if "infinity" in label else "0.4", label=f"{label}: {val:.4f}")
     ax.set_xscale("log", base=2)
+    # limits from the grid's Ks, not from the data: a grid too small for a fit or a 50% point (one
+    # alpha, one N) plots no point here, and log limits derived from no data fail
+    ax.set_xlim(min(Ks) / 1.5, max(Ks) * 1.5)
+    ax.set_xticks(Ks, [str(K) for K in Ks])
     ax.set_xlabel("K")
     ax.set_ylabel("alpha")
     ax.set_title(analysis["answer"], fontsize=8)
     ax.legend(fontsize=7)
     bx.axis("off")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    from pathlib import Path
+
+    from .io import temp_path
+
+    tmp = temp_path(path)  # written whole or not at all
+    try:
+        fig.savefig(tmp, dpi=110, format=Path(path).suffix.lstrip(".").lower())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    finally:
+        plt.close(fig)

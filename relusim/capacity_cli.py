@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
@@ -33,8 +34,8 @@ from .errors import InputError
 @click.option("--queue", default=None, help="slurm: partition.")
 @click.option("--walltime", default=None, help="slurm: time limit per job (e.g. 02:00:00).")
 @click.option("--out", default=None, help="HDF5 output (default: the config's output with _capacity).")
-@click.option("--json", "json_path", default=None, type=click.Path(dir_okay=False), help="Write the analysis as JSON.")
-@click.option("--plot", "plot_path", default=None, type=click.Path(dir_okay=False), help="Write the figure (png, pdf).")
+@click.option("--json", "json_path", default=None, type=str, help="Write the analysis as JSON.")
+@click.option("--plot", "plot_path", default=None, type=str, help="Write the figure (png, pdf, svg).")
 @click.option("--bootstrap", type=int, default=200, show_default=True, help="Bootstrap refits for the errors.")
 @click.option("--overwrite", is_flag=True, help="Start afresh instead of resuming.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
@@ -48,7 +49,7 @@ def capacity(config_path, alpha, N, samples, K, method, max_nodes, workers, back
     from pathlib import Path
 
     from . import capacity as cap
-    from . import config
+    from . import config, paths
     from .capacity_analysis import plot, table, to_json
 
     base = config.load(config_path)
@@ -73,6 +74,15 @@ def capacity(config_path, alpha, N, samples, K, method, max_nodes, workers, back
         raise InputError("--out", out, "must end in .h5 or .hdf5")
     if plot_path and Path(plot_path).suffix.lower() not in (".png", ".pdf", ".svg"):
         raise InputError("--plot", plot_path, "must end in .png, .pdf or .svg")
+    # every output path is checked before any work (CONTRACT.md "Output paths: one rule for every command")
+    paths.check_writable("--out", out)
+    if json_path:
+        paths.check_writable("--json", json_path)
+    if plot_path:
+        paths.check_plot("--plot", plot_path)
+    for key, path in (("--json", json_path), ("--plot", plot_path)):
+        if path and os.path.abspath(path) == os.path.abspath(out):
+            raise InputError(key, path, "is the --out file; give another path")
     slurm = None
     if backend == "slurm":
         from .cluster import SlurmOptions, parse_walltime
@@ -88,8 +98,10 @@ def capacity(config_path, alpha, N, samples, K, method, max_nodes, workers, back
     click.echo(table(s.analysis))
     click.echo(f"{s.path}: {s.instances} instances ({s.ran} run now) in {s.wall_s:.1f} s")
     if json_path:
-        Path(json_path).write_text(json.dumps(to_json(s.analysis), indent=1) + "\n")
+        paths.make_parent(json_path)
+        _write_atomically(json_path, json.dumps(to_json(s.analysis), indent=1) + "\n")
     if plot_path:
+        paths.make_parent(plot_path)
         plot(s.analysis, plot_path)
 
 
@@ -106,6 +118,19 @@ def _check_workers(workers: int, instances: int) -> None:
     fits = max(1, int(avail // PROCESS_BYTES))
     raise InputError("--workers", workers, f"{at_once} processes at once need about {_size(at_once * PROCESS_BYTES)} "
                      f"of memory; this machine has {_size(avail)} available: use --workers {fits}")
+
+
+def _write_atomically(path: str, text: str) -> None:
+    """``text`` into ``path`` through a temporary file beside it (never a half-written file)."""
+    from .io import temp_path
+
+    tmp = temp_path(path)
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 COMMANDS = [capacity]

@@ -11,7 +11,7 @@ import traceback
 
 import click
 
-from .errors import DataError, InputError, RunError
+from .errors import DataError, InputError, Interrupted, RunError
 
 
 class _Commands(click.Group):
@@ -129,10 +129,21 @@ _register_commands()
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: turns every input error into one line on stderr and exit status 2."""
-    from . import lock
+    from . import lock, processes
 
+    processes.quiet_disk_full_noise()
     try:
-        _main(argv)
+        with processes.stop_on_signals():  # SIGTERM, SIGHUP, SIGINT: workers killed, one line, 128 + signal
+            _main(argv)
+    except SystemExit as exc:
+        lock.release_all()
+        if processes.write_failed():
+            # HDF5 after a write that failed on a full disk can crash while it closes what is left at
+            # exit (a segfault after our one line, status 139): leave without that teardown
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(exc.code if isinstance(exc.code, int) else 1)
+        raise
     finally:
         lock.release_all()  # the kernel would drop the locks anyway; this removes their files
 
@@ -147,6 +158,11 @@ def _main(argv: list[str] | None) -> None:
         msg = " ".join(exc.format_message().split())
         click.echo(f"relusim: error: {msg}", err=True)
         sys.exit(exc.exit_code)
+    except Interrupted as exc:
+        if os.environ.get("RELUSIM_DEBUG") == "1":
+            traceback.print_exception(exc)
+        click.echo(f"relusim: {exc}", err=True)
+        sys.exit(128 + exc.signum)
     except click.exceptions.Abort:
         click.echo("relusim: aborted", err=True)
         sys.exit(130)
@@ -167,7 +183,23 @@ def _main(argv: list[str] | None) -> None:
             raise
         if os.environ.get("RELUSIM_DEBUG") == "1":
             traceback.print_exception(exc)
-        where = getattr(exc, "filename", None) or os.getcwd()
+        where = _disk_full_where(exc)
         click.echo(f"relusim: run failed: {io.disk_full_error(where, 'what was finished is kept')}", err=True)
         sys.exit(1)
     sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _disk_full_where(exc: BaseException) -> str:
+    """The file a full disk hit: the OSError's filename, or the one HDF5 names in its message
+    (``filename = '...'``); the working directory only when neither says."""
+    import re
+
+    for e in (exc, exc.__cause__, exc.__context__):
+        if e is None:
+            continue
+        if getattr(e, "filename", None):
+            return str(e.filename)
+        m = re.search(r"filename = '([^']+)'", str(e))
+        if m:
+            return m.group(1)
+    return os.getcwd()

@@ -26,14 +26,13 @@ import datetime as _dt
 import json
 import logging
 import math
-import multiprocessing as mp
 import os
 import re
 import shlex
 import shutil
 import subprocess
 import sys
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, NamedTuple, Sequence
@@ -41,7 +40,7 @@ from typing import Iterator, NamedTuple, Sequence
 import h5py
 import yaml
 
-from . import io, lock
+from . import io, lock, processes
 from .runner import default_workers, in_process, sample_failed
 from .config import Config, from_dict
 from .errors import InputError, RunError
@@ -86,22 +85,35 @@ class LocalBackend:
             for t in tasks:
                 yield in_process(_run_and_store, _which(t), "the points' result folders", t.cfg, t.index)
             return
-        ctx = mp.get_context("spawn")  # no forked numba/LLVM state; workers load the on-disk JIT cache
-        pool = ProcessPoolExecutor(max_workers=min(self.workers, len(tasks)), mp_context=ctx)
+        outputs = sorted({t.cfg.output for t in tasks})
         try:
-            submitted = {pool.submit(_run_and_store, t.cfg, t.index): t for t in tasks}
-            pending = set(submitted)
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    try:
-                        finished = fut.result()
-                    except Exception as exc:  # noqa: BLE001 - the worker's error, reported as a run failure
-                        t = submitted[fut]
-                        raise sample_failed(_which(t), exc, "the points' result folders") from exc
-                    yield finished
-        finally:  # samples not yet started are dropped; running ones finish and write their shards
-            pool.shutdown(wait=True, cancel_futures=True)
+            # workers that die with this process; on a failure running samples finish and write their
+            # shards, samples not yet started are dropped; on an interruption the workers are killed
+            with processes.Pool(min(self.workers, len(tasks))) as pool:
+                submitted = {pool.submit(_run_and_store, t.cfg, t.index): t for t in tasks}
+                pending = set(submitted)
+                while pending:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        try:
+                            finished = fut.result()
+                        except Exception as exc:  # noqa: BLE001 - the worker's error, reported as a run failure
+                            t = submitted[fut]
+                            if io.is_disk_full(exc):  # the others would fail too, or write untrusted shards
+                                pool.kill()
+                                for out in outputs:
+                                    io.ResultsFile(out).clean_debris(shards_too=True, quiet=True)
+                                raise io.disk_full_error(t.cfg.output, "the finished samples are kept in the "
+                                                         "points' result folders") from exc
+                            raise sample_failed(_which(t), exc, "the points' result folders") from exc
+                        yield finished
+        except BaseException as exc:
+            if processes.killed_by_us(exc):  # killed workers: remove what they were writing
+                for out in outputs:
+                    io.ResultsFile(out).clean_debris(shards_too=True, quiet=True)
+            processes.note_kept(exc, "the finished samples are kept in the points' result folders: rerun "
+                                     "the same command to run the rest")
+            raise
 
 
 # -------------------------------------------------------------------------------- dask --

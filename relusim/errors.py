@@ -59,3 +59,29 @@ class RunError(RuntimeError):
 
 class DataError(RuntimeError):
     """A result file (or shard) holds data that fails its checksum or cannot be read: never used."""
+
+
+class Interrupted(BaseException):
+    """The run was stopped by a signal (SIGINT, SIGTERM, SIGHUP) that the command line turned into an
+    exception (``relusim.processes.stop_on_signals``): one line, exit status 128 + the signal.
+
+    A BaseException, as KeyboardInterrupt is, so that no ``except Exception`` swallows it; not a
+    KeyboardInterrupt, which click would turn into its own ``Aborted!``. ``kept`` says what the
+    run keeps (set by the layer that knows: ``relusim.runner``, ``relusim.capacity``, ...).
+    """
+
+    def __init__(self, signum: int, kept: str = ""):
+        self.signum, self.kept = int(signum), kept
+        super().__init__(signum)
+
+    @property
+    def signame(self) -> str:
+        import signal
+
+        try:
+            return signal.Signals(self.signum).name
+        except ValueError:
+            return f"signal {self.signum}"
+
+    def __str__(self) -> str:
+        return f"stopped by {self.signame}" + (f"; {self.kept}" if self.kept else "")

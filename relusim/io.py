@@ -617,7 +617,12 @@ def write_sample_group(parent: h5py.Group, res, physics_sha256: str) -> str:
 
 
 def write_shard(output: str | os.PathLike, res, physics_sha256: str) -> Path:
-    """Write one finished sample to ``<output>.parts/NNNNNN.h5`` atomically and return its path."""
+    """Write one finished sample to ``<output>.parts/NNNNNN.h5`` atomically and return its path.
+
+    The closed file is read back and compared with the sample in memory before it takes its name
+    (``_check_written``): on a full disk HDF5 can end a write without an error and leave zeroed
+    datasets whose checksums, computed by reading them back, hold.
+    """
     d = parts_dir(output)
     d.mkdir(parents=True, exist_ok=True)
     dst = d / (SAMPLE_FMT.format(res.index) + ".h5")
@@ -627,11 +632,44 @@ def write_shard(output: str | os.PathLike, res, physics_sha256: str) -> Path:
             f.attrs["config_sha256"] = physics_sha256
             f.attrs["seed"] = res.seed_entropy
             write_sample_group(f.require_group("samples"), res, physics_sha256)
+        _check_written(tmp, res)
         _fsync_replace(tmp, dst)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return dst
+
+
+def _check_written(path: Path, res) -> None:
+    """Raise OSError unless the sample group in ``path`` holds exactly ``res``'s arrays and its checksums hold."""
+    expected = {"patterns": res.patterns.astype(np.int8), "labels": res.labels.astype(np.int8),
+                "weights": np.asarray(res.weights), "energy": res.energy.astype(np.int64),
+                "stabilities": res.stabilities.astype(np.float64)}
+    if res.reference is not None:
+        expected["reference"] = np.asarray(res.reference)
+        expected["reference_stabilities"] = res.reference_stabilities.astype(np.float64)
+    expected.update({f"trace/{k}": np.asarray(v) for k, v in res.trace.items()})
+    try:
+        with h5py.File(path, "r") as f:
+            g = f["samples"][SAMPLE_FMT.format(res.index)]
+            problem = check_group(g)
+            for name, want in expected.items():
+                if problem:
+                    break
+                got = np.asarray(g[name][()])
+                if got.shape != want.shape or (np.ascontiguousarray(got).tobytes()  # bitwise: NaN == NaN
+                                               != np.ascontiguousarray(want.astype(got.dtype)).tobytes()):
+                    problem = f"{name} differs from the sample computed"
+    except Exception as exc:  # noqa: BLE001 - unreadable: the write failed
+        problem = f"unreadable ({type(exc).__name__})"
+    if problem:
+        try:
+            free = shutil.disk_usage(path.parent).free
+        except OSError:
+            free = 0
+        code = errno.ENOSPC if free < (1 << 20) else errno.EIO
+        raise OSError(code, f"{'No space left' if code == errno.ENOSPC else 'Write failed'}: {path} did not read "
+                      f"back as written ({problem})", str(path))
 
 
 def _writer_gone(tmp: Path, covered: bool) -> tuple[bool, str]:
@@ -716,10 +754,10 @@ class ResultsFile:
             with h5py.File(self.path, "r") as f:
                 return f.attrs.get(key, default)
 
-    def clean_debris(self, shards_too: bool) -> list[Path]:
+    def clean_debris(self, shards_too: bool, quiet: bool = False) -> list[Path]:
         """Remove the temporary files of dead writers of this file (and, with ``shards_too``, of its
         shards): a writer on this host is gone when its PID is; one elsewhere when we hold the lock it
-        held. Reports each file removed."""
+        held. Reports each file removed (not with ``quiet``: the workers this process just killed)."""
         removed = []
         places = [(self.path.parent, f".{self.path.name}", lock.held(self.path, lock.FILE))]
         if shards_too and self.parts.is_dir():
@@ -748,7 +786,8 @@ class ResultsFile:
                 except OSError:
                     continue
                 removed.append(tmp)
-                note(f"removed {tmp} ({_mb(size)}), left by {who}, which is no longer running")
+                if not quiet:
+                    note(f"removed {tmp} ({_mb(size)}), left by {who}, which is no longer running")
         return removed
 
     def _audit(self, deep: bool = True, cfg: Config | None = None) -> Audit:
@@ -943,7 +982,15 @@ class ResultsFile:
             if final_samples is not None:
                 f.attrs["finished"] = n_done >= final_samples
 
-        self._copy_on_write(append, extra=sum(p.stat().st_size for p in todo.values()))
+        def verify(path: Path) -> str | None:  # a full disk can leave zeroed copies without an error
+            with h5py.File(path, "r") as f:
+                for i in todo:
+                    problem = check_group(f["samples"][SAMPLE_FMT.format(i)])
+                    if problem:
+                        return f"sample {i}: {problem}"
+            return None
+
+        self._copy_on_write(append, extra=sum(p.stat().st_size for p in todo.values()), verify=verify)
         for p in shards.values():
             p.unlink(missing_ok=True)
         if final_samples is not None:
@@ -953,10 +1000,11 @@ class ResultsFile:
                 pass
         return len(todo)
 
-    def _copy_on_write(self, change, extra: int = 0) -> None:
+    def _copy_on_write(self, change, extra: int = 0, verify=None) -> None:
         """Copy the file, ``change(h5py file, manifest entries)`` the copy, seal the manifest again,
         fsync, replace: the file is whole at every instant. The manifest must hold on entry (the
-        writer checked the file with ``repair``; a file changed behind its lock is refused)."""
+        writer checked the file with ``repair``; a file changed behind its lock is refused).
+        ``verify(copy path)``: what is wrong with the closed copy (None: nothing); it is then not used."""
         check_space(self.path, self.path.stat().st_size + extra + (64 << 10))
         tmp = temp_path(self.path)
         try:
@@ -971,6 +1019,12 @@ class ResultsFile:
                 change(f, entries)
                 if entries is not None:
                     write_manifest(f, entries)
+            problem = verify(tmp) if verify is not None else None
+            if problem:
+                free = shutil.disk_usage(tmp.parent).free
+                code = errno.ENOSPC if free < (1 << 20) else errno.EIO
+                raise OSError(code, f"{'No space left' if code == errno.ENOSPC else 'Write failed'}: the merged "
+                              f"copy of {self.path} did not read back as written ({problem})", str(tmp))
             _fsync_replace(tmp, self.path)
         except BaseException:
             tmp.unlink(missing_ok=True)

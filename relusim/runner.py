@@ -7,20 +7,18 @@ finished samples as shards (``relusim.io``); this process merges them into the r
 from __future__ import annotations
 
 import contextlib
-import multiprocessing as mp
 import os
-import queue as _queue
 import sys
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 from tqdm.auto import tqdm
 
-from . import io
+from . import io, processes
 from .config import Config
-from .errors import InputError, RunError
+from .errors import InputError, Interrupted, RunError
 
 MERGE_EVERY_S = 10.0  # copy-on-write merges are O(file size): batch them
 
@@ -186,12 +184,22 @@ def in_process(fn, sample: str, kept_in: str, *args):
 
 
 def run_one(cfg: Config, index: int, updates=None) -> tuple[int, bool, int]:
-    """Run sample ``index`` and write its shard; returns (index, solved, total final energy)."""
+    """Run sample ``index`` and write its shard; returns (index, solved, total final energy).
+
+    ``updates``: where progress goes (``.put``); None in a worker of a ``processes.Pool``: its queue.
+    """
+    if updates is None:
+        updates = processes.worker_updates()
     from .anneal import run_sample
 
+    processes.check_writes_trusted(worker=processes.in_worker())  # nothing more after a write failed on a full disk
     progress = _throttled(updates.put) if updates is not None else None
     res = run_sample(cfg, index, progress)
-    io.write_shard(cfg.output, res, cfg.physics_sha256())
+    try:
+        io.write_shard(cfg.output, res, cfg.physics_sha256())
+    except BaseException as exc:
+        processes.note_write_failure(exc)
+        raise
     return index, res.solved, int(res.energy.sum())
 
 
@@ -205,14 +213,20 @@ def run(cfg: Config, *, workers: int = 1, overwrite: bool = False, command: str 
     t0 = time.perf_counter()
     from .resources import check_memory
 
+    processes.check_writes_trusted()
     check_memory([cfg], workers)
     rf = io.ResultsFile(cfg.output)
+    kept = "nothing was run"
     try:
         with disk_full_is_one_line(cfg.output, "nothing was run"):
             rf.prepare(cfg, command or " ".join(sys.argv), overwrite)
+        kept = (f"the finished samples are kept in {cfg.output}: rerun the same command to run the rest")
         with disk_full_is_one_line(cfg.output, f"the finished samples are kept in {cfg.output} and "
                                                f"{io.parts_dir(cfg.output)}"):
             return _run_prepared(cfg, rf, workers, quiet, t0, progress)
+    except Interrupted as exc:
+        processes.note_kept(exc, kept)
+        raise
     finally:
         rf.release()
 
@@ -226,6 +240,7 @@ def disk_full_is_one_line(output, kept: str):
         raise
     except Exception as exc:  # noqa: BLE001 - only a full disk is translated here
         if io.is_disk_full(exc):
+            processes.note_write_failure(exc)
             raise io.disk_full_error(output, kept) from exc
         raise
 
@@ -233,7 +248,8 @@ def disk_full_is_one_line(output, kept: str):
 def _run_prepared(cfg: Config, rf: io.ResultsFile, workers: int, quiet: bool, t0: float,
                   progress: bool | None = None) -> RunSummary:
     sha = cfg.physics_sha256()
-    todo = [i for i in range(cfg.samples) if i not in rf.done_indices()]
+    done = rf.done_indices()  # once: it audits the whole file
+    todo = [i for i in range(cfg.samples) if i not in done]
     if progress is None:
         show = not quiet and sys.stderr.isatty() and os.environ.get("CI", "").lower() not in ("true", "1")
     else:
@@ -266,9 +282,16 @@ def _run_prepared(cfg: Config, rf: io.ResultsFile, workers: int, quiet: bool, t0
                 finished(*in_process(run_one, f"sample {i}", str(cfg.output), cfg, i, updates))
         else:
             _run_pool(cfg, todo, min(workers, len(todo)), finished, live if show else None)
-    finally:
+    except BaseException as exc:
         bar.close()
-        rf.merge_shards(sha, final_samples=cfg.samples)
+        if not (io.is_disk_full(exc) or processes.write_failed()):  # a full disk: no more HDF5 writes here
+            try:  # merge what finished; if that fails too, the shards stay for the rerun
+                rf.merge_shards(sha, final_samples=cfg.samples)
+            except Exception:  # noqa: BLE001 - the run's own error is the one to report
+                pass
+        raise
+    bar.close()
+    rf.merge_shards(sha, final_samples=cfg.samples)
     held = rf.solved_flags()
     return RunSummary(str(cfg.output), cfg.samples, n_todo, solved, time.perf_counter() - t0,
                       len(held), sum(held))
@@ -280,32 +303,34 @@ class _Direct:
 
 
 def _run_pool(cfg, todo, workers, finished, live) -> None:
-    ctx = mp.get_context("spawn")  # no forked numba/LLVM state; workers load the on-disk JIT cache
-    manager = ctx.Manager() if live else None
-    updates = manager.Queue() if manager else None
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    """The samples ``todo`` on ``workers`` processes that die with this one (``relusim.processes``).
+
+    On a failure: samples not yet started are dropped, those running finish and write their shards,
+    which run() merges; no finished sample is lost. On an interruption (a signal, Ctrl-C) the workers
+    are killed at once: what they were running is lost (and run again by a rerun), their temporary
+    files are removed.
+    """
+    index = {}
     try:
-        index = {pool.submit(run_one, cfg, i, updates): i for i in todo}
-        pending = set(index)
-        while pending:
-            done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
-            for fut in sorted(done, key=index.get):
-                try:
-                    result = fut.result()
-                except Exception as exc:  # noqa: BLE001 - the worker's error, reported as a run failure
-                    if io.is_disk_full(exc):
-                        raise io.disk_full_error(cfg.output, f"the finished samples are kept in {cfg.output} "
-                                                 f"and {io.parts_dir(cfg.output)}") from exc
-                    raise sample_failed(f"sample {index[fut]}", exc, str(cfg.output)) from exc
-                finished(*result)
-            while updates is not None:
-                try:
-                    live(updates.get_nowait())
-                except _queue.Empty:
-                    break
-    finally:
-        # On a failure: samples not yet started are dropped, those running finish and write their
-        # shards, which run() merges; no finished sample is lost.
-        pool.shutdown(wait=True, cancel_futures=True)
-        if manager is not None:
-            manager.shutdown()
+        with processes.Pool(workers, updates=live is not None) as pool:
+            index = {pool.submit(run_one, cfg, i): i for i in todo}
+            pending = set(index)
+            while pending:
+                done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+                for fut in sorted(done, key=index.get):
+                    try:
+                        result = fut.result()
+                    except Exception as exc:  # noqa: BLE001 - the worker's error, reported as a run failure
+                        if io.is_disk_full(exc):  # the others would fail too, or write untrusted shards
+                            pool.kill()
+                            io.ResultsFile(cfg.output).clean_debris(shards_too=True, quiet=True)
+                            raise io.disk_full_error(cfg.output, f"the finished samples are kept in {cfg.output} "
+                                                     f"and {io.parts_dir(cfg.output)}") from exc
+                        raise sample_failed(f"sample {index[fut]}", exc, str(cfg.output)) from exc
+                    finished(*result)
+                for update in pool.drain():
+                    live(update)
+    except BaseException as exc:
+        if processes.killed_by_us(exc):  # the workers were killed: remove what they were writing
+            io.ResultsFile(cfg.output).clean_debris(shards_too=True, quiet=True)
+        raise
