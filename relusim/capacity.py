@@ -62,8 +62,11 @@ NOT_RUN, UNKNOWN = -2, -1
 # point is about 0.4 at N <= 30), rising towards 0.904 only as K -> infinity.
 # Any other activation: the union of the two (its binary RS capacity lies in 0.83-1.0, docs/theory.md §9).
 # Spherical weights: the perceptron's transition sits at 2 (Cover, Gardner); trees between 1 and 4.
+# Fully connected, binary, K > 1: per weight, sign K = 3 from 0.47 (15 weights) to 0.76 (39), ReLU K = 2
+# 0.41-0.57 (docs/results/capacity.md, "Fully connected networks"): the wide grid of "other".
 DEFAULT_ALPHA = {"perceptron": "0.60:1.10:0.02", "sign": "0.50:1.30:0.04", "relu": "0.16:1.20:0.04",
-                 "other": "0.16:1.30:0.04", "spherical_perceptron": "1.6:2.4:0.1", "spherical": "1.0:4.0:0.25"}
+                 "other": "0.16:1.30:0.04", "spherical_perceptron": "1.6:2.4:0.1", "spherical": "1.0:4.0:0.25",
+                 "fully_connected": "0.16:1.30:0.04"}
 WRITE_EVERY_S = 10.0
 MAX_VALUES = 1000  # --N and --K: sizes of a finite-size scan, not a range of integers
 MAX_ALPHAS = 4000  # the grid is a root attribute of the file: HDF5 holds attributes below 64 kB
@@ -116,13 +119,16 @@ def parse_ints(spec: str, key: str) -> tuple[int, ...]:
     return tuple(sorted(set(values)))
 
 
-def default_alpha(activation: str, Ks: Sequence[int], weights: str = "binary") -> str:
+def default_alpha(activation: str, Ks: Sequence[int], weights: str = "binary", architecture: str = "tree") -> str:
     """The ``--alpha`` grid used when none is given (``DEFAULT_ALPHA``): by activation, and the finer
-    perceptron grid (every integer P up to N = 50) when K = 1 is the only K."""
+    perceptron grid (every integer P up to N = 50) when K = 1 is the only K; binary fully connected
+    networks with K > 1 the wide grid of ``fully_connected``."""
     if weights == "spherical":
         return DEFAULT_ALPHA["spherical_perceptron" if tuple(Ks) == (1,) else "spherical"]
     if activation == "sign" and tuple(Ks) == (1,):
         return DEFAULT_ALPHA["perceptron"]
+    if architecture == "fully_connected":
+        return DEFAULT_ALPHA["fully_connected"]
     return DEFAULT_ALPHA.get(activation, DEFAULT_ALPHA["other"])
 
 
@@ -206,7 +212,8 @@ def make_plan(base: Config, method: str, alpha: str | None, N: str, K: str | Non
     if method == "exact" and base.model.weights != "binary":
         raise InputError("--method", method, "the complete search is for binary weights; spherical weights: "
                          "--method anneal")
-    alphas = parse_alpha(default_alpha(base.model.activation, Ks, base.model.weights) if alpha is None else alpha)
+    alphas = parse_alpha(default_alpha(base.model.activation, Ks, base.model.weights, base.model.architecture)
+                         if alpha is None else alpha)
     plan = Plan(base, method, Ks, Ns, alphas, samples, max_nodes)
     check_size(plan)
     for k in Ks:

@@ -39,7 +39,8 @@ def test_exact_fully_connected_search_agrees_with_the_brute_force_twin(activatio
                 xi, sigma = _random(rng, N, max(1, round(alpha * K * N)))
                 res = ce.solve(xi, sigma, activation, K, architecture=FC)
                 assert res.status in (ce.SAT, ce.UNSAT)
-                assert (res.status == ce.SAT) == ce.brute_force_fully_connected(xi, sigma, activation, K), (N, xi, sigma)
+                twin = ce.brute_force_fully_connected(xi, sigma, activation, K)
+                assert (res.status == ce.SAT) == twin, (N, xi, sigma)
                 if res.status == ce.SAT:
                     assert res.weights.shape == (K * N,) and res.weights.dtype == np.int8
                     assert set(np.unique(res.weights)) <= {-1, 1}
@@ -93,6 +94,17 @@ def test_plan_counts_alpha_per_weight():
     tree = cap.make_plan(from_dict({"model": {"activation": "sign", "K": 3, "N": 9}, "output": "x.h5"}),
                          "exact", "0.5", "9,15", "3", 2)
     assert tree.Ps(9) == tree.Ps(9, 3) == (5,) and tree.point_config(3, 15, 8).model.P == 8
+
+
+def test_default_alpha_grid_brackets_the_fully_connected_transitions():
+    """No --alpha: the fully connected grid holds P(SAT) ~ 1 at its low end and ~ 0 at its high end
+    (exact, sign K = 3 N = 5 and 9, ReLU K = 2 N = 6; 16 instances at each end)."""
+    for act, K, N in (("sign", 3, 5), ("sign", 3, 9), ("relu", 2, 6)):
+        plan = cap.make_plan(from_dict(_base("x.h5", act, K, N)), "exact", None, str(N), None, 16)
+        assert plan.alphas == cap.parse_alpha(cap.DEFAULT_ALPHA["fully_connected"])
+        ends = [np.mean([cap.solve_instance(plan, K, N, P, i).status for i in range(16)])
+                for P in (plan.Ps(N, K)[0], plan.Ps(N, K)[-1])]
+        assert ends[0] >= 0.9 and ends[1] <= 0.1, (act, K, N, ends)
 
 
 @pytest.mark.parametrize("method", ["exact", "anneal"])
