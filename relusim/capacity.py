@@ -1,7 +1,8 @@
 """``relusim capacity``: the fraction of training sets a method solves, over (K, N, alpha), into one file.
 
-The unit of work is one *instance*: K, N, P = round(alpha N) (half up, as ``ModelConfig.P``) and an
-index i < samples. Its patterns come from ``SeedSequence(seed, spawn_key=(18, K, N, P, i, 0))``
+The unit of work is one *instance*: K, N (inputs), P = round(alpha * weights) (half up, as
+``ModelConfig.P``: alpha counts patterns per weight, weights = N for a tree and K N fully connected)
+and an index i < samples. Its patterns come from ``SeedSequence(seed, spawn_key=(18, K, N, P, i, 0))``
 (18: the capacity streams, apart from the anneal samples' ``(i, 0)``) and the anneal's moves from
 ``(18, K, N, P, i, 1)``: an instance's bits depend on the config seed and on what it is, never on
 the worker, the backend or the order of the grid, so two alphas that give the same P are one
@@ -48,6 +49,12 @@ ANSWER = {
 }
 EXACT_MAX_N_PERCEPTRON = 64  # K = 1: branch and bound; the node budget is the real limit
 EXACT_MAX_UNIT_INPUTS = 20  # K > 1: 2^(N/K) vectors per unit are enumerated
+# K > 1 fully connected: 2^N vectors per unit are enumerated, then multisets of K of them are searched.
+# Measured (sign K = 3, near the 50% point): N = 15 0.15 s an instance; N = 17 had not finished in 3e9 nodes
+# (35 s), its 2^17 vectors too many for the dominance pruning. The worst case (no pruning) bounds the rest:
+# K = 5 N = 9 (2^38) took 8e7 nodes, 2 s.
+EXACT_MAX_FC_INPUTS = 16
+EXACT_MAX_FC_LOG2_NODES = 45
 NOT_RUN, UNKNOWN = -2, -1
 # Default --alpha grids, binary weights, wide enough to hold the whole transition at small N and at
 # the anneal's N (measured: docs/results/capacity.md): the binary perceptron's 50% points fall from 0.88
@@ -55,8 +62,11 @@ NOT_RUN, UNKNOWN = -2, -1
 # point is about 0.4 at N <= 30), rising towards 0.904 only as K -> infinity.
 # Any other activation: the union of the two (its binary RS capacity lies in 0.83-1.0, docs/theory.md §9).
 # Spherical weights: the perceptron's transition sits at 2 (Cover, Gardner); trees between 1 and 4.
+# Fully connected, binary, K > 1: per weight, sign K = 3 from 0.47 (15 weights) to 0.76 (39), ReLU K = 2
+# 0.41-0.57 (docs/results/capacity.md, "Fully connected networks"): the wide grid of "other".
 DEFAULT_ALPHA = {"perceptron": "0.60:1.10:0.02", "sign": "0.50:1.30:0.04", "relu": "0.16:1.20:0.04",
-                 "other": "0.16:1.30:0.04", "spherical_perceptron": "1.6:2.4:0.1", "spherical": "1.0:4.0:0.25"}
+                 "other": "0.16:1.30:0.04", "spherical_perceptron": "1.6:2.4:0.1", "spherical": "1.0:4.0:0.25",
+                 "fully_connected": "0.16:1.30:0.04"}
 WRITE_EVERY_S = 10.0
 MAX_VALUES = 1000  # --N and --K: sizes of a finite-size scan, not a range of integers
 MAX_ALPHAS = 4000  # the grid is a root attribute of the file: HDF5 holds attributes below 64 kB
@@ -109,13 +119,16 @@ def parse_ints(spec: str, key: str) -> tuple[int, ...]:
     return tuple(sorted(set(values)))
 
 
-def default_alpha(activation: str, Ks: Sequence[int], weights: str = "binary") -> str:
+def default_alpha(activation: str, Ks: Sequence[int], weights: str = "binary", architecture: str = "tree") -> str:
     """The ``--alpha`` grid used when none is given (``DEFAULT_ALPHA``): by activation, and the finer
-    perceptron grid (every integer P up to N = 50) when K = 1 is the only K."""
+    perceptron grid (every integer P up to N = 50) when K = 1 is the only K; binary fully connected
+    networks with K > 1 the wide grid of ``fully_connected``."""
     if weights == "spherical":
         return DEFAULT_ALPHA["spherical_perceptron" if tuple(Ks) == (1,) else "spherical"]
     if activation == "sign" and tuple(Ks) == (1,):
         return DEFAULT_ALPHA["perceptron"]
+    if architecture == "fully_connected":
+        return DEFAULT_ALPHA["fully_connected"]
     return DEFAULT_ALPHA.get(activation, DEFAULT_ALPHA["other"])
 
 
@@ -134,12 +147,26 @@ class Plan:
     samples: int
     max_nodes: int = 10**12
 
-    def Ps(self, N: int) -> tuple[int, ...]:
-        """The distinct P = round(alpha N) of the grid at size N (P >= 1)."""
-        return tuple(sorted({max(1, int(math.floor(a * N + 0.5))) for a in self.alphas}))
+    @property
+    def fully_connected(self) -> bool:
+        return self.base.model.architecture == "fully_connected"
+
+    def weights(self, K: int, N: int) -> int:
+        """The weights of one network: N for a tree (K | N), K N fully connected (``ModelConfig.weights_count``)."""
+        return K * N if self.fully_connected else N
+
+    def Ps(self, N: int, K: int | None = None) -> tuple[int, ...]:
+        """The distinct P = round(alpha * weights) of the grid at size (K, N) (P >= 1): alpha counts
+        patterns per weight, as everywhere in relusim. A tree needs no K (its weights are N)."""
+        if K is None:
+            if self.fully_connected:
+                raise ValueError("fully connected: P = round(alpha K N) needs K")
+            K = 1
+        W = self.weights(K, N)
+        return tuple(sorted({max(1, int(math.floor(a * W + 0.5))) for a in self.alphas}))
 
     def points(self) -> list[tuple[int, int, int]]:
-        return [(K, N, P) for K in self.Ks for N in self.Ns for P in self.Ps(N)]
+        return [(K, N, P) for K in self.Ks for N in self.Ns for P in self.Ps(N, K)]
 
     def instances(self) -> list[tuple[int, int, int, int]]:
         return [(K, N, P, i) for K, N, P in self.points() for i in range(self.samples)]
@@ -161,7 +188,7 @@ class Plan:
         return hashlib.sha256(yaml.safe_dump(d, sort_keys=True).encode()).hexdigest()
 
     def point_config(self, K: int, N: int, P: int) -> Config:
-        return self.base.replace(**{"model.K": K, "model.N": N, "model.alpha": P / N})
+        return self.base.replace(**{"model.K": K, "model.N": N, "model.alpha": P / self.weights(K, N)})
 
 
 def make_plan(base: Config, method: str, alpha: str | None, N: str, K: str | None, samples: int,
@@ -185,13 +212,14 @@ def make_plan(base: Config, method: str, alpha: str | None, N: str, K: str | Non
     if method == "exact" and base.model.weights != "binary":
         raise InputError("--method", method, "the complete search is for binary weights; spherical weights: "
                          "--method anneal")
-    alphas = parse_alpha(default_alpha(base.model.activation, Ks, base.model.weights) if alpha is None else alpha)
+    alphas = parse_alpha(default_alpha(base.model.activation, Ks, base.model.weights, base.model.architecture)
+                         if alpha is None else alpha)
     plan = Plan(base, method, Ks, Ns, alphas, samples, max_nodes)
     check_size(plan)
     for k in Ks:
         for n in Ns:
             try:
-                plan.point_config(k, n, plan.Ps(n)[0])
+                plan.point_config(k, n, plan.Ps(n, k)[0])
             except InputError as exc:
                 key = {"model.K": "--K", "model.N": "--N"}.get(exc.key, exc.key)
                 value = k if key == "--K" else n if key == "--N" else exc.value
@@ -200,21 +228,43 @@ def make_plan(base: Config, method: str, alpha: str | None, N: str, K: str | Non
             if method == "exact":
                 if k == 1 and n > EXACT_MAX_N_PERCEPTRON:
                     raise InputError("--N", n, f"--method exact with K = 1 reaches N <= {EXACT_MAX_N_PERCEPTRON}")
-                if k > 1 and n // k > EXACT_MAX_UNIT_INPUTS:
+                if k > 1 and plan.fully_connected:
+                    check_exact_fully_connected(k, n, base.model.activation)
+                elif k > 1 and n // k > EXACT_MAX_UNIT_INPUTS:
                     raise InputError("--N", n, f"--method exact with K = {k} needs N/K <= "
                                      f"{EXACT_MAX_UNIT_INPUTS} (it enumerates 2^(N/K) vectors per unit)")
     return plan
 
 
+def fc_exact_max_N(K: int, activation: str) -> int:
+    """The largest N (inputs) ``--method exact`` takes for a fully connected K > 1 (``EXACT_MAX_FC_*``)."""
+    from .capacity_exact import fc_worst_nodes
+
+    n = 0
+    while n < EXACT_MAX_FC_INPUTS and fc_worst_nodes(K, n + 1, activation) <= 2**EXACT_MAX_FC_LOG2_NODES:
+        n += 1
+    return n
+
+
+def check_exact_fully_connected(K: int, N: int, activation: str) -> None:
+    """Refuse a fully connected size whose complete search cannot finish (one InputError naming --N)."""
+    top = fc_exact_max_N(K, activation)
+    if N > top:
+        raise InputError("--N", N, f"--method exact, fully connected with K = {K}, reaches N <= {top} inputs "
+                         f"(it enumerates 2^N weight vectors per unit, N <= {EXACT_MAX_FC_INPUTS}, and searches "
+                         f"multisets of K of them, at most 2^{EXACT_MAX_FC_LOG2_NODES} without pruning)")
+
+
 def count_instances(plan: Plan) -> int:
     """The number of instances of ``plan``, without listing them."""
-    return len(plan.Ks) * plan.samples * sum(len(plan.Ps(N)) for N in plan.Ns)
+    return plan.samples * sum(len(plan.Ps(N, K)) for K in plan.Ks for N in plan.Ns)
 
 
 def plan_bytes(plan: Plan) -> int:
     """Memory the run's bookkeeping needs: every instance's record and tuple, and the arrays the file
-    is written from (status, work, energy, wall time and a witness of N bytes per instance)."""
-    return count_instances(plan) * (INSTANCE_BYTES + 2 * max(plan.Ns))  # measured: ~500 B + N per record
+    is written from (status, work, energy, wall time and a witness of one byte per weight per instance)."""
+    most = max(plan.weights(K, N) for K in plan.Ks for N in plan.Ns)
+    return count_instances(plan) * (INSTANCE_BYTES + 2 * most)  # measured: ~500 B + N per record
 
 
 def check_size(plan: Plan) -> None:
@@ -230,7 +280,7 @@ def check_size(plan: Plan) -> None:
     per_sample = need // plan.samples
     fits = max(1, int(avail // 2 // per_sample))
     raise InputError("--samples", plan.samples, f"gives {n} instances ({len(plan.Ks)} K x {len(plan.Ns)} N x "
-                     f"{sum(len(plan.Ps(N)) for N in plan.Ns) // len(plan.Ns)} alpha on average x {plan.samples}), "
+                     f"{n // plan.samples // (len(plan.Ks) * len(plan.Ns))} alpha on average x {plan.samples}), "
                      f"whose records alone need about {_size(need)}; this machine has {_size(avail)} available: "
                      f"use --samples {min(fits, plan.samples - 1)} or fewer, or a coarser --alpha")
 
@@ -245,7 +295,8 @@ def streams(seed: int, K: int, N: int, P: int, i: int) -> tuple[np.random.SeedSe
 
 
 def make_instance(seed: int, K: int, N: int, P: int, i: int) -> tuple[np.ndarray, np.ndarray]:
-    """i.i.d. uniform +-1 patterns (P, N) and labels (P,), int8, as ``relusim.instance.make``."""
+    """i.i.d. uniform +-1 patterns (P, N) and labels (P,), int8, as ``relusim.instance.make``: N inputs
+    in both architectures (a fully connected unit sees all of them)."""
     rng = np.random.Generator(np.random.PCG64(streams(seed, K, N, P, i)[0]))
     xi = (2 * rng.integers(0, 2, size=(P, N), dtype=np.int8) - 1).astype(np.int8)
     sigma = (2 * rng.integers(0, 2, size=P, dtype=np.int8) - 1).astype(np.int8)
@@ -274,15 +325,17 @@ class Record:
 
     def to_json(self, sha: str) -> str:
         wit = None if self.witness is None else np.packbits(self.witness < 0).tobytes().hex()
-        return json.dumps({"sha": sha, "K": self.K, "N": self.N, "P": self.P, "i": self.i,
-                           "status": self.status, "work": self.work, "energy": self.energy,
-                           "wall_s": self.wall_s, "witness": wit}, separators=(",", ":"))
+        d = {"sha": sha, "K": self.K, "N": self.N, "P": self.P, "i": self.i, "status": self.status,
+             "work": self.work, "energy": self.energy, "wall_s": self.wall_s, "witness": wit}
+        if self.witness is not None and len(self.witness) != self.N:  # fully connected: K N weights
+            d["weights"] = len(self.witness)
+        return json.dumps(d, separators=(",", ":"))
 
     @staticmethod
     def from_json(d: dict) -> "Record":
         w = None
         if d["witness"] is not None:
-            bits = np.unpackbits(np.frombuffer(bytes.fromhex(d["witness"]), np.uint8))[:d["N"]]
+            bits = np.unpackbits(np.frombuffer(bytes.fromhex(d["witness"]), np.uint8))[:d.get("weights", d["N"])]
             w = np.where(bits, -1, 1).astype(np.int8)
         return Record(d["K"], d["N"], d["P"], d["i"], d["status"], d["work"], d["energy"], d["wall_s"], w)
 
@@ -290,12 +343,12 @@ class Record:
 def solve_instance(plan: Plan, K: int, N: int, P: int, i: int) -> Record:
     """Answer one instance with the plan's method; a found solution is checked by ``relusim.model``."""
     t0 = time.perf_counter()
-    seed, act = plan.base.seed, plan.base.model.activation
+    seed, act, arch = plan.base.seed, plan.base.model.activation, plan.base.model.architecture
     xi, sigma = make_instance(seed, K, N, P, i)
     if plan.method == "exact":
         from .capacity_exact import SAT, solve
 
-        res = solve(xi, sigma, act, K, plan.max_nodes)
+        res = solve(xi, sigma, act, K, plan.max_nodes, arch)
         return Record(K, N, P, i, res.status, res.nodes, 0 if res.status == SAT else -1,
                       time.perf_counter() - t0, res.weights)
     cfg = plan.point_config(K, N, P)
@@ -306,7 +359,7 @@ def solve_instance(plan: Plan, K: int, N: int, P: int, i: int) -> Record:
     problem = anneal.make_problem(cfg, xi, sigma)
     chain = anneal.init_chain(cfg, problem, streams(seed, K, N, P, i)[1])
     trace = anneal.anneal(cfg, problem, chain, i)
-    energies = np.array([model.energy(w, xi, sigma, act, K) for w in chain.w], np.int64)
+    energies = np.array([model.energy(w, xi, sigma, act, K, arch) for w in chain.w], np.int64)
     if not np.array_equal(energies, chain.E):
         raise RuntimeError(f"cached energies {chain.E} != recomputed {energies}")
     best = int(np.argmin(energies))
@@ -414,14 +467,16 @@ class Store:
             attrs.update({
                 "kind": "relusim capacity", "method": plan.method, "answer": ANSWER[plan.method],
                 "capacity_sha256": self.sha, "activation": plan.base.model.activation,
-                "weights": plan.base.model.weights, "K": np.array(plan.Ks), "N": np.array(plan.Ns),
+                "weights": plan.base.model.weights, "architecture": plan.base.model.architecture,
+                "alpha_counts": "patterns per weight: P = round(alpha N) tree, round(alpha K N) fully connected",
+                "K": np.array(plan.Ks), "N": np.array(plan.Ns),
                 "alpha": np.array(plan.alphas), "samples": plan.samples, "max_nodes": plan.max_nodes,
                 "instances_done": len(self.records), "finished": bool(finished),
                 "seed_rule": "instance (K, N, P, i): SeedSequence(seed, spawn_key=(18, K, N, P, i, 0)) "
                              "patterns, (..., 1) dynamics",
             })
             f.attrs.update(attrs)
-            _write_records(f.create_group("instances"), self.records.values())
+            _write_records(f.create_group("instances"), self.records.values(), plan.weights)
             if analysis is not None:
                 _write_analysis(f.create_group("analysis"), analysis)
 
@@ -431,7 +486,8 @@ class Store:
             self._fh = None
 
 
-def _write_records(g: h5py.Group, records) -> None:
+def _write_records(g: h5py.Group, records, weights=lambda K, N: N) -> None:
+    """``weights(K, N)``: the weights of one network (a witness's length; alpha = P / weights)."""
     by_kn: dict[tuple[int, int], list[Record]] = {}
     for r in records:
         by_kn.setdefault((r.K, r.N), []).append(r)
@@ -443,16 +499,16 @@ def _write_records(g: h5py.Group, records) -> None:
         work = np.zeros((len(Ps), S), np.int64)
         energy = np.full((len(Ps), S), -1, np.int64)
         wall = np.zeros((len(Ps), S), np.float64)
-        witness = np.zeros((len(Ps), S, N), np.int8)
+        witness = np.zeros((len(Ps), S, weights(K, N)), np.int8)
         for r in rs:
             j = row[r.P]
             status[j, r.i], work[j, r.i], energy[j, r.i], wall[j, r.i] = r.status, r.work, r.energy, r.wall_s
             if r.witness is not None:
                 witness[j, r.i] = r.witness
         h = g.create_group(f"K{K}/N{N}")
-        h.attrs.update({"K": K, "N": N})
+        h.attrs.update({"K": K, "N": N, "n_weights": weights(K, N)})
         h.create_dataset("P", data=np.array(Ps, np.int64))
-        h.create_dataset("alpha", data=np.array(Ps, float) / N)
+        h.create_dataset("alpha", data=np.array(Ps, float) / weights(K, N))
         h.create_dataset("status", data=status)
         h.create_dataset("work", data=work)
         h.create_dataset("energy", data=energy)

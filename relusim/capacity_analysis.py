@@ -21,18 +21,40 @@ THEORY_LABEL = {
     "spherical_perceptron": "spherical perceptron, K = 1 (Gardner; Cover)",
     "spherical_sign": "spherical sign, (16/pi) sqrt(ln K), K >> 1 (Monasson-Zecchina)",
     "spherical": "spherical RS, K -> infinity ({act})",
+    "fully_connected": "fully connected RS per weight, leading order K -> infinity ({act}, {branch}{note}; "
+                       "an asymptote, not a finite-K prediction)",
 }
 
 
-def theory(activation: str, K: int, weights: str = "binary") -> dict | None:
+def theory(activation: str, K: int, weights: str = "binary", architecture: str = "tree") -> dict | None:
     """The replica-symmetric capacity of the same model: K = 1 the perceptron, else K -> infinity.
 
     Spherical weights: K = 1 Gardner's 2; ReLU the RS 2 E[g'^2]/Var g = 2 pi/(pi - 1) with the 1RSB
     value in the label; sign (RS infinite) the large-K 1RSB asymptote (16/pi) sqrt(ln K) of Monasson &
-    Zecchina (a K >> 1 form, given beside every K > 1 for orientation only)."""
+    Zecchina (a K >> 1 form, given beside every K > 1 for orientation only).
+
+    Fully connected, K > 1: ``theory.fully_connected.capacity_fc``, the leading order of the RS saddle
+    as K -> infinity, per weight (binary sign: 1, the counting bound on the permutation-symmetric q = 0
+    branch; binary ReLU: 0.99995, on the PSB branch, replicon-unstable there). It is labelled an
+    asymptote: nothing at finite K supports it (docs/results/capacity.md, "Fully connected networks").
+    K = 1 is the perceptron in both architectures."""
     from .theory import rs
     from .theory.activations import perceptron
 
+    if architecture == "fully_connected" and K > 1:
+        from .theory.fully_connected import at_threshold_fc, capacity_fc
+
+        cap = capacity_fc(activation, weights)
+        if not math.isfinite(cap.alpha):
+            return None
+        note = ""
+        if cap.branch == "PSB":
+            at = at_threshold_fc(activation, weights)
+            if at.at_transition or at.alpha <= cap.alpha:
+                note = ", replicon-unstable"
+        branch = {"PS": "permutation-symmetric q = 0 branch", "PSB": "permutation-symmetry-broken branch"}[cap.branch]
+        return {"alpha": float(cap.alpha), "label": THEORY_LABEL["fully_connected"].format(
+            act=activation, branch=branch, note=note)}
     if weights == "spherical":
         if K == 1:
             return {"alpha": float(rs.capacity_rs_spherical(perceptron())), "label": THEORY_LABEL["spherical_perceptron"]}
@@ -59,20 +81,22 @@ def analyse(plan, records: dict, bootstrap: int = 200) -> dict:
     """Per K: the table of points (Wilson 68% intervals), the 50% point per N and the scaling fit."""
     from .capacity import ANSWER
 
+    arch = plan.base.model.architecture
     out = {"answer": ANSWER[plan.method], "method": plan.method, "activation": plan.base.model.activation,
-           "weights": plan.base.model.weights, "seed": plan.base.seed, "samples": plan.samples, "by_K": {}}
+           "weights": plan.base.model.weights, "architecture": arch, "seed": plan.base.seed,
+           "samples": plan.samples, "by_K": {}}
     for K in plan.Ks:
         points, mids = [], []
         wall = 0.0
         for N in plan.Ns:
-            for P in plan.Ps(N):
+            for P in plan.Ps(N, K):
                 st = np.array([records[(K, N, P, i)].status for i in range(plan.samples)
                                if (K, N, P, i) in records], np.int64)
                 wall += sum(records[(K, N, P, i)].wall_s for i in range(plan.samples) if (K, N, P, i) in records)
                 known = int(np.count_nonzero(st >= 0))
                 solved = int(np.count_nonzero(st == 1))
                 lo, hi = fss.wilson(solved, known)
-                points.append({"N": N, "P": P, "alpha": P / N, "done": int(len(st)), "solved": solved,
+                points.append({"N": N, "P": P, "alpha": P / plan.weights(K, N), "done": int(len(st)), "solved": solved,
                                "unknown": int(np.count_nonzero(st < 0)),
                                "fraction": solved / known if known else float("nan"),
                                "wilson_lo": float(lo), "wilson_hi": float(hi)})
@@ -93,7 +117,7 @@ def analyse(plan, records: dict, bootstrap: int = 200) -> dict:
         out["by_K"][K] = {"points": points, "midpoints": mids, "fit": fit, "fit_skipped": why,
                           "midpoint_extrapolation": {"alpha_inf": ex.alpha_inf, "err": ex.err, "b": ex.b,
                                                      "sizes": ex.sizes, "chi2": ex.chi2, "dof": ex.dof},
-                          "theory": theory(plan.base.model.activation, K, plan.base.model.weights),
+                          "theory": theory(plan.base.model.activation, K, plan.base.model.weights, arch),
                           "wall_s": wall}
     return out
 
@@ -104,10 +128,18 @@ def _pm(x: float, e: float, digits: int = 3) -> str:
     return f"{x:.{digits}f}" + (f" +- {e:.{digits}f}" if e is not None and math.isfinite(e) else "")
 
 
+def alpha_meaning(analysis: dict) -> str:
+    """What alpha counts, for the outputs: patterns per weight in both architectures."""
+    if analysis.get("architecture", "tree") == "fully_connected":
+        return "fully connected: alpha = P/(K N), patterns per weight (K N weights, N inputs)"
+    return "tree: alpha = P/N, patterns per weight (N inputs, N weights)"
+
+
 def table(analysis: dict) -> str:
     """The summary: per K the 50% point of every N, the fit (alpha_c, nu) and the theory."""
     head = (f"{analysis['answer']}: {analysis['activation']} units, {analysis['weights']} weights, "
-            f"{analysis['samples']} instances per point (errors: 1 sigma; fractions: Wilson 68%)")
+            f"{analysis['samples']} instances per point (errors: 1 sigma; fractions: Wilson 68%)\n"
+            f"{alpha_meaning(analysis)}")
     what = "alpha_c (N -> inf)" if analysis["method"] == "exact" else "alpha_alg (N -> inf, lower bound)"
     lines = [head, f"{'K':>3} {'N':>6} {'alpha_50(N)':>18}   {what:>22} {'nu':>16} {'50% + b/N':>16} "
                    f"{'theory':>8}  CPU s"]
@@ -188,7 +220,8 @@ def plot(analysis: dict, path: str) -> None:
             bx.text(0.5, 0.5, "no finite-size fit:\ntoo few sizes N or alphas", ha="center", va="center",
                     transform=bx.transAxes, color="0.4")
         bx.set_title(f"K = {K}: scaling collapse")
-        ax.set_xlabel("alpha = P/N")
+        ax.set_xlabel("alpha = P/(K N), per weight" if analysis.get("architecture") == "fully_connected"
+                      else "alpha = P/N")
         ax.set_ylabel(ylabel)
         ax.set_title(f"K = {K}, {analysis['activation']}: {analysis['method']}")
         ax.legend(fontsize=7)

@@ -16,8 +16,11 @@ from .errors import InputError
 @click.option("--alpha", "alpha", default=None,
               help="start:stop:step (e.g. 0.5:1.0:0.05) or a comma list. Default by activation (binary "
                    "weights): sign K = 1 0.60:1.10:0.02, sign 0.50:1.30:0.04, relu 0.16:1.20:0.04; "
-                   "spherical weights: K = 1 1.6:2.4:0.1, else 1.0:4.0:0.25.")
-@click.option("--N", "N", required=True, help="Sizes, a comma list (e.g. 99,199,399).")
+                   "fully connected (binary, K > 1) 0.16:1.30:0.04; spherical weights: K = 1 1.6:2.4:0.1, else "
+                   "1.0:4.0:0.25. alpha counts patterns per weight.")
+@click.option("--N", "N", required=True,
+              help="Sizes in inputs, a comma list (e.g. 99,199,399). alpha counts patterns per weight: "
+                   "P = round(alpha N) for a tree, round(alpha K N) fully connected.")
 @click.option("--samples", type=int, default=64, show_default=True, help="Instances per (K, N, alpha).")
 @click.option("--K", "K", default=None, help="Numbers of units, a comma list (default: the config's K).")
 @click.option("--method", default=None,

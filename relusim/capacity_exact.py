@@ -1,8 +1,9 @@
-"""Complete search: does a binary tree committee machine store a training set at all?
+"""Complete search: does a binary committee machine (tree or fully connected) store a training set at all?
 
-The question is whether some W in {-1,+1}^N has zero energy, E(W) = 0 (``relusim.model.energy``:
-a zero output counts as an error). Two exact searches, both much faster than the 2^N enumeration
-that ``relusim.model`` would need, and both return a witness that is checked against it:
+The question is whether some W in {-1,+1}^N (a tree; K N weights fully connected) has zero energy,
+E(W) = 0 (``relusim.model.energy``: a zero output counts as an error). Three exact searches, all
+much faster than the enumeration of every W that ``relusim.model`` would need, and all return a
+witness that is checked against it:
 
 * K = 1 (the binary perceptron): depth-first branch and bound on the weights. With the gauge
   x^mu = sigma^mu xi^mu, a solution needs h^mu = sum_i w_i x^mu_i >= 1 for every mu. After d weights
@@ -19,6 +20,13 @@ that ``relusim.model`` would need, and both return a witness that is checked aga
   sum of the units chosen so far and U_l^mu = max over the vectors unit l has left (an upper bound on
   what it can still add). Duplicates and vectors dominated componentwise by another of the same
   unit are dropped first: the rule is monotone in every v_l, so they can never be needed.
+* K > 1 fully connected: every unit sees all N inputs, so every unit draws its vector from the same
+  2^N, scaled by its c_l (sign: only half are walked, -W giving -v). Units with equal c_l are
+  interchangeable, so a solution is a multiset of rows per class of equal c_l (one class for sign,
+  two of K/2 for ReLU): the search takes the units in order, rows non-decreasing within a class,
+  after duplicates and dominated rows are dropped, and keeps a row only if, for every mu, the sum so
+  far plus (units left) x (the componentwise maximum of the rows they may still take) reaches 1.
+  Its twin ``brute_force_fully_connected`` enumerates all 2^(K N) networks (K N <= 20).
 
 Cost: K = 1 visits a tree of about 2^(0.45 N) nodes near alpha = 0.85 (measured N = 29..41); K > 1 costs K 2^n P to enumerate
 and, in the worst case, a product of the sizes of the sets that survive the bounds. ``budget`` caps
@@ -391,13 +399,192 @@ def solve_tree(xi: np.ndarray, sigma: np.ndarray, activation: str, K: int,
     return ExactResult(int(status), w, int(nodes))
 
 
-def solve(xi: np.ndarray, sigma: np.ndarray, activation: str, K: int, budget: int = 10**12) -> ExactResult:
-    """Exact SAT/UNSAT of one training set; a SAT witness is checked with the brute-force energy."""
-    if K == 1 and activation == "sign":
+# ------------------------------------------- fully connected: K-tuples of whole-input units --
+
+
+@njit(cache=True)
+def _fc_unit_vectors(xi, sigma, relu):
+    """Every weight vector of a unit that sees all N inputs: Y (2^N, P) with Y[k, mu] = sigma^mu g(H^mu),
+    H^mu = W . xi^mu (before the readout weight c), and ``codes[k]`` with bit i set where W_i = -1.
+
+    Gray code order. sign (odd g): only the 2^(N-1) vectors with W_{N-1} = +1 are walked; the flipped
+    vector -W gives g(-H) = -g(H) exactly, so its row is -Y and its code the complement."""
+    P, N = xi.shape
+    M = 1 << N
+    walk = M if relu else M >> 1
+    Y = np.empty((M, P), np.int16)
+    codes = np.empty(M, np.int64)
+    H = np.zeros(P, np.int64)
+    for mu in range(P):
+        for i in range(N):
+            H[mu] += xi[mu, i]
+    code = 0
+    for k in range(walk):
+        if k > 0:
+            i = 0
+            while not ((k >> i) & 1):
+                i += 1
+            code ^= 1 << i
+            s = -2 if (code >> i) & 1 else 2
+            for mu in range(P):
+                H[mu] += s * xi[mu, i]
+        codes[k] = code
+        for mu in range(P):
+            h = H[mu]
+            if relu:
+                g = h if h > 0 else 0
+            else:
+                g = 1 if h > 0 else (-1 if h < 0 else 0)
+            Y[k, mu] = sigma[mu] * g
+        if not relu:
+            codes[k + walk] = code ^ (M - 1)
+            for mu in range(P):
+                Y[k + walk, mu] = -Y[k, mu]
+    return Y, codes
+
+
+@njit(cache=True)
+def _fc_search(V, off, SM, cls, rem, budget, chosen_rows):
+    """Depth-first search for rows r_0 <= ... of V, one per unit, with column sums >= 1 (sum_l v_l^mu >= 1).
+
+    Units t = 0..K-1 in order; unit t draws from its class cls[t] (the rows off[c]..off[c+1]-1 of V, sorted
+    by decreasing row sum), and units of one class (equal readout weight c_l, so interchangeable) draw
+    non-decreasing rows: every multiset of rows is visited once, not K!/(multiplicities) times.
+    ``SM[r]`` is the componentwise maximum of the rows r..off[c+1]-1 of r's class, ``rem[t, c]`` the
+    number of units of class c after unit t. A row is kept when, for every mu, the sum so far plus
+    rem * SM of the rows the later units may still take reaches 1 (an upper bound on what they add);
+    at the last unit this is the solution test itself. Every row tried is one node. Returns
+    (status, nodes); on SAT ``chosen_rows[t]`` is unit t's row.
+    """
+    total, P = V.shape
+    K = cls.shape[0]
+    C = off.shape[0] - 1
+    S = np.zeros((K + 1, P), np.int64)
+    cur = np.zeros(K, np.int64)
+    t = 0
+    cur[0] = off[cls[0]]
+    nodes = 0
+    while True:
+        c = cls[t]
+        if cur[t] >= off[c + 1]:
+            t -= 1
+            if t < 0:
+                return 0, nodes
+            cur[t] += 1
+            continue
+        r = cur[t]
+        nodes += 1
+        if nodes > budget:
+            return -1, nodes
+        ok = True
+        for mu in range(P):
+            s = S[t, mu] + V[r, mu]
+            S[t + 1, mu] = s
+            for cc in range(C):
+                k = rem[t, cc]
+                if k > 0:
+                    s += k * SM[r if cc == c else off[cc], mu]
+            if s < 1:
+                ok = False
+                break
+        if not ok:
+            cur[t] += 1
+            continue
+        if t == K - 1:
+            for e in range(K):
+                chosen_rows[e] = cur[e]
+            return 1, nodes
+        t += 1
+        cur[t] = r if cls[t] == c else off[cls[t]]
+
+
+def fc_classes(activation: str, K: int) -> list[tuple[int, list[int]]]:
+    """The readout weights c_l grouped: [(c, units with that c)], in the order of the units."""
+    c = [int(v) for v in model.output_weights(activation, K)]
+    groups: list[tuple[int, list[int]]] = []
+    for l, v in enumerate(c):
+        if groups and groups[-1][0] == v:
+            groups[-1][1].append(l)
+        else:
+            groups.append((v, [l]))
+    return groups
+
+
+def fc_unit_sets(xi: np.ndarray, sigma: np.ndarray, activation: str, K: int):
+    """Per class of units (equal c_l): the distinct undominated contribution vectors c g(H) sigma (M, P),
+    sorted by decreasing row sum, and one N-bit weight code for each."""
+    Y, codes = _fc_unit_vectors(np.ascontiguousarray(xi, np.int64), sigma.astype(np.int64), activation == "relu")
+    sets = []
+    for cval, _ in fc_classes(activation, K):
+        V, first = np.unique((cval * Y).astype(np.int16), axis=0, return_index=True)
+        order = np.argsort(-V.sum(axis=1, dtype=np.int64), kind="stable")
+        V, cd = V[order], codes[first][order]
+        if len(V) <= DOMINANCE_MAX:
+            keep = _undominated(V)
+            V, cd = V[keep], cd[keep]
+        sets.append((np.ascontiguousarray(V), cd))
+    return sets
+
+
+def fc_worst_nodes(K: int, N: int, activation: str) -> int:
+    """The search's node count when nothing is pruned: every multiset of rows over the units' prefixes,
+    with all 2^N vectors of a unit left (an upper bound; duplicates and dominated rows only lower it)."""
+    from math import comb
+
+    M = 1 << N
+    sizes = [len(units) for _, units in fc_classes(activation, K)]
+    total, prefix = 0, 1
+    for k in sizes:
+        for j in range(1, k + 1):
+            total += prefix * comb(M + j - 1, j)
+        prefix *= comb(M + k - 1, k)
+    return total
+
+
+def solve_fully_connected(xi: np.ndarray, sigma: np.ndarray, activation: str, K: int,
+                          budget: int = 10**12) -> ExactResult:
+    """K >= 2 fully connected network (every unit sees all N inputs, weights (K, N) unit-major):
+    internal representations over the units' 2^N vectors each, a multiset per class of equal c_l."""
+    P, N = xi.shape
+    groups = fc_classes(activation, K)
+    sets = fc_unit_sets(xi, sigma, activation, K)
+    off = np.zeros(len(sets) + 1, np.int64)
+    off[1:] = np.cumsum([len(V) for V, _ in sets])
+    V = np.ascontiguousarray(np.concatenate([V for V, _ in sets]).astype(np.int16))
+    SM = np.empty_like(V)
+    for c in range(len(sets)):
+        SM[off[c]:off[c + 1]] = np.maximum.accumulate(V[off[c]:off[c + 1]][::-1], axis=0)[::-1]
+    cls = np.concatenate([np.full(len(units), c, np.int64) for c, (_, units) in enumerate(groups)])
+    rem = np.zeros((K, len(sets)), np.int64)
+    for t in range(K):
+        for c in range(len(sets)):
+            rem[t, c] = int(np.count_nonzero(cls[t + 1:] == c))
+    rows = np.full(K, -1, np.int64)
+    status, nodes = _fc_search(V, off, SM, cls, rem, np.int64(budget), rows)
+    w = None
+    if status == SAT:
+        W = np.zeros((K, N), np.int8)
+        t = 0
+        for c, (_, units) in enumerate(groups):
+            for l in units:
+                W[l] = _weights_of(sets[c][1][rows[t] - off[c]], N)
+                t += 1
+        w = W.reshape(-1)
+    return ExactResult(int(status), w, int(nodes))
+
+
+def solve(xi: np.ndarray, sigma: np.ndarray, activation: str, K: int, budget: int = 10**12,
+          architecture: str = "tree") -> ExactResult:
+    """Exact SAT/UNSAT of one training set; a SAT witness is checked with the brute-force energy.
+
+    ``architecture``: tree (weights (N,)) or fully_connected (weights (K N,), unit-major)."""
+    if K == 1 and activation == "sign":  # one unit: the two architectures are the same perceptron
         res = solve_perceptron(xi, sigma, budget)
+    elif architecture == "fully_connected":
+        res = solve_fully_connected(xi, sigma, activation, K, budget)
     else:
         res = solve_tree(xi, sigma, activation, K, budget)
-    if res.status == SAT and model.energy(res.weights, xi, sigma, activation, K) != 0:
+    if res.status == SAT and model.energy(res.weights, xi, sigma, activation, K, architecture) != 0:
         raise RuntimeError("exact search returned a witness with nonzero energy")
     return res
 
@@ -413,6 +600,26 @@ def brute_force(xi: np.ndarray, sigma: np.ndarray, activation: str, K: int) -> b
         W = np.where((codes[:, None] >> np.arange(N)) & 1, -1, 1).astype(np.int64)  # (block, N)
         H = np.einsum("wli,pli->wlp", W.reshape(-1, K, n), X)
         out = np.einsum("l,wlp->wp", c, model.activate(activation, H))
+        if np.any(np.all(sigma[None, :] * out > 0, axis=1)):
+            return True
+    return False
+
+
+def brute_force_fully_connected(xi: np.ndarray, sigma: np.ndarray, activation: str, K: int) -> bool:
+    """2^(K N) enumeration of the fully connected network through ``relusim.model`` (K N <= 20): the
+    twin ``solve_fully_connected`` is tested against. It shares nothing with the search: every weight
+    vector of the whole network (H = W_l . xi over all N inputs, g and c_l from ``relusim.model``), no
+    unit sets, no symmetry, no pruning."""
+    P, N = xi.shape
+    D = K * N
+    if D > 20:
+        raise ValueError(f"brute force over 2^{D} weight vectors: K N <= 20")
+    c = model.output_weights(activation, K)
+    X = xi.astype(np.int64)
+    for start in range(0, 1 << D, 1 << 12):
+        codes = np.arange(start, min(start + (1 << 12), 1 << D), dtype=np.int64)
+        W = np.where((codes[:, None] >> np.arange(D)) & 1, -1, 1).astype(np.int64).reshape(-1, K, N)
+        out = np.einsum("l,wlp->wp", c, model.activate(activation, np.einsum("wlj,pj->wlp", W, X)))
         if np.any(np.all(sigma[None, :] * out > 0, axis=1)):
             return True
     return False
