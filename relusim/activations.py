@@ -270,14 +270,15 @@ def binary_table(spec: Spec, n: int, K: int) -> tuple[np.ndarray, float]:
 
     linear      gq = 2^T H, unit 2^-T / sqrt n: exact integers, out = 2^T sum c H.
     quadratic   gq = 2^T H^2, unit 2^-T / n: exact, out = 2^T sum c H^2.
-    relu_shift  s = b sqrt n: gq = 2^T H - t for H > s (compared exactly, in integers), else 0, with
-                t = round(2^T s) computed exactly (an integer square root), unit 2^-T / sqrt n. Over the
-                active units, out = 2^T A - t B with A = sum c H, B = sum c, against the true
-                sqrt(n) out = A - s B. A true tie has B = 0 and A = 0 (then the table gives 2^T A = 0),
-                or s = A / B: then s is rational, so n is a square and s = b sqrt n a dyadic rational, and
-                its denominator 2^e divides B, |B| <= K / 2; 2^T >= K (asserted where |s| <= K n, the
-                only place s = A / B can hold: |A| <= K n) makes 2^T s an integer, t = 2^T s and
-                out = 2^T (A - s B) = 0. Off ties the only rounding is t's, |out - 2^T (A - s B)| <= K/4.
+    relu_shift  s = b sqrt n: gq = M H - t for H > s (compared exactly, in integers), else 0, with M
+                an integer (``_relu_shift_table``) and t = round(M s) computed exactly (an integer square
+                root), unit 1 / (M sqrt n). Over the active units, out = M A - t B with A = sum c H,
+                B = sum c, against the true sqrt(n) out = A - s B. A true tie has B = 0 and A = 0 (then
+                the table gives M A = 0), or s = A / B: then s is rational, so n is a square (or b = 0)
+                and s = b sqrt n a dyadic rational whose denominator 2^e divides B, |B| <= K / 2; M is a
+                multiple of a power of two >= K wherever |s| <= K n (the only place s = A / B can hold:
+                |A| <= K n), so M s is an integer, t = M s and out = M (A - s B) = 0. Off ties the only
+                rounding is t's, |out - M (A - s B)| <= K / 4.
     tanh, erf   odd: gq[H] = round(2^S g) for H >= 0 and gq[-H] = -gq[H] exactly, unit 2^-S. Ties:
                 sum_l tanh(x_l) = 0 for x_l = H_l / sqrt n (c = +1) holds iff the fields pair off as
                 +-H (and zeros): tanh x = (q^H - 1) / (q^H + 1) with q = e^(2 / sqrt n) transcendental
@@ -338,7 +339,13 @@ def _round_sqrt(x: Fraction) -> int:
 
 
 def _relu_shift_table(b: float, n: int, K: int, H: np.ndarray) -> tuple[np.ndarray, float]:
-    """binary_table of max(x - b, 0): gq = 2^T H - round(2^T b sqrt n) on H > b sqrt n, exactly."""
+    """binary_table of max(x - b, 0): gq = M H - round(M b sqrt n) on H > b sqrt n (exactly), else 0.
+
+    M is the largest integer with K M (n - s) < 2^61 (s = b sqrt n), rounded down to a multiple of
+    2^k >= K where s = A / B can hold (|s| <= K n), so that M s is an integer whenever s is a dyadic
+    rational with denominator <= K / 2. M >= 1 wherever ``table_ok`` allows the shift: there
+    K (sqrt n - b) < sqrt(n) 2^30, so K (n - s) < n 2^30 < 2^61 (n < 2^15, the fields are int16).
+    """
     fb = Fraction(b)
     s2 = fb * fb * n  # s^2, s = b sqrt n
 
@@ -349,12 +356,20 @@ def _relu_shift_table(b: float, n: int, K: int, H: np.ndarray) -> tuple[np.ndarr
 
     act = np.array([above(int(x)) for x in H])
     s = b * math.sqrt(n)
-    T = fixed_point_shift(max(n - s, 0.0), K)
-    if abs(s) <= K * n and 2**T < K:
-        raise AssertionError(f"relu_shift table: 2^T = 2^{T} < K = {K}, ties would not be exact")
-    t = _round_sqrt((4**T) * s2) * (1 if fb >= 0 else -1)
-    gq = np.where(act, (H << T) - t, 0).astype(np.int64)
-    return gq, math.ldexp(1.0, -T) / math.sqrt(n)
+    span = n - s
+    if not span > 0:  # g is 0 on every field (check_table refuses it)
+        return np.zeros(len(H), np.int64), 1.0 / math.sqrt(n)
+    M = math.floor(2.0**61 / (K * span) * (1 - 2.0**-40))  # float rounding of s and the quotient: < 1e-15
+    if abs(s) <= K * n:
+        step = 1 << max(K - 1, 1).bit_length()  # a power of two >= K
+        M = M // step * step
+        if M < step:
+            raise AssertionError(f"relu_shift table: M = {M} < {step}, ties would not be exact")
+    if M < 1:
+        raise AssertionError(f"relu_shift(shift={b}) overflows the int64 table at n = {n}, K = {K}")
+    t = _round_sqrt(M * M * s2) * (1 if fb >= 0 else -1)
+    gq = np.array([M * int(x) - t if a else 0 for x, a in zip(H, act)], dtype=np.int64)
+    return gq, 1.0 / (M * math.sqrt(n))
 
 
 def _deterministic_g(spec: Spec, h: np.ndarray) -> np.ndarray:
