@@ -32,6 +32,7 @@ import math
 import numbers
 import re
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any, Mapping
 
 import numpy as np
@@ -258,17 +259,117 @@ def fixed_point_shift(gmax: float, K: int) -> int:
     return int(max(0, min(60, 60 - math.floor(math.log2(K * gmax)))))
 
 
-def binary_table(spec: Spec, n: int, K: int) -> tuple[np.ndarray, int]:
-    """(gq, S): gq[H + n] = round(2^S g(H / sqrt n)) for the integer fields H = -n..n of binary weights.
+def binary_table(spec: Spec, n: int, K: int) -> tuple[np.ndarray, float]:
+    """(gq, unit): the int64 table gq[H + n] ~ g(H / sqrt n) / unit for the integer fields H = -n..n of
+    binary weights, unit > 0 the value of one step (``relusim.model.output_scale``).
 
-    The sampled machine's g is this table over 2^S: within 2^-(S+1) of g everywhere (S is about
-    58 for |g| <= 1 and K = 8), far below float64's own resolution of g near 1. Sums of table entries
-    are exact, so a margin is the same integer whatever the order of updates.
+    Only the sign of an output sum_l c_l gq[H_l + n] decides anything (a zero is an error, docs/model.md
+    §1), and a common positive scale leaves it alone; sums of entries are exact, so a margin is the same
+    integer whatever the order of updates. Each table is built so that every exact tie of the true g (an
+    output exactly 0) is exactly 0 in the table too, per activation:
+
+    linear      gq = 2^T H, unit 2^-T / sqrt n: exact integers, out = 2^T sum c H.
+    quadratic   gq = 2^T H^2, unit 2^-T / n: exact, out = 2^T sum c H^2.
+    relu_shift  s = b sqrt n: gq = M H - t for H > s (compared exactly, in integers), else 0, with M
+                an integer (``_relu_shift_table``) and t = round(M s) computed exactly (an integer square
+                root), unit 1 / (M sqrt n). Over the active units, out = M A - t B with A = sum c H,
+                B = sum c, against the true sqrt(n) out = A - s B. A true tie has B = 0 and A = 0 (then
+                the table gives M A = 0), or s = A / B: then s is rational, so n is a square (or b = 0)
+                and s = b sqrt n a dyadic rational whose denominator 2^e divides B, |B| <= K / 2; M is a
+                multiple of a power of two >= K wherever |s| <= K n (the only place s = A / B can hold:
+                |A| <= K n), so M s is an integer, t = M s and out = M (A - s B) = 0. Off ties the only
+                rounding is t's, |out - M (A - s B)| <= K / 4.
+    tanh, erf   odd: gq[H] = round(2^S g) for H >= 0 and gq[-H] = -gq[H] exactly, unit 2^-S. Ties:
+                sum_l tanh(x_l) = 0 for x_l = H_l / sqrt n (c = +1) holds iff the fields pair off as
+                +-H (and zeros): tanh x = (q^H - 1) / (q^H + 1) with q = e^(2 / sqrt n) transcendental
+                (Lindemann), so a tie is an identity in q, i.e. for every scale u of the fields; its
+                Taylor coefficients say every odd power sum of the H_l vanishes, so the multiset is
+                symmetric. The table sums those to 0 exactly. erf: the symmetric ties are exact the same
+                way; that no other combination is exactly 0 is not known (no transcendence theorem
+                covers erf at these points); tests/test_exact_ties.py finds none with 320-bit mpmath
+                for K <= 8, n <= 9.
+    logistic    g(x) + g(-x) = 1: gq[H] = round(2^S g) for H >= 0, gq[-H] = 2^S - gq[H] (gq[0] = 2^(S-1)
+                exactly), unit 2^-S. With balanced c, sum c g(x_l) = (1/2) sum c tanh(x_l / 2), so (as
+                for tanh, with q = e^(1 / sqrt n)) a tie holds iff the signed fields {c_l H_l} pair off
+                as +-v; each pair is a g(v) + g(-v) = 1 across the halves or a g(v) - g(v) within one,
+                both exact in the table, and the constants cancel (sum c = 0).
+    softplus    g(x) - g(-x) = x: gq[H] = round(2^S g) for H >= 0, gq[-H] = gq[H] - M H with
+                M = round(2^S / sqrt n) an integer, unit 2^-S. A tie: prod_+ (1 + p^H) = prod_- (1 + p^H)
+                for p = e^(1 / sqrt n) transcendental, an identity of Laurent polynomials; 1 + p^a (a > 0)
+                has the cyclotomic factor Phi_2a that no 1 + p^a' with a' < a has, so the halves hold the
+                same |H| with the same multiplicity, and the powers of p say sum c H = 0. The output is
+                then sum over |H| = v of (#(+v, +half) - #(+v, -half)) (g(v) - g(-v)), which the table
+                holds as M (sum c H) = 0, exactly.
+
+    Accuracy (gq unit against g): within 1/2 unit for linear, quadratic and H >= 0 of the others (the
+    deterministic g of ``relusim.kernels.gfun``), within 1/2 unit of t for relu_shift, within 1 unit for
+    tanh/erf/logistic at H < 0, within (|H| + 1) / 2 units for softplus at H < 0 (the rounding of M).
+    A sign off a tie can only differ from the true g's where the true output is within a few units of 0
+    (the units are about 2^-58 of |g| for K = 8): such near ties are not ties and are not decided exactly.
     """
-    h = np.arange(-n, n + 1, dtype=np.float64) / math.sqrt(n)
+    H = np.arange(-n, n + 1, dtype=np.int64)
+    if spec.code in (LINEAR, QUADRATIC):
+        e = 1 if spec.code == LINEAR else 2
+        T = fixed_point_shift(float(n) ** e, K)
+        return H ** e << T, math.ldexp(1.0, -T) / math.sqrt(n) ** e
+    if spec.code == RELU_SHIFT:
+        return _relu_shift_table(spec.param, n, K, H)
+    h = H.astype(np.float64) / math.sqrt(n)
     gv = _deterministic_g(spec, h)
     S = fixed_point_shift(float(np.max(np.abs(gv))), K)
-    return np.rint(np.ldexp(gv, S)).astype(np.int64), S
+    q = np.rint(np.ldexp(gv[n:], S)).astype(np.int64)  # H = 0..n
+    if spec.odd:  # tanh, erf
+        q[0] = 0
+        neg = -q[:0:-1]
+    elif spec.code == LOGISTIC:
+        q[0] = 1 << (S - 1)
+        neg = (1 << S) - q[:0:-1]
+    elif spec.code == SOFTPLUS:
+        M = _round_sqrt(Fraction(4**S, n))
+        neg = q[:0:-1] - M * H[2 * n:n:-1]
+    else:
+        raise ValueError(f"no fixed-point table for {spec.label}")
+    return np.concatenate([neg, q]), math.ldexp(1.0, -S)
+
+
+def _round_sqrt(x: Fraction) -> int:
+    """round(sqrt x) for a rational x >= 0, exactly (half up)."""
+    k = math.isqrt(x.numerator // x.denominator)  # floor(sqrt x) = floor(sqrt(floor x))
+    return k + 1 if (2 * k + 1) ** 2 <= 4 * x else k
+
+
+def _relu_shift_table(b: float, n: int, K: int, H: np.ndarray) -> tuple[np.ndarray, float]:
+    """binary_table of max(x - b, 0): gq = M H - round(M b sqrt n) on H > b sqrt n (exactly), else 0.
+
+    M is the largest integer with K M (n - s) < 2^61 (s = b sqrt n), rounded down to a multiple of
+    2^k >= K where s = A / B can hold (|s| <= K n), so that M s is an integer whenever s is a dyadic
+    rational with denominator <= K / 2. M >= 1 wherever ``table_ok`` allows the shift: there
+    K (sqrt n - b) < sqrt(n) 2^30, so K (n - s) < n 2^30 < 2^61 (n < 2^15, the fields are int16).
+    """
+    fb = Fraction(b)
+    s2 = fb * fb * n  # s^2, s = b sqrt n
+
+    def above(x: int) -> bool:  # x > s, exactly
+        if fb >= 0:
+            return x > 0 and x * x > s2
+        return x >= 0 or x * x < s2
+
+    act = np.array([above(int(x)) for x in H])
+    s = b * math.sqrt(n)
+    span = n - s
+    if not span > 0:  # g is 0 on every field (check_table refuses it)
+        return np.zeros(len(H), np.int64), 1.0 / math.sqrt(n)
+    M = math.floor(2.0**61 / (K * span) * (1 - 2.0**-40))  # float rounding of s and the quotient: < 1e-15
+    if abs(s) <= K * n:
+        step = 1 << max(K - 1, 1).bit_length()  # a power of two >= K
+        M = M // step * step
+        if M < step:
+            raise AssertionError(f"relu_shift table: M = {M} < {step}, ties would not be exact")
+    if M < 1:
+        raise AssertionError(f"relu_shift(shift={b}) overflows the int64 table at n = {n}, K = {K}")
+    t = _round_sqrt(M * M * s2) * (1 if fb >= 0 else -1)
+    gq = np.array([M * int(x) - t if a else 0 for x, a in zip(H, act)], dtype=np.int64)
+    return gq, 1.0 / (M * math.sqrt(n))
 
 
 def _deterministic_g(spec: Spec, h: np.ndarray) -> np.ndarray:

@@ -93,14 +93,15 @@ def activate(activation: str, H: np.ndarray, L: int | None = None) -> np.ndarray
 
 def output_scale(activation: str, K: int, L: int, binary: bool = True) -> float:
     """The factor that turns ``integer_output`` into sum_l c_l g(h_l) / sqrt(K) (the stability's scale):
-    1/sqrt(K) for sign, 1/sqrt(K L) for ReLU, 2^-S / sqrt(K) for a tabled g on binary weights."""
+    1/sqrt(K) for sign, 1/sqrt(K L) for ReLU, unit / sqrt(K) for a tabled g on binary weights (the
+    value of one table step, ``activations.binary_table``)."""
     spec = activations.parse(activation)
     if spec.code == activations.SIGN:
         return 1.0 / math.sqrt(K)
     if spec.code == activations.RELU:
         return 1.0 / math.sqrt(K * L)
     if binary:
-        return math.ldexp(1.0, -activations.binary_table(spec, L, K)[1]) / math.sqrt(K)
+        return activations.binary_table(spec, L, K)[1] / math.sqrt(K)
     return 1.0 / math.sqrt(K)
 
 

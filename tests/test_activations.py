@@ -80,20 +80,46 @@ def test_the_monte_carlo_g_has_the_theory_s_effective_order_parameters(act):
 
 @pytest.mark.parametrize("act", SMOOTH)
 @pytest.mark.parametrize("n,K", [(3, 4), (33, 3), (400, 8)])
-def test_the_fixed_point_table_is_g_to_within_half_a_unit_including_the_extreme_fields(act, n, K):
-    """gq = round(2^S g) of the deterministic g (relusim.kernels.gfun), exactly, at every field including
-    h = -+sqrt(n); and within 2^-S of NumPy's g (gfun is within 3 ulp of it)."""
+def test_the_fixed_point_table_is_g_to_within_its_stated_units_including_the_extreme_fields(act, n, K):
+    """gq unit = g to within the bound binary_table states (1/2 unit for the polynomial g and H >= 0, 1
+    for H < 0, (|H| + 1)/2 for softplus at H < 0, plus gfun's few ulp against NumPy), at every field
+    including h = -+sqrt(n); H >= 0 of tanh/erf/logistic/softplus is round(2^S g) of the deterministic g
+    (relusim.kernels.gfun) exactly; the int64 margins never overflow."""
     from relusim.kernels import gfun
     spec = activations.parse(act)
-    gq, S = activations.binary_table(spec, n, K)
-    h = np.arange(-n, n + 1) / math.sqrt(n)
-    det = gfun.evaluate_array(spec.code, 0.0 if math.isnan(spec.param) else spec.param, h)
+    gq, unit = activations.binary_table(spec, n, K)
+    H = np.arange(-n, n + 1)
+    h = H / math.sqrt(n)
     assert gq.shape == (2 * n + 1,) and gq.dtype == np.int64
-    assert np.array_equal(gq, np.rint(np.ldexp(det, S)).astype(np.int64))
+    if spec.name in ("tanh", "erf", "logistic", "softplus"):
+        S = -math.frexp(unit)[1] + 1
+        assert unit == math.ldexp(1.0, -S)
+        det = gfun.evaluate_array(spec.code, 0.0 if math.isnan(spec.param) else spec.param, h)
+        assert np.array_equal(gq[n:], np.rint(np.ldexp(det[n:], S)).astype(np.int64))
     exact = spec.g(h)
-    assert np.all(np.abs(np.ldexp(gq.astype(float), -S) - exact) <= math.ldexp(1.0, -S) * (1 + 1e-9) + 1e-15 * np.abs(exact).max())
+    bound = np.where(H >= 0, 0.5, (np.abs(H) + 1) / 2 if spec.name == "softplus" else 1.0)
+    assert np.all(np.abs(gq * unit - exact) <= unit * (bound * (1 + 1e-9)) + 1e-15 * np.abs(exact).max())
     assert K * np.abs(gq).max() < 2**61  # a margin plus one update never overflows int64
-    assert S >= 40  # resolution far below any difference of g between neighbouring fields that matters
+    assert unit < 2.0**-40 * np.abs(exact).max()  # resolution far below any difference of g that matters
+
+
+def test_the_tables_hold_the_identities_of_g_exactly():
+    """Odd g antisymmetric, logistic gq[H] + gq[-H] constant, softplus gq[H] - gq[-H] proportional to H,
+    quadratic symmetric, linear proportional to H (docs/model.md §1)."""
+    for n, K in [(1, 2), (7, 4), (64, 8), (401, 6)]:
+        H = np.arange(-n, n + 1)
+        for act in ["tanh", "erf", "erf(scale=2)", "linear"]:
+            gq = activations.binary_table(activations.parse(act), n, K)[0]
+            assert np.array_equal(gq, -gq[::-1]), act
+        gq = activations.binary_table(activations.parse("linear"), n, K)[0]
+        assert np.all(gq == gq[n + 1] * H)
+        gq = activations.binary_table(activations.parse("quadratic"), n, K)[0]
+        assert np.all(gq == gq[n + 1] * H * H)
+        gq = activations.binary_table(activations.parse("logistic"), n, K)[0]
+        assert len(set((gq + gq[::-1]).tolist())) == 1 and gq[n] * 2 == gq[0] + gq[-1]
+        gq = activations.binary_table(activations.parse("softplus"), n, K)[0]
+        d = gq - gq[::-1]
+        assert np.all(d == d[n + 1] * H)
 
 
 # ------------------------------------------------------------------------ kernels vs twin --
@@ -135,18 +161,25 @@ def test_energy_change_of_every_flip_and_cached_margins_match_the_brute_force_mo
 
 
 @pytest.mark.parametrize("act", SMOOTH)
-def test_tabled_energies_equal_the_float64_definition_away_from_exact_ties(act):
-    """The fixed point changes no error: sigma sum_l c_l g(h_l) <= 0 in float64 on random machines
-    (n odd and K = 3 or 4, so that float rounding cannot hide a tie either way)."""
+def test_tabled_energies_are_the_true_g_energies_including_exact_ties(act):
+    """The fixed point changes no error: model.energy counts exactly the patterns whose true output
+    sigma sum_l c_l g(h_l) is <= 0 (tests/tie_twin.py: exact arithmetic or mpmath) on random machines,
+    and agrees with float64 away from exact ties (float64 turns some ties into +-1e-16, issue 29)."""
+    import tie_twin as tw
     spec = activations.parse(act)
     K = 3 if spec.odd else 4
-    N, P = 15 * K, 400
+    n = 15
+    N, P = n * K, 400
     inst = instance.make(N, P, 9, 0)
     for seed in range(5):
         w = 2 * np.random.default_rng(seed).integers(0, 2, N) - 1
-        H = model.unit_fields(w, inst.xi, K)
-        out = activations.readout(spec, K) @ spec.g(H / math.sqrt(N // K))
-        assert model.energy(w, inst.xi, inst.sigma, act, K) == np.count_nonzero(inst.sigma * out <= 0)
+        H = model.unit_fields(w, inst.xi, K).T.astype(np.int64)  # (P, K)
+        plus, minus = (H, np.zeros((P, 0), np.int64)) if spec.odd else (H[:, :K // 2], H[:, K // 2:])
+        true = np.diagonal(tw.true_signs(act, n, K, spec.odd, plus, minus))
+        assert model.energy(w, inst.xi, inst.sigma, act, K) == np.count_nonzero(inst.sigma * true <= 0)
+        out = activations.readout(spec, K) @ spec.g(H.T / math.sqrt(n))
+        away = true != 0
+        assert np.array_equal((inst.sigma * out <= 0)[away], (inst.sigma * true <= 0)[away])
 
 
 @pytest.mark.parametrize("act,table", [("relu", "relu_shift(shift=0)"), ("sign", "linear")])

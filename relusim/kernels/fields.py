@@ -16,7 +16,8 @@ multiplies input i) and a fully connected net (Nw = K N, n = N, weight i multipl
   marg (y, Pp)    int16 sigma^mu out^mu with out = sum_l c_l g(H_l): pattern mu is an error iff marg <= 0
 act is SIGN (g = sgn, sgn(0) = 0), SIGN_ODD (the same when n is odd, so H is odd and never 0:
 g(hn) - g(ho) = 2 ([hn > 0] - [ho > 0]), two operations fewer per pattern), RELU (g = max(., 0)) or
-TABLE (any other g: gtab[H + n] = round(2^S g(H / sqrt n)), ``relusim.activations.binary_table``;
+TABLE (any other g: gtab[H + n] ~ g(H / sqrt n) / unit, ``relusim.activations.binary_table``, built
+so that every exact tie of g is an exact 0;
 then marg is int64, sigma^mu sum_l c_l gtab[H_l + n], still an exact integer, and the same loops
 read the table: two gathers per pattern). ``act_code`` picks it. ``relusim.model`` is the brute-force twin.
 """
