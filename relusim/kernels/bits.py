@@ -102,7 +102,10 @@ def _pack_positive(x, one):
 @njit(cache=True)
 def problem_bits(XT, sig):
     """XB (N, Pp/64): xi^mu_i = +1; SG (Pp/64,): sigma^mu = +1 (padding bits are 0)."""
-    return _pack_positive(XT, np.int8(1)), _pack_positive(sig.reshape(1, -1), np.int16(1))[0]
+    SG = np.empty(XT.shape[1] // WORD, np.uint64)
+    for j in range(SG.shape[0]):
+        SG[j] = mask_ge(sig, WORD * j, np.int16(1))
+    return _pack_positive(XT, np.int8(1)), SG
 
 
 @njit(cache=True)
@@ -159,16 +162,22 @@ def build_arrays(act, n, H, marg, UD, M):
 
 @njit(cache=True)
 def new(pb, y):
-    """Bitsets for y replicas of problem pb: the problem's bits filled, the state's empty (``build``)."""
+    """Bitsets for y replicas of problem pb: the problem's bits filled, the state's empty (``build``).
+
+    Element loops, no reshape or slice assignment: their shape checks compile numba's error
+    formatting (about 2 s of the first run's compile, for code that never runs).
+    """
     XB0, SG = problem_bits(pb.XT, pb.sig)
     Pp = pb.XT.shape[1]
     UD, M = new_state(y, pb.c.shape[0], Pp)
-    W = Pp // WORD
-    XB = np.zeros((XB0.shape[0], words(Pp)), np.uint64)
-    XB[:, :W] = XB0
-    SGc = np.zeros((2, words(Pp)), np.uint64)  # row 0: sigma = +1; row 1: sigma = -1 (for c_l = -1)
-    SGc[0, :W] = SG
-    SGc[1, :W] = ~SG
+    W, nw = Pp // WORD, words(Pp)
+    XB = np.zeros((XB0.shape[0], nw), np.uint64)
+    SGc = np.zeros((2, nw), np.uint64)  # row 0: sigma = +1; row 1: sigma = -1 (for c_l = -1)
+    for j in range(W):
+        for i in range(XB0.shape[0]):
+            XB[i, j] = XB0[i, j]
+        SGc[0, j] = SG[j]
+        SGc[1, j] = ~SG[j]
     return Bitsets(XB, SGc, UD, M)
 
 

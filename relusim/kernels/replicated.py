@@ -185,7 +185,8 @@ def driver(act: int, lev: int, use_rrr: bool):
                 rate = acc / nv
                 out.rrr_used[s] = False
             hyb[0] = rate
-            out.energies[s, :] = E
+            for a in range(y):  # not a slice assignment: its shape check compiles numba's error formatting
+                out.energies[s, a] = E[a]
             out.accepted[s] = acc
             q = mean_mutual_overlap(m, y) if y > 1 else np.nan
             out.qbar[s] = q

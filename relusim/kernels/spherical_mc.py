@@ -347,7 +347,8 @@ def driver(act: int, pc: bool):
             if stop_when_solved and state.E.max() == 0 and (np.isnan(q_target) or abs(q - q_target) <= q_tol):
                 rebuild(problem, state, mode)
                 q = mean_mutual_overlap(state) if y > 1 else np.nan
-            energies[s, :] = state.E
+            for a in range(y):  # not a slice assignment: its shape check compiles numba's error formatting
+                energies[s, a] = state.E[a]
             accepted[s] = acc
             qbar[s] = q
             if stop_when_solved and state.E.max() == 0 and (np.isnan(q_target) or abs(q - q_target) <= q_tol):
