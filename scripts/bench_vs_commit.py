@@ -40,6 +40,14 @@ ROWS = {  # name: (model, ensemble, anneal), all at constant beta from a random 
                              {"sampler": "rrr", "rrr_below": 2.0, "beta": 5.0, "sweeps": 150}),
     "fc_relu_y1": ({"activation": "relu", "N": 100, "K": 10, "alpha": 0.6, "architecture": "fully_connected"},
                    {"replicas": 1}, {"sampler": "metropolis", "beta": 5.0, "sweeps": 6000}),
+    # spherical weights (relusim.anneal_spherical): rotations, float64 and float32 fields, the perceptron cost
+    "sph_relu_y1": ({"activation": "relu", "weights": "spherical", "N": 400, "K": 4, "alpha": 1.0},
+                    {"replicas": 1}, {"sampler": "metropolis", "beta": 5.0, "sweeps": 300}),
+    "sph_sign_y1_f32": ({"activation": "sign", "weights": "spherical", "N": 399, "K": 3, "alpha": 1.0},
+                        {"replicas": 1}, {"sampler": "metropolis", "beta": 5.0, "sweeps": 300, "precision": "float32"}),
+    "sph_sign_perceptron": ({"activation": "sign", "weights": "spherical", "N": 200, "K": 1, "alpha": 1.8},
+                            {"replicas": 1}, {"sampler": "metropolis", "beta": 50.0, "sweeps": 600,
+                                              "energy": "perceptron"}),
 }
 
 def worker(spec: str) -> None:
@@ -55,24 +63,31 @@ def worker(spec: str) -> None:
     m, e, a = ROWS[name]
     e = dict(e)
     gamma = e.pop("gamma", None)
+    spherical = m.get("weights") == "spherical"
+    extra = {k: a[k] for k in ("precision", "energy") if k in a}
     raw = {"name": name, "seed": 7, "samples": 1, "model": {"weights": "binary", **m},
            "ensemble": {**e, **({"gamma": {"start": gamma, "stop": gamma}} if gamma else {})},
            "anneal": {"sampler": a["sampler"], "beta": {"start": a["beta"], "stop": a["beta"]},
                       "sweeps": a["sweeps"], "stop_when_solved": False, "record_every": a["sweeps"],
-                      **({"rrr_below": a["rrr_below"]} if "rrr_below" in a else {})},
+                      **({"rrr_below": a["rrr_below"]} if "rrr_below" in a else {}), **extra},
            "output": str(Path(tempfile.gettempdir()) / "relusim_bench_unused.h5")}
     cfg = config.from_dict(raw)
     mc = cfg.model
     inst = instance.make(mc.N, mc.P, cfg.seed, 0)
-    if hasattr(anneal, "make_problem"):  # the record form (after the kernel redesign)
+    if spherical:
+        from relusim import anneal_spherical as sph
+
+        problem = sph.make_problem(cfg, inst.xi, inst.sigma)
+    elif hasattr(anneal, "make_problem"):  # the record form (after the kernel redesign)
         problem = anneal.make_problem(cfg, inst.xi, inst.sigma)
     else:
         problem = fields.problem_arrays(inst.xi, inst.sigma, model.output_weights(mc.activation, mc.K))
     times = []
     for rep in range(3):  # the first is the warm-up (JIT cache load)
-        chain = anneal.init_chain(cfg, problem, instance.stream(cfg.seed, 0, instance.DYNAMICS))
+        stream = instance.stream(cfg.seed, 0, instance.DYNAMICS)
+        chain = sph.init_state(cfg, problem, stream) if spherical else anneal.init_chain(cfg, problem, stream)
         t0 = time.perf_counter()
-        anneal.anneal(cfg, problem, chain)
+        (sph.anneal if spherical else anneal.anneal)(cfg, problem, chain)
         times.append(time.perf_counter() - t0)
     print(json.dumps({"seconds": min(times[1:]), "E": int(chain.E.sum())}))
 
