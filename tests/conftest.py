@@ -40,3 +40,13 @@ def make_machine(activation: str, N: int, K: int, P: int, seed: int, ties: bool 
 @pytest.fixture
 def machine():
     return make_machine
+
+
+def pytest_collection_modifyitems(config, items):
+    """Files that hold a test marked slow first, then the rest, each group in its usual order and
+    every file kept whole. pytest-xdist hands out whole files in collection order (``--dist loadfile
+    --no-loadscope-reorder`` in pyproject.toml), so the long files start early and a run does not end
+    with one worker on a long file while the other idles (xdist's own order, by number of tests, put
+    the two-test CPU-independence file last: a tail of two minutes)."""
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow)

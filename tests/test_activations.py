@@ -183,6 +183,7 @@ def test_tabled_energies_are_the_true_g_energies_including_exact_ties(act):
 
 
 @pytest.mark.parametrize("act,table", [("relu", "relu_shift(shift=0)"), ("sign", "linear")])
+@pytest.mark.slow
 def test_a_tabled_relu_chain_is_the_integer_relu_chain_bit_for_bit(act, table):
     """relu_shift(shift=0) is ReLU through the table: with the same draws the chain must make the same
     moves as the int16 kernel (a test of the TABLE loops' bookkeeping over thousands of flips). For
@@ -232,6 +233,7 @@ def test_the_smooth_activation_exact_check_rejects_a_wrong_beta():
     assert g_test(np.bincount(kept, minlength=P + 1), exact) < ALPHA_FA
 
 
+@pytest.mark.slow
 def test_rrr_with_a_smooth_activation_samples_the_exact_boltzmann_law():
     act, N, K, P, beta, _ = EXACT[0]
     inst, pb, st0 = machine(act, N, K, P, seed=5)

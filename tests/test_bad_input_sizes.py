@@ -83,6 +83,7 @@ def outcomes(files):
 
 
 @pytest.mark.parametrize("name, key, words", [(c[0], c[2], c[3]) for c in CASES], ids=[c[0] for c in CASES])
+@pytest.mark.slow
 def test_a_size_no_machine_holds_is_one_line_naming_the_option(outcomes, name, key, words):
     res, before, after = outcomes
     code, _, err = res[name]

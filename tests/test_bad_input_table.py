@@ -218,6 +218,7 @@ def outcomes(tmp_path_factory):
 
 
 @pytest.mark.parametrize("name", [c[0] for c in CASES])
+@pytest.mark.slow
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(outcomes, name):
     root, results, changed = outcomes
     code, out, err = results[name]

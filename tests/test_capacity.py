@@ -72,6 +72,7 @@ def test_fit_recovers_alpha_c_and_nu_from_synthetic_data():
 
 
 @pytest.mark.parametrize("width,step,n", [(0.005, 0.05, 16), (0.05, 0.04, 64)])
+@pytest.mark.slow
 def test_midpoint_errors_cover_the_true_50_percent_point(width, step, n):
     """40 synthetic sizes, P = 1/(1 + exp((alpha - a50)/width)) with a50 uniform in (0.3, 0.4), n
     instances per grid point: |alpha_50 - a50| < 2 err in >= 85% of them (95% expected for a
@@ -96,6 +97,7 @@ def test_wilson_interval_matches_the_formula():
     assert lo == 0 and 0 < hi < 0.1
 
 
+@pytest.mark.slow
 def test_binary_perceptron_exact_capacity_extrapolates_to_krauth_mezard(tmp_path):
     """Exact P(SAT) of the binary perceptron at N = 15, 19, 23, 27 (odd: no ties), 100 instances per
     point, alpha = 0.66..1.06 in steps of 0.02 (every integer P): the 50% points fall with N, and
@@ -124,6 +126,7 @@ def _plan(tmp_path, method, samples):
 
 
 @pytest.mark.parametrize("method", ["exact", "anneal"])
+@pytest.mark.slow
 def test_resume_and_worker_count_give_the_same_bits(tmp_path, method):
     one, two, part = (str(tmp_path / f"{n}.h5") for n in ("one", "two", "part"))
     cap.run(_plan(tmp_path, method, 6), one, workers=1, quiet=True, bootstrap=5)
@@ -212,6 +215,7 @@ def test_default_alpha_grid_brackets_each_transition():
         assert ends[0] >= 0.9 and ends[1] <= 0.1, (act, K, ends)
 
 
+@pytest.mark.slow
 def test_spherical_perceptron_anneal_50_percent_point_is_within_0_15_of_gardner(tmp_path):
     """Spherical perceptron (sign, K = 1) at N = 100, annealed on the perceptron cost (beta 1 -> 10000
     geometric over 2500 sweeps), 8 instances at alpha 1.8, 2.0, 2.2. Cover's counting theorem gives

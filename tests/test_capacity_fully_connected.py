@@ -108,6 +108,7 @@ def test_default_alpha_grid_brackets_the_fully_connected_transitions():
 
 
 @pytest.mark.parametrize("method", ["exact", "anneal"])
+@pytest.mark.slow
 def test_both_methods_run_fully_connected_configs_end_to_end_and_resume(tmp_path, method):
     """``relusim capacity`` on sign K = 3 fully connected (N = 5, 7 exact; N = 7 anneal), through the
     command line: exit 0, the table says alpha is per weight and labels the theory an asymptote; the

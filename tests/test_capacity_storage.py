@@ -75,6 +75,7 @@ def test_every_output_path_is_checked_before_any_work(tmp_path, base, args, key)
     assert so == "" and sorted(os.listdir(tmp_path)) == before  # nothing run, nothing written
 
 
+@pytest.mark.slow
 def test_missing_folders_of_json_and_plot_are_created_and_a_one_point_grid_has_a_figure(tmp_path, base):
     for i, grid in enumerate([("--N", "8", "--alpha", "0.5"), ("--N", "8,12", "--alpha", "0.5"),
                               ("--N", "8", "--alpha", "0.5,0.75")]):

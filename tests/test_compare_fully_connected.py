@@ -56,6 +56,7 @@ def direct_file_correlation(path, activation, K):
 
 
 @pytest.mark.parametrize("activation,K", [("relu", 4), ("sign", 3)])
+@pytest.mark.slow
 def test_compare_prints_the_measured_correlation_equal_to_a_direct_computation(fc_runs, activation, K):
     rc, out, err = relusim("compare", fc_runs[activation], "--no-plot")
     assert rc == 0, err

@@ -46,6 +46,7 @@ def one_line_about(err: str, mnt) -> str:
 
 
 @pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.slow
 def test_anneal_on_a_full_disk_says_one_line_and_a_rerun_gives_the_same_bits(tmp_path, small_disk, workers):
     c, _ = config(tmp_path, "full", ANNEAL, **MODEL)
     cr, reference = config(tmp_path, "reference", ANNEAL, **MODEL)
@@ -68,6 +69,7 @@ def test_anneal_on_a_full_disk_says_one_line_and_a_rerun_gives_the_same_bits(tmp
     assert temporary_files(small_disk) == []
 
 
+@pytest.mark.slow
 def test_sweep_on_a_full_disk_says_one_line(tmp_path, small_disk):
     c, _ = config(tmp_path, "sw", ANNEAL, **MODEL)
     args = ("sweep", "--config", c, "--grid", "model.alpha=0.4,0.45", "--samples", 15, "--workers", 2,
@@ -81,6 +83,7 @@ def test_sweep_on_a_full_disk_says_one_line(tmp_path, small_disk):
     assert code == 0, err
 
 
+@pytest.mark.slow
 def test_capacity_on_a_full_disk_says_one_line_and_leaves_no_temporary_file(tmp_path, small_disk):
     c, _ = config(tmp_path, "cap", ANNEAL, **MODEL)
     (small_disk / "filler").write_bytes(bytes(285_000))

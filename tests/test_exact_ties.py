@@ -75,6 +75,7 @@ def _tie_patterns(label, n, K):
 @pytest.mark.parametrize("label", ["linear", "quadratic", "relu_shift(shift=0.5)", "relu_shift(shift=1)",
                                    "tanh", "logistic", "softplus"])
 @pytest.mark.parametrize("n", [4, 7])
+@pytest.mark.slow
 def test_every_exact_tie_is_an_error_for_the_kernels_the_model_and_the_measurements(label, n):
     """Patterns that are exact ties (including the issue's quadratic fields (5, 5, 7, 1) at n = 7) are
     errors for either label: the kernels' build, model.energy, stabilities 0 and input-flip error 1 at

@@ -350,6 +350,7 @@ def _loaded(path) -> dict:
             for k in ("patterns", "labels", "weights", "energy", "stabilities")}
 
 
+@pytest.mark.slow
 def test_random_byte_flips_end_in_one_line_or_change_nothing_read(runs, tmp_path, seed=27):
     """12 flips in HDF5 metadata (outside every dataset's storage) and 12 anywhere, one per copy."""
     original = Path(runs["A"]["output"])

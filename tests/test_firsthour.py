@@ -163,6 +163,7 @@ def test_kernels_are_compiled_before_the_samples_and_only_when_cold(tiny, monkey
     assert said == [runner.COMPILE_NOTICE] and compiled == [cfg, cfg]
 
 
+@pytest.mark.slow
 def test_a_config_compiles_only_its_own_driver(tmp_path):
     """The default experiment (ReLU, Metropolis, one machine) compiles neither RRR nor another activation
     (from a cold cache: a driver loaded from the cache brings its sweeps along, compiling nothing)."""

@@ -94,6 +94,7 @@ def snapshot(d: Path) -> dict:
 
 
 @pytest.mark.parametrize("first", ["a", "b"])
+@pytest.mark.slow
 def test_a_second_run_on_a_held_output_is_refused_naming_the_holder(tmp_path, first):
     conf_a = cfg_file(tmp_path, "a.yaml", **LONG)
     conf_b = cfg_file(tmp_path, "b.yaml", model__alpha=0.25, **LONG)
@@ -186,6 +187,7 @@ DAMAGED = ["weights", "energy", "stabilities", "labels", "reference", "trace/ene
 
 
 @pytest.mark.parametrize("dataset", DAMAGED)
+@pytest.mark.slow
 def test_a_damaged_dataset_is_named_never_used_and_rerun_on_resume(tmp_path, finished, dataset):
     out, conf = copy_run(finished, tmp_path)
     good = weights(out)

@@ -103,6 +103,7 @@ def temporary_files(folder) -> list[str]:
     return [os.path.join(d, f) for d, _, files in os.walk(folder) for f in files if f.endswith(".tmp")]
 
 
+@pytest.mark.slow
 def test_anneal_workers_die_with_their_parent_whatever_kills_it_and_a_rerun_gives_the_same_bits(tmp_path):
     rng = random.Random(27)
     ck, ok = config(tmp_path, "killed", ANNEAL, **MODEL)
@@ -127,6 +128,7 @@ def test_anneal_workers_die_with_their_parent_whatever_kills_it_and_a_rerun_give
     assert temporary_files(tmp_path) == []
 
 
+@pytest.mark.slow
 def test_sweep_and_capacity_pools_die_with_their_parent(tmp_path):
     rng = random.Random(5)
     c, _ = config(tmp_path, "sw", ANNEAL, **MODEL)

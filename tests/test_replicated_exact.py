@@ -57,6 +57,7 @@ CASES = [("relu", 8, 2, 6), ("sign", 9, 3, 6), ("tanh", 9, 3, 6)]
 
 @pytest.mark.parametrize("activation,N,K,P", CASES)
 @pytest.mark.parametrize("sampler", ["metropolis", "rrr"])
+@pytest.mark.slow
 def test_explicit_ensemble_matches_exact_joint_law_of_energy_reference_overlap_and_mutual_overlap(
         activation, N, K, P, sampler):
     thin = 6 if sampler == "rrr" else 12

@@ -47,6 +47,7 @@ def config(tmp_path, name, anneal=None, **model):
 
 
 @pytest.mark.parametrize("architecture", ["tree", "fully_connected"])
+@pytest.mark.slow
 def test_one_and_two_workers_give_identical_datasets(tmp_path, architecture):
     model = {"architecture": architecture} | ({"N": 20, "alpha": 0.15} if architecture != "tree" else {})
     c1, o1 = config(tmp_path, "w1", **model)
@@ -59,6 +60,7 @@ def test_one_and_two_workers_give_identical_datasets(tmp_path, architecture):
 
 
 @pytest.mark.parametrize("architecture", ["tree", "fully_connected"])
+@pytest.mark.slow
 def test_kill_mid_run_leaves_a_readable_file_and_rerun_gives_the_same_bits(tmp_path, architecture):
     # Big enough that one sample takes a noticeable time, so the kill lands mid-run; 400 weights both ways
     model = ({"N": 400, "K": 4, "alpha": 0.45} if architecture == "tree" else
@@ -95,6 +97,7 @@ def test_kill_mid_run_leaves_a_readable_file_and_rerun_gives_the_same_bits(tmp_p
         assert f.attrs["finished"] and len(f["samples"]) == 8
 
 
+@pytest.mark.slow
 def test_rerun_of_a_finished_file_runs_nothing_and_overwrite_starts_afresh(tmp_path):
     c, o = config(tmp_path, "again")
     assert relusim("anneal", "--config", c, "--samples", 2)[0] == 0

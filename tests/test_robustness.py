@@ -153,6 +153,7 @@ def tiny_results(tmp_path_factory):
     return d / "tiny.h5"
 
 
+@pytest.mark.slow
 def test_cli_writes_the_group_and_reruns_are_noops(tiny_results, tmp_path):
     path = tmp_path / "r.h5"
     path.write_bytes(tiny_results.read_bytes())

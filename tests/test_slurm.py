@@ -70,6 +70,7 @@ def setup(tmp_path_factory):
     return path, tmp
 
 
+@pytest.mark.slow
 def test_a_two_task_job_array_runs_end_to_end(slurm, setup):
     cfg, tmp = setup
     code, out, err = relusim("sweep", "--config", cfg, *GRID, "--backend", "slurm", "--chunk", 2,
@@ -87,6 +88,7 @@ def test_a_two_task_job_array_runs_end_to_end(slurm, setup):
         assert_same_bits(tmp / "local" / name, tmp / "array" / name)
 
 
+@pytest.mark.slow
 def test_dask_jobqueue_workers_run_a_sweep_as_slurm_jobs(slurm, setup):
     cfg, tmp = setup
     code, out, err = relusim("sweep", "--config", cfg, *GRID, "--backend", "dask", "--slurm", "--cores", 2,
@@ -99,6 +101,7 @@ def test_dask_jobqueue_workers_run_a_sweep_as_slurm_jobs(slurm, setup):
         assert_same_bits(tmp / "local" / name, tmp / "jobqueue" / name)
 
 
+@pytest.mark.slow
 def test_capacity_on_slurm_jobqueue_workers_gives_the_local_bits(slurm, tmp_path, monkeypatch):
     """relusim capacity --backend slurm: instances answered by dask-jobqueue workers in Slurm jobs."""
     from relusim import capacity as cap

@@ -144,6 +144,7 @@ def single_laws(Eg, beta, K, bins, U=None):
 @pytest.mark.parametrize("activation,K,P,beta,theta,precision", [
     ("relu", 2, 8, 1.0, np.pi, "float64"), ("relu", 2, 8, 1.0, 0.6, "float64"), ("sign", 3, 9, 1.0, np.pi, "float64"),
     ("tanh", 3, 9, 1.0, np.pi, "float64"), ("relu", 2, 8, 1.0, 0.6, "float32"), ("sign", 3, 9, 1.0, np.pi, "float32")])
+@pytest.mark.slow
 def test_single_machine_on_the_torus_samples_the_boltzmann_law(activation, K, P, beta, theta, precision):
     # theta_max = pi: fresh angles; 0.6: small steps (a one-sided rotation passes at pi, fails here)
     inst, prob, st, mode = torus_machine(activation, K, P, seed=11, precision=precision)
@@ -214,6 +215,7 @@ def cost_law(Lg, beta, edges):
     ("relu", 2, 6, 9, 1.5, np.pi, "float64"), ("relu", 2, 6, 9, 1.5, 0.6, "float64"),
     ("sign", 3, 7, 11, 1.5, np.pi, "float64"), ("relu", 2, 6, 9, 1.5, 0.6, "float32"),
     ("sign", 3, 7, 11, 1.5, np.pi, "float32")])
+@pytest.mark.slow
 def test_perceptron_cost_on_the_torus_samples_exp_minus_beta_L(activation, K, P, seed, beta, theta, precision):
     # anneal.energy: perceptron: the chain's laws of E, phi_1 and L against exp(-beta L) on the grid;
     # instances with solutions (L = 0 on 3-5% of the torus), so the atom of the law at 0 is tested too

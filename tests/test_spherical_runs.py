@@ -96,6 +96,7 @@ def test_the_energy_and_precision_keys_change_the_hash_only_when_not_the_default
 @pytest.mark.parametrize("architecture,energy,precision", [
     ("tree", "errors", "float64"), ("fully_connected", "errors", "float64"), ("tree", "perceptron", "float64"),
     ("tree", "errors", "float32")])
+@pytest.mark.slow
 def test_spherical_one_and_two_workers_give_identical_float64_datasets(tmp_path, architecture, energy, precision):
     m = {"architecture": architecture} | ({"N": 10, "alpha": 0.5} if architecture != "tree" else {})
     c1, o1 = conf(tmp_path, "w1", m, {"energy": energy, "precision": precision})
@@ -122,6 +123,7 @@ def test_spherical_one_and_two_workers_give_identical_float64_datasets(tmp_path,
                 assert (cost[errors == 0] == 0).all() and (cost >= 0).all() and (errors == 0).any()
 
 
+@pytest.mark.slow
 def test_spherical_kill_mid_run_and_rerun_give_the_same_bits(tmp_path):
     m = {"N": 200, "K": 4, "alpha": 1.0}
     anneal = {"sweeps": 1500, "stop_when_solved": False, "record_every": 50}

@@ -150,6 +150,7 @@ def test_sweep_bad_input_is_one_line_and_exit_2(tmp_path, args, words):
 # ---------------------------------------------------------------------- same bits, any way --
 
 
+@pytest.mark.slow
 def test_local_dask_and_slurm_array_tasks_give_identical_bits(local_sweep, tmp_path):
     cfg, ref = local_sweep
     ok("sweep", "--config", cfg, *GRID, "--backend", "dask", "--workers", 2, "--out-dir", tmp_path / "dask")
@@ -198,6 +199,7 @@ def test_rerun_resumes_and_more_samples_run_only_the_new_ones(local_sweep, tmp_p
 # --------------------------------------------------------------------------------- merge --
 
 
+@pytest.mark.slow
 def test_merge_refuses_a_shard_of_another_config_and_writes_nothing(tmp_path):
     cfg = base_config(tmp_path, samples=1)
     ok("sweep", "--config", cfg, "--grid", "model.alpha=0.25,0.5", "--backend", "slurm", "--chunk", 1,
@@ -219,6 +221,7 @@ def test_merge_refuses_a_shard_of_another_config_and_writes_nothing(tmp_path):
     assert code == 2 and "--task-id" in err
 
 
+@pytest.mark.slow
 def test_merge_with_samples_missing_merges_the_rest_and_exits_1_naming_them(tmp_path):
     cfg = base_config(tmp_path, samples=4)
     ok("sweep", "--config", cfg, "--grid", "model.alpha=0.25", "--backend", "slurm", "--chunk", 1,
@@ -275,6 +278,7 @@ def workers_of(proc) -> list[psutil.Process]:
             if any("spawn_main" in part for part in c.cmdline())]
 
 
+@pytest.mark.slow
 def test_killing_a_local_worker_loses_no_finished_sample_and_a_rerun_completes(tmp_path):
     cfg = slow_config(tmp_path)
     args = ["sweep", "--config", cfg, *SLOW_GRID, "--workers", 2, "--out-dir", tmp_path / "killed"]
@@ -293,6 +297,7 @@ def test_killing_a_local_worker_loses_no_finished_sample_and_a_rerun_completes(t
         assert_same_bits(f, tmp_path / "reference" / f.name)
 
 
+@pytest.mark.slow
 def test_killing_a_dask_worker_mid_sweep_reruns_its_task_elsewhere(tmp_path):
     cfg = slow_config(tmp_path)
     args = ["sweep", "--config", cfg, *SLOW_GRID, "--backend", "dask", "--workers", 2, "--out-dir", tmp_path / "d"]
