@@ -8,6 +8,7 @@ a sample's bits depend only on (point config, seed, sample index), whatever runs
 """
 from __future__ import annotations
 
+import csv
 import difflib
 import hashlib
 import itertools
@@ -297,16 +298,18 @@ def csv_path(points: Sequence[Point]) -> Path:
 
 
 def write_csv(rows: list[dict], path: str | os.PathLike) -> Path:
-    """The table as CSV (one row per point), written atomically."""
-    import csv
-
+    """The table as CSV (one row per point), written atomically under the contract's temporary name
+    (``io.temp_path``: a rerun can tell whether its writer still lives)."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    os.replace(tmp, path)
+    tmp = io.temp_path(path)
+    try:
+        with open(tmp, "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 

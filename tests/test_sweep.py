@@ -319,3 +319,14 @@ def test_dask_on_a_running_scheduler_given_by_its_address(local_sweep, tmp_path)
         ok("sweep", "--config", cfg, "--grid", "model.alpha=0.25", "--grid", "model.K=2", "--backend", "dask",
            "--scheduler", cluster.scheduler_address, "--out-dir", tmp_path)
     assert_same_bits(ref / NAMES[0], tmp_path / NAMES[0])
+
+
+def test_the_csv_table_is_written_whole_or_not_at_all_and_leaves_no_temporary_file(tmp_path):
+    from relusim import sweep as sw
+
+    path = sw.write_csv([{"alpha": 0.3, "solved": 4}, {"alpha": 0.4, "solved": 1}], tmp_path / "t__sweep.csv")
+    assert path.read_text().splitlines() == ["alpha,solved", "0.3,4", "0.4,1"]
+    with pytest.raises(ValueError):  # a row with a column the header lacks fails mid-write
+        sw.write_csv([{"alpha": 0.3}, {"alpha": 0.4, "extra": 1}], path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t__sweep.csv"]
+    assert path.read_text().splitlines()[1] == "0.3,4"
