@@ -30,7 +30,6 @@ from typing import Any, Iterator, Mapping
 
 import h5py
 import numpy as np
-import yaml
 
 from . import config as _config
 from . import io
@@ -197,7 +196,8 @@ class Results:
         with io.open_results(self.path) as f, io.reading(self.path):
             attrs = {k: _plain(v) for k, v in f.attrs.items()}
             names = sorted(k for k, g in f["samples"].items() if g.attrs.get("status") == "complete")
-            self.config: dict = yaml.safe_load(attrs.pop("config"))
+            self.config: dict = io.stored_config(f, self.path)
+            attrs.pop("config")
         self.provenance: dict = attrs
         self.samples: list[Sample] = [Sample(self.path, n) for n in names]
 

@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from . import activations, model
 from .errors import InputError
@@ -58,10 +57,10 @@ class Run:
 
 def load_run(path) -> Run:
     """Read a result file: model, measured q1 (mean over samples of q-bar), stabilities, robustness curves."""
-    from .io import open_results, reading
+    from .io import open_results, reading, stored_config
 
     with open_results(path) as f, reading(path):
-        cfg = yaml.safe_load(f.attrs["config"])
+        cfg = stored_config(f, path)
         groups = [g for _, g in sorted(f["samples"].items()) if g.attrs.get("status") == "complete"]
         if not groups:
             raise InputError("RESULTS", str(path), "holds no finished sample yet")
@@ -238,10 +237,10 @@ def explain(rows: list[dict]) -> list[str]:
 def unit_summary(path):
     """:func:`relusim.units.summarise` over the finished samples of a result file (any architecture)."""
     from . import units
-    from .io import open_results, reading
+    from .io import open_results, reading, stored_config
 
     with open_results(path) as f, reading(path):
-        m = yaml.safe_load(f.attrs["config"])["model"]
+        m = stored_config(f, path)["model"]
         groups = [g for _, g in sorted(f["samples"].items()) if g.attrs.get("status") == "complete"]
         if not groups:
             return None

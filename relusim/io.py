@@ -35,7 +35,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .config import Config
+from .config import Config, parse_yaml
 from . import lock
 from .errors import DataError, InputError, RunError
 
@@ -1034,6 +1034,21 @@ class ResultsFile:
         self._copy_on_write(lambda f, _entries: f.attrs.update(attrs))
 
 
+def stored_config(f: h5py.File, path) -> dict:
+    """The config a result file stores (its root attribute ``config``) as a dict, read with the loader
+    of config files (``config.parse_yaml``: alias bombs, deep nesting and list keys refused), so a
+    crafted file cannot exhaust memory where a config file could not; anything else is a DataError
+    naming the file."""
+    try:
+        cfg = parse_yaml(str(f.attrs["config"]), key="config", source=str(path))
+    except InputError as exc:
+        raise DataError(f"{path}: its stored config is unreadable ({exc.allowed}); damaged, or not written "
+                        "by relusim") from None
+    if not isinstance(cfg, dict) or not isinstance(cfg.get("model"), dict):
+        raise DataError(f"{path}: its stored config is not a relusim config; damaged, or not written by relusim")
+    return cfg
+
+
 @contextlib.contextmanager
 def reading(path, what: str = "its structure"):
     """Reads of a result file whose damage (a flipped byte in HDF5's metadata, a truncated file) ends
@@ -1138,7 +1153,7 @@ def summary(path: str | os.PathLike) -> str:
     p = Path(path)
     with open_results(p) as f, reading(p):
         try:
-            return _summary(p, f, yaml.safe_load(f.attrs["config"]))
+            return _summary(p, f, stored_config(f, p))
         except (yaml.YAMLError, KeyError, TypeError, ValueError, OSError) as exc:
             raise DataError(f"{p}: its provenance is unreadable ({type(exc).__name__}: {exc}); "
                             "damaged, or not written by relusim") from None

@@ -410,13 +410,11 @@ class Settings:
 
 def read_run(path) -> dict:
     """The model of a result file and its complete samples: {activation, weights, K, seed, samples: [...]}."""
-    import yaml
-
-    from .io import open_results, reading
+    from .io import open_results, reading, stored_config
 
     # the samples are checked; a stale or damaged /robustness is not used, and replaced (measure_file)
     with open_results(path, robustness=False) as f, reading(path):
-        cfg = yaml.safe_load(f.attrs["config"])
+        cfg = stored_config(f, path)
         samples = []
         for name in sorted(f["samples"]):
             g = f["samples"][name]
@@ -434,12 +432,10 @@ def read_run(path) -> dict:
 
 def run_activation(path) -> str:
     """The activation of a result file's config (for colours and labels)."""
-    import yaml
-
-    from .io import open_results, reading
+    from .io import open_results, reading, stored_config
 
     with open_results(path, verify=False) as f, reading(path):
-        return yaml.safe_load(f.attrs["config"])["model"]["activation"]
+        return stored_config(f, path)["model"]["activation"]
 
 
 def stored_settings(path) -> str | None:

@@ -16,6 +16,7 @@ import copy
 import io as _io
 import random
 import shutil
+import time
 from pathlib import Path
 
 import h5py
@@ -467,3 +468,22 @@ def test_a_file_written_before_checksums_is_read_and_says_so(tmp_path):
     assert code == 0, err
     assert "schema 1: written before checksums" in out
     assert len(relusim.load(path).samples) == 3
+
+
+def test_a_resealed_alias_bomb_in_the_stored_config_is_refused_in_one_line_at_once(runs, tmp_path):
+    """A file whose stored config is a YAML alias bomb (10^9 nodes), with its checksum and manifest
+    resealed (SHA-256 is unkeyed: anyone can reseal): every reader parses the stored config with the
+    config files' loader and refuses it in one line, instead of exhausting memory."""
+    path = tmp_path / "bomb.h5"
+    shutil.copy(runs["A"]["output"], path)
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 10)}]\n" for i in range(8)) + "model: {activation: *i, K: 4}\n"
+    with h5py.File(path, "a") as f:
+        entries = dict(zip(f["manifest/index"][()].tolist(), (d.decode() for d in f["manifest/sha256"][()])))
+        f.attrs["config"] = bomb
+        f.attrs["config_text_sha256"] = io.text_digest(bomb)
+        io.write_manifest(f, entries)
+    start = time.monotonic()
+    readers_refuse(path, tmp_path, "its stored config is unreadable")
+    assert run_cli("info", path)[0] == 1
+    assert time.monotonic() - start < 60
