@@ -16,7 +16,7 @@ import h5py
 import numpy as np
 import pytest
 
-from cli_helpers import BASE, relusim, write_config
+from cli_helpers import BASE, relusim, relusim_here, write_config
 
 QUICK = {"sweeps": 200, "record_every": 20}
 
@@ -194,7 +194,7 @@ def test_a_damaged_dataset_is_named_never_used_and_rerun_on_resume(tmp_path, fin
     flip_bytes(out, f"samples/000001/{dataset}")
     for argv in (("info", out), ("info", out, "--verify"), ("compare", out),
                  ("robustness", out, "--flips", "0,0.1", "--trials", 2, "--weight-noise", "none", "--quiet")):
-        code, stdout, err = relusim(*argv)
+        code, stdout, err = relusim_here(*argv)  # each refuses before it computes
         assert code == 1, (argv, err)
         assert f"sample 1: checksum mismatch in {dataset}" in one_line(err), (argv, err)
     assert not (tmp_path / "out_robustness.png").exists()
