@@ -215,8 +215,9 @@ def capacity_lines(K: int, ex: dict, method: str) -> list[str]:
     if sys_ is None or not math.isfinite(sys_):
         return [f"    K = {K}: {name} = {stat}, sys not estimated (no other fit form or size window has enough "
                 "sizes)"]
+    few = "; too few sizes for the other forms, so a lower bound" if ex["fits"] <= 2 else ""
     out = [f"    K = {K}: {name} = {stat} +- {sys_:.3f} (sys)   [1/N fit over {ex['sizes']} sizes; sys over "
-           f"{ex['fits']} fits]"]
+           f"{ex['fits']} fits{few}]"]
     if ex.get("forms_disagree"):
         far = max(ex["variants"], key=lambda v: abs(v["alpha_inf"] - ex["alpha_inf"]))
         out.append(f"    warning: K = {K}: the fit forms and size windows disagree by {sys_:.3f}, more than the "

@@ -150,3 +150,13 @@ def test_a_resolved_50_percent_point_is_inside_the_grid():
     assert beyond_grid(pts, 0.85)["beyond_grid"] == 0
     assert beyond_grid(pts[1:], float("nan")) == {"beyond_grid": -1, "grid_edge": 0.9}
     assert beyond_grid(pts[:1], float("nan")) == {"beyond_grid": 1, "grid_edge": 0.5}
+
+
+def test_three_sizes_leave_only_nadler_fink_and_the_line_says_sys_is_a_lower_bound():
+    """Three sizes: no 50%-point form but the default has a degree of freedom left, so only the
+    Nadler-Fink fit is compared (sign K = 5 and ReLU K = 4 of docs/results/capacity.md)."""
+    pts = asimov(lambda N: 0.9 - 0.5 / N + 8 / N ** 2, lambda N: 0.45 / N, sizes=(15, 25, 35))
+    _, _, sy = systematics(pts, bootstrap=10)
+    assert [(v.form, v.window) for v in sy.variants] == [("Nadler-Fink", "all sizes")]
+    a = {**as_analysis(sy), "sizes": 3}
+    assert "sys over 2 fits; too few sizes for the other forms, so a lower bound" in capacity_lines(5, a, "exact")[0]
