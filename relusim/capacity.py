@@ -541,7 +541,8 @@ def _write_analysis(g: h5py.Group, analysis: dict) -> None:
         for key in ("N", "alpha50", "err", "grid_edge"):
             m.create_dataset(key, data=np.array([row[key] for row in a["midpoints"]], float))
         m.create_dataset("beyond_grid", data=np.array([row["beyond_grid"] for row in a["midpoints"]], np.int8))
-        m["beyond_grid"].attrs["meaning"] = "-1: alpha50 below the grid's smallest alpha (grid_edge), +1: above its largest, 0: neither"
+        m["beyond_grid"].attrs["meaning"] = ("-1: alpha50 below the grid's smallest alpha (grid_edge), "
+                                             "+1: above its largest, 0: neither")
         if a["fit"] is not None:
             h.create_group("fit").attrs.update({k: v for k, v in a["fit"].items()})
         ex = a["midpoint_extrapolation"]

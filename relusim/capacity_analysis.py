@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import asdict
 
 import numpy as np
 
@@ -125,7 +126,7 @@ def analyse(plan, records: dict, bootstrap: int = 200) -> dict:
                                                      "sys": sy.sys, "sys_rule": fss.SYS_RULE,
                                                      "fits": len(sy.variants) + 1,
                                                      "forms_disagree": sy.disagree,
-                                                     "variants": [dict(v.__dict__) for v in sy.variants]},
+                                                     "variants": [asdict(v) for v in sy.variants]},
                           "theory": theory(plan.base.model.activation, K, plan.base.model.weights, arch),
                           "wall_s": wall}
     return out

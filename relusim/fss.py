@@ -308,15 +308,11 @@ class Systematics:
     disagree: bool
     farthest: Variant | None
 
-    def to_dict(self) -> dict:
-        return {"alpha_inf": self.alpha_inf, "stat": self.stat, "sys": self.sys, "disagree": self.disagree,
-                "variants": [asdict(v) for v in self.variants],
-                "farthest": asdict(self.farthest) if self.farthest else None}
-
 
 def _windows(sizes) -> list[tuple[str, np.ndarray]]:
+    """``WINDOWS`` of the sorted sizes: all, without the smallest, without the largest."""
     s = np.unique(np.asarray(sizes, float))
-    return [("all sizes", s), ("without the smallest", s[1:]), ("without the largest", s[:-1])]
+    return list(zip(WINDOWS, (s, s[1:], s[:-1])))
 
 
 def extrapolate_with_systematics(Ns, alpha50, err, points=None, *, shape: str = "logistic",

@@ -20,7 +20,8 @@ for c in (0.0, 4.0, 8.0):
     for _ in range(2000):
         s = fss.extrapolate_with_systematics(Ns, 0.9 - 0.5 / Ns + c / Ns ** 2 + rng.normal(0, err), err)
         d = abs(s.alpha_inf - 0.9)
-        rows.append((s.disagree, d < s.stat, d < s.sys, d < s.stat + s.sys, s.sys / s.stat, (s.alpha_inf - 0.9) / s.stat))
+        rows.append((s.disagree, d < s.stat, d < s.sys, d < s.stat + s.sys, s.sys / s.stat,
+                     (s.alpha_inf - 0.9) / s.stat))
     r = np.array(rows)
     print(f"c = {c:g}: 1/N fit biased by {r[:, 5].mean():+.2f} stat; truth within stat {r[:, 1].mean():.2f}, "
           f"within sys {r[:, 2].mean():.2f}, within stat + sys {r[:, 3].mean():.2f}; warning {r[:, 0].mean():.2f}; "

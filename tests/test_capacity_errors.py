@@ -8,6 +8,7 @@ the number it was before the systematics existed.
 """
 import json
 import math
+from dataclasses import asdict
 
 import h5py
 import numpy as np
@@ -46,7 +47,7 @@ def systematics(points, bootstrap=40):
 def as_analysis(sy):
     return {"alpha_inf": sy.alpha_inf, "err": sy.stat, "sizes": len(SIZES), "sys": sy.sys,
             "fits": len(sy.variants) + 1, "forms_disagree": sy.disagree,
-            "variants": [v.__dict__ for v in sy.variants]}
+            "variants": [asdict(v) for v in sy.variants]}
 
 
 def test_a_1_over_N2_term_is_covered_by_the_systematic_error_and_warned_about():
