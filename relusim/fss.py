@@ -361,8 +361,9 @@ def extrapolate_with_systematics(Ns, alpha50, err, points=None, *, shape: str = 
 
         z = (alpha_inf,j - alpha_inf,default) / sqrt(|err_j^2 - stat^2|)
 
-    (Hausman: the variance of the difference between an efficient fit and a consistent, less
-    efficient one of the same data is the difference of their variances; nan without err_j): |z| of
+    (Hausman, Econometrica 46, 1251 (1978): the variance of the difference between an efficient fit
+    and a consistent, less efficient one of the same data is the difference of their variances; nan
+    without err_j; Nadler-Fink is not nested in the 1/N fit, so its z is only indicative): |z| of
     about 1 is scatter, |z| >= 3 a form the data contradict.
     ``points`` None: the Nadler-Fink fits are left out. ``nadler_fink_err``: the bootstrap error of the
     all-sizes Nadler-Fink fit when the caller has it (the reduced windows are not bootstrapped).
