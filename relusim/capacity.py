@@ -538,11 +538,23 @@ def _write_analysis(g: h5py.Group, analysis: dict) -> None:
         for key in ("N", "P", "alpha", "done", "solved", "unknown", "fraction", "wilson_lo", "wilson_hi"):
             h.create_dataset(key, data=np.array([row[key] for row in a["points"]]))
         m = h.create_group("midpoints")
-        for key in ("N", "alpha50", "err"):
+        for key in ("N", "alpha50", "err", "grid_edge"):
             m.create_dataset(key, data=np.array([row[key] for row in a["midpoints"]], float))
+        m.create_dataset("beyond_grid", data=np.array([row["beyond_grid"] for row in a["midpoints"]], np.int8))
+        m["beyond_grid"].attrs["meaning"] = ("-1: alpha50 below the grid's smallest alpha (grid_edge), "
+                                             "+1: above its largest, 0: neither")
         if a["fit"] is not None:
             h.create_group("fit").attrs.update({k: v for k, v in a["fit"].items()})
-        h.create_group("midpoint_extrapolation").attrs.update(a["midpoint_extrapolation"])
+        ex = a["midpoint_extrapolation"]
+        x = h.create_group("midpoint_extrapolation")
+        x.attrs.update({k: v for k, v in ex.items() if k != "variants"})
+        v = x.create_group("variants")  # one row per fit of the systematics scan (relusim.fss.Variant)
+        rows = ex.get("variants", [])
+        for key in ("form", "window"):
+            v.create_dataset(key, data=np.array([r[key] for r in rows], dtype=object), dtype=h5py.string_dtype())
+        for key, dt in (("N_min", np.int64), ("N_max", np.int64), ("sizes", np.int64), ("alpha_inf", float),
+                        ("err", float), ("chi2", float), ("dof", np.int64), ("z", float)):
+            v.create_dataset(key, data=np.array([r[key] for r in rows], dt))
         if a["theory"] is not None:
             h.attrs.update({"theory_alpha": a["theory"]["alpha"], "theory_label": a["theory"]["label"]})
         h.attrs["wall_s"] = a["wall_s"]

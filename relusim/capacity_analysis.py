@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import asdict
 
 import numpy as np
 
@@ -103,7 +104,7 @@ def analyse(plan, records: dict, bootstrap: int = 200) -> dict:
             sel = [p for p in points if p["N"] == N]
             m = fss.midpoint([p["alpha"] for p in sel], [p["solved"] for p in sel],
                              [p["done"] - p["unknown"] for p in sel], N, bootstrap=bootstrap, seed=plan.base.seed)
-            mids.append({"N": N, "alpha50": m.alpha50, "err": m.err})
+            mids.append({"N": N, "alpha50": m.alpha50, "err": m.err, **beyond_grid(sel, m.alpha50)})
         fit, why = None, None
         try:
             f = fss.fit_scaling([p["alpha"] for p in points], [p["N"] for p in points],
@@ -114,12 +115,49 @@ def analyse(plan, records: dict, bootstrap: int = 200) -> dict:
             why = str(exc)
         ex = fss.extrapolate_midpoints([m["N"] for m in mids], [m["alpha50"] for m in mids],
                                        [m["err"] for m in mids])
+        sy = fss.extrapolate_with_systematics(
+            [m["N"] for m in mids], [m["alpha50"] for m in mids], [m["err"] for m in mids],
+            ([p["alpha"] for p in points], [p["N"] for p in points], [p["solved"] for p in points],
+             [p["done"] - p["unknown"] for p in points]),
+            nadler_fink_err=fit["alpha_c_err"] if fit else float("nan"))
         out["by_K"][K] = {"points": points, "midpoints": mids, "fit": fit, "fit_skipped": why,
                           "midpoint_extrapolation": {"alpha_inf": ex.alpha_inf, "err": ex.err, "b": ex.b,
-                                                     "sizes": ex.sizes, "chi2": ex.chi2, "dof": ex.dof},
+                                                     "sizes": ex.sizes, "chi2": ex.chi2, "dof": ex.dof,
+                                                     "sys": sy.sys, "sys_rule": fss.SYS_RULE,
+                                                     "fits": len(sy.variants) + 1,
+                                                     "forms_disagree": sy.disagree,
+                                                     "variants": [asdict(v) for v in sy.variants]},
                           "theory": theory(plan.base.model.activation, K, plan.base.model.weights, arch),
                           "wall_s": wall}
     return out
+
+
+BELOW, INSIDE, ABOVE = -1, 0, 1
+
+
+def beyond_grid(points: list[dict], alpha50: float) -> dict:
+    """Where the 50% point of one size lies when the grid does not hold it: ``beyond_grid`` -1 when
+    no alpha of the grid is solved in half its instances (alpha_50 below the smallest alpha with
+    answers, ``grid_edge``), +1 when every alpha is (above the largest), else 0 (``grid_edge`` nan)."""
+    known = [p for p in points if p["done"] - p["unknown"] > 0]
+    if math.isfinite(alpha50) or not known:
+        return {"beyond_grid": INSIDE, "grid_edge": float("nan")}
+    fr = [p["solved"] / (p["done"] - p["unknown"]) for p in known]
+    if max(fr) < 0.5:
+        return {"beyond_grid": BELOW, "grid_edge": float(min(p["alpha"] for p in known))}
+    if min(fr) > 0.5:
+        return {"beyond_grid": ABOVE, "grid_edge": float(max(p["alpha"] for p in known))}
+    return {"beyond_grid": INSIDE, "grid_edge": float("nan")}
+
+
+def _mid(m: dict) -> str:
+    """A 50% point as the table prints it: the value and its error, or where it lies off the grid."""
+    side = m.get("beyond_grid", INSIDE)
+    if side == BELOW:
+        return f"below alpha_min {m['grid_edge']:.3f}"
+    if side == ABOVE:
+        return f"above alpha_max {m['grid_edge']:.3f}"
+    return _pm(m["alpha50"], m["err"])
 
 
 def _pm(x: float, e: float, digits: int = 3) -> str:
@@ -141,7 +179,7 @@ def table(analysis: dict) -> str:
             f"{analysis['samples']} instances per point (errors: 1 sigma; fractions: Wilson 68%)\n"
             f"{alpha_meaning(analysis)}")
     what = "alpha_c (N -> inf)" if analysis["method"] == "exact" else "alpha_alg (N -> inf, lower bound)"
-    lines = [head, f"{'K':>3} {'N':>6} {'alpha_50(N)':>18}   {what:>22} {'nu':>16} {'50% + b/N':>16} "
+    lines = [head, f"{'K':>3} {'N':>6} {'alpha_50(N)':>21}   {what:>22} {'nu':>16} {'50% + b/N':>16} "
                    f"{'theory':>8}  CPU s"]
     for K, a in analysis["by_K"].items():
         fit = a["fit"]
@@ -154,15 +192,45 @@ def table(analysis: dict) -> str:
             ex = a["midpoint_extrapolation"]
             xs = _pm(ex["alpha_inf"], ex["err"]) if last else ""
             ws = f"{a['wall_s']:.1f}" if last else ""
-            lines.append(f"{K:>3} {m['N']:>6} {_pm(m['alpha50'], m['err']):>18}   {fc:>22} {nu:>16} {xs:>16} {tv:>8}  {ws}")
+            lines.append(f"{K:>3} {m['N']:>6} {_mid(m):>21}   {fc:>22} {nu:>16} {xs:>16} {tv:>8}  {ws}")
         if a["fit_skipped"]:
             lines.append(f"    K = {K}: no scaling fit ({a['fit_skipped']})")
+        lines.extend(capacity_lines(K, a["midpoint_extrapolation"], analysis["method"]))
     lines.append(f"{what}: Nadler-Fink fit f((alpha - alpha_c) N^(1/nu)); 50% + b/N: the 50% points "
                  "extrapolated with a 1/N correction")
+    lines.append(f"stat: that 1/N fit's error; sys: {fss.SYS_RULE}")
     labels = sorted({a["theory"]["label"] for a in analysis["by_K"].values() if a["theory"]})
     if labels:
         lines.append("theory: " + "; ".join(labels))
     return "\n".join(lines)
+
+
+def capacity_lines(K: int, ex: dict, method: str) -> list[str]:
+    """The quoted N -> infinity value of one K, 'alpha_c = x +- s (stat) +- y (sys)' (``alpha_alg`` for
+    the anneal), and a one-line warning when the fits disagree by more than the statistical error."""
+    name = "alpha_c" if method == "exact" else "alpha_alg"
+    if ex["alpha_inf"] is None or not math.isfinite(ex["alpha_inf"]):
+        return [f"    K = {K}: {name} not extrapolated (fewer than two sizes with a 50% point)"]
+    sys_ = ex.get("sys", float("nan"))
+    stat = f"{ex['alpha_inf']:.3f} +- {ex['err']:.3f} (stat)"
+    if sys_ is None or not math.isfinite(sys_):
+        return [f"    K = {K}: {name} = {stat}, sys not estimated (no other fit form or size window has enough "
+                "sizes)"]
+    few = "; too few sizes for the other forms, so a lower bound" if ex["fits"] <= 2 else ""
+    out = [f"    K = {K}: {name} = {stat} +- {sys_:.3f} (sys)   [1/N fit over {ex['sizes']} sizes; sys over "
+           f"{ex['fits']} fits{few}]"]
+    if ex.get("forms_disagree"):
+        far = max(ex["variants"], key=lambda v: abs(v["alpha_inf"] - ex["alpha_inf"]))
+        out.append(f"    warning: K = {K}: the fit forms and size windows disagree by {sys_:.3f}, more than the "
+                   f"statistical error {ex['err']:.3f} (farthest: {far['form']}, N = {far['N_min']}..{far['N_max']}: "
+                   f"{far['alpha_inf']:.3f}, {_sigmas(far['z'])})")
+    return out
+
+
+def _sigmas(z) -> str:
+    if z is None or not math.isfinite(z):
+        return "its scatter not estimated"
+    return f"{abs(z):.1f} sigma of its own scatter"
 
 
 def to_json(analysis: dict) -> dict:

@@ -4,7 +4,9 @@ Usage: python scripts/capacity_summary.py results/cap/exact_perceptron.json resu
        [--plot docs/capacity_summary.png]
 
 Prints one markdown row per (file, K): method, N range, instances per point, the 50% point at the
-largest N, the 50% points extrapolated as alpha_inf + b/N (error scaled by the Birge ratio), the
+largest N, the 50% points extrapolated as alpha_inf + b/N with its statistical error (scaled by the
+Birge ratio) and its systematic error (``relusim.fss.extrapolate_with_systematics``: the number of
+fits compared and the farthest, with its deviation in units of its own scatter), the
 Nadler-Fink alpha_c and nu, the RS theory of the same model and the CPU seconds summed over instances.
 The figure draws alpha_50(N) against 1/N with the 1/N line, and the theory values as dashes.
 """
@@ -32,8 +34,8 @@ def main() -> int:
         a = json.load(open(path))
         for K, k in a["by_K"].items():
             rows.append((a, int(K), k))
-    print("| model | method | N | inst./point | α₅₀ at largest N | α₅₀ + b/N → N=∞ (χ²/dof) | Nadler-Fink α_c | ν | RS theory | CPU s |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| model | method | N | inst./point | α₅₀ at largest N | α₅₀ + b/N → N=∞ ± stat ± sys (χ²/dof) | sys: fits, farthest | Nadler-Fink α_c | ν | RS theory | CPU s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for a, K, k in rows:
         mids = [m for m in k["midpoints"] if m["alpha50"] is not None]
         Ns = [m["N"] for m in k["midpoints"]]
@@ -44,9 +46,20 @@ def main() -> int:
         chi = f" ({ex['chi2']:.1f}/{ex['dof']})" if ex.get("dof") else ""
         at = f"{pm(big['alpha50'], big['err'])} (N = {big['N']})" if big else "-"
         what = "exact" if a["method"] == "exact" else "anneal (lower bound)"
+        sys_ = ex.get("sys")
+        central = pm(ex["alpha_inf"], ex["err"])
+        if sys_ is not None and ex["alpha_inf"] is not None:
+            central += f" ± {sys_:.3f}"
+        far = "-"
+        if ex.get("variants"):
+            v = max(ex["variants"], key=lambda v: abs(v["alpha_inf"] - ex["alpha_inf"]))
+            z = f", {abs(v['z']):.1f}σ" if v.get("z") is not None else ""
+            far = f"{ex['fits']}: {v['form']}, N = {v['N_min']}..{v['N_max']}: {v['alpha_inf']:.3f}{z}"
+            if ex.get("forms_disagree"):
+                far += " (warning)"
         print(f"| {a['activation']} K = {K} | {what} | {min(Ns)}..{max(Ns)} | {a['samples']} | "
               f"{at} | "
-              f"{pm(ex['alpha_inf'], ex['err'])}{chi if ex['alpha_inf'] is not None else ''} | {nf} | {nu} | "
+              f"{central}{chi if ex['alpha_inf'] is not None else ''} | {far} | {nf} | {nu} | "
               f"{th['alpha']:.4f} | {k['wall_s']:.0f} |")
     if args.plot:
         import matplotlib
