@@ -143,6 +143,7 @@ def rejects(p_mean, p_law, alpha=ALPHA_TWO_SAMPLE):
     return p_mean < alpha / 2 or p_law < alpha / 2
 
 
+@pytest.mark.slow
 def test_float32_and_float64_chains_sample_the_same_energy_law_where_rounding_changes_the_chain():
     """``anneal.precision: float32`` against float64 where the two chains are different chains.
 
