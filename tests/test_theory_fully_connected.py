@@ -216,6 +216,21 @@ def test_fc_capacity_command_and_bad_input_is_one_line_exit_2():
         assert isinstance(res.exception, InputError) and res.output == "", args
 
 
+def test_fc_capacities_are_labelled_as_k_infinity_asymptotes_with_their_branch_stability(tmp_path):
+    """The K -> infinity values are not finite-K predictions: each row says so, and whether its branch
+    is replicon-stable there (binary sign: the counting bound 1, below its AT line; binary ReLU 0.99995,
+    past its AT line 0.8966)."""
+    out = tmp_path / "fc.json"
+    res = CliRunner().invoke(theory_group, ["capacity", "--architecture", "fully_connected", "--activation",
+                                            "sign,relu", "--weights", "binary", "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    rows = {r["activation"]: r for r in json.loads(out.read_text())}
+    assert rows["sign"]["status"] == "K->inf asymptote; RS-stable" and rows["sign"]["alpha_c_rs"] == 1.0
+    assert rows["relu"]["status"] == "K->inf asymptote; replicon-unstable (past AT)"
+    assert rows["relu"]["alpha_c_rs"] > rows["relu"]["alpha_at"]
+    assert "not finite-K predictions" in res.output
+
+
 @pytest.mark.parametrize("act", ODD)
 def test_linear_channel_formula_matches_the_exact_finite_K_covariances(act):
     # odd g: Var lambda = Q + (K-1) q_eff(C) and Cov = q_eff(q) + (K-1) q_eff(p) exactly (CLT aside);

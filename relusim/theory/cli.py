@@ -458,6 +458,14 @@ def _fc_activations(text: str) -> list[str]:
     return names
 
 
+def _fc_status(alpha_c: float, alpha_at: float) -> str:
+    """What a fully connected capacity is: a leading-order K -> infinity asymptote (not a finite-K
+    prediction), and whether its branch is replicon-stable there (alpha_c <= alpha_at)."""
+    if not math.isfinite(alpha_c):
+        return "K->inf asymptote; no RS capacity"
+    return "K->inf asymptote; " + ("RS-stable" if alpha_c <= alpha_at else "replicon-unstable (past AT)")
+
+
 def fc_capacity_rows(activation, weights, csv_path, json_path, plot_path) -> None:
     """Rows of ``relusim theory capacity --architecture fully_connected``."""
     import time
@@ -475,7 +483,7 @@ def fc_capacity_rows(activation, weights, csv_path, json_path, plot_path) -> Non
                              kind=tr.kind, alpha_psb=float(tr.alpha_transition),
                              q_psb=float(tr.q_transition), alpha_spinodal=float(tr.alpha_spinodal),
                              alpha_ps_unstable=float(tr.alpha_ps), alpha_at=float(at.alpha),
-                             at_at_psb=bool(at.at_transition),
+                             at_at_psb=bool(at.at_transition), status=_fc_status(cap.alpha, at.alpha),
                              seconds=round(time.perf_counter() - t0, 3)))
 
     def plot(rows, ax):
@@ -488,6 +496,9 @@ def fc_capacity_rows(activation, weights, csv_path, json_path, plot_path) -> Non
         ax.set_ylabel("alpha = P/(KN) (inf shown as 12)")
 
     emit(rows, csv_path, json_path, plot_path, plot)
+    click.echo("note: fully connected values are the leading order of the RS saddle as K -> infinity, not "
+               "finite-K predictions; exact capacities measured at K = 2, 3 (per weight, tree beside): "
+               "docs/results/capacity.md, 'Fully connected networks'", err=True)
 
 
 def parse_alpha_grid(text: str) -> np.ndarray:
