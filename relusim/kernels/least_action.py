@@ -1,0 +1,357 @@
+"""The least-action energy of binary weights and its Metropolis sampler (docs/algorithms.md §10).
+
+L(W) = sum_mu L_mu(W), where L_mu is the least number of single weight flips, the other weights held,
+after which pattern mu is classified correctly (sigma^mu out^mu > 0: a zero output is an error). It is
+an integer, 0 exactly on the correct patterns, so L = 0 exactly when E = 0. A flip changes the Hamming
+distance to any set by at most 1, so one flip changes each L_mu by -1, 0 or +1 and L by an integer in
+[-P, P]: ``metropolis.fill_etab``'s table of exp(-beta dE) serves dL unchanged.
+
+L_mu depends only on the label and the K unit fields H_l of the pattern, because a unit's field moves by
++-2 per flip of one of its own weights (each weight belongs to exactly one unit, tree or fully
+connected) and reaches any H' of the parity of n in [-n, n] in |H' - H| / 2 flips (``pattern_cost``:
+sign and ReLU; the derivation is docs/algorithms.md §10). The cache is C[a, mu] = L_mu of replica a and
+L[a] = sum_mu C[a, mu]; the move is a flip of W^a_i, as for the error count (``fields``), whose fields and
+margins the sampler keeps with the same ``fields.flip_fields``. Only patterns wrong after the move
+need a cost evaluated: a right one costs 0.
+
+The sampler is the full O(P) pass of ``metropolis.sweep_loop`` with dL in place of dE (one machine, the
+explicit and the traced robust ensemble: the coupling terms are the same); ``driver`` runs it along a
+schedule like ``replicated.driver`` (no bitsets, no RRR). The error-count kernels are not touched.
+"""
+from __future__ import annotations
+
+import functools
+from collections import namedtuple
+
+import numpy as np
+from numba import njit
+
+from . import detmath
+from . import rng as _rng
+from .calls import apart
+from .fields import RELU, SIGN, SIGN_ODD, _dg, is_fc, row
+from .metropolis import EXPLICIT, TRACED, fill_ctab, fill_etab
+from .records import Point
+from .replicated import mean_mutual_overlap
+
+# C (y, Pp) int32 per-pattern costs; L (y,) int64 their sums; Cn (Pp,) int32 the costs after the proposed
+# flip (scratch, copied into C[a] on acceptance); S (K,) int64 scratch of ``pattern_cost``
+Costs = namedtuple("Costs", ["C", "L", "Cn", "S"])
+SUPPORTED = (SIGN, SIGN_ODD, RELU)
+INF = np.int64(1) << np.int64(40)
+
+
+@njit(inline="always")
+def pattern_cost(act, n, s, c, H, a, mu, l, hn, S):
+    """L_mu of a wrong pattern: the least number of flips after which s * out > 0 (docs/algorithms.md §10).
+
+    s = sigma^mu, fields H[a, k, mu] for k != l and hn for unit l (the field after a proposed flip);
+    S is scratch of length K. The caller has checked that the pattern is wrong (margin <= 0).
+
+    sign (c_k = 1): x_k = s H_k. A unit with x_k < 0 becomes right after floor(-x_k / 2) + 1 flips, and
+      (n even) becomes 0 after one flip fewer; a unit at x_k = 0 becomes right after 1 flip. With
+      D = 1 - sum_k sgn(x_k) the deficit, zero units are used first (one flip per unit of D, never
+      worse than a wrong unit), then the ceil(D'/2) cheapest wrong units are reversed, one of them only
+      to 0 when D' is odd (one flip less).
+    ReLU: a flip gains at most 2 in the margin: lowering a harmful unit (s c_k = -1) with H_k > 0 gains 2
+      per flip (1 for its last flip from H = 1 to -1); raising a helpful unit (s c_k = +1) with H_k >= 0
+      gains 2 per flip up to H = n; a helpful unit with H_k = -h < 0 must first be opened: h / 2 flips
+      of no gain (n even), or (h + 1) / 2 flips whose last gains 1 (n odd), then 2 per flip up to n.
+      Opened units are the cheapest (smallest h: all have cap n and parity n); for each number j of
+      opened units the rest is ceil(D' / 2) flips of gain 2 while they last, then gain-1 flips.
+    """
+    K = c.shape[0]
+    if act == RELU:
+        odd = n & 1
+        M = np.int64(0)
+        for k in range(K):
+            h = np.int64(hn if k == l else H[a, k, mu])
+            if h > 0:
+                M += s * c[k] * h
+        D = 1 - M
+        A2 = np.int64(0)
+        A1 = np.int64(0)
+        J = 0
+        for k in range(K):
+            h = np.int64(hn if k == l else H[a, k, mu])
+            if s * c[k] < 0:
+                if h > 0:
+                    A2 += h >> 1
+                    A1 += h & 1
+            elif h >= 0:
+                A2 += (n - h) >> 1
+            else:  # insertion sort of the helpful negative units by -h
+                v = -h
+                p = J
+                while p > 0 and S[p - 1] > v:
+                    S[p] = S[p - 1]
+                    p -= 1
+                S[p] = v
+                J += 1
+        best = INF
+        entry = np.int64(0)
+        for j in range(J + 1):
+            if j > 0:
+                v = S[j - 1]
+                if odd:
+                    entry += (v + 1) >> 1
+                    D -= 1
+                    A2 += (n - 1) >> 1
+                else:
+                    entry += v >> 1
+                    A2 += n >> 1
+                if entry >= best:
+                    break
+            if D <= 0:
+                f = np.int64(0)
+            elif 2 * A2 >= D:
+                f = (D + 1) >> 1
+            elif D - 2 * A2 <= A1:
+                f = D - A2
+            else:
+                f = INF
+            if entry + f < best:
+                best = entry + f
+        return best
+    # sign units
+    if K == 1:
+        x = np.int64(s * hn)
+        return ((-x) >> 1) + 1
+    Ssum = np.int64(0)
+    z = np.int64(0)
+    w = 0
+    for k in range(K):
+        x = np.int64(s * (hn if k == l else H[a, k, mu]))
+        if x > 0:
+            Ssum += 1
+        elif x == 0:
+            z += 1
+        else:
+            Ssum -= 1
+            v = ((-x) >> 1) + 1
+            p = w
+            while p > 0 and S[p - 1] > v:
+                S[p] = S[p - 1]
+                p -= 1
+            S[p] = v
+            w += 1
+    D = 1 - Ssum
+    zu = z if z < D else D
+    D -= zu
+    cost = zu
+    q = (D + 1) >> 1
+    for j in range(q):
+        cost += S[j]
+    return cost - (D & 1)
+
+
+@njit(inline="always")
+def flip_delta(XT, sig, H, marg, C, Cn, S, act, n, c, a, l, r, t, cl):
+    """(errors after the flip of a weight of unit l that moves H[a, l] by -t XT[r], dL); writes Cn."""
+    nerr = np.int64(0)
+    dL = np.int64(0)
+    z = np.int16(0)
+    for mu in range(XT.shape[1]):
+        ho = H[a, l, mu]
+        hn = np.int16(ho - t * XT[r, mu])
+        nm = np.int16(marg[a, mu] + np.int16(cl * sig[mu]) * _dg(act, ho, hn))
+        cn = np.int32(0)
+        if nm <= z:
+            nerr += 1
+            cn = np.int32(pattern_cost(act, n, np.int64(sig[mu]), c, H, a, mu, l, np.int64(hn), S))
+        Cn[mu] = cn
+        dL += cn - C[a, mu]
+    return nerr, dL
+
+
+@njit(cache=True)
+def build(pb, st, la, a):
+    """C[a] and L[a] of replica a from its cached fields and margins (``fields.build``), O(KP)."""
+    XT, sig, c, n, act = pb.XT, pb.sig, pb.c, pb.n, pb.act
+    H, marg = st.H, st.marg
+    tot = np.int64(0)
+    for mu in range(XT.shape[1]):
+        cost = np.int32(0)
+        if sig[mu] != 0 and marg[a, mu] <= 0:
+            cost = np.int32(pattern_cost(act, n, np.int64(sig[mu]), c, H, a, mu, 0, np.int64(H[a, 0, mu]), la.S))
+        la.C[a, mu] = cost
+        tot += cost
+    la.L[a] = tot
+    return tot
+
+
+@njit(cache=True)
+def delta_cost(pb, st, la, a, i):
+    """(errors after flipping W^a_i, dL of the flip), nothing committed but la.Cn (the model's energy change)."""
+    l = pb.unit[i]
+    r = row(i, l, pb.n, is_fc(pb.XT, st.w))
+    return flip_delta(pb.XT, pb.sig, st.H, st.marg, la.C, la.Cn, la.S, pb.act, pb.n, pb.c, a, l, r,
+                      np.int16(2 * st.w[a, i]), np.int16(pb.c[l]))
+
+
+@njit(cache=True)
+def apply_flip(pb, st, la, a, i, nerr, dL):
+    """Commit the flip of W^a_i whose ``delta_cost`` (nerr, dL) was the last computed: fields, margins, costs."""
+    l = pb.unit[i]
+    r = row(i, l, pb.n, is_fc(pb.XT, st.w))
+    t = np.int16(2 * st.w[a, i])
+    cl = np.int16(pb.c[l])
+    for mu in range(pb.XT.shape[1]):
+        ho = st.H[a, l, mu]
+        hn = np.int16(ho - t * pb.XT[r, mu])
+        st.H[a, l, mu] = hn
+        st.marg[a, mu] = np.int16(st.marg[a, mu] + np.int16(cl * pb.sig[mu]) * _dg(pb.act, ho, hn))
+        la.C[a, mu] = la.Cn[mu]
+    st.m[i] -= t
+    st.w[a, i] = -st.w[a, i]
+    st.E[a] = nerr
+    la.L[a] += dL
+
+
+def new(pb, st) -> Costs:
+    """The least-action caches of every replica of the chain st (its fields and margins built)."""
+    if int(pb.act) not in SUPPORTED:
+        raise ValueError("the least-action energy is implemented for sign and ReLU units")
+    y, Pp = st.marg.shape
+    la = Costs(np.zeros((y, Pp), np.int32), np.zeros(y, np.int64), np.zeros(Pp, np.int32),
+               np.zeros(max(1, pb.c.shape[0]), np.int64))
+    for a in range(y):
+        build(pb, st, la, a)
+    return la
+
+
+@njit(inline="always")
+def sweep_loop(pb, st, pt, la, act):
+    """One Metropolis sweep on exp(-beta L) (plus the coupling of the ensemble, as ``metropolis.sweep_loop``).
+
+    The same draws as ``metropolis.sweep_loop``'s full pass: a proposal picks (replica, weight) from one
+    64-bit draw and accepts if x >= 1 or u < x, x = exp(-beta dL) times the coupling factor.
+    """
+    XT, sig, c, n, unit = pb.XT, pb.sig, pb.c, pb.n, pb.unit
+    w, H, marg, E, ref, m, state = st.w, st.H, st.marg, st.E, st.ref, st.m, st.rng
+    C, L, Cn, S = la.C, la.L, la.Cn, la.S
+    mode, gamma, etab, ctab = pt.mode, pt.gamma, pt.etab, pt.ctab
+    y, N = w.shape
+    P = XT.shape[1]
+    e_up, e_dn = detmath.exp(-2.0 * gamma), detmath.exp(2.0 * gamma)
+    ny = y + 1 if mode == EXPLICIT else y
+    nvar = N * ny
+    fc = is_fc(XT, w)
+    acc = 0
+    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+    for _ in range(nvar):
+        r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
+        a = np.int64(((r >> np.uint64(32)) * np.uint64(ny)) >> np.uint64(32))
+        i = np.int64(((r & np.uint64(0xFFFFFFFF)) * np.uint64(N)) >> np.uint64(32))
+        if a < y:
+            l = unit[i]
+            ri = row(i, l, n, fc)
+            t = np.int16(2 * w[a, i])
+            cl = np.int16(c[l])
+            nerr, dL = flip_delta(XT, sig, H, marg, C, Cn, S, act, n, c, a, l, ri, t, cl)
+            x = etab[dL + P]
+            if mode == EXPLICIT:
+                x *= e_up if ref[i] == w[a, i] else e_dn
+            elif mode == TRACED:
+                x *= ctab[m[i] + y, (w[a, i] + 1) // 2]
+            take = x >= 1.0
+            if not take:
+                r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
+                take = _rng.to_unit(r) < x
+            if take:
+                for mu in range(XT.shape[1]):  # fields.flip_fields, inlined with the cost copy
+                    ho = H[a, l, mu]
+                    hn = np.int16(ho - t * XT[ri, mu])
+                    H[a, l, mu] = hn
+                    marg[a, mu] = np.int16(marg[a, mu] + np.int16(cl * sig[mu]) * _dg(act, ho, hn))
+                    C[a, mu] = Cn[mu]
+                m[i] -= t
+                w[a, i] = -w[a, i]
+                E[a] = nerr
+                L[a] += dL
+                acc += 1
+        else:
+            x = 2.0 * gamma * ref[i] * m[i]
+            take = x <= 0.0
+            if not take:
+                r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
+                take = _rng.to_unit(r) < detmath.exp(-x)
+            if take:
+                ref[i] = -ref[i]
+                acc += 1
+    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+    return acc
+
+
+def _compiled(act: int, name: str):
+    """``sweep_loop`` compiled for one activation code (a compile-time constant, as ``metropolis._compiled``)."""
+
+    def sweep_(pb, st, pt, la):
+        return sweep_loop(pb, st, pt, la, act)
+
+    sweep_.__name__ = sweep_.__qualname__ = name
+    return njit(cache=True)(sweep_)
+
+
+sweep_sign = _compiled(SIGN, "la_sweep_sign")
+sweep_sign_odd = _compiled(SIGN_ODD, "la_sweep_sign_odd")
+sweep_relu = _compiled(RELU, "la_sweep_relu")
+KERNELS = {SIGN: sweep_sign, SIGN_ODD: sweep_sign_odd, RELU: sweep_relu}
+
+
+def sweep(pb, st, pt, la):
+    """One sweep on exp(-beta L) for the chain st with least-action caches la; returns the accepted moves."""
+    return KERNELS[int(pb.act)](pb, st, pt, la)
+
+
+def run(pb, st, la, betas, gammas, ctl, out, costs):
+    """len(betas) sweeps at (betas[s], gammas[s]), as ``replicated.run`` with Metropolis on exp(-beta L).
+
+    After sweep s: out.energies[s, :] = E (errors), costs[s, :] = L, out.accepted[s], out.qbar[s]
+    (nan for y = 1), out.rrr_used[s] = False. Stops early as ``replicated.run`` (every E[a] == 0, which
+    is every L[a] == 0, at the target overlap if any). Returns the number of sweeps done.
+    """
+    if int(pb.act) not in SUPPORTED:
+        raise ValueError("the least-action energy is implemented for sign and ReLU units")
+    return driver(int(pb.act))(pb, st, la, betas, gammas, ctl, out, costs)
+
+
+@functools.cache
+def driver(act: int):
+    """The schedule driver compiled for one activation code (a closure constant, as ``replicated.driver``)."""
+
+    @njit(cache=True)
+    def run_(pb, st, la, betas, gammas, ctl, out, costs):
+        mode = ctl.mode
+        w, E, m = st.w, st.E, st.m
+        y, N = w.shape
+        P = pb.XT.shape[1]
+        etab = np.empty(2 * P + 1)
+        ctab = np.zeros((2 * y + 1, 2))
+        last_beta, last_gamma = -1.0, -1.0
+        for s in range(betas.shape[0]):
+            beta, gamma = betas[s], gammas[s]
+            if beta != last_beta:
+                fill_etab(etab, beta, P)
+            if mode == TRACED and gamma != last_gamma:
+                fill_ctab(ctab, gamma, y)
+            last_beta, last_gamma = beta, gamma
+            pt = Point(mode, gamma, etab, ctab)
+            if act == RELU:
+                acc = apart(sweep_relu, (pb, st, pt, la))
+            elif act == SIGN_ODD:
+                acc = apart(sweep_sign_odd, (pb, st, pt, la))
+            else:
+                acc = apart(sweep_sign, (pb, st, pt, la))
+            for a in range(y):
+                out.energies[s, a] = E[a]
+                costs[s, a] = la.L[a]
+            out.accepted[s] = acc
+            out.rrr_used[s] = False
+            q = mean_mutual_overlap(m, y) if y > 1 else np.nan
+            out.qbar[s] = q
+            if ctl.stop_when_solved and E.max() == 0 and (np.isnan(ctl.q_target) or abs(q - ctl.q_target) <= ctl.q_tol):
+                return s + 1
+        return betas.shape[0]
+
+    return run_
