@@ -151,6 +151,19 @@ def flip_delta(XT, sig, H, marg, C, Cn, S, act, n, c, a, l, r, t, cl):
     nerr = np.int64(0)
     dL = np.int64(0)
     z = np.int16(0)
+    if act != RELU and c.shape[0] == 1:
+        # the perceptron: L_mu = floor(-x / 2) + 1 on an error, x = sigma H; branch-free so that LLVM
+        # vectorises the loop (the padding lanes have marg = PAD > 0, hence cost 0)
+        one = np.int32(1)
+        for mu in range(XT.shape[1]):
+            hn = np.int16(H[a, l, mu] - t * XT[r, mu])
+            x = np.int32(sig[mu] * hn)
+            wrong = np.int32(x <= 0) * np.int32(sig[mu] != 0)
+            cn = wrong * (((-x) >> one) + one)
+            Cn[mu] = cn
+            nerr += wrong
+            dL += cn - C[a, mu]
+        return nerr, dL
     for mu in range(XT.shape[1]):
         ho = H[a, l, mu]
         hn = np.int16(ho - t * XT[r, mu])
