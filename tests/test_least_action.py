@@ -12,7 +12,7 @@ import itertools
 import numpy as np
 import pytest
 
-from exact_oracle import all_weights, g_test, lag1_autocorrelation
+from exact_oracle import g_test, lag1_autocorrelation, replicated_laws
 from relusim import instance, model
 from relusim.kernels import fields, least_action, metropolis, replicated
 from relusim.kernels import rng as krng
@@ -103,3 +103,165 @@ def test_incremental_delta_cost_equals_recomputed_difference_on_random_walks(act
         i = int(g.integers(nw))
         nerr, dL = least_action.delta_cost(pb, st, la, 0, i)
         least_action.apply_flip(pb, st, la, 0, i, nerr, dL)
+
+
+# --- the sampled laws -------------------------------------------------------------------------------
+
+BETA, GAMMA, Y = 1.0, 0.35, 3
+LAW_MACHINES = [("sign", 9, 1, False), ("sign", 9, 3, False), ("relu", 8, 2, False), ("sign", 3, 3, True),
+                ("relu", 4, 2, True)]
+
+
+def exact_costs(activation, N, K, fc, P, seed):
+    """(instance, every weight vector, L of each), by the brute-force twin."""
+    inst, _, w = machine(activation, N, K, fc, P, seed)
+    brute = Brute(w.shape[1], inst.xi, inst.sigma, K, activation, fc)
+    nw = w.shape[1]
+    D = (nw - brute.Wall.astype(np.int64) @ brute.Wall.T.astype(np.int64)) // 2  # Hamming distances
+    L_all = np.zeros(len(D), np.int64)
+    for mu in range(P):
+        L_all += D[:, brute.right[:, mu]].min(1)
+    return inst, brute.Wall, L_all
+
+
+def cost_law(L_all, beta):
+    g = np.bincount(L_all).astype(float)
+    p = g * np.exp(-beta * np.arange(len(g)))
+    return p / p.sum()
+
+
+def chain(activation, N, K, fc, P, y, mode, beta, records, thin, seed=7):
+    """Observe (L(W^1), ref.W^1, W^1.W^2) every ``thin`` sweeps of least_action.run at constant (beta, gamma)."""
+    inst, pb, w = machine(activation, N, K, fc, P, 5, y)
+    g = np.random.default_rng(seed)
+    ref = (2 * g.integers(0, 2, w.shape[1]) - 1).astype(np.int8) if mode == metropolis.EXPLICIT else np.zeros(0, np.int8)
+    st = make_state(pb, w, ref, seed=seed)
+    la = least_action.new(pb, st)
+    betas, gammas = np.full(thin, beta), np.full(thin, GAMMA if y > 1 else 0.0)
+    tr = replicated.new_trace(thin, y)
+    costs = np.zeros((thin, y), np.int64)
+    ctl = replicated.control(mode)
+    out = np.zeros((records, 3), np.int64)
+    for r in range(-20, records):
+        assert least_action.run(pb, st, la, betas, gammas, ctl, tr, costs) == thin
+        if r >= 0:
+            out[r] = la.L[0], int(ref.astype(int) @ st.w[0]) if len(ref) else 0, \
+                int(st.w[0].astype(int) @ st.w[1]) if y > 1 else 0
+    np.testing.assert_array_equal(costs[-1], la.L)
+    return out
+
+
+@pytest.mark.parametrize("activation,N,K,fc", LAW_MACHINES)
+def test_metropolis_on_least_action_samples_exp_minus_beta_L(activation, N, K, fc):
+    inst, _, L_all = exact_costs(activation, N, K, fc, 6, 5)
+    out = chain(activation, N, K, fc, 6, 1, metropolis.NONE, BETA, 12000, 8)
+    assert abs(lag1_autocorrelation(out[:, 0])) < 0.05
+    exact = cost_law(L_all, BETA)
+    counts = np.bincount(out[:, 0], minlength=len(exact))
+    assert len(counts) == len(exact)
+    assert g_test(counts, exact) > ALPHA_FA
+
+
+def test_least_action_law_check_rejects_a_wrong_beta_and_the_error_count_law():
+    activation, N, K, fc = LAW_MACHINES[2]
+    inst, Wall, L_all = exact_costs(activation, N, K, fc, 6, 5)
+    out = chain(activation, N, K, fc, 6, 1, metropolis.NONE, 1.25 * BETA, 12000, 8)
+    assert g_test(np.bincount(out[:, 0], minlength=L_all.max() + 1), cost_law(L_all, BETA)) < ALPHA_FA
+    # the chain on exp(-beta E) has another law of L: the test tells the two energies apart
+    E_all = np.array([model.energy(w, inst.xi, inst.sigma, activation, K) for w in Wall])
+    wrong = np.bincount(L_all, weights=np.exp(-BETA * E_all), minlength=L_all.max() + 1)
+    out = chain(activation, N, K, fc, 6, 1, metropolis.NONE, BETA, 12000, 8)
+    assert g_test(np.bincount(out[:, 0], minlength=L_all.max() + 1), wrong / wrong.sum()) < ALPHA_FA
+
+
+ENSEMBLE_MACHINES = [("relu", 8, 2, False), ("sign", 3, 3, True)]
+
+
+@pytest.mark.parametrize("activation,N,K,fc", ENSEMBLE_MACHINES)
+def test_explicit_ensemble_on_least_action_matches_exact_joint_law(activation, N, K, fc):
+    inst, Wall, L_all = exact_costs(activation, N, K, fc, 6, 5)
+    nw = Wall.shape[1]
+    out = chain(activation, N, K, fc, 6, Y, metropolis.EXPLICIT, BETA, 5000, 12)
+    joint, mutual = replicated_laws(L_all, Wall, BETA, GAMMA, Y, int(L_all.max()))
+    for col in range(3):
+        assert abs(lag1_autocorrelation(out[:, col])) < 0.1
+    counts = np.zeros_like(joint)
+    np.add.at(counts, (out[:, 0], (out[:, 1] + nw) // 2), 1)
+    keep = joint.ravel() > 0
+    assert counts.ravel()[~keep].sum() == 0
+    assert g_test(counts.ravel()[keep], joint.ravel()[keep]) > ALPHA_FA
+    mc = np.bincount((out[:, 2] + nw) // 2, minlength=nw + 1)
+    assert g_test(mc[mutual > 0], mutual[mutual > 0]) > ALPHA_FA
+
+
+@pytest.mark.parametrize("activation,N,K,fc", ENSEMBLE_MACHINES)
+def test_traced_ensemble_on_least_action_has_the_exact_replica_marginals(activation, N, K, fc):
+    inst, Wall, L_all = exact_costs(activation, N, K, fc, 6, 5)
+    nw = Wall.shape[1]
+    out = chain(activation, N, K, fc, 6, Y, metropolis.TRACED, BETA, 5000, 12)
+    joint, mutual = replicated_laws(L_all, Wall, BETA, GAMMA, Y, int(L_all.max()))
+    law = joint.sum(1)
+    assert g_test(np.bincount(out[:, 0], minlength=len(law))[law > 0], law[law > 0]) > ALPHA_FA
+    mc = np.bincount((out[:, 2] + nw) // 2, minlength=nw + 1)
+    assert g_test(mc[mutual > 0], mutual[mutual > 0]) > ALPHA_FA
+    # power: the same marginal at a 1.3x coupling is rejected
+    _, mutual_wrong = replicated_laws(L_all, Wall, BETA, 1.3 * GAMMA, Y, int(L_all.max()))
+    assert g_test(mc[mutual_wrong > 0], mutual_wrong[mutual_wrong > 0]) < ALPHA_FA
+
+
+# --- whole runs and bad input ------------------------------------------------------------------------
+
+def run_config(activation, N, K, arch, alpha, y, reference="traced", sweeps=300):
+    from relusim import config
+
+    d = {"seed": 4, "samples": 1, "model": {"activation": activation, "weights": "binary", "N": N, "K": K,
+                                            "alpha": alpha, "architecture": arch},
+         "ensemble": {"replicas": y} if y == 1 else {"replicas": y, "reference": reference,
+                                                     "gamma": {"start": 0.05, "stop": 3.0}},
+         "anneal": {"energy": "least_action", "sweeps": sweeps, "record_every": 50,
+                    "beta": {"start": 0.5, "stop": 10.0}}}
+    return config.from_dict(d)
+
+
+@pytest.mark.parametrize("activation,N,K,arch,y,reference", [
+    ("sign", 45, 3, "tree", 1, None), ("relu", 40, 4, "tree", 3, "traced"), ("sign", 15, 3, "fully_connected", 1, None),
+    ("relu", 16, 2, "fully_connected", 3, "explicit")])
+def test_final_cost_is_zero_exactly_when_the_final_errors_are_zero(activation, N, K, arch, y, reference):
+    from relusim import anneal
+
+    seen = set()
+    for alpha in (0.3, 1.2):  # one density the runs solve, one they cannot
+        cfg = run_config(activation, N, K, arch, alpha, y, reference)
+        res = anneal.run_sample(cfg, 0)
+        cost, energy = res.trace["cost"], res.trace["energy"]
+        assert cost.shape == energy.shape == (len(res.trace["sweep"]), y)
+        np.testing.assert_array_equal(energy[-1], res.energy)
+        np.testing.assert_array_equal(cost[-1] == 0, res.energy == 0)
+        assert (cost >= energy).all()  # an error costs at least one flip
+        seen.add(bool(res.solved))
+    assert seen == {True, False}
+
+
+@pytest.mark.parametrize("changes,says", [
+    ({"model.weights": "spherical"}, "needs model.weights: binary"),
+    ({"model.activation": "tanh", "model.K": 3}, "implemented for sign and relu units, not tanh"),
+    ({"anneal.sampler": "rrr"}, "sampled with anneal.sampler: metropolis, not rrr"),
+])
+def test_unsupported_least_action_combinations_are_refused_in_one_line(changes, says):
+    from relusim.errors import InputError
+
+    cfg = run_config("sign", 45, 3, "tree", 0.3, 1)
+    with pytest.raises(InputError) as e:
+        cfg.replace(**changes)
+    assert "anneal.energy" in str(e.value) and says in str(e.value) and "\n" not in str(e.value)
+
+
+def test_bad_least_action_config_exits_2_with_one_line(tmp_path):
+    from cli_helpers import relusim, write_config
+
+    d = run_config("sign", 45, 3, "tree", 0.3, 1).to_dict()
+    d["model"]["weights"] = "spherical"
+    d["output"] = str(tmp_path / "x.h5")
+    code, out, err = relusim("validate", "--config", write_config(tmp_path / "c.yaml", d))
+    assert code == 2 and err.count("\n") == 1 and "anneal.energy" in err and "least_action" in err
+    assert not (tmp_path / "x.h5").exists()
