@@ -105,7 +105,8 @@ def kernel_key(cfg: Config) -> tuple[int, int, bool]:
 def driver_of(cfg: Config):
     """The compiled schedule driver (a numba dispatcher) a binary-weight ``cfg`` runs."""
     if cfg.anneal.energy == "least_action":
-        return least_action.driver(fields.act_code(cfg.model.activation, cfg.model.n))
+        act = fields.act_code(cfg.model.activation, cfg.model.n)
+        return least_action.driver(act, least_action.uses_bits(act, cfg.model.K))
     return replicated.driver(*kernel_key(cfg))
 
 
@@ -174,7 +175,7 @@ def anneal(cfg: Config, problem, chain: Chain, index: int = 0, progress: Progres
         if la is None:
             done = replicated.run(problem, chain.state, betas[block], g, ctl, out, chain.hyb)
         else:
-            done = least_action.run(problem, chain.state, la, betas[block], g, ctl, out, costs[s:])
+            done = least_action.run(problem, chain.state, la, betas[block], g, ctl, out, costs[s:], chain.hyb)
             rec["cost"].append(la.L.copy())
         rec["sweep"].append(s + done)
         rec["beta"].append(betas[s + done - 1])

@@ -99,10 +99,14 @@ def test_incremental_delta_cost_equals_recomputed_difference_on_random_walks(act
             assert abs(dL) <= 30
             E2 = model.energy(w2, inst.xi, inst.sigma, activation, K, "fully_connected" if fc else "tree")
             assert nerr == E2
+            if least_action.uses_bits(pb.act, K):  # the perceptron's bitsets give the same two numbers
+                assert least_action.delta_cost_bits(pb, st, la, 0, i) == (nerr, dL)
         # walk: flip a random weight with the kernel's own update (a beta = 0 sweep of one proposal)
         i = int(g.integers(nw))
         nerr, dL = least_action.delta_cost(pb, st, la, 0, i)
         least_action.apply_flip(pb, st, la, 0, i, nerr, dL)
+        if least_action.uses_bits(pb.act, K):
+            least_action.build_bits(st, la)
 
 
 # --- the sampled laws -------------------------------------------------------------------------------
@@ -130,7 +134,7 @@ def cost_law(L_all, beta):
     return p / p.sum()
 
 
-def chain(activation, N, K, fc, P, y, mode, beta, records, thin, seed=7):
+def chain(activation, N, K, fc, P, y, mode, beta, records, thin, seed=7, bits_below=2.0):
     """Observe (L(W^1), ref.W^1, W^1.W^2) every ``thin`` sweeps of least_action.run at constant (beta, gamma)."""
     inst, pb, w = machine(activation, N, K, fc, P, 5, y)
     g = np.random.default_rng(seed)
@@ -140,10 +144,11 @@ def chain(activation, N, K, fc, P, y, mode, beta, records, thin, seed=7):
     betas, gammas = np.full(thin, beta), np.full(thin, GAMMA if y > 1 else 0.0)
     tr = replicated.new_trace(thin, y)
     costs = np.zeros((thin, y), np.int64)
-    ctl = replicated.control(mode)
+    ctl = replicated.control(mode, bits_below=bits_below)
+    hyb = replicated.hybrid_state()
     out = np.zeros((records, 3), np.int64)
     for r in range(-20, records):
-        assert least_action.run(pb, st, la, betas, gammas, ctl, tr, costs) == thin
+        assert least_action.run(pb, st, la, betas, gammas, ctl, tr, costs, hyb) == thin
         if r >= 0:
             out[r] = la.L[0], int(ref.astype(int) @ st.w[0]) if len(ref) else 0, \
                 int(st.w[0].astype(int) @ st.w[1]) if y > 1 else 0
@@ -172,6 +177,29 @@ def test_least_action_law_check_rejects_a_wrong_beta_and_the_error_count_law():
     wrong = np.bincount(L_all, weights=np.exp(-BETA * E_all), minlength=L_all.max() + 1)
     out = chain(activation, N, K, fc, 6, 1, metropolis.NONE, BETA, 12000, 8)
     assert g_test(np.bincount(out[:, 0], minlength=L_all.max() + 1), wrong / wrong.sum()) < ALPHA_FA
+
+
+@pytest.mark.parametrize("N,y,mode", [(9, 1, metropolis.NONE), (8, 1, metropolis.NONE), (9, 3, metropolis.TRACED),
+                                      (8, 3, metropolis.EXPLICIT)])
+def test_perceptron_bitset_path_runs_the_same_chain_as_the_full_pass(N, y, mode):
+    runs = []
+    for bits_below in (-1.0, 2.0, 0.5):  # never, always, and switching with the acceptance
+        inst, pb, w = machine("sign", N, 1, False, 12, 5, y)
+        ref = w[0].copy() if mode == metropolis.EXPLICIT else np.zeros(0, np.int8)
+        st = make_state(pb, w, ref, seed=9)
+        la = least_action.new(pb, st)
+        S = 400
+        betas, gammas = np.geomspace(0.2, 3.0, S), np.full(S, 0.3 if y > 1 else 0.0)
+        tr = replicated.new_trace(S, y)
+        costs = np.zeros((S, y), np.int64)
+        ctl = replicated.control(mode, bits_below=bits_below)
+        assert least_action.run(pb, st, la, betas, gammas, ctl, tr, costs, replicated.hybrid_state()) == S
+        runs.append((st.w.copy(), tr.energies.copy(), costs, tr.accepted.copy(), la.C.copy()))
+    for other in runs[1:]:
+        for x, z in zip(runs[0], other):
+            np.testing.assert_array_equal(x, z)
+    rate = runs[0][3] / (N * (y + (mode == metropolis.EXPLICIT)))
+    assert rate.max() > 0.5 > rate.min()  # the switching run took both paths
 
 
 ENSEMBLE_MACHINES = [("relu", 8, 2, False), ("sign", 3, 3, True)]
@@ -204,6 +232,8 @@ def test_traced_ensemble_on_least_action_has_the_exact_replica_marginals(activat
     assert g_test(np.bincount(out[:, 0], minlength=len(law))[law > 0], law[law > 0]) > ALPHA_FA
     mc = np.bincount((out[:, 2] + nw) // 2, minlength=nw + 1)
     assert g_test(mc[mutual > 0], mutual[mutual > 0]) > ALPHA_FA
+    if Wall.shape[1] > 8:
+        return  # the power check below, once (the exact law costs 4^N)
     # power: the same marginal at a 1.3x coupling is rejected
     _, mutual_wrong = replicated_laws(L_all, Wall, BETA, 1.3 * GAMMA, Y, int(L_all.max()))
     assert g_test(mc[mutual_wrong > 0], mutual_wrong[mutual_wrong > 0]) < ALPHA_FA

@@ -26,6 +26,7 @@ from collections import namedtuple
 import numpy as np
 from numba import njit
 
+from . import bits as _bits
 from . import detmath
 from . import rng as _rng
 from .calls import apart
@@ -35,8 +36,11 @@ from .records import Point
 from .replicated import mean_mutual_overlap
 
 # C (y, Pp) int32 per-pattern costs; L (y,) int64 their sums; Cn (Pp,) int32 the costs after the proposed
-# flip (scratch, copied into C[a] on acceptance); S (K,) int64 scratch of ``pattern_cost``
-Costs = namedtuple("Costs", ["C", "L", "Cn", "S"])
+# flip (scratch, copied into C[a] on acceptance); S (K,) int64 scratch of ``pattern_cost``. The perceptron's
+# bitsets (``uses_bits``; empty otherwise): XB (N, words) input bits xi = +1 and SG (2, words) label bits
+# sigma = +1 and sigma = -1 (padding in neither), both of the problem; CB (y, 3, words) the classes
+# x <= 0, x <= 2, x <= -2 of x = sigma H of each replica
+Costs = namedtuple("Costs", ["C", "L", "Cn", "S", "XB", "SG", "CB"])
 SUPPORTED = (SIGN, SIGN_ODD, RELU)
 INF = np.int64(1) << np.int64(40)
 
@@ -221,28 +225,101 @@ def apply_flip(pb, st, la, a, i, nerr, dL):
     la.L[a] += dL
 
 
+def uses_bits(act: int, K: int) -> bool:
+    """Whether the perceptron's bitset path applies: sign units with K = 1 (``flip_delta_bits``)."""
+    return int(act) in (SIGN, SIGN_ODD) and int(K) == 1
+
+
+@njit(cache=True)
+def problem_bits(pb):
+    """(XB, SG) of ``Costs``: the input bits of ``bits.new`` and the label bits, padding in neither row."""
+    bt = _bits.new(pb, 0)
+    SG = np.zeros_like(bt.SG)
+    for j in range(pb.XT.shape[1] // _bits.WORD):
+        neg = ~_bits.mask_ge(pb.sig, _bits.WORD * j, np.int16(0))
+        SG[0, j] = bt.SG[0, j]
+        SG[1, j] = neg
+    return bt.XB, SG
+
+
+@njit(inline="always")
+def refresh(H, SG, a, CB):
+    """CB[a] = the classes x <= 0, x <= 2, x <= -2 of x = sigma H[a, 0] (K = 1), padding in none."""
+    Pp = H.shape[2]
+    for j in range(Pp // _bits.WORD):
+        off = a * Pp + _bits.WORD * j
+        sp, sn = SG[0, j], SG[1, j]
+        CB[a, 0, j] = (sp & ~_bits.mask_ge(H, off, np.int16(1))) | (sn & _bits.mask_ge(H, off, np.int16(0)))
+        CB[a, 1, j] = (sp & ~_bits.mask_ge(H, off, np.int16(3))) | (sn & _bits.mask_ge(H, off, np.int16(-2)))
+        CB[a, 2, j] = (sp & ~_bits.mask_ge(H, off, np.int16(-1))) | (sn & _bits.mask_ge(H, off, np.int16(2)))
+
+
+@njit(cache=True)
+def build_bits(st, la):
+    """Every replica's CB from its fields."""
+    for a in range(st.H.shape[0]):
+        refresh(st.H, la.SG, a, la.CB)
+
+
+@njit(inline="always")
+def flip_delta_bits(XB, SG, CB, a, r, wi):
+    """(Delta E, Delta L) of flipping weight wi (input r) of a perceptron, from the class bitsets.
+
+    x = sigma H moves down by 2 on V = {W_i xi_i sigma = +1} and up by 2 elsewhere. L_mu = floor(-x/2) + 1
+    on an error, so Delta L = |V & {x <= 2}| - |~V & {x <= 0}|; an error is x <= 0, so
+    Delta E = |V & {0 < x <= 2}| - |~V & {-2 < x <= 0}|. The padding is in no class.
+    """
+    flip = np.uint64(0xFFFFFFFFFFFFFFFF) if wi > 0 else np.uint64(0)
+    dE = np.int64(0)
+    dL = np.int64(0)
+    for k in range(XB.shape[1]):
+        v = XB[r, k] ^ flip ^ SG[0, k]
+        A, B, Cc = CB[a, 0, k], CB[a, 1, k], CB[a, 2, k]
+        dL += np.int64(_bits.popcount(v & B)) - np.int64(_bits.popcount(~v & A))
+        dE += np.int64(_bits.popcount(v & B & ~A)) - np.int64(_bits.popcount(~v & A & ~Cc))
+    return dE, dL
+
+
+@njit(cache=True)
+def delta_cost_bits(pb, st, la, a, i):
+    """(errors after flipping W^a_i, dL) of a perceptron from the bitsets: the numbers of ``delta_cost``."""
+    dE, dL = flip_delta_bits(la.XB, la.SG, la.CB, a, i, st.w[a, i])
+    return st.E[a] + dE, dL
+
+
 def new(pb, st) -> Costs:
-    """The least-action caches of every replica of the chain st (its fields and margins built)."""
+    """The least-action caches of every replica of the chain st (its fields and margins built); the
+    perceptron's bitsets too (``uses_bits``)."""
     if int(pb.act) not in SUPPORTED:
         raise ValueError("the least-action energy is implemented for sign and ReLU units")
     y, Pp = st.marg.shape
+    if uses_bits(pb.act, pb.c.shape[0]):
+        XB, SG = problem_bits(pb)
+        CB = np.zeros((y, 3, XB.shape[1]), np.uint64)
+    else:
+        XB, SG, CB = np.zeros((0, 0), np.uint64), np.zeros((2, 0), np.uint64), np.zeros((0, 3, 0), np.uint64)
     la = Costs(np.zeros((y, Pp), np.int32), np.zeros(y, np.int64), np.zeros(Pp, np.int32),
-               np.zeros(max(1, pb.c.shape[0]), np.int64))
+               np.zeros(max(1, pb.c.shape[0]), np.int64), XB, SG, CB)
     for a in range(y):
         build(pb, st, la, a)
+    if CB.shape[0]:
+        build_bits(st, la)
     return la
 
 
 @njit(inline="always")
-def sweep_loop(pb, st, pt, la, act):
+def sweep_loop(pb, st, pt, la, act, use_bits):
     """One Metropolis sweep on exp(-beta L) (plus the coupling of the ensemble, as ``metropolis.sweep_loop``).
 
     The same draws as ``metropolis.sweep_loop``'s full pass: a proposal picks (replica, weight) from one
-    64-bit draw and accepts if x >= 1 or u < x, x = exp(-beta dL) times the coupling factor.
+    64-bit draw and accepts if x >= 1 or u < x, x = exp(-beta dL) times the coupling factor. With
+    ``use_bits`` (a compile-time constant; the perceptron only) dE and dL come from the class bitsets
+    (``flip_delta_bits``), kept in sync on acceptance: the same chain, bit for bit.
     """
     XT, sig, c, n, unit = pb.XT, pb.sig, pb.c, pb.n, pb.unit
     w, H, marg, E, ref, m, state = st.w, st.H, st.marg, st.E, st.ref, st.m, st.rng
     C, L, Cn, S = la.C, la.L, la.Cn, la.S
+    XB, SG, CB = la.XB, la.SG, la.CB
     mode, gamma, etab, ctab = pt.mode, pt.gamma, pt.etab, pt.ctab
     y, N = w.shape
     P = XT.shape[1]
@@ -261,7 +338,11 @@ def sweep_loop(pb, st, pt, la, act):
             ri = row(i, l, n, fc)
             t = np.int16(2 * w[a, i])
             cl = np.int16(c[l])
-            nerr, dL = flip_delta(XT, sig, H, marg, C, Cn, S, act, n, c, a, l, ri, t, cl)
+            if use_bits:
+                dE, dL = flip_delta_bits(XB, SG, CB, a, ri, w[a, i])
+                nerr = E[a] + dE
+            else:
+                nerr, dL = flip_delta(XT, sig, H, marg, C, Cn, S, act, n, c, a, l, ri, t, cl)
             x = etab[dL + P]
             if mode == EXPLICIT:
                 x *= e_up if ref[i] == w[a, i] else e_dn
@@ -277,7 +358,13 @@ def sweep_loop(pb, st, pt, la, act):
                     hn = np.int16(ho - t * XT[ri, mu])
                     H[a, l, mu] = hn
                     marg[a, mu] = np.int16(marg[a, mu] + np.int16(cl * sig[mu]) * _dg(act, ho, hn))
-                    C[a, mu] = Cn[mu]
+                    if use_bits:  # the perceptron's cost of the new field (no Cn was computed)
+                        x = np.int32(sig[mu] * hn)
+                        C[a, mu] = np.int32(x <= 0) * np.int32(sig[mu] != 0) * (((-x) >> np.int32(1)) + np.int32(1))
+                    else:
+                        C[a, mu] = Cn[mu]
+                if use_bits:
+                    refresh(H, SG, a, CB)
                 m[i] -= t
                 w[a, i] = -w[a, i]
                 E[a] = nerr
@@ -296,52 +383,66 @@ def sweep_loop(pb, st, pt, la, act):
     return acc
 
 
-def _compiled(act: int, name: str):
-    """``sweep_loop`` compiled for one activation code (a compile-time constant, as ``metropolis._compiled``)."""
+def _compiled(act: int, use_bits: bool, name: str):
+    """``sweep_loop`` compiled for one activation code and path (compile-time constants, as
+    ``metropolis._compiled``)."""
 
     def sweep_(pb, st, pt, la):
-        return sweep_loop(pb, st, pt, la, act)
+        return sweep_loop(pb, st, pt, la, act, use_bits)
 
     sweep_.__name__ = sweep_.__qualname__ = name
     return njit(cache=True)(sweep_)
 
 
-sweep_sign = _compiled(SIGN, "la_sweep_sign")
-sweep_sign_odd = _compiled(SIGN_ODD, "la_sweep_sign_odd")
-sweep_relu = _compiled(RELU, "la_sweep_relu")
-KERNELS = {SIGN: sweep_sign, SIGN_ODD: sweep_sign_odd, RELU: sweep_relu}
+sweep_sign = _compiled(SIGN, False, "la_sweep_sign")
+sweep_sign_odd = _compiled(SIGN_ODD, False, "la_sweep_sign_odd")
+sweep_relu = _compiled(RELU, False, "la_sweep_relu")
+sweep_bits_sign = _compiled(SIGN, True, "la_sweep_bits_sign")  # the perceptron, n even
+sweep_bits_sign_odd = _compiled(SIGN_ODD, True, "la_sweep_bits_sign_odd")  # the perceptron, n odd
+KERNELS = {(SIGN, False): sweep_sign, (SIGN_ODD, False): sweep_sign_odd, (RELU, False): sweep_relu,
+           (SIGN, True): sweep_bits_sign, (SIGN_ODD, True): sweep_bits_sign_odd}
 
 
-def sweep(pb, st, pt, la):
-    """One sweep on exp(-beta L) for the chain st with least-action caches la; returns the accepted moves."""
-    return KERNELS[int(pb.act)](pb, st, pt, la)
+def sweep(pb, st, pt, la, use_bits: bool = False):
+    """One sweep on exp(-beta L) for the chain st with least-action caches la; returns the accepted moves.
+    ``use_bits`` (the perceptron only) needs la.CB in sync with the fields (``build_bits``)."""
+    if use_bits and not uses_bits(pb.act, pb.c.shape[0]):
+        raise ValueError("the least-action bitsets are for sign units with K = 1")
+    return KERNELS[(int(pb.act), bool(use_bits))](pb, st, pt, la)
 
 
-def run(pb, st, la, betas, gammas, ctl, out, costs):
+def run(pb, st, la, betas, gammas, ctl, out, costs, hyb):
     """len(betas) sweeps at (betas[s], gammas[s]), as ``replicated.run`` with Metropolis on exp(-beta L).
 
     After sweep s: out.energies[s, :] = E (errors), costs[s, :] = L, out.accepted[s], out.qbar[s]
     (nan for y = 1), out.rrr_used[s] = False. Stops early as ``replicated.run`` (every E[a] == 0, which
-    is every L[a] == 0, at the target overlap if any). Returns the number of sweeps done.
+    is every L[a] == 0, at the target overlap if any). The perceptron takes dL from the bitsets while
+    the acceptance of the sweep before is below ctl.bits_below (< 0: never, > 1: always), as the error
+    count does; both paths are the same chain. hyb[0] (``replicated.hybrid_state``) carries that
+    acceptance from one call to the next. Returns the number of sweeps done.
     """
     if int(pb.act) not in SUPPORTED:
         raise ValueError("the least-action energy is implemented for sign and ReLU units")
-    return driver(int(pb.act))(pb, st, la, betas, gammas, ctl, out, costs)
+    return driver(int(pb.act), uses_bits(pb.act, pb.c.shape[0]))(pb, st, la, betas, gammas, ctl, out, costs, hyb)
 
 
 @functools.cache
-def driver(act: int):
-    """The schedule driver compiled for one activation code (a closure constant, as ``replicated.driver``)."""
+def driver(act: int, with_bits: bool = False):
+    """The schedule driver compiled for one activation code and, for the perceptron, with its bitset path
+    (closure constants, as ``replicated.driver``)."""
 
     @njit(cache=True)
-    def run_(pb, st, la, betas, gammas, ctl, out, costs):
+    def run_(pb, st, la, betas, gammas, ctl, out, costs, hyb):
         mode = ctl.mode
         w, E, m = st.w, st.E, st.m
         y, N = w.shape
         P = pb.XT.shape[1]
+        nv = N * (y + 1) if mode == EXPLICIT else N * y
         etab = np.empty(2 * P + 1)
         ctab = np.zeros((2 * y + 1, 2))
         last_beta, last_gamma = -1.0, -1.0
+        rate = hyb[0] if not np.isnan(hyb[0]) else 1.0
+        in_bits = False
         for s in range(betas.shape[0]):
             beta, gamma = betas[s], gammas[s]
             if beta != last_beta:
@@ -350,12 +451,26 @@ def driver(act: int):
                 fill_ctab(ctab, gamma, y)
             last_beta, last_gamma = beta, gamma
             pt = Point(mode, gamma, etab, ctab)
-            if act == RELU:
-                acc = apart(sweep_relu, (pb, st, pt, la))
-            elif act == SIGN_ODD:
-                acc = apart(sweep_sign_odd, (pb, st, pt, la))
-            else:
-                acc = apart(sweep_sign, (pb, st, pt, la))
+            acc = -1
+            if with_bits:
+                if rate < ctl.bits_below:
+                    if not in_bits:
+                        build_bits(st, la)
+                        in_bits = True
+                    if act == SIGN_ODD:
+                        acc = apart(sweep_bits_sign_odd, (pb, st, pt, la))
+                    else:
+                        acc = apart(sweep_bits_sign, (pb, st, pt, la))
+            if acc < 0:
+                in_bits = False
+                if act == RELU:
+                    acc = apart(sweep_relu, (pb, st, pt, la))
+                elif act == SIGN_ODD:
+                    acc = apart(sweep_sign_odd, (pb, st, pt, la))
+                else:
+                    acc = apart(sweep_sign, (pb, st, pt, la))
+            rate = acc / nv
+            hyb[0] = rate
             for a in range(y):
                 out.energies[s, a] = E[a]
                 costs[s, a] = la.L[a]
