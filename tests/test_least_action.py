@@ -156,6 +156,7 @@ def chain(activation, N, K, fc, P, y, mode, beta, records, thin, seed=7, bits_be
     return out
 
 
+@pytest.mark.slow  # compiles a driver (cold: 4-18 s)
 @pytest.mark.parametrize("activation,N,K,fc", LAW_MACHINES)
 def test_metropolis_on_least_action_samples_exp_minus_beta_L(activation, N, K, fc):
     inst, _, L_all = exact_costs(activation, N, K, fc, 6, 5)
@@ -179,6 +180,7 @@ def test_least_action_law_check_rejects_a_wrong_beta_and_the_error_count_law():
     assert g_test(np.bincount(out[:, 0], minlength=L_all.max() + 1), wrong / wrong.sum()) < ALPHA_FA
 
 
+@pytest.mark.slow  # compiles a driver (cold: 4-18 s)
 @pytest.mark.parametrize("N,y,mode", [(9, 1, metropolis.NONE), (8, 1, metropolis.NONE), (9, 3, metropolis.TRACED),
                                       (8, 3, metropolis.EXPLICIT)])
 def test_perceptron_bitset_path_runs_the_same_chain_as_the_full_pass(N, y, mode):
@@ -205,6 +207,7 @@ def test_perceptron_bitset_path_runs_the_same_chain_as_the_full_pass(N, y, mode)
 ENSEMBLE_MACHINES = [("relu", 8, 2, False), ("sign", 3, 3, True)]
 
 
+@pytest.mark.slow  # compiles a driver (cold: 4-18 s)
 @pytest.mark.parametrize("activation,N,K,fc", ENSEMBLE_MACHINES)
 def test_explicit_ensemble_on_least_action_matches_exact_joint_law(activation, N, K, fc):
     inst, Wall, L_all = exact_costs(activation, N, K, fc, 6, 5)
@@ -222,6 +225,7 @@ def test_explicit_ensemble_on_least_action_matches_exact_joint_law(activation, N
     assert g_test(mc[mutual > 0], mutual[mutual > 0]) > ALPHA_FA
 
 
+@pytest.mark.slow  # compiles a driver (cold: 4-18 s)
 @pytest.mark.parametrize("activation,N,K,fc", ENSEMBLE_MACHINES)
 def test_traced_ensemble_on_least_action_has_the_exact_replica_marginals(activation, N, K, fc):
     inst, Wall, L_all = exact_costs(activation, N, K, fc, 6, 5)
