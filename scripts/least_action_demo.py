@@ -54,7 +54,7 @@ def main() -> None:
             cfg.write_text(yaml.safe_dump(config(alpha, energy, a.sweeps, a.samples, a.replicas, folder / f"{tag}.h5")))
             r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             subprocess.run([sys.executable, "-m", "relusim", "anneal", "--config", str(cfg), "--workers", "1",
-                            "--overwrite", "--quiet"], check=True)
+                            "--overwrite", "--quiet"], check=True, stdout=subprocess.DEVNULL)
             r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
             cpu = r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime
             solved, Es, Ls = 0, [], []
