@@ -96,7 +96,7 @@ def make_problem(cfg: Config, xi: np.ndarray, sigma: np.ndarray) -> records.Prob
 
 def kernel_key(cfg: Config) -> tuple[int, int, bool]:
     """The compiled driver a binary-weight ``cfg`` runs on the error count (``replicated.kernel_key``), from
-    the config alone (the least-action energy runs ``least_action.driver(act)``, ``driver_of``)."""
+    the config alone (the least-action energy runs ``least_action.driver(act, bits)``: ``driver_of``)."""
     m = cfg.model
     return replicated.kernel_key(fields.act_code(m.activation, m.n), m.n, fields.padded(m.P), _mode(cfg),
                                  cfg.anneal.sampler == "rrr")

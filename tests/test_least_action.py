@@ -274,6 +274,9 @@ def test_final_cost_is_zero_exactly_when_the_final_errors_are_zero(activation, N
         assert (cost >= energy).all()  # an error costs at least one flip
         seen.add(bool(res.solved))
     assert seen == {True, False}
+    from relusim import runner
+
+    assert runner.kernels_cached(cfg) is True  # the driver a least-action config runs is the one checked
 
 
 @pytest.mark.parametrize("changes,says", [
