@@ -80,9 +80,10 @@ def test_cached_cost_equals_brute_force_hamming_ball_minimum(activation, N, K, f
         assert (L_mu == 0).sum() == 40 - st.E[0]
 
 
-@pytest.mark.parametrize("activation,N,K,fc", MACHINES)
-def test_incremental_delta_cost_equals_recomputed_difference_on_random_walks(activation, N, K, fc):
-    inst, pb, w = machine(activation, N, K, fc, 30, 7)
+@pytest.mark.parametrize("activation,N,K,fc,P", [m + (30,) for m in MACHINES] + [
+    ("sign", 9, 3, False, 150), ("relu", 4, 2, True, 150), ("relu", 8, 2, False, 150), ("sign", 9, 1, False, 150)])  # 3 words of patterns
+def test_incremental_delta_cost_equals_recomputed_difference_on_random_walks(activation, N, K, fc, P):
+    inst, pb, w = machine(activation, N, K, fc, P, 7)
     st = make_state(pb, w)
     la = least_action.new(pb, st)
     g = np.random.default_rng(3)
@@ -96,7 +97,7 @@ def test_incremental_delta_cost_equals_recomputed_difference_on_random_walks(act
             w2 = st.w[0].copy()
             w2[i] = -w2[i]
             assert dL == brute.costs(w2).sum() - base
-            assert abs(dL) <= 30
+            assert abs(dL) <= P
             E2 = model.energy(w2, inst.xi, inst.sigma, activation, K, "fully_connected" if fc else "tree")
             assert nerr == E2
             if least_action.uses_bits(pb.act, K):  # the perceptron's bitsets give the same two numbers

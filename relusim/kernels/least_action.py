@@ -36,11 +36,12 @@ from .records import Point
 from .replicated import mean_mutual_overlap
 
 # C (y, Pp) int32 per-pattern costs; L (y,) int64 their sums; Cn (Pp,) int32 the costs after the proposed
-# flip (scratch, copied into C[a] on acceptance); S (K,) int64 scratch of ``pattern_cost``. The perceptron's
+# flip (scratch, copied into C[a] on acceptance); NM (Pp,) int16 the margins after it (scratch, committees);
+# S (K,) int64 scratch of ``pattern_cost``. The perceptron's
 # bitsets (``uses_bits``; empty otherwise): XB (N, words) input bits xi = +1 and SG (2, words) label bits
 # sigma = +1 and sigma = -1 (padding in neither), both of the problem; CB (y, 3, words) the classes
 # x <= 0, x <= 2, x <= -2 of x = sigma H of each replica
-Costs = namedtuple("Costs", ["C", "L", "Cn", "S", "XB", "SG", "CB"])
+Costs = namedtuple("Costs", ["C", "L", "Cn", "NM", "S", "XB", "SG", "CB"])
 SUPPORTED = (SIGN, SIGN_ODD, RELU)
 INF = np.int64(1) << np.int64(40)
 
@@ -150,8 +151,9 @@ def pattern_cost(act, n, s, c, H, a, mu, l, hn, S):
 
 
 @njit(inline="always")
-def flip_delta(XT, sig, H, marg, C, Cn, S, act, n, c, a, l, r, t, cl):
-    """(errors after the flip of a weight of unit l that moves H[a, l] by -t XT[r], dL); writes Cn."""
+def flip_delta(XT, sig, H, marg, C, L, Cn, NM, S, act, n, c, a, l, r, t, cl):
+    """(errors after the flip of a weight of unit l that moves H[a, l] by -t XT[r], dL); writes Cn (the
+    costs after the flip) and, for committees, NM (the margins after it)."""
     nerr = np.int64(0)
     dL = np.int64(0)
     z = np.int16(0)
@@ -168,17 +170,30 @@ def flip_delta(XT, sig, H, marg, C, Cn, S, act, n, c, a, l, r, t, cl):
             nerr += wrong
             dL += cn - C[a, mu]
         return nerr, dL
+    # committees, in two passes: the margins after the flip (a branch-free loop that LLVM vectorises, as
+    # fields.flip_delta), then the costs of the patterns wrong after it (few, near a solution; a right
+    # pattern costs 0, so dL = (sum of those costs) - L[a])
+    one, sh = np.int16(1), np.int16(15)
+    cnt = np.int16(0)
     for mu in range(XT.shape[1]):
         ho = H[a, l, mu]
         hn = np.int16(ho - t * XT[r, mu])
         nm = np.int16(marg[a, mu] + np.int16(cl * sig[mu]) * _dg(act, ho, hn))
-        cn = np.int32(0)
-        if nm <= z:
-            nerr += 1
-            cn = np.int32(pattern_cost(act, n, np.int64(sig[mu]), c, H, a, mu, l, np.int64(hn), S))
-        Cn[mu] = cn
-        dL += cn - C[a, mu]
-    return nerr, dL
+        NM[mu] = nm
+        Cn[mu] = 0
+        cnt = np.int16(cnt + np.int16(np.int16(nm - one) >> sh))
+    tot = np.int64(0)
+    for j in range(XT.shape[1] // _bits.WORD):  # the wrong patterns of each word, lowest bit first
+        wrong = ~_bits.mask_ge(NM, _bits.WORD * j, one)  # padding has NM = PAD >= 1
+        while wrong:
+            low = wrong & (~wrong + np.uint64(1))
+            mu = _bits.WORD * j + np.int64(_bits.popcount(low - np.uint64(1)))
+            wrong ^= low
+            hn = np.int64(H[a, l, mu] - t * XT[r, mu])
+            cn = np.int32(pattern_cost(act, n, np.int64(sig[mu]), c, H, a, mu, l, hn, S))
+            Cn[mu] = cn
+            tot += cn
+    return -np.int64(cnt), tot - L[a]
 
 
 @njit(cache=True)
@@ -202,7 +217,7 @@ def delta_cost(pb, st, la, a, i):
     """(errors after flipping W^a_i, dL of the flip), nothing committed but la.Cn (the model's energy change)."""
     l = pb.unit[i]
     r = row(i, l, pb.n, is_fc(pb.XT, st.w))
-    return flip_delta(pb.XT, pb.sig, st.H, st.marg, la.C, la.Cn, la.S, pb.act, pb.n, pb.c, a, l, r,
+    return flip_delta(pb.XT, pb.sig, st.H, st.marg, la.C, la.L, la.Cn, la.NM, la.S, pb.act, pb.n, pb.c, a, l, r,
                       np.int16(2 * st.w[a, i]), np.int16(pb.c[l]))
 
 
@@ -298,7 +313,7 @@ def new(pb, st) -> Costs:
         CB = np.zeros((y, 3, XB.shape[1]), np.uint64)
     else:
         XB, SG, CB = np.zeros((0, 0), np.uint64), np.zeros((2, 0), np.uint64), np.zeros((0, 3, 0), np.uint64)
-    la = Costs(np.zeros((y, Pp), np.int32), np.zeros(y, np.int64), np.zeros(Pp, np.int32),
+    la = Costs(np.zeros((y, Pp), np.int32), np.zeros(y, np.int64), np.zeros(Pp, np.int32), np.zeros(Pp, np.int16),
                np.zeros(max(1, pb.c.shape[0]), np.int64), XB, SG, CB)
     for a in range(y):
         build(pb, st, la, a)
@@ -318,7 +333,7 @@ def sweep_loop(pb, st, pt, la, act, use_bits):
     """
     XT, sig, c, n, unit = pb.XT, pb.sig, pb.c, pb.n, pb.unit
     w, H, marg, E, ref, m, state = st.w, st.H, st.marg, st.E, st.ref, st.m, st.rng
-    C, L, Cn, S = la.C, la.L, la.Cn, la.S
+    C, L, Cn, NM, S = la.C, la.L, la.Cn, la.NM, la.S
     XB, SG, CB = la.XB, la.SG, la.CB
     mode, gamma, etab, ctab = pt.mode, pt.gamma, pt.etab, pt.ctab
     y, N = w.shape
@@ -342,7 +357,7 @@ def sweep_loop(pb, st, pt, la, act, use_bits):
                 dE, dL = flip_delta_bits(XB, SG, CB, a, ri, w[a, i])
                 nerr = E[a] + dE
             else:
-                nerr, dL = flip_delta(XT, sig, H, marg, C, Cn, S, act, n, c, a, l, ri, t, cl)
+                nerr, dL = flip_delta(XT, sig, H, marg, C, L, Cn, NM, S, act, n, c, a, l, ri, t, cl)
             x = etab[dL + P]
             if mode == EXPLICIT:
                 x *= e_up if ref[i] == w[a, i] else e_dn
