@@ -11,12 +11,14 @@ L_mu depends only on the label and the K unit fields H_l of the pattern, because
 connected) and reaches any H' of the parity of n in [-n, n] in |H' - H| / 2 flips (``pattern_cost``:
 sign and ReLU; the derivation is docs/algorithms.md §10). The cache is C[a, mu] = L_mu of replica a and
 L[a] = sum_mu C[a, mu]; the move is a flip of W^a_i, as for the error count (``fields``), whose fields and
-margins the sampler keeps with the same ``fields.flip_fields``. Only patterns wrong after the move
-need a cost evaluated: a right one costs 0.
+margins the sampler keeps as ``fields.flip_fields`` does. Only patterns wrong after the move need a
+cost evaluated: a right one costs 0.
 
-The sampler is the full O(P) pass of ``metropolis.sweep_loop`` with dL in place of dE (one machine, the
-explicit and the traced robust ensemble: the coupling terms are the same); ``driver`` runs it along a
-schedule like ``replicated.driver`` (no bitsets, no RRR). The error-count kernels are not touched.
+The sampler is ``metropolis.sweep_loop`` with dL in place of dE (one machine, the explicit and the
+traced robust ensemble: the coupling terms are the same), the same draws; ``driver`` runs it along a
+schedule like ``replicated.driver``. Committees take the full O(P) pass; the perceptron (sign, K = 1)
+also has class bitsets (``flip_delta_bits``), used while the acceptance is low, as the error count
+does. No RRR. The error-count kernels are not touched.
 """
 from __future__ import annotations
 
