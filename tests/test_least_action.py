@@ -80,6 +80,33 @@ def test_cached_cost_equals_brute_force_hamming_ball_minimum(activation, N, K, f
         assert (L_mu == 0).sum() == 40 - st.E[0]
 
 
+@pytest.mark.parametrize("activation,N,K,fc", MACHINES[:8])
+def test_model_twin_equals_brute_force_hamming_ball_minimum(activation, N, K, fc):
+    inst, pb, w = machine(activation, N, K, fc, 40, 2)
+    arch = "fully_connected" if fc else "tree"
+    np.testing.assert_array_equal(model.least_action_costs(w[0], inst.xi, inst.sigma, activation, K, arch),
+                                  Brute(w.shape[1], inst.xi, inst.sigma, K, activation, fc).costs(w[0]))
+
+
+@pytest.mark.parametrize("activation,N,K,fc", [
+    ("sign", 63, 3, False), ("sign", 60, 3, False), ("sign", 21, 5, True), ("sign", 41, 1, False), ("sign", 40, 1, False),
+    ("relu", 40, 2, False), ("relu", 42, 2, False), ("relu", 44, 4, False), ("relu", 13, 4, True), ("relu", 14, 2, True)])
+def test_cached_cost_equals_the_model_twin_beyond_brute_force_sizes(activation, N, K, fc):
+    """Fan-in 10-41, where no enumeration reaches: states near solutions (few wrong patterns, costs up to
+    the caps of the units) and random ones, along an annealed walk at beta = 2."""
+    inst, pb, w = machine(activation, N, K, fc, 200, 3)
+    arch = "fully_connected" if fc else "tree"
+    st = make_state(pb, w)
+    la = least_action.new(pb, st)
+    for _ in range(3):
+        twin = model.least_action_costs(st.w[0], inst.xi, inst.sigma, activation, K, arch)
+        np.testing.assert_array_equal(la.C[0, :200], twin)
+        assert la.L[0] == twin.sum() and st.E[0] == (twin > 0).sum()
+        S = 30
+        least_action.run(pb, st, la, np.full(S, 2.0), np.zeros(S), replicated.control(metropolis.NONE),
+                         replicated.new_trace(S, 1), np.zeros((S, 1), np.int64), replicated.hybrid_state())
+
+
 @pytest.mark.parametrize("activation,N,K,fc,P", [m + (30,) for m in MACHINES] + [
     ("sign", 9, 3, False, 150), ("relu", 4, 2, True, 150), ("relu", 8, 2, False, 150), ("sign", 9, 1, False, 150)])  # 3 words of patterns
 def test_incremental_delta_cost_equals_recomputed_difference_on_random_walks(activation, N, K, fc, P):
