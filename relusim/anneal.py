@@ -21,7 +21,7 @@ import numpy as np
 from . import instance as _instance
 from . import measure, model
 from .config import Config
-from .kernels import detmath, fields, metropolis, records, replicated
+from .kernels import detmath, fields, least_action, metropolis, records, replicated
 from .kernels import rng as _rng
 
 Progress = Callable[[int, int, int], None]  # (sample index, sweeps done, current total energy)
@@ -95,10 +95,19 @@ def make_problem(cfg: Config, xi: np.ndarray, sigma: np.ndarray) -> records.Prob
 
 
 def kernel_key(cfg: Config) -> tuple[int, int, bool]:
-    """The compiled driver a binary-weight ``cfg`` runs (``replicated.kernel_key``), from the config alone."""
+    """The compiled driver a binary-weight ``cfg`` runs on the error count (``replicated.kernel_key``), from
+    the config alone (the least-action energy runs ``least_action.driver(act, bits)``: ``driver_of``)."""
     m = cfg.model
     return replicated.kernel_key(fields.act_code(m.activation, m.n), m.n, fields.padded(m.P), _mode(cfg),
                                  cfg.anneal.sampler == "rrr")
+
+
+def driver_of(cfg: Config):
+    """The compiled schedule driver (a numba dispatcher) a binary-weight ``cfg`` runs."""
+    if cfg.anneal.energy == "least_action":
+        act = fields.act_code(cfg.model.activation, cfg.model.n)
+        return least_action.driver(act, least_action.uses_bits(act, cfg.model.K))
+    return replicated.driver(*kernel_key(cfg))
 
 
 def compile_run(cfg: Config) -> None:
@@ -149,6 +158,11 @@ def anneal(cfg: Config, problem, chain: Chain, index: int = 0, progress: Progres
     rec = {"sweep": [], "beta": [], "gamma": [], "energy": [], "overlap": [], "accepted": [], "rrr": []}
     ctl = replicated.control(_mode(cfg), a.sampler == "rrr", a.rrr_below, replicated.BITS_BELOW,
                              a.stop_when_solved, q1, e.overlap_tolerance)
+    la = None
+    if a.energy == "least_action":  # docs/algorithms.md §10: Metropolis on exp(-beta L), E kept beside it
+        la = least_action.new(problem, chain.state)
+        costs = np.zeros((S, y), np.int64)
+        rec["cost"] = []  # the annealed energy L of every replica (E, the errors, is "energy")
     explicit = len(chain.ref) > 0
     if explicit:
         rec["reference_overlap"] = []
@@ -158,7 +172,11 @@ def anneal(cfg: Config, problem, chain: Chain, index: int = 0, progress: Progres
         block = slice(s, min(s + a.record_every, S))
         g = gammas[block] * detmath.exp(log_c)  # libm/NumPy exp differ in last bits by CPU
         out = records.Trace(energies[s:], accepted[s:], qbar[s:], used_rrr[s:])
-        done = replicated.run(problem, chain.state, betas[block], g, ctl, out, chain.hyb)
+        if la is None:
+            done = replicated.run(problem, chain.state, betas[block], g, ctl, out, chain.hyb)
+        else:
+            done = least_action.run(problem, chain.state, la, betas[block], g, ctl, out, costs[s:], chain.hyb)
+            rec["cost"].append(la.L.copy())
         rec["sweep"].append(s + done)
         rec["beta"].append(betas[s + done - 1])
         rec["gamma"].append(g[done - 1])
@@ -181,7 +199,14 @@ def anneal(cfg: Config, problem, chain: Chain, index: int = 0, progress: Progres
             progress(index, s, int(chain.E.sum()))
         if done < block.stop - block.start:  # the kernel stopped: solved (at the target overlap)
             break
-    return {k: np.array(v, dtype=np.int64 if k in ("sweep", "energy", "accepted") else np.float64)
+    if la is not None:  # the cached costs against a rebuild from the fields (themselves checked against
+        # the brute-force model's energy in measure_sample)
+        cached = la.L.copy()
+        for a_ in range(y):
+            least_action.build(problem, chain.state, la, a_)
+        if not np.array_equal(cached, la.L):
+            raise RuntimeError(f"sample {index}: cached least-action costs {cached} != rebuilt {la.L}")
+    return {k: np.array(v, dtype=np.int64 if k in ("sweep", "energy", "accepted", "cost") else np.float64)
             for k, v in rec.items() if y > 1 or k not in ("gamma", "overlap")}
 
 

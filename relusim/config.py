@@ -28,7 +28,7 @@ from .errors import InputError
 
 ACTIVATIONS = activations.NAMES
 WEIGHTS = ("binary", "spherical")
-ENERGIES = ("errors", "perceptron")
+ENERGIES = ("errors", "perceptron", "least_action")
 PRECISIONS = ("float64", "float32")
 SAMPLERS = ("metropolis", "rrr")
 SCHEDULES = ("constant", "linear", "geometric")
@@ -124,8 +124,9 @@ class AnnealConfig:
     extra_sweeps: int = 0  # after the schedule: sweeps at the final beta until solved (docs/model.md §8.4)
     rrr_below: float = 0.01  # rrr sampler: Metropolis sweeps while their acceptance is above this
     step: StepConfig = field(default_factory=StepConfig)  # spherical weights only
-    # what the sampler anneals (docs/algorithms.md §4.1): the error count, or (spherical weights, sign
-    # and ReLU) the perceptron cost; "solved" means zero errors either way
+    # what the sampler anneals (docs/algorithms.md §4.1, §10): the error count, or (spherical weights, sign
+    # and ReLU) the perceptron cost, or (binary weights, sign and ReLU) the least-action cost; "solved"
+    # means zero errors either way
     energy: str = "errors"
     # spherical weights, sign and ReLU: the dtype of the cached fields (docs/algorithms.md §4.2); float32
     # is 1.7-2.0x faster, the weights stay float64 and every rebuild restores float64-exact caches
@@ -374,6 +375,16 @@ def validate(cfg: Config) -> None:
     if spherical and a.sampler != "metropolis":
         raise InputError("anneal.sampler", a.sampler, "spherical weights are sampled with metropolis")
     _one_of(a.energy, "anneal.energy", ENERGIES)
+    if a.energy == "least_action":  # docs/algorithms.md §10
+        if spherical:
+            raise InputError("anneal.energy", a.energy, "the least-action cost needs model.weights: binary "
+                             "(spherical weights anneal errors or perceptron)")
+        if spec.code not in (activations.parse("sign").code, activations.parse("relu").code):
+            raise InputError("anneal.energy", a.energy, f"the least-action cost is implemented for sign and relu "
+                             f"units, not {spec.label} (use errors)")
+        if a.sampler != "metropolis":
+            raise InputError("anneal.energy", a.energy, f"the least-action cost is sampled with anneal.sampler: "
+                             f"metropolis, not {a.sampler}")
     if a.energy == "perceptron" and not spherical:
         raise InputError("anneal.energy", a.energy, "the perceptron cost needs model.weights: spherical (binary "
                          "weights anneal the error count: errors)")

@@ -143,6 +143,39 @@ def perceptron_cost(w, xi, sigma, activation: str, K: int, architecture: str = "
     return float(math.fsum(against[err]) / math.sqrt(L))
 
 
+def least_action_costs(w, xi, sigma, activation: str, K: int, architecture: str = "tree") -> np.ndarray:
+    """L_mu for every pattern (binary weights, sign and ReLU; docs/algorithms.md §10): the least number of
+    weight flips, the other weights held, after which sigma^mu out^mu > 0 (0 on a right pattern).
+
+    The kernels' twin (``relusim.kernels.least_action`` uses closed forms): a flip moves one unit's
+    integer field by 2, so unit l reaches any H' in [-L, L] of the parity of L in |H' - H_l| / 2 flips;
+    a dynamic programme over the units keeps, for every exact partial output, its least cost. Slow
+    (O(K^2 L^2) per pattern for ReLU): for tests.
+    """
+    spec = activations.parse(activation)
+    if spec.code not in (activations.SIGN, activations.RELU):
+        raise ValueError(f"the least-action cost is defined for sign and ReLU units, not {spec.label}")
+    L = fan_in(xi.shape[1], K, architecture)
+    H = np.asarray(unit_fields(np.asarray(w, np.int64), xi, K, architecture), np.int64)
+    c = output_weights(activation, K).astype(np.int64)
+    targets = np.arange(-L, L + 1, 2)
+    g = np.sign(targets) if spec.code == activations.SIGN else np.maximum(targets, 0)
+    out = np.zeros(xi.shape[0], np.int64)
+    for mu in range(xi.shape[0]):
+        best = {0: 0}  # partial sigma * output -> least flips
+        for l in range(K):
+            options: dict[int, int] = {}
+            for v, cost in zip(sigma[mu] * c[l] * g, np.abs(targets - H[l, mu]) // 2):
+                options[int(v)] = min(options.get(int(v), 1 << 60), int(cost))
+            nxt: dict[int, int] = {}
+            for s_, cs in best.items():
+                for v, cv in options.items():
+                    nxt[s_ + v] = min(nxt.get(s_ + v, 1 << 60), cs + cv)
+            best = nxt
+        out[mu] = min(cost for s_, cost in best.items() if s_ > 0)
+    return out
+
+
 def stabilities(w, xi, sigma, activation: str, K: int, architecture: str = "tree") -> np.ndarray:
     """Delta^mu = sigma^mu / sqrt(K) sum_l c_l g(h_l^mu), h_l = H_l / sqrt(L) (App. E; docs/model.md §4).
 

@@ -64,10 +64,9 @@ def kernels_cached(cfg: Config | None = None) -> bool | None:
 
             disp = spherical_mc.driver(*spherical_key(cfg))
         else:
-            from .anneal import kernel_key
-            from .kernels import replicated
+            from .anneal import driver_of
 
-            disp = replicated.driver(*kernel_key(cfg))
+            disp = driver_of(cfg)
         index = disp._cache._cache_file._load_index()  # numba internals: guarded, fall back to None
         magic = disp.targetctx.codegen().magic_tuple()
         return any(key[1] == magic for key in index)

@@ -10,6 +10,8 @@ module holds the cached state of its machines and answers three questions about 
   fields.py       binary weights: the move is the flip of weight i of replica a
                   (``delta_energy(pb, st, a, i)``, ``apply_flip(pb, st, a, i, dE)``); ``bits.py`` gives the
                   same energy change from class-change bitsets (``bits.delta_energy(pb, st, bt, a, i)``)
+  least_action.py the least-action cost of binary weights over ``fields``' caches: the same flip move,
+                  its cost change ``delta_cost(pb, st, la, a, i)`` and ``apply_flip``
   spherical.py    spherical weights: the move is a rotation of two coordinates of one unit
 
 The samplers are written once over a model's records: ``metropolis`` (a sweep of single-variable
