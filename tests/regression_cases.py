@@ -11,6 +11,10 @@ with the code of 3459765, before it, and the new code gives the same bits. The p
 float32 cases (``anneal.precision``, new) were hashed when it was added; making the kernels generic
 over the field dtype left every float64 case's bits unchanged.
 
+The RRR explicit ensemble steered to a target overlap (``relu_y3_explicit_rrr_q1``, the
+CPU-independence test's binary case) and the two least-action cases (``anneal.energy: least_action``,
+new) were hashed when they were added.
+
 One deliberate change since: ``sign_y3_explicit_rrr`` was rewritten when exp in the chain became
 CPU-independent (``relusim.kernels.detmath``, issue 12). Its etab entries moved by one ulp, and an
 RRR move whose z' equals z up to rounding draws a uniform (z' > z) or not (z' <= z), so the random
@@ -47,6 +51,12 @@ CASES = {
     "sign_y3_explicit_rrr": {"model": {"activation": "sign", "N": 27, "K": 3, "alpha": 0.4},
                              "ensemble": {"replicas": 3, "reference": "explicit"},
                              "anneal": {"sampler": "rrr", "rrr_below": 2.0, "sweeps": 30}},
+    "relu_y3_traced_least_action": {"model": {"activation": "relu", "N": 40, "K": 4, "alpha": 0.4},
+                                    "ensemble": {"replicas": 3, "reference": "traced",
+                                                 "gamma": {"start": 0.1, "stop": 2.0}},
+                                    "anneal": {"energy": "least_action"}},
+    "sign_y1_least_action_perceptron": {"model": {"activation": "sign", "N": 101, "K": 1, "alpha": 0.5},
+                                        "anneal": {"energy": "least_action"}},
     "relu_spherical_y1": {"model": {"activation": "relu", "weights": "spherical", "N": 40, "K": 4, "alpha": 0.8}},
     "sign_spherical_fc_y1": {"model": {"activation": "sign", "weights": "spherical", "N": 12, "K": 3, "alpha": 0.6,
                                        "architecture": "fully_connected"}},
