@@ -46,6 +46,7 @@ class SampleResult:
     reference: np.ndarray | None = None
     reference_stabilities: np.ndarray | None = None
     extra_attrs: dict = field(default_factory=dict)
+    extra_datasets: dict = field(default_factory=dict)  # name -> array, written and sealed with the others
 
 
 @dataclass
@@ -60,6 +61,7 @@ class Chain:
     m: np.ndarray  # (N,) int16, sum of the replicas
     rng: np.ndarray  # xoshiro256** state
     hyb: np.ndarray = field(default_factory=replicated.hybrid_state)  # the RRR/Metropolis choice of the stage
+    log_c: float = 0.0  # the q1 feedback's log factor on gamma when the anneal ended (``anneal``)
 
     @property
     def state(self) -> records.State:
@@ -120,7 +122,16 @@ def run_sample(cfg: Config, index: int, progress: Progress | None = None) -> Sam
     problem = make_problem(cfg, inst.xi, inst.sigma)
     chain = init_chain(cfg, problem, _instance.stream(cfg.seed, index, _instance.DYNAMICS))
     trace = anneal(cfg, problem, chain, index, progress)
-    return measure_sample(cfg, inst, chain, trace, index, time.perf_counter() - t0)
+    res = measure_sample(cfg, inst, chain, trace, index, time.perf_counter() - t0)
+    if cfg.anneal.equilibrium.sweeps > 0:
+        if res.solved:
+            datasets, attrs = equilibrate(cfg, problem, chain, inst, index)
+            res.extra_datasets.update(datasets)
+            res.extra_attrs.update(attrs)
+        else:
+            res.extra_attrs["equilibrium"] = "skipped: the sample is not solved"
+        res.wall_s = time.perf_counter() - t0
+    return res
 
 
 def schedule(cfg: Config) -> tuple[np.ndarray, np.ndarray]:
@@ -181,6 +192,7 @@ def anneal(cfg: Config, problem, chain: Chain, index: int = 0, progress: Progres
             progress(index, s, int(chain.E.sum()))
         if done < block.stop - block.start:  # the kernel stopped: solved (at the target overlap)
             break
+    chain.log_c = log_c
     return {k: np.array(v, dtype=np.int64 if k in ("sweep", "energy", "accepted") else np.float64)
             for k, v in rec.items() if y > 1 or k not in ("gamma", "overlap")}
 
@@ -215,3 +227,79 @@ def measure_sample(cfg: Config, inst, chain: Chain, trace: dict, index: int, wal
         }
     res.solved = _solved(cfg, energy, q)
     return res
+
+
+def equilibrate(cfg: Config, problem, chain: Chain, inst, index: int) -> tuple[dict, dict]:
+    """Sample the robust ensemble over solutions in equilibrium; return (datasets, attributes).
+
+    Starts from the anneal's last state, which must have every replica at E = 0. Runs
+    ``anneal.equilibrium.sweeps`` sweeps at beta = inf and gamma = the final gamma times the q1
+    feedback factor exp(c) where the anneal left it (frozen: no more feedback). With beta = inf a
+    proposal that makes a replica's E > 0 has acceptance exp(-inf) = 0 (``metropolis.fill_etab``)
+    and is rejected exactly, and every other proposal is the anneal's Metropolis move of the
+    coupling alone; so the chain samples, exactly, the coupled measure restricted to solutions,
+        P(W^1..W^y, W~) ∝ prod_a 1[E(W^a) = 0] exp(gamma sum_a W^a . W~)   (explicit reference),
+    the reference traced out for ``reference: traced``, and flat over solutions for y = 1 (gamma 0).
+    It is irreducible only on the set of solutions reachable by single flips from the start, as
+    any single-flip sampler at beta = inf. Metropolis only (the RRR hybrid is off here), so the
+    chain is time-homogeneous from the first sweep; the bitset and full-pass sweeps are the same chain.
+
+    Records, after every ``every`` sweeps (``sweeps // every`` records; trailing sweeps are run too):
+      equilibrium_weights (R, y, weights) int8 and, y > 1, equilibrium_reference (R, weights) int8;
+      equilibrium_stabilities (R, y, P) float64, the replicas' Delta^mu (``measure.stabilities``);
+      equilibrium_reference_stabilities (R, P), the reference's (the majority vote for a traced
+      ensemble), y > 1 only; equilibrium_overlap (sweeps,) the q-bar after every sweep, y > 1 only.
+    Attributes: the gamma used, the mean acceptance, and the integrated autocorrelation time
+    (``measure.integrated_autocorrelation_time``, Sokal's window) of q-bar (per sweep) and of the
+    mean replica stability (per record, converted to sweeps), in sweeps.
+    """
+    a, e, m = cfg.anneal, cfg.ensemble, cfg.model
+    q = a.equilibrium
+    y = e.replicas
+    if chain.E.max() != 0:
+        raise RuntimeError(f"sample {index}: equilibrium sampling needs every replica solved, E = {chain.E}")
+    _, gammas = schedule(cfg)
+    gamma = float(gammas[-1] * detmath.exp(chain.log_c)) if y > 1 else 0.0
+    ctl = replicated.control(_mode(cfg), a.sampler == "rrr", -1.0, replicated.BITS_BELOW, False)
+    R = q.sweeps // q.every
+    P = inst.xi.shape[0]
+    stab = np.zeros((R, y, P))
+    ref_stab = np.zeros((R, P))
+    ws = np.zeros((R, y, m.weights_count), np.int8)
+    refs = np.zeros((R, m.weights_count), np.int8)
+    qbar = np.full(q.sweeps, np.nan)
+    energies = np.zeros((q.sweeps, y), np.int64)
+    accepted = np.zeros(q.sweeps, np.int64)
+    used_rrr = np.zeros(q.sweeps, np.bool_)
+    s, r = 0, 0
+    while s < q.sweeps:
+        n = min(q.every, q.sweeps - s)
+        out = records.Trace(energies[s:], accepted[s:], qbar[s:], used_rrr[s:])
+        done = replicated.run(problem, chain.state, np.full(n, np.inf), np.full(n, gamma), ctl, out, chain.hyb)
+        if done != n or chain.E.max() != 0 or used_rrr[s:s + n].any():
+            raise RuntimeError(f"sample {index}: equilibrium sweep left the solutions (E = {chain.E})")
+        s += n
+        if n == q.every:
+            ws[r] = chain.w
+            stab[r] = measure.stabilities(chain.w, inst.xi, inst.sigma, m.activation, m.K, m.architecture)
+            if y > 1:
+                ref = chain.ref if len(chain.ref) else np.where(chain.m >= 0, 1, -1).astype(np.int8)
+                refs[r] = ref
+                ref_stab[r] = model.stabilities(ref, inst.xi, inst.sigma, m.activation, m.K, m.architecture)
+            r += 1
+    energy = np.array([model.energy(w, inst.xi, inst.sigma, m.activation, m.K, m.architecture) for w in chain.w])
+    if energy.max() != 0:
+        raise RuntimeError(f"sample {index}: equilibrium ended off the solutions (recomputed E = {energy})")
+    nv = m.weights_count * (y + 1 if len(chain.ref) else y)
+    tau_s, _ = measure.integrated_autocorrelation_time(stab.mean(axis=(1, 2)))
+    attrs = {"equilibrium": "sampled", "equilibrium_gamma": gamma, "equilibrium_sweeps": q.sweeps,
+             "equilibrium_every": q.every, "equilibrium_acceptance": float(accepted.sum() / (nv * q.sweeps)),
+             "equilibrium_tau_stability_sweeps": tau_s * q.every}
+    datasets = {"equilibrium_weights": ws, "equilibrium_stabilities": stab}
+    if y > 1:
+        tau_q, _ = measure.integrated_autocorrelation_time(qbar)
+        attrs["equilibrium_tau_overlap_sweeps"] = tau_q
+        datasets["equilibrium_reference"] = refs
+        datasets["equilibrium_reference_stabilities"] = ref_stab
+        datasets["equilibrium_overlap"] = qbar
+    return datasets, attrs
