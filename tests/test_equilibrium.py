@@ -16,7 +16,7 @@ import pytest
 
 from cli_helpers import relusim, relusim_here, write_config
 from exact_oracle import g_test
-from relusim import anneal, config, instance, measure
+from relusim import anneal, compare, config, instance, measure
 from relusim.errors import InputError
 
 ALPHA_FA = 1e-3
@@ -114,6 +114,9 @@ def test_records_are_solutions_sealed_and_workers_give_the_same_bits(tmp_path):
             assert len({tuple(w.ravel()) for w in W}) > 1  # the chain moves
             assert np.isfinite(g.attrs["equilibrium_tau_overlap_sweeps"])
         name = solved[0].name
+    run = compare.load_run(outs[0], equilibrium=True)  # what fig3.py --equilibrium compares
+    assert run.stabilities.shape == (len(solved), 30 * 3, 12) and run.reference_stabilities.shape == (len(solved), 360)
+    assert compare.histograms(run)[0].errors == 0.0
     assert relusim_here("info", outs[0], "--verify")[0] == 0
     with h5py.File(outs[0], "r+") as f:  # one value changed, the seal kept
         d = f[name]["equilibrium_stabilities"]
