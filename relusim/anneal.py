@@ -229,7 +229,7 @@ def measure_sample(cfg: Config, inst, chain: Chain, trace: dict, index: int, wal
     return res
 
 
-def equilibrate(cfg: Config, problem, chain: Chain, inst, index: int) -> tuple[dict, dict]:
+def equilibrate(cfg: Config, problem, chain: Chain, inst, index: int, use_rrr: bool | None = None) -> tuple[dict, dict]:
     """Sample the robust ensemble over solutions in equilibrium; return (datasets, attributes).
 
     Starts from the anneal's last state, which must have every replica at E = 0. Runs
@@ -241,8 +241,12 @@ def equilibrate(cfg: Config, problem, chain: Chain, inst, index: int) -> tuple[d
         P(W^1..W^y, W~) ∝ prod_a 1[E(W^a) = 0] exp(gamma sum_a W^a . W~)   (explicit reference),
     the reference traced out for ``reference: traced``, and flat over solutions for y = 1 (gamma 0).
     It is irreducible only on the set of solutions reachable by single flips from the start, as
-    any single-flip sampler at beta = inf. Metropolis only (the RRR hybrid is off here), so the
-    chain is time-homogeneous from the first sweep; the bitset and full-pass sweeps are the same chain.
+    any single-flip sampler at beta = inf. The sampler is RRR from the first sweep (not the hybrid)
+    except for the traced ensemble, which has Metropolis only: at beta = inf in the Fig. 3 runs a
+    Metropolis proposal is accepted with probability ~2e-6, and RRR (docs/model.md §7; exact, tests/
+    test_hybrid_exact.py) draws only moves with a non-zero acceptance, error moves having p = 0.
+    Either way the chain is time-homogeneous from the first sweep. A sweep is N (y + 1) (explicit)
+    or N y steps of either sampler, so autocorrelation times in sweeps are not comparable between them.
 
     Records, after every ``every`` sweeps (``sweeps // every`` records; trailing sweeps are run too):
       equilibrium_weights (R, y, weights) int8 and, y > 1, equilibrium_reference (R, weights) int8;
@@ -260,7 +264,11 @@ def equilibrate(cfg: Config, problem, chain: Chain, inst, index: int) -> tuple[d
         raise RuntimeError(f"sample {index}: equilibrium sampling needs every replica solved, E = {chain.E}")
     _, gammas = schedule(cfg)
     gamma = float(gammas[-1] * detmath.exp(chain.log_c)) if y > 1 else 0.0
-    ctl = replicated.control(_mode(cfg), a.sampler == "rrr", -1.0, replicated.BITS_BELOW, False)
+    # RRR wherever it runs (not the traced ensemble): at the Fig. 3 settings a Metropolis proposal is
+    # accepted with probability ~2e-6 at beta = inf, and RRR picks only moves that can be accepted.
+    # Forced from the first sweep (rrr_below > 1), so the chain is time-homogeneous.
+    use_rrr = _mode(cfg) != metropolis.TRACED if use_rrr is None else use_rrr  # tests and benchmarks may choose
+    ctl = replicated.control(_mode(cfg), use_rrr, 2.0 if use_rrr else -1.0, replicated.BITS_BELOW, False)
     R = q.sweeps // q.every
     P = inst.xi.shape[0]
     stab = np.zeros((R, y, P))
@@ -276,7 +284,7 @@ def equilibrate(cfg: Config, problem, chain: Chain, inst, index: int) -> tuple[d
         n = min(q.every, q.sweeps - s)
         out = records.Trace(energies[s:], accepted[s:], qbar[s:], used_rrr[s:])
         done = replicated.run(problem, chain.state, np.full(n, np.inf), np.full(n, gamma), ctl, out, chain.hyb)
-        if done != n or chain.E.max() != 0 or used_rrr[s:s + n].any():
+        if done != n or chain.E.max() != 0 or (used_rrr[s:s + n] != use_rrr).any():
             raise RuntimeError(f"sample {index}: equilibrium sweep left the solutions (E = {chain.E})")
         s += n
         if n == q.every:

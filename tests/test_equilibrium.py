@@ -169,11 +169,19 @@ def exact_joint(sol, gamma, N):
     return joint / joint.sum()
 
 
-def test_sampled_joint_law_of_the_overlaps_is_the_coupled_measure_over_solutions():
+def exact_traced(sol, gamma, N):
+    """Law of W^1.W^2 under P ∝ 1[W^1, W^2 in sol] prod_i cosh(gamma (W^1_i + W^2_i)) (reference summed out)."""
+    wts = np.prod(np.cosh(gamma * (sol[:, None, :] + sol[None, :, :])), axis=-1)
+    law = np.bincount(((sol @ sol.T + N) // 2).ravel(), weights=wts.ravel(), minlength=N + 1)
+    return law / law.sum()
+
+
+@pytest.mark.parametrize("reference", ["explicit", "traced"])  # RRR, Metropolis (``equilibrate``)
+def test_sampled_joint_law_of_the_overlaps_is_the_coupled_measure_over_solutions(reference):
     N, K, P, seed, gamma, thin, records = 9, 3, 4, 3, 0.4, 10, 5000
     d = {"name": "exact", "seed": seed, "samples": 1,
          "model": {"activation": "sign", "N": N, "K": K, "alpha": P / N + 1e-9},
-         "ensemble": {"replicas": 2, "reference": "explicit", "gamma": gamma},
+         "ensemble": {"replicas": 2, "reference": reference, "gamma": gamma},
          "anneal": {"beta": {"start": 1.0, "stop": 8.0}, "sweeps": 200, "record_every": 10,
                     "equilibrium": {"sweeps": thin * (records + 100), "every": thin}},
          "output": "unused.h5"}
@@ -193,6 +201,15 @@ def test_sampled_joint_law_of_the_overlaps_is_the_coupled_measure_over_solutions
     p = np.einsum("ri,ri->r", W[:, 0], R)
     xq = q - q.mean()
     assert abs(xq[1:] @ xq[:-1] / (xq @ xq)) < 0.1  # records nearly independent
+    if reference == "traced":
+        counts = np.bincount((q + N) // 2, minlength=N + 1)
+        law = exact_traced(sol, gamma, N)
+        keep = law > 0
+        assert counts[~keep].sum() == 0 and g_test(counts[keep], law[keep]) > ALPHA_FA
+        for wrong in (gamma + 0.25, 0.0):
+            alt = exact_traced(sol, wrong, N)
+            assert g_test(counts[alt > 0], alt[alt > 0]) < 1e-6, wrong
+        return
     counts = np.zeros((N + 1, N + 1))
     np.add.at(counts, ((q + N) // 2, (p + N) // 2), 1)
     law = exact_joint(sol, gamma, N)
