@@ -77,7 +77,7 @@ def load_run(path, equilibrium: bool = False, burn: float = 0.0) -> Run:
             groups = [g for g in groups if "equilibrium_stabilities" in g]
         if not groups:
             raise InputError("RESULTS", str(path), "holds no finished sample yet" if not equilibrium else
-                             "holds no sample with equilibrium stabilities (set anneal.equilibrium; solved samples only)")
+                             "holds no sample with equilibrium stabilities (anneal.equilibrium; solved samples)")
         y = int(cfg["ensemble"]["replicas"])
         if equilibrium:
             def kept(d):

@@ -219,3 +219,23 @@ def test_sampled_joint_law_of_the_overlaps_is_the_coupled_measure_over_solutions
     for wrong in (gamma + 0.25, 0.0):  # power: the same counts reject a nearby wrong law
         alt = exact_joint(sol, wrong, N).ravel()
         assert g_test(counts.ravel()[alt > 0], alt[alt > 0]) < 1e-6, wrong
+
+
+def test_a_single_machine_samples_the_solutions_uniformly():
+    """y = 1: gamma plays no part, the measure is flat over the 58 solutions (G-test, power vs a tilt)."""
+    N, K, P, seed = 9, 3, 4, 3
+    d = {"name": "flat", "seed": seed, "samples": 1,
+         "model": {"activation": "sign", "N": N, "K": K, "alpha": P / N + 1e-9},
+         "anneal": {"beta": {"start": 1.0, "stop": 8.0}, "sweeps": 200, "record_every": 10,
+                    "equilibrium": {"sweeps": 4 * 3100, "every": 4}}, "output": "unused.h5"}
+    res = anneal.run_sample(config.from_dict(d), 0)
+    assert res.solved
+    W = res.extra_datasets["equilibrium_weights"][100:, 0].astype(np.int64)
+    inst = instance.make(N, P, seed, 0)
+    allw = np.array(list(itertools.product((-1, 1), repeat=N)), np.int64)
+    sol = allw[(twin_stabilities(allw, inst.xi, inst.sigma, "sign", K) > 0).all(1)]
+    code = {tuple(s): j for j, s in enumerate(sol)}
+    counts = np.bincount([code[tuple(w)] for w in W], minlength=len(sol))  # KeyError if not a solution
+    assert g_test(counts, np.full(len(sol), 1 / len(sol))) > ALPHA_FA
+    tilt = np.exp(0.3 * sol.sum(1))  # a wrong law: solutions weighted by their magnetisation
+    assert g_test(counts, tilt / tilt.sum()) < 1e-6
