@@ -232,9 +232,15 @@ def measure_sample(cfg: Config, inst, chain: Chain, trace: dict, index: int, wal
 def equilibrate(cfg: Config, problem, chain: Chain, inst, index: int, use_rrr: bool | None = None) -> tuple[dict, dict]:
     """Sample the robust ensemble over solutions in equilibrium; return (datasets, attributes).
 
-    Starts from the anneal's last state, which must have every replica at E = 0. Runs
+    Starts from the anneal's last state, which must have every replica at E = 0. With
+    ``anneal.equilibrium.steer`` = T > 0, first T sweeps at beta = inf during which the anneal's q1
+    feedback goes on (c += gamma_gain (q1 - q-bar) after every ``every`` sweeps, both ways), nothing
+    recorded: at the gamma where the anneal stopped, the equilibrium over solutions has q-bar near 1
+    (measured on Fig. 3: 0.99), not q1, since the anneal stops on its way there. Then
     ``anneal.equilibrium.sweeps`` sweeps at beta = inf and gamma = the final gamma times the q1
-    feedback factor exp(c) where the anneal left it (frozen: no more feedback). With beta = inf a
+    feedback factor exp(c) where the steering (or the anneal) left it, frozen. An adaptation that
+    stops after a finite time leaves a time-homogeneous chain, exact for its gamma (as the RRR hybrid,
+    relusim.kernels.replicated). With beta = inf a
     proposal that makes a replica's E > 0 has acceptance exp(-inf) = 0 (``metropolis.fill_etab``)
     and is rejected exactly, and every other proposal is the anneal's Metropolis move of the
     coupling alone; so the chain samples, exactly, the coupled measure restricted to solutions,
@@ -252,7 +258,8 @@ def equilibrate(cfg: Config, problem, chain: Chain, inst, index: int, use_rrr: b
       equilibrium_weights (R, y, weights) int8 and, y > 1, equilibrium_reference (R, weights) int8;
       equilibrium_stabilities (R, y, P) float64, the replicas' Delta^mu (``measure.stabilities``);
       equilibrium_reference_stabilities (R, P), the reference's (the majority vote for a traced
-      ensemble), y > 1 only; equilibrium_overlap (sweeps,) the q-bar after every sweep, y > 1 only.
+      ensemble), y > 1 only; equilibrium_overlap (sweeps,) the q-bar after every sweep, y > 1 only;
+      equilibrium_steer_overlap (T,) the q-bar after every steering sweep, when T > 0.
     Attributes: the gamma used, the mean acceptance, and the integrated autocorrelation time
     (``measure.integrated_autocorrelation_time``, Sokal's window) of q-bar (per sweep) and of the
     mean replica stability (per record, converted to sweeps), in sweeps.
@@ -263,12 +270,25 @@ def equilibrate(cfg: Config, problem, chain: Chain, inst, index: int, use_rrr: b
     if chain.E.max() != 0:
         raise RuntimeError(f"sample {index}: equilibrium sampling needs every replica solved, E = {chain.E}")
     _, gammas = schedule(cfg)
-    gamma = float(gammas[-1] * detmath.exp(chain.log_c)) if y > 1 else 0.0
     # RRR wherever it runs (not the traced ensemble): at the Fig. 3 settings a Metropolis proposal is
     # accepted with probability ~2e-6 at beta = inf, and RRR picks only moves that can be accepted.
     # Forced from the first sweep (rrr_below > 1), so the chain is time-homogeneous.
     use_rrr = _mode(cfg) != metropolis.TRACED if use_rrr is None else use_rrr  # tests and benchmarks may choose
     ctl = replicated.control(_mode(cfg), use_rrr, 2.0 if use_rrr else -1.0, replicated.BITS_BELOW, False)
+    log_c = chain.log_c
+    steer_q = np.full(q.steer, np.nan)
+    s = 0
+    while s < q.steer:  # the anneal's feedback, both ways, at beta = inf; nothing recorded
+        n = min(q.every, q.steer - s)
+        out = records.Trace(np.zeros((n, y), np.int64), np.zeros(n, np.int64), steer_q[s:], np.zeros(n, np.bool_))
+        g = np.full(n, gammas[-1] * detmath.exp(log_c))
+        if replicated.run(problem, chain.state, np.full(n, np.inf), g, ctl, out, chain.hyb) != n or chain.E.max():
+            raise RuntimeError(f"sample {index}: equilibrium steering left the solutions (E = {chain.E})")
+        half = steer_q[s + n // 2:s + n]
+        s += n
+        log_c = float(np.clip(log_c + e.gamma_gain * (e.target_overlap - math.fsum(half) / len(half)),
+                              -LOG_GAMMA_CLAMP, LOG_GAMMA_CLAMP))
+    gamma = float(gammas[-1] * detmath.exp(log_c)) if y > 1 else 0.0
     R = q.sweeps // q.every
     P = inst.xi.shape[0]
     stab = np.zeros((R, y, P))
@@ -301,6 +321,7 @@ def equilibrate(cfg: Config, problem, chain: Chain, inst, index: int, use_rrr: b
     nv = m.weights_count * (y + 1 if len(chain.ref) else y)
     tau_s, _ = measure.integrated_autocorrelation_time(stab.mean(axis=(1, 2)))
     attrs = {"equilibrium": "sampled", "equilibrium_gamma": gamma, "equilibrium_sweeps": q.sweeps,
+             "equilibrium_steer": q.steer,
              "equilibrium_every": q.every, "equilibrium_acceptance": float(accepted.sum() / (nv * q.sweeps)),
              "equilibrium_tau_stability_sweeps": tau_s * q.every}
     datasets = {"equilibrium_weights": ws, "equilibrium_stabilities": stab}
@@ -310,4 +331,6 @@ def equilibrate(cfg: Config, problem, chain: Chain, inst, index: int, use_rrr: b
         datasets["equilibrium_reference"] = refs
         datasets["equilibrium_reference_stabilities"] = ref_stab
         datasets["equilibrium_overlap"] = qbar
+        if q.steer:
+            datasets["equilibrium_steer_overlap"] = steer_q
     return datasets, attrs

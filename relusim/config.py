@@ -120,11 +120,13 @@ class EquilibriumConfig:
 
     ``sweeps`` > 0: once a sample is solved, ``sweeps`` more sweeps at the final gamma (the q1
     feedback frozen) with errors forbidden (beta = infinity on the error term), the stabilities of
-    the replicas and the reference recorded every ``every`` sweeps. 0 (the default): off, today's bits.
+    the replicas and the reference recorded every ``every`` sweeps; ``steer`` sweeps before them
+    steer gamma to q1 first. ``sweeps`` 0 (the default): off, today's bits.
     """
 
     sweeps: int = 0
     every: int = 1
+    steer: int = 0  # sweeps before the recorded ones that steer gamma to q1 (the anneal's feedback), then frozen
 
 
 @dataclass(frozen=True)
@@ -208,7 +210,7 @@ KINDS: dict[type, dict[str, Any]] = {
     AnnealConfig: {"sampler": str, "beta": Schedule, "sweeps": int, "stop_when_solved": bool,
                    "record_every": int, "extra_sweeps": int, "rrr_below": float, "step": StepConfig,
                    "energy": str, "precision": str, "equilibrium": EquilibriumConfig},
-    EquilibriumConfig: {"sweeps": int, "every": int},
+    EquilibriumConfig: {"sweeps": int, "every": int, "steer": int},
     StepConfig: {"theta_max": OPTIONAL_FLOAT, "adapt": bool, "target_acceptance": float},
     Schedule: {"start": float, "stop": float, "schedule": str},
 }
@@ -427,6 +429,10 @@ def validate(cfg: Config) -> None:
     if q.sweeps > 0 and q.every > q.sweeps:
         raise InputError("anneal.equilibrium.every", q.every, f"must be <= anneal.equilibrium.sweeps = {q.sweeps} "
                          "(else nothing is recorded)")
+    if q.steer < 0:
+        raise InputError("anneal.equilibrium.steer", q.steer, "must be >= 0 (0: gamma frozen where the anneal left it)")
+    if q.steer > 0 and e.target_overlap is None:
+        raise InputError("anneal.equilibrium.steer", q.steer, "needs ensemble.target_overlap (the q1 to steer to)")
     if q.sweeps > 0 and spherical:
         raise InputError("anneal.equilibrium.sweeps", q.sweeps, "needs model.weights: binary (errors are "
                          "forbidden by rejecting every move that makes one; spherical runs have no such sampler)")

@@ -27,7 +27,7 @@ SMALL = {
     "ensemble": {"replicas": 3, "reference": "explicit", "gamma": {"start": 0.5, "stop": 3.0},
                  "target_overlap": 0.6, "overlap_tolerance": 0.05},
     "anneal": {"beta": {"start": 1.0, "stop": 8.0}, "sweeps": 400, "extra_sweeps": 400, "record_every": 20,
-               "equilibrium": {"sweeps": 300, "every": 10}},
+               "equilibrium": {"sweeps": 300, "every": 10, "steer": 50}},
 }
 
 
@@ -55,6 +55,7 @@ def twin_stabilities(w, xi, sigma, activation, K):
     ({"sweeps": 10, "every": 11}, "anneal.equilibrium.every"),
     ({"sweeps": 10, "evry": 1}, "anneal.equilibrium.evry"),
     ({"sweeps": 1.5}, "anneal.equilibrium.sweeps"),
+    ({"sweeps": 10, "steer": -1}, "anneal.equilibrium.steer"),
 ])
 def test_bad_values_are_refused_naming_the_key(tmp_path, eq, key):
     cfg = copy.deepcopy(SMALL)
@@ -69,6 +70,14 @@ def test_spherical_weights_are_refused():
     d["model"] = {**d["model"], "weights": "spherical"}
     d["anneal"]["equilibrium"] = {"sweeps": 10, "every": 1}
     with pytest.raises(InputError, match="anneal.equilibrium.sweeps"):
+        config.from_dict(d)
+
+
+def test_steering_needs_a_target_overlap():
+    d = copy.deepcopy(SMALL)
+    d["ensemble"]["target_overlap"] = None
+    d["anneal"]["equilibrium"] = {"sweeps": 10, "every": 1, "steer": 5}
+    with pytest.raises(InputError, match="anneal.equilibrium.steer"):
         config.from_dict(d)
 
 
@@ -111,6 +120,7 @@ def test_records_are_solutions_sealed_and_workers_give_the_same_bits(tmp_path):
             np.testing.assert_allclose(g["equilibrium_reference_stabilities"][()],
                                        twin_stabilities(ref, xi, sigma, "relu", 4), rtol=0, atol=1e-12)
             assert g.attrs["equilibrium"] == "sampled" and g["equilibrium_overlap"].shape == (300,)
+            assert g["equilibrium_steer_overlap"].shape == (50,) and g.attrs["equilibrium_steer"] == 50
             assert len({tuple(w.ravel()) for w in W}) > 1  # the chain moves
             assert np.isfinite(g.attrs["equilibrium_tau_overlap_sweeps"])
         name = solved[0].name
