@@ -229,7 +229,8 @@ def measure_sample(cfg: Config, inst, chain: Chain, trace: dict, index: int, wal
     return res
 
 
-def equilibrate(cfg: Config, problem, chain: Chain, inst, index: int, use_rrr: bool | None = None) -> tuple[dict, dict]:
+def equilibrate(cfg: Config, problem, chain: Chain, inst, index: int,
+                use_rrr: bool | None = None) -> tuple[dict, dict]:
     """Sample the robust ensemble over solutions in equilibrium; return (datasets, attributes).
 
     Starts from the anneal's last state, which must have every replica at E = 0. With
