@@ -46,6 +46,7 @@ class SampleResult:
     reference: np.ndarray | None = None
     reference_stabilities: np.ndarray | None = None
     extra_attrs: dict = field(default_factory=dict)
+    extra_datasets: dict = field(default_factory=dict)  # name -> array, written and sealed with the others
 
 
 @dataclass
@@ -60,6 +61,7 @@ class Chain:
     m: np.ndarray  # (N,) int16, sum of the replicas
     rng: np.ndarray  # xoshiro256** state
     hyb: np.ndarray = field(default_factory=replicated.hybrid_state)  # the RRR/Metropolis choice of the stage
+    log_c: float = 0.0  # the q1 feedback's log factor on gamma when the anneal ended (``anneal``)
 
     @property
     def state(self) -> records.State:
@@ -129,7 +131,16 @@ def run_sample(cfg: Config, index: int, progress: Progress | None = None) -> Sam
     problem = make_problem(cfg, inst.xi, inst.sigma)
     chain = init_chain(cfg, problem, _instance.stream(cfg.seed, index, _instance.DYNAMICS))
     trace = anneal(cfg, problem, chain, index, progress)
-    return measure_sample(cfg, inst, chain, trace, index, time.perf_counter() - t0)
+    res = measure_sample(cfg, inst, chain, trace, index, time.perf_counter() - t0)
+    if cfg.anneal.equilibrium.sweeps > 0:
+        if res.solved:
+            datasets, attrs = equilibrate(cfg, problem, chain, inst, index)
+            res.extra_datasets.update(datasets)
+            res.extra_attrs.update(attrs)
+        else:
+            res.extra_attrs["equilibrium"] = "skipped: the sample is not solved"
+        res.wall_s = time.perf_counter() - t0
+    return res
 
 
 def schedule(cfg: Config) -> tuple[np.ndarray, np.ndarray]:
@@ -206,6 +217,7 @@ def anneal(cfg: Config, problem, chain: Chain, index: int = 0, progress: Progres
             least_action.build(problem, chain.state, la, a_)
         if not np.array_equal(cached, la.L):
             raise RuntimeError(f"sample {index}: cached least-action costs {cached} != rebuilt {la.L}")
+    chain.log_c = log_c
     return {k: np.array(v, dtype=np.int64 if k in ("sweep", "energy", "accepted", "cost") else np.float64)
             for k, v in rec.items() if y > 1 or k not in ("gamma", "overlap")}
 
@@ -240,3 +252,111 @@ def measure_sample(cfg: Config, inst, chain: Chain, trace: dict, index: int, wal
         }
     res.solved = _solved(cfg, energy, q)
     return res
+
+
+def equilibrate(cfg: Config, problem, chain: Chain, inst, index: int,
+                use_rrr: bool | None = None) -> tuple[dict, dict]:
+    """Sample the robust ensemble over solutions in equilibrium; return (datasets, attributes).
+
+    Starts from the anneal's last state, which must have every replica at E = 0. With
+    ``anneal.equilibrium.steer`` = T > 0, first T sweeps at beta = inf during which the anneal's q1
+    feedback goes on (c += gamma_gain (q1 - q-bar) after every ``every`` sweeps, both ways), nothing
+    recorded: at the gamma where the anneal stopped, the equilibrium over solutions has q-bar near 1
+    (measured on Fig. 3: 0.99), not q1, since the anneal stops on its way there. Then
+    ``anneal.equilibrium.sweeps`` sweeps at beta = inf and gamma = the final gamma times the q1
+    feedback factor exp(c) where the steering (or the anneal) left it, frozen. An adaptation that
+    stops after a finite time leaves a time-homogeneous chain, exact for its gamma (as the RRR hybrid,
+    relusim.kernels.replicated). With beta = inf a
+    proposal that makes a replica's E > 0 has acceptance exp(-inf) = 0 (``metropolis.fill_etab``)
+    and is rejected exactly, and every other proposal is the anneal's Metropolis move of the
+    coupling alone; so the chain samples, exactly, the coupled measure restricted to solutions,
+        P(W^1..W^y, W~) ∝ prod_a 1[E(W^a) = 0] exp(gamma sum_a W^a . W~)   (explicit reference),
+    the reference traced out for ``reference: traced``, and flat over solutions for y = 1 (gamma 0).
+    It is irreducible only on the set of solutions reachable by single flips from the start, as
+    any single-flip sampler at beta = inf. The sampler is RRR from the first sweep (not the hybrid)
+    except for the traced ensemble, which has Metropolis only: at beta = inf in the Fig. 3 runs a
+    Metropolis proposal is accepted with probability ~2e-6, and RRR (docs/model.md §7; exact, tests/
+    test_hybrid_exact.py) draws only moves with a non-zero acceptance, error moves having p = 0.
+    Either way the chain is time-homogeneous from the first sweep. A sweep is N (y + 1) (explicit)
+    or N y steps of either sampler, so autocorrelation times in sweeps are not comparable between them.
+
+    Records, after every ``every`` sweeps (``sweeps // every`` records; trailing sweeps are run too):
+      equilibrium_weights (R, y, weights) int8 and, y > 1, equilibrium_reference (R, weights) int8;
+      equilibrium_stabilities (R, y, P) float64, the replicas' Delta^mu (``measure.stabilities``);
+      equilibrium_reference_stabilities (R, P), the reference's (the majority vote for a traced
+      ensemble), y > 1 only; equilibrium_overlap (sweeps,) the q-bar after every sweep, y > 1 only;
+      equilibrium_steer_overlap (T,) the q-bar after every steering sweep, when T > 0.
+    Attributes: the gamma used, the mean acceptance, and the integrated autocorrelation time
+    (``measure.integrated_autocorrelation_time``, Sokal's window) of q-bar (per sweep) and of the
+    mean replica stability (per record, converted to sweeps), in sweeps.
+    """
+    a, e, m = cfg.anneal, cfg.ensemble, cfg.model
+    q = a.equilibrium
+    y = e.replicas
+    if chain.E.max() != 0:
+        raise RuntimeError(f"sample {index}: equilibrium sampling needs every replica solved, E = {chain.E}")
+    _, gammas = schedule(cfg)
+    # RRR wherever it runs (not the traced ensemble): at the Fig. 3 settings a Metropolis proposal is
+    # accepted with probability ~2e-6 at beta = inf, and RRR picks only moves that can be accepted.
+    # Forced from the first sweep (rrr_below > 1), so the chain is time-homogeneous.
+    use_rrr = _mode(cfg) != metropolis.TRACED if use_rrr is None else use_rrr  # tests and benchmarks may choose
+    ctl = replicated.control(_mode(cfg), use_rrr, 2.0 if use_rrr else -1.0, replicated.BITS_BELOW, False)
+    log_c = chain.log_c
+    steer_q = np.full(q.steer, np.nan)
+    s = 0
+    while s < q.steer:  # the anneal's feedback, both ways, at beta = inf; nothing recorded
+        n = min(q.every, q.steer - s)
+        out = records.Trace(np.zeros((n, y), np.int64), np.zeros(n, np.int64), steer_q[s:], np.zeros(n, np.bool_))
+        g = np.full(n, gammas[-1] * detmath.exp(log_c))
+        if replicated.run(problem, chain.state, np.full(n, np.inf), g, ctl, out, chain.hyb) != n or chain.E.max():
+            raise RuntimeError(f"sample {index}: equilibrium steering left the solutions (E = {chain.E})")
+        half = steer_q[s + n // 2:s + n]
+        s += n
+        log_c = float(np.clip(log_c + e.gamma_gain * (e.target_overlap - math.fsum(half) / len(half)),
+                              -LOG_GAMMA_CLAMP, LOG_GAMMA_CLAMP))
+    gamma = float(gammas[-1] * detmath.exp(log_c)) if y > 1 else 0.0
+    R = q.sweeps // q.every
+    P = inst.xi.shape[0]
+    stab = np.zeros((R, y, P))
+    ref_stab = np.zeros((R, P))
+    ws = np.zeros((R, y, m.weights_count), np.int8)
+    refs = np.zeros((R, m.weights_count), np.int8)
+    qbar = np.full(q.sweeps, np.nan)
+    energies = np.zeros((q.sweeps, y), np.int64)
+    accepted = np.zeros(q.sweeps, np.int64)
+    used_rrr = np.zeros(q.sweeps, np.bool_)
+    s, r = 0, 0
+    while s < q.sweeps:
+        n = min(q.every, q.sweeps - s)
+        out = records.Trace(energies[s:], accepted[s:], qbar[s:], used_rrr[s:])
+        done = replicated.run(problem, chain.state, np.full(n, np.inf), np.full(n, gamma), ctl, out, chain.hyb)
+        if done != n or chain.E.max() != 0 or (used_rrr[s:s + n] != use_rrr).any():
+            raise RuntimeError(f"sample {index}: equilibrium sweep left the solutions (E = {chain.E})")
+        s += n
+        if n == q.every:
+            ws[r] = chain.w
+            stab[r] = measure.stabilities(chain.w, inst.xi, inst.sigma, m.activation, m.K, m.architecture)
+            if y > 1:
+                ref = chain.ref if len(chain.ref) else np.where(chain.m >= 0, 1, -1).astype(np.int8)
+                refs[r] = ref
+                ref_stab[r] = model.stabilities(ref, inst.xi, inst.sigma, m.activation, m.K, m.architecture)
+            r += 1
+    energy = np.array([model.energy(w, inst.xi, inst.sigma, m.activation, m.K, m.architecture) for w in chain.w])
+    if energy.max() != 0:
+        raise RuntimeError(f"sample {index}: equilibrium ended off the solutions (recomputed E = {energy})")
+    nv = m.weights_count * (y + 1 if len(chain.ref) else y)
+    tau_s, _ = measure.integrated_autocorrelation_time(stab.mean(axis=(1, 2)))
+    attrs = {"equilibrium": "sampled", "equilibrium_gamma": gamma, "equilibrium_sweeps": q.sweeps,
+             "equilibrium_steer": q.steer,
+             "equilibrium_every": q.every, "equilibrium_acceptance": float(accepted.sum() / (nv * q.sweeps)),
+             "equilibrium_tau_stability_sweeps": tau_s * q.every}
+    datasets = {"equilibrium_weights": ws, "equilibrium_stabilities": stab}
+    if y > 1:
+        tau_q, _ = measure.integrated_autocorrelation_time(qbar)
+        attrs["equilibrium_tau_overlap_sweeps"] = tau_q
+        datasets["equilibrium_reference"] = refs
+        datasets["equilibrium_reference_stabilities"] = ref_stab
+        datasets["equilibrium_overlap"] = qbar
+        if q.steer:
+            datasets["equilibrium_steer_overlap"] = steer_q
+    return datasets, attrs

@@ -55,20 +55,44 @@ class Run:
     architecture: str = "tree"
 
 
-def load_run(path) -> Run:
-    """Read a result file: model, measured q1 (mean over samples of q-bar), stabilities, robustness curves."""
+def load_run(path, equilibrium: bool = False, burn: float = 0.0) -> Run:
+    """Read a result file: model, measured q1 (mean over samples of q-bar), stabilities, robustness curves.
+
+    ``equilibrium``: the stabilities recorded by equilibrium sampling over solutions
+    (``anneal.equilibrium``, relusim.anneal.equilibrate) instead of the anneal's final state, from
+    the samples that have them (solved ones), every record pooled: ``stabilities`` (S, R y, P),
+    ``reference_stabilities`` (S, R P), and q1 the mean over samples of the time-averaged q-bar. The
+    KS scale stays 1.36/sqrt(S P): records of one sample share its patterns, like its replicas.
+    ``burn`` in [0, 1): the fraction of each sample's records (and of its q-bar series) left out at
+    the start, where the chain still remembers the anneal's first solution.
+    """
+    if not 0.0 <= burn < 1.0:
+        raise InputError("burn", burn, "must be in [0, 1)")
     from .io import open_results, reading, stored_config
 
     with open_results(path) as f, reading(path):
         cfg = stored_config(f, path)
         groups = [g for _, g in sorted(f["samples"].items()) if g.attrs.get("status") == "complete"]
+        if equilibrium:
+            groups = [g for g in groups if "equilibrium_stabilities" in g]
         if not groups:
-            raise InputError("RESULTS", str(path), "holds no finished sample yet")
-        stab = np.stack([g["stabilities"][()] for g in groups])
-        ref = (np.stack([g["reference_stabilities"][()] for g in groups])
-               if "reference_stabilities" in groups[0] else None)
+            raise InputError("RESULTS", str(path), "holds no finished sample yet" if not equilibrium else
+                             "holds no sample with equilibrium stabilities (anneal.equilibrium; solved samples)")
         y = int(cfg["ensemble"]["replicas"])
-        q1 = float(np.mean([model.mean_mutual_overlap(g["weights"][()]) for g in groups])) if y > 1 else np.nan
+        if equilibrium:
+            def kept(d):
+                return d[int(burn * len(d)):]
+
+            stab = np.stack([kept(g["equilibrium_stabilities"][()]).reshape(-1, g["stabilities"].shape[1])
+                             for g in groups])
+            ref = (np.stack([kept(g["equilibrium_reference_stabilities"][()]).ravel() for g in groups])
+                   if "equilibrium_reference_stabilities" in groups[0] else None)
+            q1 = float(np.mean([np.mean(kept(g["equilibrium_overlap"][()])) for g in groups])) if y > 1 else np.nan
+        else:
+            stab = np.stack([g["stabilities"][()] for g in groups])
+            ref = (np.stack([g["reference_stabilities"][()] for g in groups])
+                   if "reference_stabilities" in groups[0] else None)
+            q1 = float(np.mean([model.mean_mutual_overlap(g["weights"][()]) for g in groups])) if y > 1 else np.nan
     m = cfg["model"]
     return Run(str(path), cfg.get("name", Path(path).stem), m["activation"], m["weights"], int(m["N"]),
                int(m["K"]), float(m["alpha"]), y, q1, stab, ref, read_curves(path),

@@ -115,6 +115,21 @@ class StepConfig:
 
 
 @dataclass(frozen=True)
+class EquilibriumConfig:
+    """Equilibrium sampling over solutions after the anneal (docs/configs.md, relusim.anneal.equilibrate).
+
+    ``sweeps`` > 0: once a sample is solved, ``sweeps`` more sweeps at the final gamma (the q1
+    feedback frozen) with errors forbidden (beta = infinity on the error term), the stabilities of
+    the replicas and the reference recorded every ``every`` sweeps; ``steer`` sweeps before them
+    steer gamma to q1 first. ``sweeps`` 0 (the default): off, today's bits.
+    """
+
+    sweeps: int = 0
+    every: int = 1
+    steer: int = 0  # sweeps before the recorded ones that steer gamma to q1 (the anneal's feedback), then frozen
+
+
+@dataclass(frozen=True)
 class AnnealConfig:
     sampler: str = "metropolis"
     beta: Schedule = field(default_factory=lambda: Schedule(0.5, 20.0, "geometric"))
@@ -131,6 +146,8 @@ class AnnealConfig:
     # spherical weights, sign and ReLU: the dtype of the cached fields (docs/algorithms.md §4.2); float32
     # is 1.7-2.0x faster, the weights stay float64 and every rebuild restores float64-exact caches
     precision: str = "float64"
+    # binary weights: equilibrium sampling over the solutions after the anneal (off with sweeps: 0)
+    equilibrium: EquilibriumConfig = field(default_factory=EquilibriumConfig)
 
 
 @dataclass(frozen=True)
@@ -159,6 +176,8 @@ class Config:
             d["model"].pop("architecture")
         if d["model"]["weights"] == "binary":  # binary runs never read anneal.step
             d["anneal"].pop("step")
+        if d["anneal"]["equilibrium"]["sweeps"] == 0:  # off: files made before the key keep their hash
+            d["anneal"].pop("equilibrium")
         for key, default in (("energy", "errors"), ("precision", "float64")):
             if d["anneal"][key] == default:  # files made before the key existed keep their hash
                 d["anneal"].pop(key)
@@ -191,7 +210,8 @@ KINDS: dict[type, dict[str, Any]] = {
                      "overlap_tolerance": float, "gamma_gain": float},
     AnnealConfig: {"sampler": str, "beta": Schedule, "sweeps": int, "stop_when_solved": bool,
                    "record_every": int, "extra_sweeps": int, "rrr_below": float, "step": StepConfig,
-                   "energy": str, "precision": str},
+                   "energy": str, "precision": str, "equilibrium": EquilibriumConfig},
+    EquilibriumConfig: {"sweeps": int, "every": int, "steer": int},
     StepConfig: {"theta_max": OPTIONAL_FLOAT, "adapt": bool, "target_acceptance": float},
     Schedule: {"start": float, "stop": float, "schedule": str},
 }
@@ -267,6 +287,8 @@ def _section(raw, cls, where: str) -> dict:
             out[k] = _schedule(v, where + k, defaults[k].default_factory())
         elif kinds[k] is StepConfig:
             out[k] = StepConfig(**_section(v, StepConfig, where + k + "."))
+        elif kinds[k] is EquilibriumConfig:
+            out[k] = EquilibriumConfig(**_section(v, EquilibriumConfig, where + k + "."))
         else:
             out[k] = _typed(v, kinds[k], where + k)
     return out
@@ -410,6 +432,21 @@ def validate(cfg: Config) -> None:
         raise InputError("anneal.record_every", a.record_every, "must be >= 1")
     if a.extra_sweeps < 0:
         raise InputError("anneal.extra_sweeps", a.extra_sweeps, "must be >= 0")
+    q = a.equilibrium
+    if q.sweeps < 0:
+        raise InputError("anneal.equilibrium.sweeps", q.sweeps, "must be >= 0 (0: off)")
+    if q.every < 1:
+        raise InputError("anneal.equilibrium.every", q.every, "must be >= 1 (record every this many sweeps)")
+    if q.sweeps > 0 and q.every > q.sweeps:
+        raise InputError("anneal.equilibrium.every", q.every, f"must be <= anneal.equilibrium.sweeps = {q.sweeps} "
+                         "(else nothing is recorded)")
+    if q.steer < 0:
+        raise InputError("anneal.equilibrium.steer", q.steer, "must be >= 0 (0: gamma frozen where the anneal left it)")
+    if q.steer > 0 and e.target_overlap is None:
+        raise InputError("anneal.equilibrium.steer", q.steer, "needs ensemble.target_overlap (the q1 to steer to)")
+    if q.sweeps > 0 and spherical:
+        raise InputError("anneal.equilibrium.sweeps", q.sweeps, "needs model.weights: binary (errors are "
+                         "forbidden by rejecting every move that makes one; spherical runs have no such sampler)")
     if a.rrr_below < 0:
         raise InputError("anneal.rrr_below", a.rrr_below, "must be >= 0 (0: never RRR, > 1: always)")
     if a.sampler == "rrr" and e.replicas > 1 and e.reference == "traced":

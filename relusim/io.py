@@ -610,6 +610,8 @@ def write_sample_group(parent: h5py.Group, res, physics_sha256: str) -> str:
     if res.reference is not None:
         g.create_dataset("reference", data=res.reference)
         g.create_dataset("reference_stabilities", data=res.reference_stabilities.astype(np.float64))
+    for key, value in getattr(res, "extra_datasets", {}).items():  # e.g. equilibrium_stabilities
+        g.create_dataset(key, data=value, **_COMPRESS)
     t = g.create_group("trace")
     for key, value in res.trace.items():
         t.create_dataset(key, data=value)
@@ -648,6 +650,7 @@ def _check_written(path: Path, res) -> None:
     if res.reference is not None:
         expected["reference"] = np.asarray(res.reference)
         expected["reference_stabilities"] = res.reference_stabilities.astype(np.float64)
+    expected.update({k: np.asarray(v) for k, v in getattr(res, "extra_datasets", {}).items()})
     expected.update({f"trace/{k}": np.asarray(v) for k, v in res.trace.items()})
     try:
         with h5py.File(path, "r") as f:

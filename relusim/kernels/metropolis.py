@@ -28,9 +28,12 @@ NONE, EXPLICIT, TRACED = 0, 1, 2
 
 @njit(cache=True)
 def fill_etab(etab, beta, P):
-    """etab[k] = exp(-beta (k - P)) for k = 0..2P: exp(-beta dE) at index dE + P (capped at e^700)."""
+    """etab[k] = exp(-beta (k - P)) for k = 0..2P: exp(-beta dE) at index dE + P (capped at e^700).
+
+    beta = inf is allowed (errors forbidden: 0 for dE > 0, 1 for dE = 0, e^700 for dE < 0); dE = 0
+    is set to 1 directly, since inf * 0 is nan (for finite beta exp(-0.0) = 1 is the same value)."""
     for k in range(2 * P + 1):
-        etab[k] = detmath.exp(min(-beta * (k - P), 700.0))
+        etab[k] = 1.0 if k == P else detmath.exp(min(-beta * (k - P), 700.0))
 
 
 @njit(cache=True)

@@ -12,6 +12,13 @@ each file (a no-op when already there with the same settings).
 
 Writes docs/fig3_stabilities.png and docs/fig3_robustness.png and prints the comparison table.
 Run: PYTHONPATH=. python scripts/figures/fig3.py [RESULTS.h5 ...]
+
+With ``--equilibrium`` (issue 29 item 6) it uses configs/paper_fig3_{sign,relu}_quick_eq.yaml (the same
+anneal, then ``anneal.equilibrium`` sampling over solutions) and prints the table twice: the anneal's
+first solutions (``stabilities``, the same bits as the plain quick runs) and the equilibrium records
+(``equilibrium_stabilities``, the first half of each sample's records dropped as burn-in, theory at
+the time-averaged q-bar); it draws
+docs/fig3_stabilities_equilibrium.png and skips the robustness measurement.
 """
 from __future__ import annotations
 
@@ -27,6 +34,8 @@ from relusim.robustness import measure_file
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = [ROOT / "configs" / "paper_fig3_sign_quick.yaml", ROOT / "configs" / "paper_fig3_relu_quick.yaml"]
+BURN = 0.5  # --equilibrium: the fraction of each sample's records dropped as burn-in
+CONFIGS_EQ = [ROOT / "configs" / "paper_fig3_sign_quick_eq.yaml", ROOT / "configs" / "paper_fig3_relu_quick_eq.yaml"]
 DOCS = ROOT / "docs"
 
 
@@ -46,7 +55,39 @@ def ensure_run(cfg_path: Path) -> Path:
     return out
 
 
+def main_equilibrium(argv: list[str]) -> None:
+    """First solutions vs equilibrium over solutions, the same files (module docstring)."""
+    import dataclasses
+
+    paths = [Path(p) for p in argv] or [ensure_run(c) for c in CONFIGS_EQ]
+    first = [compare.load_run(p) for p in paths]
+    eq = [compare.load_run(p, equilibrium=True, burn=BURN) for p in paths]
+    eq = [dataclasses.replace(r, name=r.name + " (equilibrium)") for r in eq]
+    print("first solution found by the anneal:")
+    print(compare.format_table(compare.table_rows(first)))
+    print(f"equilibrium over solutions (anneal.equilibrium; first {BURN:.0%} of each sample's records left out):")
+    print(compare.format_table(compare.table_rows(eq)))
+    for label, rs in (("first solution", first), ("equilibrium", eq)):
+        for r in rs:
+            for h in compare.histograms(r):
+                print(f"{label:14s} {r.activation:5s} {h.which:9s} mass in the smallest-stability bin "
+                      f"{h.mass[0]:.4f} (theory {h.theory_mass[0]:.4f}); KS {h.ks:.4f} = {h.ks / h.ks_scale:.2f} x its "
+                      f"95% scale {h.ks_scale:.4f}")
+    for p in paths:
+        with h5py.File(p, "r") as f:
+            for name, g in sorted(f["samples"].items()):
+                a = g.attrs
+                print(f"{p.name} {name}: {a.get('equilibrium')}, gamma {a.get('equilibrium_gamma', float('nan')):.4g}, "
+                      f"acceptance {a.get('equilibrium_acceptance', float('nan')):.3g}, "
+                      f"tau(q-bar) {a.get('equilibrium_tau_overlap_sweeps', float('nan')):.4g} sweeps, "
+                      f"tau(mean stability) {a.get('equilibrium_tau_stability_sweeps', float('nan')):.4g} sweeps")
+    plots.plot_stabilities(eq, DOCS / "fig3_stabilities_equilibrium.png")
+    print(f"wrote {DOCS / 'fig3_stabilities_equilibrium.png'}")
+
+
 def main(argv: list[str]) -> None:
+    if "--equilibrium" in argv:
+        return main_equilibrium([a for a in argv if a != "--equilibrium"])
     paths = [Path(p) for p in argv] or [ensure_run(c) for c in CONFIGS]
     flips = parse_spec("--flips", PAPER_FLIPS)
     for p in paths:
