@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from . import kernels  # noqa: F401 - sets numba's cache folder (kernels.CACHE_DIR) before the decorators below
 from . import model
 
 SAT, UNSAT, UNKNOWN = 1, 0, -1

@@ -91,3 +91,24 @@ def test_metropolis_sweep_keeps_its_caches_equal_to_the_brute_force_twin(machine
             accepted += metropolis.sweep(pb, st, pt)
             assert_caches_match_model(inst, st.w, st.H, st.marg, st.E, activation, K)
     assert accepted > 0
+
+
+def test_compiled_kernels_are_cached_under_a_digest_of_the_kernel_sources(tmp_path):
+    """numba checks a cached function against its own file only; a cache folder named for the digest of
+    every kernel source (and activations.py) keeps a changed callee from running stale in a cached caller."""
+    import shutil
+    from pathlib import Path
+
+    from relusim import capacity_exact, kernels, robustness
+    from relusim.kernels import metropolis
+
+    src = Path(kernels.__file__).parent
+    assert kernels.CACHE_DIR.endswith("relusim-" + kernels.source_digest())
+    for disp in (metropolis.sweep_relu, robustness.input_flip_kernel, capacity_exact._perceptron_bb):
+        assert disp._cache._cache_path.startswith(kernels.CACHE_DIR)
+    copy = tmp_path / "kernels"
+    shutil.copytree(src, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(src.parent / "activations.py", tmp_path / "activations.py")
+    assert kernels.source_digest(copy) == kernels.source_digest()
+    (copy / "metropolis.py").write_text((copy / "metropolis.py").read_text() + "\n# an edit\n")
+    assert kernels.source_digest(copy) != kernels.source_digest()

@@ -33,4 +33,38 @@ to module-level kernels rather than kernels in the closure). The
 architecture (tree or fully connected) is told from the shapes and costs one select per proposal
 (the row of the pattern matrix that weight i multiplies, ``fields.row``): the fully connected rows of
 docs/results/performance.md run at the speed of the tree rows of the same number of weights, within their spread.
+
+Compiled code is cached on disk (``cache=True``) under ``CACHE_DIR``: the user's NUMBA_CACHE_DIR (else
+``$XDG_CACHE_HOME/relusim/numba``, by default ``~/.cache/relusim/numba``), in a folder named for a
+digest of the kernel sources (``source_digest``). numba checks a cached function against its own
+file only, not against the functions it calls from other files, so after an edit of, say,
+``metropolis.fill_etab`` a cached ``replicated`` driver would still run the old one, silently; a new
+digest starts a fresh cache instead.
 """
+import hashlib as _hashlib
+import os as _os
+from pathlib import Path as _Path
+
+import numba as _numba
+
+
+def source_digest(folder: _Path | None = None) -> str:
+    """The first 16 hex digits of the sha256 of every ``*.py`` of ``folder`` (the kernels) and of
+    ``relusim/activations.py``, whose tables the kernels compile against, each with its name."""
+    folder = _Path(__file__).parent if folder is None else _Path(folder)
+    h = _hashlib.sha256()
+    for path in sorted(folder.glob("*.py")) + [folder.parent / "activations.py"]:
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _cache_root() -> str:
+    if _numba.config.CACHE_DIR:
+        return _numba.config.CACHE_DIR
+    xdg = _os.environ.get("XDG_CACHE_HOME") or _os.path.join(_os.path.expanduser("~"), ".cache")
+    return _os.path.join(xdg, "relusim", "numba")
+
+
+CACHE_DIR = _os.path.join(_cache_root(), "relusim-" + source_digest())
+_numba.config.CACHE_DIR = CACHE_DIR  # read when each kernel is decorated (its cache locator), below
+
