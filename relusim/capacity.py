@@ -37,7 +37,7 @@ import numpy as np
 import yaml
 
 from . import io, model
-from .config import Config
+from .config import Config, drop_later_defaults
 from .errors import InputError, Interrupted, RunError
 
 TAG = 18
@@ -179,9 +179,7 @@ class Plan:
             d.pop(k)
         for k in ("N", "K", "alpha"):
             d["model"].pop(k)
-        for key, default in (("energy", "errors"), ("precision", "float64")):
-            if d["anneal"][key] == default:  # files made before the key existed keep their hash
-                d["anneal"].pop(key)
+        drop_later_defaults(d["anneal"])  # files made before those keys existed keep their hash
         if self.method == "exact":
             d = {"seed": d["seed"], "model": d["model"], "max_nodes": self.max_nodes}
         d["method"] = self.method

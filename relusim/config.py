@@ -150,6 +150,18 @@ class AnnealConfig:
     equilibrium: EquilibriumConfig = field(default_factory=EquilibriumConfig)
 
 
+def drop_later_defaults(anneal: dict) -> dict:
+    """Remove from an ``anneal`` section (a dict, in place) the keys added after result files existed
+    while they hold their default (``energy: errors``, ``precision: float64``, ``equilibrium`` off), so
+    that the hashes of configs written before them (a result file's, a capacity plan's) do not change."""
+    if anneal.get("equilibrium", {}).get("sweeps", 0) == 0:
+        anneal.pop("equilibrium", None)
+    for key, default in (("energy", "errors"), ("precision", "float64")):
+        if anneal.get(key) == default:
+            anneal.pop(key)
+    return anneal
+
+
 @dataclass(frozen=True)
 class Config:
     name: str = "relusim-run"
@@ -176,11 +188,7 @@ class Config:
             d["model"].pop("architecture")
         if d["model"]["weights"] == "binary":  # binary runs never read anneal.step
             d["anneal"].pop("step")
-        if d["anneal"]["equilibrium"]["sweeps"] == 0:  # off: files made before the key keep their hash
-            d["anneal"].pop("equilibrium")
-        for key, default in (("energy", "errors"), ("precision", "float64")):
-            if d["anneal"][key] == default:  # files made before the key existed keep their hash
-                d["anneal"].pop(key)
+        drop_later_defaults(d["anneal"])
         return hashlib.sha256(yaml.safe_dump(d, sort_keys=True).encode()).hexdigest()
 
     def replace(self, **changes) -> "Config":
