@@ -11,9 +11,7 @@ readable, and a resume upgrades them.
 The commands run in this process (``relusim.cli.main``: an exception other than SystemExit is a
 traceback and fails the test); one test runs the real command line in a subprocess.
 """
-import contextlib
 import copy
-import io as _io
 import random
 import shutil
 import time
@@ -24,10 +22,10 @@ import pytest
 import yaml
 
 import relusim
-from relusim import cli, io
+from relusim import io
 from relusim.errors import DataError, InputError
 
-from cli_helpers import BASE, relusim as relusim_subprocess
+from cli_helpers import BASE, relusim as relusim_subprocess, relusim_here
 
 LEGACY = Path(__file__).parent / "data" / "legacy_v2.h5"  # 3 samples and /robustness, schema 2
 LEGACY_CONFIG = {"name": "legacy-v2", "seed": 3, "samples": 3,
@@ -47,18 +45,6 @@ def config(d: Path, output: str, **changes) -> dict:
             node = node[p]
         node[last] = value
     return c
-
-
-def run_cli(*argv) -> tuple[int, str, str]:
-    """``relusim ARGV`` in this process: (exit status, stdout, stderr)."""
-    out, err = _io.StringIO(), _io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            cli.main([str(a) for a in argv])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code
-    return code, out.getvalue(), err.getvalue()
 
 
 def one_line(err: str) -> str:
@@ -99,7 +85,7 @@ def readers_refuse(path: Path, tmp: Path, expect: str) -> None:
     shutil.copy(path, copy_)
     for argv in (("info", path, "--verify"), ("compare", path, "--no-plot"),
                  ("robustness", copy_, *ROBUSTNESS, "--plot", tmp / "r.png")):
-        code, _, err = run_cli(*argv)
+        code, _, err = relusim_here(*argv)
         assert code == 1, (argv, err)
         assert expect in one_line(err), (argv, err)
     assert not (tmp / "r.png").exists()
@@ -112,7 +98,7 @@ def resume(c: dict, path: Path, tmp: Path) -> str:
     c = dict(c, output=str(path))
     conf = tmp / "resume.yaml"
     conf.write_text(yaml.safe_dump(c))
-    code, _, err = run_cli("anneal", "--config", conf, "--quiet", "--workers", 1)
+    code, _, err = relusim_here("anneal", "--config", conf, "--quiet", "--workers", 1)
     assert code == 0, err
     assert "Traceback" not in err
     return err
@@ -129,7 +115,7 @@ def test_a_new_file_is_schema_3_with_a_sealed_manifest(runs, tmp_path):
         assert (m["seed"], m["config_sha256"]) == (3, f.attrs["config_sha256"])
         for i, d in zip(f["manifest/index"][()], f["manifest/sha256"][()]):
             assert io.digest_of(f["samples"][f"{i:06d}"]) == d.decode()
-    code, out, err = run_cli("info", path, "--verify")
+    code, out, err = relusim_here("info", path, "--verify")
     assert code == 0, err
     assert "verified  3/3 samples, sealed by the manifest" in out
     assert len(relusim.load(path).samples) == 3
@@ -217,7 +203,7 @@ def test_tampering_is_named_in_one_line_never_used_and_a_resume_restores_the_bit
     err = resume(runs["A"], path, tmp_path)
     assert err.strip(), "a resume says what it dropped or restored"
     assert sample_bits(path) == sample_bits(runs["A"]["output"])
-    assert run_cli("info", path, "--verify")[0] == 0
+    assert relusim_here("info", path, "--verify")[0] == 0
     with h5py.File(path, "r") as f:  # the provenance restored from the run's config where it was changed
         assert yaml.safe_load(f.attrs["config"])["model"]["alpha"] == 0.3
         assert f.attrs["seed"] == 3 and f.attrs["finished"] and f.attrs["samples_done"] == 3
@@ -270,12 +256,12 @@ def test_merge_drops_a_deleted_sample_and_refuses_a_damaged_root(runs, tmp_path)
     shutil.copy(runs["A"]["output"], path)
     with h5py.File(path, "a") as f:
         _delete(f, runs)
-    code, _, err = run_cli("merge", path)
+    code, _, err = relusim_here("merge", path)
     assert code == 1 and "sample 1" in err and "Traceback" not in err
-    assert run_cli("info", path, "--verify")[0] == 0  # consistent again: 2 samples, 1 missing
+    assert relusim_here("info", path, "--verify")[0] == 0  # consistent again: 2 samples, 1 missing
     with h5py.File(path, "a") as f:
         f.attrs["host"] = "elsewhere"
-    code, _, err = run_cli("merge", path)
+    code, _, err = relusim_here("merge", path)
     assert code == 1 and "host changed after it was sealed" in one_line(err)
 
 
@@ -284,7 +270,7 @@ def test_a_file_of_a_newer_schema_is_refused_in_one_line(runs, tmp_path):
     shutil.copy(runs["A"]["output"], path)
     with h5py.File(path, "a") as f:
         f.attrs["schema_version"] = 4
-    code, _, err = run_cli("info", path, "--verify")
+    code, _, err = relusim_here("info", path, "--verify")
     assert code == 1 and "written by a newer relusim" in one_line(err)
 
 
@@ -293,29 +279,29 @@ def test_a_file_of_a_newer_schema_is_refused_in_one_line(runs, tmp_path):
 def test_robustness_is_bound_to_the_samples_it_measured_and_survives_their_rerun(runs, tmp_path):
     path = tmp_path / "t.h5"
     shutil.copy(runs["A"]["output"], path)
-    code, _, err = run_cli("robustness", path, *ROBUSTNESS, "--plot", tmp_path / "r.png")
+    code, _, err = relusim_here("robustness", path, *ROBUSTNESS, "--plot", tmp_path / "r.png")
     assert code == 0, err
     with h5py.File(path, "r") as f:
         assert "@basis" in f["robustness"].attrs["sha256"] and "robustness" not in set(
             f["manifest"].attrs["root_sha256"])  # outside the manifest, bound by its own seal
-    assert run_cli("info", path, "--verify")[0] == 0
+    assert relusim_here("info", path, "--verify")[0] == 0
     with h5py.File(path, "a") as f:
         _delete(f, runs)
-    code, out, err = run_cli("info", path, "--verify")
+    code, out, err = relusim_here("info", path, "--verify")
     assert code == 1 and "sample 1: is listed in the manifest but absent" in one_line(err)
     assert "/robustness: measured sample 1, which the file does not hold" in out
     resume(runs["A"], path, tmp_path)  # the same bits again: /robustness holds again, nothing remeasured
-    assert run_cli("info", path, "--verify")[0] == 0
-    code, out, _ = run_cli("robustness", path, *ROBUSTNESS, "--plot", tmp_path / "r.png")
+    assert relusim_here("info", path, "--verify")[0] == 0
+    code, out, _ = relusim_here("robustness", path, *ROBUSTNESS, "--plot", tmp_path / "r.png")
     assert code == 0 and "up to date" in out
     with h5py.File(path, "a") as f:  # a curve edited: its own seal fails
         e = f["robustness/input_flip/error"][()]
         f["robustness/input_flip/error"][...] = e + 0.25
-    code, _, err = run_cli("compare", path, "--no-plot")
+    code, _, err = relusim_here("compare", path, "--no-plot")
     assert code == 1 and "/robustness: checksum mismatch in input_flip/error" in one_line(err)
-    code, out, err = run_cli("robustness", path, *ROBUSTNESS, "--plot", tmp_path / "r.png")
+    code, out, err = relusim_here("robustness", path, *ROBUSTNESS, "--plot", tmp_path / "r.png")
     assert code == 0 and "written in" in out, err  # measured again, not taken from the damaged group
-    assert run_cli("info", path, "--verify")[0] == 0
+    assert relusim_here("info", path, "--verify")[0] == 0
 
 
 # ------------------------------------------------------------------------ random byte flips --
@@ -367,7 +353,7 @@ def test_random_byte_flips_end_in_one_line_or_change_nothing_read(runs, tmp_path
         codes = []
         for argv in (("info", path, "--verify"), ("compare", path, "--no-plot"),
                      ("robustness", copy_, *ROBUSTNESS, "--plot", tmp_path / "r.png")):
-            code, _, err = run_cli(*argv)
+            code, _, err = relusim_here(*argv)
             assert code in (0, 1, 2), (kind, offset, argv, err)
             if code:
                 one_line(err)
@@ -385,7 +371,7 @@ def test_random_byte_flips_end_in_one_line_or_change_nothing_read(runs, tmp_path
         c = dict(runs["A"], output=str(path))
         conf = tmp_path / "resume.yaml"
         conf.write_text(yaml.safe_dump(c))
-        code, _, err = run_cli("anneal", "--config", conf, "--quiet", "--workers", 1)
+        code, _, err = relusim_here("anneal", "--config", conf, "--quiet", "--workers", 1)
         if code == 0:
             assert sample_bits(path) == sample_bits(original), (kind, offset, err)
         else:  # the HDF5 structure itself is lost: one line pointing to --overwrite
@@ -401,13 +387,13 @@ def test_a_file_written_before_schema_3_stays_readable(tmp_path):
     shutil.copy(LEGACY, path)
     with h5py.File(path, "r") as f:
         assert "schema_version" not in f.attrs and "manifest" not in f
-    code, out, err = run_cli("info", path, "--verify")
+    code, out, err = relusim_here("info", path, "--verify")
     assert code == 0, err
     assert "verified  3/3 samples (schema 2: written before manifests" in out
     res = relusim.load(path)
     assert len(res.samples) == 3 and res.summary()["solved"].all()
     assert res.sample(1).weights.shape == (1, 40) and "machine" in res.robustness()["input_flip"]
-    code, out, err = run_cli("compare", path, "--no-plot")
+    code, out, err = relusim_here("compare", path, "--no-plot")
     assert code == 0 and "legacy-v2" in out, err
 
 
@@ -427,7 +413,7 @@ def test_a_resume_upgrades_an_older_file_to_schema_3_with_the_same_bits(tmp_path
     with h5py.File(path, "r") as f:
         assert f.attrs["schema_version"] == 3 and f["manifest/index"][()].tolist() == [0, 1, 2]
         assert "@basis" in f["robustness"].attrs["sha256"]  # kept, now bound to the samples it measured
-    code, out, err = run_cli("info", path, "--verify")
+    code, out, err = relusim_here("info", path, "--verify")
     assert code == 0 and "sealed by the manifest" in out, err
 
 
@@ -451,7 +437,7 @@ def test_tampering_with_an_older_file_is_still_caught(tmp_path, case):
         else:
             _config_unsealed_and_edited(f, None)
             expect = "config: carries no checksum"
-    code, _, err = run_cli("info", path, "--verify")
+    code, _, err = relusim_here("info", path, "--verify")
     assert code == 1 and expect in one_line(err)
     with pytest.raises(DataError, match=expect.split(":")[0]):
         relusim.load(path)
@@ -464,7 +450,7 @@ def test_a_file_written_before_checksums_is_read_and_says_so(tmp_path):
         del f.attrs["config_text_sha256"], f["robustness"]
         for g in f["samples"].values():
             del g.attrs["sha256"]
-    code, out, err = run_cli("info", path, "--verify")
+    code, out, err = relusim_here("info", path, "--verify")
     assert code == 0, err
     assert "schema 1: written before checksums" in out
     assert len(relusim.load(path).samples) == 3
@@ -485,5 +471,5 @@ def test_a_resealed_alias_bomb_in_the_stored_config_is_refused_in_one_line_at_on
         io.write_manifest(f, entries)
     start = time.monotonic()
     readers_refuse(path, tmp_path, "its stored config is unreadable")
-    assert run_cli("info", path)[0] == 1
+    assert relusim_here("info", path)[0] == 1
     assert time.monotonic() - start < 60
