@@ -49,6 +49,17 @@ INF = np.int64(1) << np.int64(40)
 
 
 @njit(inline="always")
+def _insert_sorted(S, count, v):
+    """Insert v into the ascending S[:count] (insertion sort, K entries at most); returns count + 1."""
+    p = count
+    while p > 0 and S[p - 1] > v:
+        S[p] = S[p - 1]
+        p -= 1
+    S[p] = v
+    return count + 1
+
+
+@njit(inline="always")
 def pattern_cost(act, n, s, c, H, a, mu, l, hn, S):
     """L_mu of a wrong pattern: the least number of flips after which s * out > 0 (docs/algorithms.md §10).
 
@@ -87,14 +98,8 @@ def pattern_cost(act, n, s, c, H, a, mu, l, hn, S):
                     A1 += h & 1
             elif h >= 0:
                 A2 += (n - h) >> 1
-            else:  # insertion sort of the helpful negative units by -h
-                v = -h
-                p = J
-                while p > 0 and S[p - 1] > v:
-                    S[p] = S[p - 1]
-                    p -= 1
-                S[p] = v
-                J += 1
+            else:  # the helpful negative units, sorted by -h
+                J = _insert_sorted(S, J, -h)
         best = INF
         entry = np.int64(0)
         for j in range(J + 1):
@@ -135,13 +140,7 @@ def pattern_cost(act, n, s, c, H, a, mu, l, hn, S):
             z += 1
         else:
             Ssum -= 1
-            v = ((-x) >> 1) + 1
-            p = w
-            while p > 0 and S[p - 1] > v:
-                S[p] = S[p - 1]
-                p -= 1
-            S[p] = v
-            w += 1
+            w = _insert_sorted(S, w, ((-x) >> 1) + 1)
     D = 1 - Ssum
     zu = z if z < D else D
     D -= zu
