@@ -10,7 +10,7 @@ import time
 import h5py
 import pytest
 
-from cli_helpers import relusim, write_config
+from cli_helpers import relusim, relusim_here, write_config
 from relusim import capacity as cap
 from relusim import io
 from relusim.config import from_dict
@@ -69,7 +69,7 @@ def test_every_output_path_is_checked_before_any_work(tmp_path, base, args, key)
     os.chmod(tmp_path / "readonly.h5", 0o444)
     opts = {"--out": str(tmp_path / "c.h5"), **{k: v.format(d=tmp_path) for k, v in zip(args[::2], args[1::2])}}
     before = sorted(os.listdir(tmp_path))
-    code, so, err = relusim("capacity", "--config", base, *GRID, *[a for kv in opts.items() for a in kv])
+    code, so, err = relusim_here("capacity", "--config", base, *GRID, *[a for kv in opts.items() for a in kv])
     assert code == 2, err
     assert len(err.strip().splitlines()) == 1 and err.startswith(f"relusim: error: {key}: got "), err
     assert so == "" and sorted(os.listdir(tmp_path)) == before  # nothing run, nothing written

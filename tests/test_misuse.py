@@ -112,8 +112,8 @@ def test_a_second_run_on_a_held_output_is_refused_naming_the_holder(tmp_path, fi
             ("merge", out),
             ("robustness", out, "--quiet"),
         ]
-        for argv in attempts:
-            code, _, err = relusim(*argv)
+        for argv in attempts:  # in this process: refusals, each cheaper than an interpreter start
+            code, _, err = relusim_here(*argv)
             line = one_line(err)
             assert code == 2, (argv, err)
             assert f"PID {holder.pid}" in line and str(out) in line, (argv, line)
