@@ -81,7 +81,7 @@ class ScalingFit:
 def _nll(theta, alpha, N, k, n, shape):
     ac, inu, logw, x0 = theta
     t = -((alpha - ac) * N ** inu - x0) / np.exp(logw)
-    return -np.sum(k * _logF(t, shape) + (n - k) * _logF(-t, shape))
+    return -(k * _logF(t, shape) + (n - k) * _logF(-t, shape)).sum()
 
 
 def _deviance(theta, alpha, N, k, n, shape) -> float:
@@ -92,8 +92,8 @@ def _deviance(theta, alpha, N, k, n, shape) -> float:
 
 
 def _bounded(fun, lo, hi):
-    def f(theta, *args):
-        if np.any(theta < lo) or np.any(theta > hi):
+    def f(theta, *args):  # ndarray methods, not np.any: a fit calls this thousands of times
+        if (theta < lo).any() or (theta > hi).any():
             return np.inf
         return fun(theta, *args)
     return f
@@ -170,7 +170,7 @@ class Midpoint:
 def _nll_one(theta, alpha, k, n):
     a50, logs = theta
     t = -(alpha - a50) / np.exp(logs)
-    return -np.sum(k * log_expit(t) + (n - k) * log_expit(-t))
+    return -(k * log_expit(t) + (n - k) * log_expit(-t)).sum()
 
 
 def midpoint(alpha, k, n, N: int, *, bootstrap: int = 200, seed: int = 0) -> Midpoint:
