@@ -25,9 +25,6 @@ from .kernels import detmath
 from .priors import prior_of
 from .protocol import LOG_GAMMA_CLAMP, feedback, schedule
 
-__all__ = ["LOG_GAMMA_CLAMP", "Progress", "SampleResult", "anneal", "anneal_instance", "compile_run", "init_chain",
-           "make_problem", "measure_sample", "run_sample", "schedule"]
-
 Progress = Callable[[int, int, int], None]  # (sample index, sweeps done, current total energy)
 COMMON = ("sweep", "beta", "gamma", "energy", "overlap", "accepted")  # every prior's trace, first, in this order
 INTEGER = ("sweep", "energy", "accepted")
