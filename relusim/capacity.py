@@ -36,9 +36,10 @@ import h5py
 import numpy as np
 import yaml
 
-from . import io, model
+from . import anneal, io, model
 from .config import Config, drop_later_defaults
 from .errors import InputError, Interrupted, RunError
+from .priors import PRIORS, prior_of
 
 TAG = 18
 METHODS = ("exact", "anneal")
@@ -56,17 +57,6 @@ EXACT_MAX_UNIT_INPUTS = 20  # K > 1: 2^(N/K) vectors per unit are enumerated
 EXACT_MAX_FC_INPUTS = 16
 EXACT_MAX_FC_LOG2_NODES = 45
 NOT_RUN, UNKNOWN = -2, -1
-# Default --alpha grids, binary weights, wide enough to hold the whole transition at small N and at
-# the anneal's N (measured: docs/results/capacity.md): the binary perceptron's 50% points fall from 0.88
-# (N = 15) towards 0.833; sign trees sit near 0.9-1.0; ReLU trees far lower at small K (the K = 2 50%
-# point is about 0.4 at N <= 30), rising towards 0.904 only as K -> infinity.
-# Any other activation: the union of the two (its binary RS capacity lies in 0.83-1.0, docs/theory.md §9).
-# Spherical weights: the perceptron's transition sits at 2 (Cover, Gardner); trees between 1 and 4.
-# Fully connected, binary, K > 1: per weight, sign K = 3 from 0.47 (15 weights) to 0.76 (39), ReLU K = 2
-# 0.41-0.57 (docs/results/capacity.md, "Fully connected networks"): the wide grid of "other".
-DEFAULT_ALPHA = {"perceptron": "0.60:1.10:0.02", "sign": "0.50:1.30:0.04", "relu": "0.16:1.20:0.04",
-                 "other": "0.16:1.30:0.04", "spherical_perceptron": "1.6:2.4:0.1", "spherical": "1.0:4.0:0.25",
-                 "fully_connected": "0.16:1.30:0.04"}
 WRITE_EVERY_S = 10.0
 MAX_VALUES = 1000  # --N and --K: sizes of a finite-size scan, not a range of integers
 MAX_ALPHAS = 4000  # the grid is a root attribute of the file: HDF5 holds attributes below 64 kB
@@ -120,16 +110,9 @@ def parse_ints(spec: str, key: str) -> tuple[int, ...]:
 
 
 def default_alpha(activation: str, Ks: Sequence[int], weights: str = "binary", architecture: str = "tree") -> str:
-    """The ``--alpha`` grid used when none is given (``DEFAULT_ALPHA``): by activation, and the finer
-    perceptron grid (every integer P up to N = 50) when K = 1 is the only K; binary fully connected
-    networks with K > 1 the wide grid of ``fully_connected``."""
-    if weights == "spherical":
-        return DEFAULT_ALPHA["spherical_perceptron" if tuple(Ks) == (1,) else "spherical"]
-    if activation == "sign" and tuple(Ks) == (1,):
-        return DEFAULT_ALPHA["perceptron"]
-    if architecture == "fully_connected":
-        return DEFAULT_ALPHA["fully_connected"]
-    return DEFAULT_ALPHA.get(activation, DEFAULT_ALPHA["other"])
+    """The ``--alpha`` grid used when none is given: the prior's (``relusim.priors``, its ``DEFAULT_ALPHA``),
+    by activation, K and architecture."""
+    return PRIORS[weights].default_alpha(activation, Ks, architecture)
 
 
 # ---------------------------------------------------------------------------------- plan --
@@ -150,6 +133,11 @@ class Plan:
     @property
     def fully_connected(self) -> bool:
         return self.base.model.architecture == "fully_connected"
+
+    @property
+    def answer(self) -> str:
+        """What a solved fraction of this plan measures (``ANSWER``)."""
+        return ANSWER[self.method]
 
     def weights(self, K: int, N: int) -> int:
         """The weights of one network: N for a tree (K | N), K N fully connected (``ModelConfig.weights_count``)."""
@@ -207,9 +195,9 @@ def make_plan(base: Config, method: str, alpha: str | None, N: str, K: str | Non
         raise InputError("--max-nodes", max_nodes, "must be >= 1 and < 2^63 (the search counts nodes in int64)")
     Ks = parse_ints(K, "--K") if K is not None else (base.model.K,)
     Ns = parse_ints(N, "--N")
-    if method == "exact" and base.model.weights != "binary":
-        raise InputError("--method", method, "the complete search is for binary weights; spherical weights: "
-                         "--method anneal")
+    if method == "exact" and not prior_of(base).EXACT_SEARCH:
+        raise InputError("--method", method, f"the complete search is for {' or '.join(exact_priors())} weights; "
+                         f"{base.model.weights} weights: --method anneal")
     alphas = parse_alpha(default_alpha(base.model.activation, Ks, base.model.weights, base.model.architecture)
                          if alpha is None else alpha)
     plan = Plan(base, method, Ks, Ns, alphas, samples, max_nodes)
@@ -350,36 +338,19 @@ def solve_instance(plan: Plan, K: int, N: int, P: int, i: int) -> Record:
         return Record(K, N, P, i, res.status, res.nodes, 0 if res.status == SAT else -1,
                       time.perf_counter() - t0, res.weights)
     cfg = plan.point_config(K, N, P)
-    if cfg.model.weights == "spherical":
-        return _solve_spherical(cfg, xi, sigma, streams(seed, K, N, P, i)[1], (K, N, P, i), t0)
-    from . import anneal
-
-    problem = anneal.make_problem(cfg, xi, sigma)
-    chain = anneal.init_chain(cfg, problem, streams(seed, K, N, P, i)[1])
-    trace = anneal.anneal(cfg, problem, chain, i)
-    energies = np.array([model.energy(w, xi, sigma, act, K, arch) for w in chain.w], np.int64)
-    if not np.array_equal(energies, chain.E):
-        raise RuntimeError(f"cached energies {chain.E} != recomputed {energies}")
+    _, state, trace = anneal.anneal_instance(cfg, xi, sigma, streams(seed, K, N, P, i)[1], i)
+    energies = np.array([model.energy(w, xi, sigma, act, K, arch) for w in state.w], np.int64)
+    if not np.array_equal(energies, state.E):
+        raise RuntimeError(f"cached energies {state.E} != recomputed {energies}")
     best = int(np.argmin(energies))
     found = bool(energies[best] == 0)
     return Record(K, N, P, i, int(found), int(trace["sweep"][-1]), int(energies[best]),
-                  time.perf_counter() - t0, chain.w[best].copy() if found else None)
+                  time.perf_counter() - t0, prior_of(cfg).witness(state.w[best]) if found else None)
 
 
-def _solve_spherical(cfg: Config, xi, sigma, dynamics, key, t0) -> Record:
-    """The BASE anneal of one instance on spherical weights (``relusim.anneal_spherical``); no witness
-    is kept (the weights are real), the final energies are checked by ``relusim.model``."""
-    from . import anneal_spherical
-
-    m = cfg.model
-    problem = anneal_spherical.make_problem(cfg, xi, sigma)
-    st = anneal_spherical.init_state(cfg, problem, dynamics)
-    trace = anneal_spherical.anneal(cfg, problem, st, key[3])
-    energies = np.array([model.energy(w, xi, sigma, m.activation, m.K, m.architecture) for w in st.w], np.int64)
-    if not np.array_equal(energies, st.E):
-        raise RuntimeError(f"cached energies {st.E} != recomputed {energies}")
-    best = int(energies.min())
-    return Record(*key, int(best == 0), int(trace["sweep"][-1]), best, time.perf_counter() - t0, None)
+def exact_priors() -> list[str]:
+    """The weight priors the complete search (``--method exact``) answers for."""
+    return [name for name, prior in PRIORS.items() if prior.EXACT_SEARCH]
 
 
 # --------------------------------------------------------------------------------- store --

@@ -1,7 +1,7 @@
 """From the answers of a capacity run to its numbers: solved fractions, 50% points, the scaling fit,
 the theory beside them; and the summary table and figure of ``relusim capacity``.
 
-Every number is labelled with what the run measured (``relusim.capacity.ANSWER``): ``exact``
+Every number is labelled with what the run measured (``relusim.capacity.ANSWER``, a plan's ``answer``): ``exact``
 fractions are SAT probabilities, ``anneal`` fractions the success rate of one protocol, whose
 threshold is a lower bound on the capacity.
 """
@@ -14,34 +14,25 @@ from dataclasses import asdict
 import numpy as np
 
 from . import fss
+from .priors import PRIORS
 
 THEORY_LABEL = {
-    "perceptron": "RS zero entropy, K = 1 (Krauth-Mezard)",
-    "sign": "RS zero entropy, K -> infinity (sign)",
-    "relu": "RS zero entropy, K -> infinity (ReLU)",
-    "spherical_perceptron": "spherical perceptron, K = 1 (Gardner; Cover)",
-    "spherical_sign": "spherical sign, (16/pi) sqrt(ln K), K >> 1 (Monasson-Zecchina)",
-    "spherical": "spherical RS, K -> infinity ({act})",
     "fully_connected": "fully connected RS per weight, leading order K -> infinity ({act}, {branch}{note}; "
                        "an asymptote, not a finite-K prediction)",
 }
 
 
 def theory(activation: str, K: int, weights: str = "binary", architecture: str = "tree") -> dict | None:
-    """The replica-symmetric capacity of the same model: K = 1 the perceptron, else K -> infinity.
-
-    Spherical weights: K = 1 Gardner's 2; ReLU the RS 2 E[g'^2]/Var g = 2 pi/(pi - 1) with the 1RSB
-    value in the label; sign (RS infinite) the large-K 1RSB asymptote (16/pi) sqrt(ln K) of Monasson &
-    Zecchina (a K >> 1 form, given beside every K > 1 for orientation only).
+    """The replica-symmetric capacity of the same model: K = 1 the perceptron, else K -> infinity; for a
+    tree (and K = 1) the prior's own (``capacity_theory`` of ``relusim.priors``: binary the RS zero
+    entropy of Krauth-Mezard and docs/theory.md; spherical Gardner's 2 at K = 1, the RS or the large-K
+    1RSB asymptote beyond).
 
     Fully connected, K > 1: ``theory.fully_connected.capacity_fc``, the leading order of the RS saddle
     as K -> infinity, per weight (binary sign: 1, the counting bound on the permutation-symmetric q = 0
     branch; binary ReLU: 0.99995, on the PSB branch, replicon-unstable there). It is labelled an
     asymptote: nothing at finite K supports it (docs/results/capacity.md, "Fully connected networks").
     K = 1 is the perceptron in both architectures."""
-    from .theory import rs
-    from .theory.activations import perceptron
-
     if architecture == "fully_connected" and K > 1:
         from .theory.fully_connected import at_threshold_fc, capacity_fc
 
@@ -56,34 +47,14 @@ def theory(activation: str, K: int, weights: str = "binary", architecture: str =
         branch = {"PS": "permutation-symmetric q = 0 branch", "PSB": "permutation-symmetry-broken branch"}[cap.branch]
         return {"alpha": float(cap.alpha), "label": THEORY_LABEL["fully_connected"].format(
             act=activation, branch=branch, note=note)}
-    if weights == "spherical":
-        if K == 1:
-            return {"alpha": float(rs.capacity_rs_spherical(perceptron())), "label": THEORY_LABEL["spherical_perceptron"]}
-        if activation == "sign":
-            return {"alpha": 16.0 / math.pi * math.sqrt(math.log(K)), "label": THEORY_LABEL["spherical_sign"],
-                    "per_K": True}
-        a = rs.capacity_rs_spherical(activation)
-        if not math.isfinite(a):
-            return None
-        label = THEORY_LABEL["spherical"].format(act=activation)
-        if activation == "relu":
-            from .theory import rsb
-
-            label += f"; 1RSB {rsb.capacity_1rsb_spherical('relu').alpha:.3f}"
-        return {"alpha": float(a), "label": label}
-    if weights != "binary":
-        return None
-    act = perceptron() if K == 1 else activation
-    name = "perceptron" if K == 1 else activation
-    return {"alpha": float(rs.capacity_rs_binary(act).alpha), "label": THEORY_LABEL[name]}
+    prior = PRIORS.get(weights)
+    return None if prior is None else prior.capacity_theory(activation, K)
 
 
 def analyse(plan, records: dict, bootstrap: int = 200) -> dict:
     """Per K: the table of points (Wilson 68% intervals), the 50% point per N and the scaling fit."""
-    from .capacity import ANSWER
-
     arch = plan.base.model.architecture
-    out = {"answer": ANSWER[plan.method], "method": plan.method, "activation": plan.base.model.activation,
+    out = {"answer": plan.answer, "method": plan.method, "activation": plan.base.model.activation,
            "weights": plan.base.model.weights, "architecture": arch, "seed": plan.base.seed,
            "samples": plan.samples, "by_K": {}}
     for K in plan.Ks:

@@ -57,7 +57,7 @@ def capacity(config_path, alpha, N, samples, K, method, max_nodes, workers, back
 
     base = config.load(config_path)
     if method is None:
-        method = "exact" if base.model.weights == "binary" else "anneal"
+        method = "exact" if cap.prior_of(base).EXACT_SEARCH else "anneal"
     if method not in cap.METHODS:
         raise InputError("--method", method, f"allowed: {', '.join(cap.METHODS)}")
     if backend not in cap.BACKENDS:

@@ -59,7 +59,7 @@ def load_run(path, equilibrium: bool = False, burn: float = 0.0) -> Run:
     """Read a result file: model, measured q1 (mean over samples of q-bar), stabilities, robustness curves.
 
     ``equilibrium``: the stabilities recorded by equilibrium sampling over solutions
-    (``anneal.equilibrium``, relusim.anneal.equilibrate) instead of the anneal's final state, from
+    (``anneal.equilibrium``, relusim.priors.binary.equilibrate) instead of the anneal's final state, from
     the samples that have them (solved ones), every record pooled: ``stabilities`` (S, R y, P),
     ``reference_stabilities`` (S, R P), and q1 the mean over samples of the time-averaged q-bar. The
     KS scale stays 1.36/sqrt(S P): records of one sample share its patterns, like its replicas.

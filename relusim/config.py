@@ -27,12 +27,41 @@ from . import activations
 from .errors import InputError
 
 ACTIVATIONS = activations.NAMES
-WEIGHTS = ("binary", "spherical")
 ENERGIES = ("errors", "perceptron", "least_action")
+ENERGY_NAMES = {"errors": "the error count", "perceptron": "the perceptron cost", "least_action": "the least-action cost"}
 PRECISIONS = ("float64", "float32")
 SAMPLERS = ("metropolis", "rrr")
 SCHEDULES = ("constant", "linear", "geometric")
 REFERENCES = ("explicit", "traced")
+
+
+@dataclass(frozen=True)
+class PriorRules:
+    """What a weight prior (``model.weights``, whose code is the module ``relusim.priors.<name>``) accepts:
+    one row of ``PRIORS``, read by ``validate`` and the physics hash without loading the kernels."""
+
+    real: bool  # real-valued weights: a unit's field is never exactly 0 (no sign ties); g evaluated, not tabled
+    samplers: tuple[str, ...]
+    energies: tuple[str, ...]  # what the sampler may anneal
+    precisions: tuple[str, ...]  # of the cached fields
+    fields: str  # the cached fields, as a refusal of another precision says it
+    references: tuple[str, ...]  # the forms of a robust ensemble (replicas > 1)
+    equilibrium: bool  # anneal.equilibrium: sampling over the solutions after the anneal
+    step: bool  # reads anneal.step; else the section is left out of the physics hash
+    min_fan_in: int = 1
+    move: str = "a flip changes one weight"
+
+
+PRIORS = {
+    "binary": PriorRules(real=False, samplers=("metropolis", "rrr"), energies=("errors", "least_action"),
+                         precisions=("float64",), fields="exact integer fields", references=("explicit", "traced"),
+                         equilibrium=True, step=False),
+    "spherical": PriorRules(real=True, samplers=("metropolis",), energies=("errors", "perceptron"),
+                            precisions=("float64", "float32"), fields="float64 or float32 fields",
+                            references=("explicit",), equilibrium=False, step=True, min_fan_in=2,
+                            move="a rotation moves two coordinates of one unit"),
+}
+WEIGHTS = tuple(PRIORS)
 ARCHITECTURES = ("tree", "fully_connected")
 MAX_SAMPLES = 1_000_000  # /samples/NNNNNN: six digits, so that names sort as numbers
 
@@ -116,7 +145,7 @@ class StepConfig:
 
 @dataclass(frozen=True)
 class EquilibriumConfig:
-    """Equilibrium sampling over solutions after the anneal (docs/configs.md, relusim.anneal.equilibrate).
+    """Equilibrium sampling over solutions after the anneal (docs/configs.md, relusim.priors.binary.equilibrate).
 
     ``sweeps`` > 0: once a sample is solved, ``sweeps`` more sweeps at the final gamma (the q1
     feedback frozen) with errors forbidden (beta = infinity on the error term), the stabilities of
@@ -186,7 +215,7 @@ class Config:
             d.pop(k)
         if d["model"]["architecture"] == "tree":  # files made before the key existed keep their hash
             d["model"].pop("architecture")
-        if d["model"]["weights"] == "binary":  # binary runs never read anneal.step
+        if not PRIORS[d["model"]["weights"]].step:  # binary runs never read anneal.step
             d["anneal"].pop("step")
         drop_later_defaults(d["anneal"])
         return hashlib.sha256(yaml.safe_dump(d, sort_keys=True).encode()).hexdigest()
@@ -349,7 +378,7 @@ def validate(cfg: Config) -> None:
         raise InputError("samples", cfg.samples, f"must be >= 1 and <= {MAX_SAMPLES} (samples are named with 6 digits)")
     spec = activations.parse(m.activation)
     _one_of(m.weights, "model.weights", WEIGHTS)
-    spherical = m.weights == "spherical"
+    rules = PRIORS[m.weights]
     _one_of(m.architecture, "model.architecture", ARCHITECTURES)
     if m.K < 1:
         raise InputError("model.K", m.K, "must be >= 1")
@@ -361,7 +390,7 @@ def validate(cfg: Config) -> None:
     if m.activation == "sign":
         if m.K % 2 == 0:
             raise InputError("model.K", m.K, "sign units need K odd (else the output can be 0)")
-        if m.n % 2 == 0 and not m.allow_ties and not spherical:  # real fields are never 0
+        if m.n % 2 == 0 and not m.allow_ties and not rules.real:  # real fields are never 0
             raise InputError("model.N", m.N, f"sign units need N/K odd (the fan-in: N/K for a tree, N fully "
                              f"connected; got {m.n}); set model.allow_ties: true to accept sgn(0) = 0")
     if m.activation == "relu" and m.K % 2:
@@ -370,10 +399,10 @@ def validate(cfg: Config) -> None:
         raise InputError("model.K", m.K, f"{spec.label} is not odd, so the readout is balanced (c_l = +-1 "
                          "for half the units each) and needs K even")
 
-    activations.check_table(spec, m.n, m.K, spherical)
-    if spherical and m.n < 2:
-        raise InputError("model.N", m.N, f"spherical weights need a fan-in n >= 2 (got {m.n}): a rotation "
-                         "moves two coordinates of one unit")
+    activations.check_table(spec, m.n, m.K, rules.real)
+    if m.n < rules.min_fan_in:
+        raise InputError("model.N", m.N, f"{m.weights} weights need a fan-in n >= {rules.min_fan_in} (got {m.n}): "
+                         f"{rules.move}")
     if m.weights_count > 32000:
         key, val = ("model.N", m.N) if not m.fully_connected else ("model.K", m.K)
         raise InputError(key, val, f"gives {m.weights_count} weights; must be <= 32000 (the kernels keep "
@@ -402,35 +431,34 @@ def validate(cfg: Config) -> None:
         raise InputError("anneal.step.theta_max", a.step.theta_max, "must be in (0, pi] or null (min(pi, 15/sqrt(n)))")
     if not 0 < a.step.target_acceptance < 1:
         raise InputError("anneal.step.target_acceptance", a.step.target_acceptance, "must be in (0, 1)")
-    if spherical and a.sampler != "metropolis":
-        raise InputError("anneal.sampler", a.sampler, "spherical weights are sampled with metropolis")
+    if a.sampler not in rules.samplers:
+        raise InputError("anneal.sampler", a.sampler, f"{m.weights} weights are sampled with {' or '.join(rules.samplers)}")
     _one_of(a.energy, "anneal.energy", ENERGIES)
+    if a.energy not in rules.energies:
+        raise InputError("anneal.energy", a.energy, f"{ENERGY_NAMES[a.energy]} needs model.weights: "
+                         f"{_priors_with(lambda r: a.energy in r.energies)} ({m.weights} weights anneal "
+                         f"{' or '.join(rules.energies)})")
     if a.energy == "least_action":  # docs/algorithms.md §10
-        if spherical:
-            raise InputError("anneal.energy", a.energy, "the least-action cost needs model.weights: binary "
-                             "(spherical weights anneal errors or perceptron)")
         if spec.code not in (activations.parse("sign").code, activations.parse("relu").code):
             raise InputError("anneal.energy", a.energy, f"the least-action cost is implemented for sign and relu "
                              f"units, not {spec.label} (use errors)")
         if a.sampler != "metropolis":
             raise InputError("anneal.energy", a.energy, f"the least-action cost is sampled with anneal.sampler: "
                              f"metropolis, not {a.sampler}")
-    if a.energy == "perceptron" and not spherical:
-        raise InputError("anneal.energy", a.energy, "the perceptron cost needs model.weights: spherical (binary "
-                         "weights anneal the error count: errors)")
     if a.energy == "perceptron" and spec.code not in (activations.parse("sign").code, activations.parse("relu").code):
         raise InputError("anneal.energy", a.energy, f"the perceptron cost is defined for sign and relu units, not "
                          f"{spec.label} (use errors)")
     _one_of(a.precision, "anneal.precision", PRECISIONS)
-    if a.precision == "float32" and not spherical:
-        raise InputError("anneal.precision", a.precision, "float32 fields need model.weights: spherical (binary "
-                         "weights have exact integer fields)")
+    if a.precision not in rules.precisions:
+        raise InputError("anneal.precision", a.precision, f"{a.precision} fields need model.weights: "
+                         f"{_priors_with(lambda r: a.precision in r.precisions)} ({m.weights} weights have "
+                         f"{rules.fields})")
     if a.precision == "float32" and spec.code not in (activations.parse("sign").code, activations.parse("relu").code):
         raise InputError("anneal.precision", a.precision, f"float32 fields are for sign and relu units, not "
                          f"{spec.label} (use float64)")
-    if spherical and e.replicas > 1 and e.reference != "explicit":
-        raise InputError("ensemble.reference", e.reference, "spherical weights need reference: explicit "
-                         "(the traced form is not implemented for them)")
+    if e.replicas > 1 and e.reference not in rules.references:
+        raise InputError("ensemble.reference", e.reference, f"{m.weights} weights need reference: "
+                         f"{' or '.join(rules.references)} (the {e.reference} form is not implemented for them)")
     if a.beta.stop < a.beta.start:
         raise InputError("anneal.beta", f"{a.beta.start} -> {a.beta.stop}",
                          "stop must be >= start (annealing cools)")
@@ -452,9 +480,10 @@ def validate(cfg: Config) -> None:
         raise InputError("anneal.equilibrium.steer", q.steer, "must be >= 0 (0: gamma frozen where the anneal left it)")
     if q.steer > 0 and e.target_overlap is None:
         raise InputError("anneal.equilibrium.steer", q.steer, "needs ensemble.target_overlap (the q1 to steer to)")
-    if q.sweeps > 0 and spherical:
-        raise InputError("anneal.equilibrium.sweeps", q.sweeps, "needs model.weights: binary (errors are "
-                         "forbidden by rejecting every move that makes one; spherical runs have no such sampler)")
+    if q.sweeps > 0 and not rules.equilibrium:
+        raise InputError("anneal.equilibrium.sweeps", q.sweeps, f"needs model.weights: "
+                         f"{_priors_with(lambda r: r.equilibrium)} (errors are forbidden by rejecting every move "
+                         f"that makes one; {m.weights} runs have no such sampler)")
     if a.rrr_below < 0:
         raise InputError("anneal.rrr_below", a.rrr_below, "must be >= 0 (0: never RRR, > 1: always)")
     if a.sampler == "rrr" and e.replicas > 1 and e.reference == "traced":
@@ -463,6 +492,11 @@ def validate(cfg: Config) -> None:
     if not cfg.output.endswith((".h5", ".hdf5")):
         raise InputError("output", cfg.output, "must end in .h5 or .hdf5")
     _check_writable(cfg.output)
+
+
+def _priors_with(rule) -> str:
+    """The weight priors whose rules satisfy ``rule``, for a refusal's text."""
+    return " or ".join(name for name, r in PRIORS.items() if rule(r))
 
 
 MAX_NAME = 200  # a sweep names a folder after it; file names are limited to 255 bytes

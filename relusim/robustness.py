@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 from numba import njit, prange, uint64
@@ -42,6 +43,7 @@ from . import activations, model
 from .kernels import gfun
 from .errors import InputError
 from .kernels import rng as _rng
+from .priors import PRIORS
 
 INPUT_FLIP, WEIGHT_NOISE = 2, 3  # spawn-key tags of the robustness streams
 SIGN, RELU, TABLE, GFUN = 0, 1, 2, 3  # TABLE: any other g on binary weights, through its fixed-point
@@ -229,7 +231,7 @@ def _act(activation: str, W: np.ndarray, K: int, n: int):
     spec = activations.parse(activation, "activation")
     if spec.integer:
         return (SIGN if spec.code == activations.SIGN else RELU), np.zeros(1, np.int64)
-    if not np.issubdtype(W.dtype, np.integer):
+    if not np.issubdtype(W.dtype, np.integer):  # real fields: g evaluated; integer fields index its table
         p = 0.0 if spec.param != spec.param else spec.param
         return GFUN, np.array([float(spec.code), p, math.sqrt(n)]).view(np.int64)
     return TABLE, activations.binary_table(spec, n, K)[0]
@@ -371,17 +373,39 @@ def sample_configurations(weights: np.ndarray, reference: np.ndarray | None) -> 
 
 def measure_sample(weights, reference, xi, sigma, activation: str, K: int, *, fractions, trials: int,
                    seed: int, index: int, noise_levels=None, noise_trials: int | None = None,
-                   architecture: str = "tree") -> SampleRobustness:
-    """Input-flip (and weight-noise, if ``noise_levels``) curves of one stored sample."""
+                   architecture: str = "tree", noise: str = "weight_flip") -> SampleRobustness:
+    """Input-flip (and weight-noise, if ``noise_levels``) curves of one stored sample; ``noise`` names the
+    weight noise of its prior (``NOISE_MODELS``, a prior's ``NOISE``)."""
     Wc = sample_configurations(np.asarray(weights), None if reference is None else np.asarray(reference))
     inp = input_flip_error(Wc, xi, sigma, activation, K, fractions, trials, seed, index, architecture)
     wn = None
     if noise_levels is not None and len(noise_levels):
         nt = noise_trials or trials
-        binary = np.issubdtype(Wc.dtype, np.integer)
-        fn = weight_flip_error if binary else gaussian_weight_error
-        wn = fn(Wc, xi, sigma, activation, K, noise_levels, nt, seed, index, architecture)
+        wn = NOISE_MODELS[noise].error(Wc, xi, sigma, activation, K, noise_levels, nt, seed, index, architecture)
     return SampleRobustness(inp, wn)
+
+
+def _check_levels(levels) -> None:
+    if np.any(np.asarray(levels, dtype=float) < 0):
+        raise InputError("weight-noise", levels, "relative noise levels s >= 0")
+
+
+@dataclass(frozen=True)
+class NoiseModel:
+    """A weight noise (docs/algorithms.md §7): its curve (shape (C, levels)), the check of its levels,
+    and its description in ``/robustness/weight_noise``."""
+
+    error: Callable
+    check: Callable
+    model: str
+
+
+NOISE_MODELS = {
+    "weight_flip": NoiseModel(weight_flip_error, lambda levels: check_fractions(levels, "weight-noise"),
+                              "binary: flip round(f N) random weights, E/P"),
+    "gaussian": NoiseModel(gaussian_weight_error, _check_levels,
+                           "spherical: W_l' = sqrt(n)(W_l + s|W_l| eta/sqrt(n))/|.|, E/P"),
+}
 
 
 # --- result files (CONTRACT.md, /robustness) ------------------------------------------------------
@@ -461,11 +485,9 @@ def measure_file(path, fractions, trials: int, noise_levels=(), progress=None,
     """
     run = read_run(path)
     check_fractions(fractions, "flips")
-    binary = np.issubdtype(run["samples"][0]["weights"].dtype, np.integer)
-    if len(noise_levels) and binary:
-        check_fractions(noise_levels, "weight-noise")
-    elif len(noise_levels) and np.any(np.asarray(noise_levels, dtype=float) < 0):
-        raise InputError("weight-noise", noise_levels, "relative noise levels s >= 0")
+    noise = PRIORS[run["weights"]].NOISE
+    if len(noise_levels):
+        NOISE_MODELS[noise].check(noise_levels)
     st = Settings(tuple(float(x) for x in fractions), int(trials), tuple(float(x) for x in noise_levels),
                   tuple(s["index"] for s in run["samples"]), run["seed"])
     if stored_settings(path) == st.key():
@@ -476,13 +498,13 @@ def measure_file(path, fractions, trials: int, noise_levels=(), progress=None,
         rows.append(measure_sample(s["weights"], s["reference"], s["patterns"], s["labels"], run["activation"],
                                    run["K"], fractions=st.fractions, trials=st.trials, seed=st.seed,
                                    index=s["index"], noise_levels=st.noise_levels or None,
-                                   architecture=run["config"]["model"].get("architecture", "tree")))
+                                   architecture=run["config"]["model"].get("architecture", "tree"), noise=noise))
     replicated = run["samples"][0]["reference"] is not None
-    _write_group(path, st, rows, replicated, binary, [s["solved"] for s in run["samples"]])
+    _write_group(path, st, rows, replicated, NOISE_MODELS[noise].model, [s["solved"] for s in run["samples"]])
     return True, read_curves(path, over)
 
 
-def _write_group(path, st: Settings, rows: list[SampleRobustness], replicated: bool, binary: bool,
+def _write_group(path, st: Settings, rows: list[SampleRobustness], replicated: bool, noise_model: str,
                  solved: list[bool]) -> None:
     """Replace ``/robustness`` the way :mod:`relusim.io` changes a result file: copy, modify, fsync, replace."""
     import shutil
@@ -516,8 +538,7 @@ def _write_group(path, st: Settings, rows: list[SampleRobustness], replicated: b
                 wn = np.stack([r.weight_noise for r in rows])
                 gw = g.create_group("weight_noise")
                 gw.attrs["trials"] = st.trials
-                gw.attrs["model"] = ("binary: flip round(f N) random weights, E/P" if binary else
-                                     "spherical: W_l' = sqrt(n)(W_l + s|W_l| eta/sqrt(n))/|.|, E/P")
+                gw.attrs["model"] = noise_model
                 gw.create_dataset("levels", data=np.array(st.noise_levels))
                 gw.create_dataset("error", data=wn[:, 0])
                 if replicated:

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 
 from tqdm.auto import tqdm
 
-from . import io, processes
-from .config import Config
+from . import anneal, io, processes
+from .config import Config, ModelConfig
 from .errors import InputError, Interrupted, RunError
+from .priors import prior_of
 
 MERGE_EVERY_S = 10.0  # copy-on-write merges are O(file size): batch them
 
@@ -53,20 +54,9 @@ def kernels_cached(cfg: Config | None = None) -> bool | None:
     Reads the cache index only (milliseconds): no compilation. An index written for another CPU, or
     for an older source of the kernels, does not count.
     """
+    cfg = Config() if cfg is None else cfg
     try:
-        if cfg is None:
-            from .config import Config as _Config
-
-            cfg = _Config()
-        if cfg.model.weights == "spherical":
-            from .anneal_spherical import kernel_key as spherical_key
-            from .kernels import spherical_mc
-
-            disp = spherical_mc.driver(*spherical_key(cfg))
-        else:
-            from .anneal import driver_of
-
-            disp = driver_of(cfg)
+        disp = prior_of(cfg).driver(cfg)
         index = disp._cache._cache_file._load_index()  # numba internals: guarded, fall back to None
         magic = disp.targetctx.codegen().magic_tuple()
         return any(key[1] == magic for key in index)
@@ -81,8 +71,6 @@ def compile_kernels(cfgs, quiet: bool, write=None, show: bool | None = None) -> 
 
     Returns whether anything was cold (False when it cannot tell).
     """
-    from .anneal import compile_run
-
     cold = [cfg for cfg in cfgs if kernels_cached(cfg) is False]
     if not cold:
         return False
@@ -93,7 +81,7 @@ def compile_kernels(cfgs, quiet: bool, write=None, show: bool | None = None) -> 
     with _compile_bar(show) as bar:
         for i, cfg in enumerate(cold):
             if i == 0 or kernels_cached(cfg) is False:  # configs of a grid often share their kernels
-                compile_run(cfg)
+                anneal.compile_run(cfg)
     return True
 
 
@@ -132,9 +120,7 @@ def _compile_bar(show: bool):
 def compile_notice(quiet: bool, write=None, weights=("binary",)) -> bool:
     """Say that kernels will be compiled when the default driver's cache for ``weights`` is cold
     (kept for callers that compile as they run; ``compile_kernels`` compiles first)."""
-    from .config import Config as _Config, ModelConfig
-
-    cold = any(kernels_cached(_Config(model=ModelConfig(weights=kind))) is False for kind in set(weights))
+    cold = any(kernels_cached(Config(model=ModelConfig(weights=kind))) is False for kind in set(weights))
     if cold and not quiet:
         (write or (lambda text: print(text, file=sys.stderr, flush=True)))(COMPILE_NOTICE)
     return cold
@@ -189,11 +175,9 @@ def run_one(cfg: Config, index: int, updates=None) -> tuple[int, bool, int]:
     """
     if updates is None:
         updates = processes.worker_updates()
-    from .anneal import run_sample
-
     processes.check_writes_trusted(worker=processes.in_worker())  # nothing more after a write failed on a full disk
     progress = _throttled(updates.put) if updates is not None else None
-    res = run_sample(cfg, index, progress)
+    res = anneal.run_sample(cfg, index, progress)
     try:
         io.write_shard(cfg.output, res, cfg.physics_sha256())
     except BaseException as exc:

@@ -40,7 +40,7 @@ ROWS = {  # name: (model, ensemble, anneal), all at constant beta from a random 
                              {"sampler": "rrr", "rrr_below": 2.0, "beta": 5.0, "sweeps": 150}),
     "fc_relu_y1": ({"activation": "relu", "N": 100, "K": 10, "alpha": 0.6, "architecture": "fully_connected"},
                    {"replicas": 1}, {"sampler": "metropolis", "beta": 5.0, "sweeps": 6000}),
-    # spherical weights (relusim.anneal_spherical): rotations, float64 and float32 fields, the perceptron cost
+    # spherical weights (relusim.priors.spherical): rotations, float64 and float32 fields, the perceptron cost
     "sph_relu_y1": ({"activation": "relu", "weights": "spherical", "N": 400, "K": 4, "alpha": 1.0},
                     {"replicas": 1}, {"sampler": "metropolis", "beta": 5.0, "sweeps": 300}),
     "sph_sign_y1_f32": ({"activation": "sign", "weights": "spherical", "N": 399, "K": 3, "alpha": 1.0},
@@ -52,6 +52,8 @@ ROWS = {  # name: (model, ensemble, anneal), all at constant beta from a random 
 
 def worker(spec: str) -> None:
     """Run one row in this process and print {'seconds': ...} (kernel time only)."""
+    import importlib
+    import importlib.util
     import time
 
     import numpy as np
@@ -74,20 +76,20 @@ def worker(spec: str) -> None:
     cfg = config.from_dict(raw)
     mc = cfg.model
     inst = instance.make(mc.N, mc.P, cfg.seed, 0)
-    if spherical:
-        from relusim import anneal_spherical as sph
-
-        problem = sph.make_problem(cfg, inst.xi, inst.sigma)
-    elif hasattr(anneal, "make_problem"):  # the record form (after the kernel redesign)
-        problem = anneal.make_problem(cfg, inst.xi, inst.sigma)
+    face = anneal  # every prior through relusim.anneal (since the prior registry, relusim.priors)
+    if spherical and importlib.util.find_spec("relusim.anneal_spherical"):  # before it: a module of its own
+        face = importlib.import_module("relusim.anneal_spherical")
+        face.init_chain = face.init_state
+    if hasattr(face, "make_problem"):  # the record form (after the kernel redesign)
+        problem = face.make_problem(cfg, inst.xi, inst.sigma)
     else:
         problem = fields.problem_arrays(inst.xi, inst.sigma, model.output_weights(mc.activation, mc.K))
     times = []
     for rep in range(3):  # the first is the warm-up (JIT cache load)
         stream = instance.stream(cfg.seed, 0, instance.DYNAMICS)
-        chain = sph.init_state(cfg, problem, stream) if spherical else anneal.init_chain(cfg, problem, stream)
+        chain = face.init_chain(cfg, problem, stream)
         t0 = time.perf_counter()
-        (sph.anneal if spherical else anneal.anneal)(cfg, problem, chain)
+        face.anneal(cfg, problem, chain)
         times.append(time.perf_counter() - t0)
     print(json.dumps({"seconds": min(times[1:]), "E": int(chain.E.sum())}))
 

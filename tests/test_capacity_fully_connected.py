@@ -12,6 +12,7 @@ from relusim import capacity as cap
 from relusim import capacity_exact as ce
 from relusim import model
 from relusim.config import from_dict
+from relusim.priors import binary
 
 FC = "fully_connected"
 
@@ -101,7 +102,7 @@ def test_default_alpha_grid_brackets_the_fully_connected_transitions():
     (exact, sign K = 3 N = 5 and 9, ReLU K = 2 N = 6; 16 instances at each end)."""
     for act, K, N in (("sign", 3, 5), ("sign", 3, 9), ("relu", 2, 6)):
         plan = cap.make_plan(from_dict(_base("x.h5", act, K, N)), "exact", None, str(N), None, 16)
-        assert plan.alphas == cap.parse_alpha(cap.DEFAULT_ALPHA["fully_connected"])
+        assert plan.alphas == cap.parse_alpha(binary.DEFAULT_ALPHA["fully_connected"])
         ends = [np.mean([cap.solve_instance(plan, K, N, P, i).status for i in range(16)])
                 for P in (plan.Ps(N, K)[0], plan.Ps(N, K)[-1])]
         assert ends[0] >= 0.9 and ends[1] <= 0.1, (act, K, N, ends)

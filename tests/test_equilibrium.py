@@ -1,4 +1,4 @@
-"""Equilibrium sampling over solutions after the anneal (``anneal.equilibrium``, relusim.anneal.equilibrate).
+"""Equilibrium sampling over solutions after the anneal (``anneal.equilibrium``, relusim.priors.binary.equilibrate).
 
 The exact-law test enumerates a tiny sign tree (N = 9, K = 3, P = 4: 58 solutions, connected by
 single flips) with a twin written here (no relusim code), and compares the sampled joint law of

@@ -13,6 +13,7 @@ import pytest
 
 from cli_helpers import BASE, relusim, write_config
 from relusim import config, model
+from relusim.anneal import run_sample
 from relusim.errors import InputError
 from test_resume_and_workers import assert_same_bits
 
@@ -171,15 +172,13 @@ def test_theta_max_adapts_while_beta_moves_and_is_frozen_at_constant_beta(tmp_pa
 def test_the_recorded_cost_is_exactly_zero_on_solutions(precision):
     """Kept sampling after it is solved, the chain's cached cost drifts by rounding (up to 1e-15 in
     float64, 1e-6 in float32, measured on this config); the trace records L = 0 wherever E = 0."""
-    from relusim import anneal_spherical
-
     cfg = config.from_dict({"seed": 3, "samples": 1,
                             "model": {"activation": "sign", "weights": "spherical", "K": 3, "N": 45, "alpha": 0.5},
                             "anneal": {"sweeps": 400, "record_every": 5, "stop_when_solved": False,
                                        "energy": "perceptron", "precision": precision,
                                        "beta": {"start": 1.0, "stop": 300.0}},
                             "output": "unused.h5"})
-    trace = anneal_spherical.run_sample(cfg, 0).trace
+    trace = run_sample(cfg, 0).trace
     cost, errors = trace["cost"], trace["energy"]
     assert (errors == 0).sum() >= 20 and (errors > 0).any()
     assert (cost[errors == 0] == 0).all() and (cost[errors > 0] > 0).all()
