@@ -139,6 +139,53 @@ def test_records_are_solutions_sealed_and_workers_give_the_same_bits(tmp_path):
 
 # ---------------------------------------------------------------- the exact law --
 
+
+@pytest.mark.slow
+def test_a_run_killed_during_equilibrium_sampling_resumes_to_the_bits_of_an_uninterrupted_run(tmp_path):
+    """SIGKILL while sample 1 samples the equilibrium (sample 0 finished: its shard exists; at 8000
+    equilibrium sweeps a sample takes about 2 s, most of it there); the file opens, sample 0 is kept
+    whole, and the rerun gives every dataset of a run never interrupted."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from test_resume_and_workers import assert_same_bits
+
+    base = copy.deepcopy(SMALL)
+    base["anneal"]["equilibrium"] = {"sweeps": 8000, "every": 100}
+    confs = {}
+    for name in ("killed", "reference"):
+        confs[name] = write_config(tmp_path / f"{name}.yaml", {**base, "output": str(tmp_path / f"{name}.h5")})
+    args = ["anneal", "--config", confs["killed"], "--workers", 1, "--quiet"]
+    proc = subprocess.Popen([sys.executable, "-m", "relusim", *map(str, args)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    parts = tmp_path / "killed.h5.parts"
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if parts.is_dir() and any(p.endswith(".h5") and not p.startswith(".") for p in os.listdir(parts)):
+            break
+        time.sleep(0.01)
+    time.sleep(0.5)
+    assert proc.poll() is None, "the run ended before it could be killed; make the equilibrium longer"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    with h5py.File(tmp_path / "killed.h5", "r") as f:  # opens: never half-written
+        assert not f.attrs["finished"]
+        stored = len(f["samples"])
+    shards = [p for p in os.listdir(parts) if p.endswith(".h5") and not p.startswith(".")]
+    assert stored + len(shards) == 1, (stored, shards)  # sample 0 kept, sample 1 cut off
+    code, _, err = relusim(*args)
+    assert code == 0, err
+    code, _, err = relusim("anneal", "--config", confs["reference"], "--workers", 1, "--quiet")
+    assert code == 0, err
+    assert_same_bits(tmp_path / "killed.h5", tmp_path / "reference.h5")
+    with h5py.File(tmp_path / "killed.h5") as f:
+        assert f.attrs["finished"] and len(f["samples"]) == 2
+        assert any(g.attrs["equilibrium"] == "sampled" and g["equilibrium_weights"].shape[0] == 80
+                   for g in f["samples"].values())
+
 def test_autocorrelation_time_of_an_ar1_series():
     """tau_int of x_t = r x_{t-1} + noise is (1 + r) / (1 - r) (Sokal 1997, §3)."""
     g = np.random.default_rng(0)
