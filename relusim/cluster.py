@@ -79,6 +79,7 @@ class LocalBackend:
     """A pool of ``workers`` processes on this machine; each writes the shards of its samples."""
 
     workers: int = field(default_factory=default_workers)
+    runs_here = True
 
     def run(self, tasks: Sequence[Task]) -> Iterator[Finished]:
         if self.workers <= 1 or len(tasks) <= 1:
@@ -190,6 +191,7 @@ class DaskBackend:
     address: str | None = None
     workers: int | None = None
     slurm: SlurmOptions | None = None
+    runs_here = False
 
     def run(self, tasks: Sequence[Task]) -> Iterator[Finished]:
         if not tasks:

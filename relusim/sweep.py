@@ -57,7 +57,12 @@ class Task:
 
 
 class Backend(Protocol):
-    """Runs samples; yields ``(output, index, solved, energy)`` once a sample's shard is on disk."""
+    """Runs samples; yields ``(output, index, solved, energy)`` once a sample's shard is on disk.
+
+    ``runs_here``: its workers are processes of this machine, which load the kernels compiled here
+    before they start (elsewhere each worker compiles or loads its own)."""
+
+    runs_here: bool
 
     def run(self, tasks: Sequence[Task]) -> Iterator[tuple[str, int, bool, int]]: ...
 
@@ -218,14 +223,13 @@ def run_sweep(points: Sequence[Point], backend: Backend, *, overwrite: bool = Fa
     any kind loses no finished sample. ``progress``: None shows the bar at a terminal only, True
     always (a notebook).
     """
-    from .cluster import LocalBackend
-    from .runner import compile_kernels, compile_notice
+    from .runner import compile_kernels, compile_notice  # loads numba: not for `relusim sweep --help`
 
     t0 = time.perf_counter()
     tasks = prepare(points, command or " ".join(sys.argv), overwrite)
     total = sum(p.cfg.samples for p in points)
     show = show_progress(quiet) if progress is None else bool(progress) and not quiet
-    if tasks and isinstance(backend, LocalBackend):  # compiled here, loaded by the local workers
+    if tasks and backend.runs_here:  # compiled here, loaded by the local workers
         compile_kernels([p.cfg for p in points if any(t.cfg is p.cfg for t in tasks)], quiet, show=show)
     elif tasks:
         compile_notice(quiet, weights=[p.cfg.model.weights for p in points])
