@@ -21,6 +21,7 @@ import numpy as np
 from relusim import activations, instance, model
 from relusim.kernels import fields, metropolis, replicated
 from relusim.kernels import rng as krng
+from relusim.priors import binary
 
 ACTS = ["relu", "relu_shift(shift=0.5)", "quadratic", "tanh", "erf(scale=2)", "softplus"]
 
@@ -28,7 +29,7 @@ ACTS = ["relu", "relu_shift(shift=0.5)", "quadratic", "tanh", "erf(scale=2)", "s
 def ours(act, xi, sigma, w0, K, beta, reps, bits_below, target_s=0.6):
     N = w0.shape[1]
     n = N // K
-    pb = fields.problem(xi, sigma, model.output_weights(act, K), n, fields.act_code(act, n), fields.gtable(act, n, K))
+    pb = fields.problem(xi, sigma, model.output_weights(act, K), n, binary.act_code(act, n), binary.gtable(act, n, K))
     ctl = replicated.control(metropolis.NONE, bits_below=bits_below)
 
     def run(sweeps):

@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 from relusim import model  # noqa: E402
 from relusim.kernels import bits, fields, metropolis, replicated  # noqa: E402
 from relusim.kernels import rng as krng  # noqa: E402
+from relusim.priors import binary  # noqa: E402
 
 CREF_SRC = ROOT.parent / "shared" / "bench" / "cref"
 GAMMA = 0.5
@@ -127,8 +128,8 @@ def ours(act, xi, sigma, w0, K, beta, Y, reps, target_s, bits_below=replicated.B
     """
     N = w0.shape[1]
     n = N // K
-    a = fields.act_code(act, n)
-    pb = fields.problem(xi, sigma, model.output_weights(act, K), n, a, fields.gtable(act, n, K))
+    a = binary.act_code(act, n)
+    pb = fields.problem(xi, sigma, model.output_weights(act, K), n, a, binary.gtable(act, n, K))
     XT = pb.XT
     # y = 1: a single machine; y > 1: the traced-reference ensemble, as the C reference's (docs/algorithms.md §3)
     ctl = replicated.control(metropolis.NONE if Y == 1 else metropolis.TRACED, bits_below=bits_below)

@@ -15,12 +15,13 @@ import pytest
 from relusim import instance, model
 from relusim.kernels import fields
 from relusim.kernels import rng as krng
+from relusim.priors import binary
 
 
 def make_problem(inst, activation: str, K: int, n: int):
     """The kernels' Problem record of an instance (fan-in n: N // K for a tree, N fully connected)."""
-    return fields.problem(inst.xi, inst.sigma, model.output_weights(activation, K), n, fields.act_code(activation, n),
-                          fields.gtable(activation, n, K))
+    return fields.problem(inst.xi, inst.sigma, model.output_weights(activation, K), n, binary.act_code(activation, n),
+                          binary.gtable(activation, n, K))
 
 
 def make_state(pb, w, ref=None, seed: int = 0):

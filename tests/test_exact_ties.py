@@ -14,6 +14,7 @@ import tie_twin as tw
 from relusim import activations, model, robustness
 from relusim.kernels import fields
 from relusim.kernels import rng as krng
+from relusim.priors import binary
 
 
 @pytest.mark.parametrize("label", tw.ACTIVATIONS)
@@ -92,8 +93,8 @@ def test_every_exact_tie_is_an_error_for_the_kernels_the_model_and_the_measureme
         sigma = np.full(P, s, np.int8)
         assert model.energy(w[0], xi, sigma, label, K) == P
         assert np.all(model.stabilities(w[0], xi, sigma, label, K) == 0.0)
-        pb = fields.problem(xi, sigma, model.output_weights(label, K), n, fields.act_code(label, n),
-                            fields.gtable(label, n, K))
+        pb = fields.problem(xi, sigma, model.output_weights(label, K), n, binary.act_code(label, n),
+                            binary.gtable(label, n, K))
         st = fields.new_state(pb, w.copy(), np.zeros(0, np.int8), krng.new_state(np.random.SeedSequence(0)))
         assert st.E[0] == P
         err = robustness.input_flip_error(w, xi, sigma, label, K, [0.0], trials=1, seed=0)

@@ -16,7 +16,7 @@ multiplies input i) and a fully connected net (Nw = K N, n = N, weight i multipl
   marg (y, Pp)    int16 sigma^mu out^mu with out = sum_l c_l g(H_l): pattern mu is an error iff marg <= 0
 act is SIGN (g = sgn, sgn(0) = 0), SIGN_ODD (the same when n is odd, so H is odd and never 0:
 g(hn) - g(ho) = 2 ([hn > 0] - [ho > 0]), two operations fewer per pattern), RELU (g = max(., 0)) or
-TABLE (any other g: gtab[H + n] ~ g(H / sqrt n) / unit, ``relusim.activations.binary_table``, built
+TABLE (any other g: gtab[H + n] ~ g(H / sqrt n) / unit, ``relusim.priors.binary.gtable``, built
 so that every exact tie of g is an exact 0;
 then marg is int64, sigma^mu sum_l c_l gtab[H_l + n], still an exact integer, and the same loops
 read the table: two gathers per pattern). ``act_code`` picks it. ``relusim.model`` is the brute-force twin.
@@ -26,31 +26,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .. import activations
 from .records import Problem, State
 
 SIGN, RELU, SIGN_ODD, TABLE = 0, 1, 2, 10
 PAD = np.int16(30000)  # margin of a padding lane: never an error, never reaches 0 (|marg| <= N/2 + 2)
 PAD64 = np.int64(2**62)  # the same for the int64 margins of a tabled g (|marg| < 2^61)
-
-
-def act_code(activation: str, n: int) -> int:
-    """The kernels' activation code: SIGN_ODD for sign units with n = N/K odd (never a zero field),
-    TABLE for every g but sign and ReLU."""
-    spec = activations.parse(activation)
-    if spec.code == activations.RELU:
-        return RELU
-    if spec.code == activations.SIGN:
-        return SIGN_ODD if n % 2 else SIGN
-    return TABLE
-
-
-def gtable(activation: str, n: int, K: int) -> np.ndarray:
-    """Problem.gtab: the fixed-point table of g for TABLE (``activations.binary_table``), else one 0."""
-    spec = activations.parse(activation)
-    if spec.integer:
-        return np.zeros(1, np.int64)
-    return activations.binary_table(spec, n, K)[0]
 
 
 @njit(inline="always")

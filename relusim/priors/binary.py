@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .. import measure, model
+from .. import activations, measure, model
 from ..config import Config
 from ..kernels import detmath, fields, least_action, metropolis, records, replicated
 from ..kernels import rng as _rng
@@ -56,6 +56,25 @@ class Chain:
         return records.State(self.w, self.H, self.marg, self.E, self.ref, self.m, self.rng)
 
 
+def act_code(activation: str, n: int) -> int:
+    """The kernels' activation code of a config's activation: SIGN_ODD for sign units with n = N/K odd
+    (never a zero field), TABLE for every g but sign and ReLU (``relusim.kernels.fields``)."""
+    spec = activations.parse(activation)
+    if spec.code == activations.RELU:
+        return fields.RELU
+    if spec.code == activations.SIGN:
+        return fields.SIGN_ODD if n % 2 else fields.SIGN
+    return fields.TABLE
+
+
+def gtable(activation: str, n: int, K: int) -> np.ndarray:
+    """Problem.gtab: the fixed-point table of g for TABLE (``activations.binary_table``), else one 0."""
+    spec = activations.parse(activation)
+    if spec.integer:
+        return np.zeros(1, np.int64)
+    return activations.binary_table(spec, n, K)[0]
+
+
 def _mode(cfg: Config) -> int:
     if cfg.ensemble.replicas == 1:
         return metropolis.NONE
@@ -67,7 +86,7 @@ def problem(cfg: Config, xi: np.ndarray, sigma: np.ndarray) -> records.Problem:
     activation code)."""
     m = cfg.model
     return fields.problem(xi, sigma, model.output_weights(m.activation, m.K), m.n,
-                          fields.act_code(m.activation, m.n), fields.gtable(m.activation, m.n, m.K))
+                          act_code(m.activation, m.n), gtable(m.activation, m.n, m.K))
 
 
 def start(cfg: Config, problem: records.Problem, dynamics: np.random.SeedSequence) -> Chain:
@@ -87,14 +106,14 @@ def kernel_key(cfg: Config) -> tuple[int, int, bool]:
     """The compiled driver a ``cfg`` on the error count runs (``replicated.kernel_key``), from the config
     alone (the least-action energy runs ``least_action.driver(act, bits)``: ``driver``)."""
     m = cfg.model
-    return replicated.kernel_key(fields.act_code(m.activation, m.n), m.n, fields.padded(m.P), _mode(cfg),
+    return replicated.kernel_key(act_code(m.activation, m.n), m.n, fields.padded(m.P), _mode(cfg),
                                  cfg.anneal.sampler == "rrr")
 
 
 def driver(cfg: Config):
     """The compiled schedule driver (a numba dispatcher) ``cfg`` runs; nothing is compiled to find it."""
     if cfg.anneal.energy == "least_action":
-        act = fields.act_code(cfg.model.activation, cfg.model.n)
+        act = act_code(cfg.model.activation, cfg.model.n)
         return least_action.driver(act, least_action.uses_bits(act, cfg.model.K))
     return replicated.driver(*kernel_key(cfg))
 
