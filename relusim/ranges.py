@@ -22,7 +22,8 @@ import re
 
 from .errors import InputError
 
-HELP = "start:stop:step (start, start+step, ... up to stop, stop included when a step lands on it) or a comma list"
+RANGE_HELP = "start:stop:step (start, start+step, ... up to stop, stop included when a step lands on it)"
+HELP = RANGE_HELP + " or a comma list"
 TOLERANCE = 1e-9  # of a step: how near stop the last step may land and still count as stop
 _SYNTAX = "expected start:stop:step or a comma list of numbers (e.g. 0.5:1.0:0.05 or 0.5,0.7)"
 _INTEGER = re.compile(r"^[+-]?[0-9]+$")
@@ -108,4 +109,4 @@ def _count_hint(parts: list[str]) -> str:
     return f" (for {n} points from {parts[0]} to {parts[1]} write {parts[0]}:{parts[1]}:{shown})"
 
 
-__all__ = ["HELP", "count", "is_range", "parse"]
+__all__ = ["HELP", "RANGE_HELP", "count", "is_range", "parse"]
