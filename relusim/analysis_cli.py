@@ -13,39 +13,25 @@ from pathlib import Path
 import click
 import numpy as np
 
+from . import ranges
 from .errors import InputError
 
-PAPER_FLIPS = "0:0.5:51"  # docs/reference_values.md §5: p in {0, 0.01, ..., 0.5}
+PAPER_FLIPS = "0:0.5:0.01"  # docs/reference_values.md §5: p in {0, 0.01, ..., 0.5}
 PAPER_TRIALS = 100
-DEFAULT_WEIGHT_NOISE = "0:0.2:21"
+DEFAULT_WEIGHT_NOISE = "0:0.2:0.01"
 MAX_POINTS = 10_000  # fractions on a curve: far finer than round(pN) can tell apart at any N we run
 MAX_TRIALS = 1_000_000
 
 
 def parse_spec(key: str, text: str, allow_none: bool = False) -> np.ndarray:
-    """``"a:b:n"`` (n evenly spaced points from a to b), ``"x1,x2,..."``, or ``"none"`` (empty) if allowed."""
+    """Fractions in [0, 1]: ``start:stop:step`` or ``"x1,x2,..."`` (``relusim.ranges``, at most ``MAX_POINTS``),
+    or ``"none"`` (empty) if allowed; rounded to 12 decimals."""
     text = str(text).strip()
-    allowed = "'a:b:n' (n points from a to b) or a comma list of fractions in [0, 1]"
     if allow_none and text.lower() == "none":
         return np.zeros(0)
-    try:
-        if ":" in text:
-            a, b, n = text.split(":")
-            if int(n) < 1:
-                raise ValueError
-            if int(n) > MAX_POINTS:  # checked before the array exists (0:0.5:2000000000 was 16 GB)
-                raise InputError(key, text, f"gives {int(n)} points; at most {MAX_POINTS}")
-            vals = np.linspace(float(a), float(b), int(n))
-        else:
-            vals = np.array([float(s) for s in text.split(",") if s.strip()])
-    except ValueError as exc:
-        if isinstance(exc, InputError):
-            raise
-        raise InputError(key, text, allowed + (" or 'none'" if allow_none else "")) from None
-    if len(vals) > MAX_POINTS:
-        raise InputError(key, text, f"gives {len(vals)} points; at most {MAX_POINTS}")
-    if len(vals) == 0 or np.any(~np.isfinite(vals)) or np.any(vals < 0) or np.any(vals > 1):
-        raise InputError(key, text, allowed)
+    vals = np.array(ranges.parse(key, text, MAX_POINTS), dtype=float)
+    if np.any(vals < 0) or np.any(vals > 1):
+        raise InputError(key, text, "fractions in [0, 1]" + (" (or 'none')" if allow_none else ""))
     return np.round(vals, 12)
 
 
@@ -71,11 +57,11 @@ def _existing(path: str) -> str:
 @click.command()
 @click.argument("results", type=str)
 @click.option("--flips", default=PAPER_FLIPS, show_default=True,
-              help="Fractions p of flipped inputs: 'a:b:n' or 'p1,p2,...' in [0, 1].")
+              help="Fractions p of flipped inputs, in [0, 1]: " + ranges.HELP + " (0:0.5:0.01 is 0, 0.01, ..., 0.5).")
 @click.option("--trials", default=PAPER_TRIALS, show_default=True, type=int,
               help="Random perturbations per pattern (and weight-noise trials).")
 @click.option("--weight-noise", "weight_noise", default=DEFAULT_WEIGHT_NOISE, show_default=True,
-              help="Fractions f of flipped weights: 'a:b:n', 'f1,f2,...' or 'none'.")
+              help="Fractions f of flipped weights, in [0, 1]: " + ranges.HELP + ", or 'none'.")
 @click.option("--plot", "plot_path", default=None, help="PNG of the curves [default: RESULTS_robustness.png].")
 @click.option("--over", type=click.Choice(["solved", "all", "unsolved"]), default="solved", show_default=True,
               help="Which samples the curves average over (every sample is measured and stored).")
@@ -90,7 +76,7 @@ def robustness(results, flips, trials, weight_noise, plot_path, over, quiet) -> 
     and a PNG. The curves average over the solved samples unless --over says otherwise: an unsolved
     sample misclassifies training patterns even at p = 0, which is not the robustness of a solution.
 
-    Example: relusim robustness results/paper_fig3_relu_quick.h5 --flips 0:0.5:51 --trials 100
+    Example: relusim robustness results/paper_fig3_relu_quick.h5 --flips 0:0.5:0.01 --trials 100
     """
     from . import io, paths, plots
     from .robustness import measure_file, read_curves, run_activation, solved_counts

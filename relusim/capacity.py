@@ -36,7 +36,7 @@ import h5py
 import numpy as np
 import yaml
 
-from . import anneal, io, model
+from . import anneal, io, model, ranges
 from .config import Config, drop_later_defaults
 from .errors import InputError, Interrupted, RunError
 from .priors import PRIORS, prior_of
@@ -69,31 +69,12 @@ INSTANCE_BYTES = 800  # one instance in memory: its record, its row of the grid 
 
 
 def parse_alpha(spec: str) -> tuple[float, ...]:
-    """``start:stop:step`` (stop included when the steps land on it) or ``a,b,c``; sorted, > 0."""
-    text = str(spec).strip()
-    try:
-        if ":" in text:
-            parts = [float(p) for p in text.split(":")]
-            if len(parts) != 3:
-                raise ValueError
-            start, stop, step = parts
-            if not all(map(math.isfinite, parts)) or step <= 0 or stop < start:
-                raise InputError("--alpha", spec, "a range start:stop:step needs step > 0 and stop >= start")
-            count = int(math.floor((stop - start) / step + 1e-9)) + 1
-            if count > MAX_ALPHAS:
-                raise InputError("--alpha", spec, f"gives {count} values; at most {MAX_ALPHAS}")
-            values = [round(start + j * step, 12) for j in range(count)]
-        else:
-            values = [float(p) for p in text.split(",")]
-            if len(values) > MAX_ALPHAS:
-                raise InputError("--alpha", spec, f"gives {len(values)} values; at most {MAX_ALPHAS}")
-    except ValueError as exc:
-        if isinstance(exc, InputError):  # the range's own refusals (step, count) say more than this one
-            raise
-        raise InputError("--alpha", spec, "expected start:stop:step (e.g. 0.5:1.0:0.05) or a comma list") from None
-    if not values or any(not math.isfinite(v) or v <= 0 for v in values):
+    """``start:stop:step`` or ``a,b,c`` (``relusim.ranges``), at most ``MAX_ALPHAS``; sorted without
+    repeats, every alpha > 0."""
+    values = ranges.parse("--alpha", spec, MAX_ALPHAS)
+    if any(v <= 0 for v in values):
         raise InputError("--alpha", spec, "every alpha must be a finite number > 0")
-    return tuple(sorted(set(values)))
+    return tuple(sorted(set(map(float, values))))
 
 
 def parse_ints(spec: str, key: str) -> tuple[int, ...]:

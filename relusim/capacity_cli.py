@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from . import ranges
 from .errors import InputError
 
 
@@ -14,7 +15,7 @@ from .errors import InputError
 @click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
               help="BASE YAML: the model (activation, weights, seed) and, for anneal, the protocol.")
 @click.option("--alpha", "alpha", default=None,
-              help="start:stop:step (e.g. 0.5:1.0:0.05) or a comma list. Default by activation (binary "
+              help=ranges.HELP + " (0.5:1.0:0.05 is 0.5, 0.55, ..., 1.0). Default by activation (binary "
                    "weights): sign K = 1 0.60:1.10:0.02, sign 0.50:1.30:0.04, relu 0.16:1.20:0.04; "
                    "fully connected (binary, K > 1) 0.16:1.30:0.04; spherical weights: K = 1 1.6:2.4:0.1, else "
                    "1.0:4.0:0.25. alpha counts patterns per weight.")

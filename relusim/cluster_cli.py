@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from . import ranges
 from .errors import InputError
 
 # Which options mean something for which way of running; any other given option is an error,
@@ -47,7 +48,9 @@ def _command() -> str:
 @click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
               help="YAML experiment file: the base of every point.")
 @click.option("--grid", "grids", multiple=True, metavar="KEY=V1,V2,...",
-              help="A key and its values (typed as in YAML); repeat for a Cartesian product.")
+              help="A key and its values: V1,V2,... typed as in YAML, or a range " + ranges.RANGE_HELP
+                   + ", integers when start, stop and step are (model.alpha=0.3:0.5:0.1); repeat for a "
+                   "Cartesian product.")
 @click.option("--samples", type=int, default=None, help="Override the number of samples of every point.")
 @click.option("--out-dir", type=click.Path(file_okay=False), default=None,
               help="Where the points' files go (default: beside the config's output, in a folder "

@@ -24,7 +24,7 @@ from typing import Any, Iterable, Iterator, Protocol, Sequence
 import yaml
 from tqdm.auto import tqdm
 
-from . import io
+from . import io, ranges
 from .config import Config
 from .errors import InputError
 
@@ -98,7 +98,8 @@ def scalar(token: str) -> Any:
 
 
 def parse_grid(specs: Sequence[str], base: Config) -> list[GridAxis]:
-    """Parse ``KEY=V1,V2,...`` options into axes; keys are checked against ``base``."""
+    """Parse ``KEY=V1,V2,...`` or ``KEY=start:stop:step`` (``relusim.ranges``: integers when start, stop
+    and step are) options into axes; keys are checked against ``base``."""
     axes: list[GridAxis] = []
     for spec in specs:
         key, sep, values = spec.partition("=")
@@ -108,6 +109,9 @@ def parse_grid(specs: Sequence[str], base: Config) -> list[GridAxis]:
         _check_key(key, base)
         if key in (k for k, _ in axes):
             raise InputError("--grid", spec, f"{key} is given twice; list all its values in one --grid")
+        if ranges.is_range(values):  # YAML 1.1 read 1:2:3 as the base-60 integer 3723
+            axes.append((key, ranges.parse(f"--grid {key}", values, MAX_POINTS)))
+            continue
         tokens = [t.strip() for t in values.split(",")]
         if any(not t for t in tokens):
             raise InputError("--grid", spec, "has an empty value")

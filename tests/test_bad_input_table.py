@@ -139,7 +139,7 @@ CASES = [
     ("rob-plot-dir", ["robustness", "{s}/run.h5", "--plot", "{s}/adir.h5", "--quiet"], {}),
     ("rob-plot-proc", ["robustness", "{s}/run.h5", "--plot", "/proc/r.png", "--quiet"], {}),
     ("rob-read-only", ["robustness", "{s}/readonly.h5", "--plot", "{d}/r.png", "--quiet"], {}),
-    ("rob-flips", ["robustness", "{s}/run.h5", "--flips", "0:2:3", "--quiet"], {}),
+    ("rob-flips", ["robustness", "{s}/run.h5", "--flips", "0:2:1", "--quiet"], {}),
     ("rob-trials", ["robustness", "{s}/run.h5", "--trials", "0", "--quiet"], {}),
     ("rob-missing", ["robustness", "{d}/none.h5", "--quiet"], {}),
     ("rob-not-hdf5", ["robustness", "{s}/text.h5", "--plot", "{d}/r.png", "--quiet"], {}),

@@ -32,7 +32,7 @@ LEGACY_CONFIG = {"name": "legacy-v2", "seed": 3, "samples": 3,
                  "model": {"activation": "relu", "weights": "binary", "N": 40, "K": 4, "alpha": 0.3},
                  "anneal": {"sampler": "metropolis", "beta": {"start": 1.0, "stop": 8.0, "schedule": "geometric"},
                             "sweeps": 400, "record_every": 20}}
-ROBUSTNESS = ("--flips", "0:0.5:3", "--trials", "2", "--weight-noise", "none", "--over", "all", "--quiet")
+ROBUSTNESS = ("--flips", "0:0.5:0.25", "--trials", "2", "--weight-noise", "none", "--over", "all", "--quiet")
 
 
 def config(d: Path, output: str, **changes) -> dict:

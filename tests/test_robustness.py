@@ -157,7 +157,7 @@ def tiny_results(tmp_path_factory):
 def test_cli_writes_the_group_and_reruns_are_noops(tiny_results, tmp_path):
     path = tmp_path / "r.h5"
     path.write_bytes(tiny_results.read_bytes())
-    code, out, err = relusim("robustness", path, "--flips", "0:0.5:6", "--trials", 10, "--weight-noise", "0,0.1")
+    code, out, err = relusim("robustness", path, "--flips", "0:0.5:0.1", "--trials", 10, "--weight-noise", "0,0.1")
     assert code == 0, err
     assert (tmp_path / "r_robustness.png").stat().st_size > 0
     with h5py.File(path) as f:
@@ -174,7 +174,7 @@ def test_cli_writes_the_group_and_reruns_are_noops(tiny_results, tmp_path):
                                           smp["energy"][()] / smp["labels"].shape[0])
         first = g["input_flip/error_replicas"][()]
     before = path.read_bytes()
-    code, out, err = relusim("robustness", path, "--flips", "0:0.5:6", "--trials", 10, "--weight-noise", "0,0.1")
+    code, out, err = relusim("robustness", path, "--flips", "0:0.5:0.1", "--trials", 10, "--weight-noise", "0,0.1")
     assert code == 0 and "up to date" in out and path.read_bytes() == before
     code, out, err = relusim("robustness", path, "--flips", "0,0.25", "--trials", 10, "--weight-noise", "none",
                              "--plot", tmp_path / "x.png")

@@ -14,6 +14,7 @@ from typing import Callable
 import click
 import numpy as np
 
+from relusim import ranges
 from relusim.errors import InputError
 from relusim.theory.activations import REGISTRY, get_activation
 from relusim.theory.franz_parisi import franz_parisi_entropy
@@ -38,24 +39,10 @@ def parse_list(key: str, text: str) -> list[str]:
 
 
 def parse_grid(key: str, text: str, lo: float | None = None, hi: float | None = None) -> np.ndarray:
-    """``"a:b:n"`` (n points from a to b) or ``"x1,x2,..."``; values checked against ``(lo, hi)`` open."""
-    allowed = "'a:b:n' (n points from a to b) or a comma list of numbers"
-    try:
-        if ":" in text:
-            a, b, n = text.split(":")
-            if int(n) < 1:
-                raise ValueError
-            if int(n) > MAX_GRID:  # before the array exists (0:3:2000000000 was 16 GB)
-                raise InputError(key, text, f"gives {int(n)} points; at most {MAX_GRID}")
-            vals = np.linspace(float(a), float(b), int(n))
-        else:
-            vals = np.array([float(s) for s in parse_list(key, text)])
-    except ValueError as exc:
-        if isinstance(exc, InputError):
-            raise
-        raise InputError(key, text, allowed) from None
-    if (lo is not None and np.any(vals <= lo)) or (hi is not None and np.any(vals >= hi)) \
-            or not np.all(np.isfinite(vals)):
+    """``start:stop:step`` or ``"x1,x2,..."`` (``relusim.ranges``, at most ``MAX_GRID`` points); values
+    checked against ``(lo, hi)`` open."""
+    vals = np.array(ranges.parse(key, text, MAX_GRID), dtype=float)
+    if (lo is not None and np.any(vals <= lo)) or (hi is not None and np.any(vals >= hi)):
         raise InputError(key, text, f"values must lie in ({lo}, {hi})")
     return vals
 
@@ -84,11 +71,8 @@ def parse_weights(text: str) -> list[str]:
 
 
 def parse_alphas(text: str) -> list[float]:
-    try:
-        vals = [float(a) for a in parse_list("alpha", text)]
-    except ValueError:
-        raise InputError("alpha", text, "numbers > 0, comma separated") from None
-    return [check_alpha(a) for a in vals]
+    """alpha values > 0: ``start:stop:step`` or a comma list (``relusim.ranges``)."""
+    return [check_alpha(float(a)) for a in ranges.parse("alpha", text, MAX_GRID)]
 
 
 def parse_ys(text: str, allow_inf: bool) -> list[float]:
@@ -325,16 +309,16 @@ def capacity_cmd(activation, weights, architecture, csv_path, json_path, plot_pa
 @theory_group.command("franz-parisi")
 @click.option("--activation", default="sign,relu", show_default=True, help=_ACT_HELP)
 @click.option("--weights", default="binary", show_default=True, help="binary or spherical")
-@click.option("--alpha", default="0.5", show_default=True, help="alpha value(s), comma separated")
-@click.option("--d", "d_grid", default="0.005:0.4:10", show_default=True,
-              help="distances d = (1-p)/2: 'a:b:n' or a comma list, 0 < d < 0.5")
+@click.option("--alpha", default="0.5", show_default=True, help="alpha value(s) > 0: " + ranges.HELP)
+@click.option("--d", "d_grid", default="0.01:0.4:0.03", show_default=True,
+              help="distances d = (1-p)/2, 0 < d < 0.5: " + ranges.HELP)
 @output_options
 def franz_parisi_cmd(activation, weights, alpha, d_grid, csv_path, json_path, plot_path):
     """Franz-Parisi entropy V(d) around a typical (equilibrium) solution (docs/theory.md §6).
 
     \b
     Example:
-      relusim theory franz-parisi --activation sign,relu --alpha 0.3,0.5 --d 0.01:0.3:15 --plot fp.png
+      relusim theory franz-parisi --activation sign,relu --alpha 0.3,0.5 --d 0.02:0.3:0.02 --plot fp.png
     """
     ds = parse_grid("d", d_grid, 0.0, 0.5)
     rows = []
@@ -352,11 +336,11 @@ def franz_parisi_cmd(activation, weights, alpha, d_grid, csv_path, json_path, pl
 @theory_group.command("local-entropy")
 @click.option("--activation", default="sign,relu", show_default=True, help=_ACT_HELP)
 @click.option("--weights", default="binary", show_default=True, help="binary or spherical")
-@click.option("--alpha", default="0.4", show_default=True, help="alpha value(s), comma separated")
+@click.option("--alpha", default="0.4", show_default=True, help="alpha value(s) > 0: " + ranges.HELP)
 @click.option("--y", "y_list", default="3,10", show_default=True,
               help="replica numbers y >= 1, comma separated; 'inf' = extrapolation in 1/y")
-@click.option("--d", "d_grid", default="0.01:0.4:8", show_default=True,
-              help="mutual distances d = (1-q1)/2: 'a:b:n' or a comma list, 0 < d < 0.5")
+@click.option("--d", "d_grid", default="0.01:0.4:0.03", show_default=True,
+              help="mutual distances d = (1-q1)/2, 0 < d < 0.5: " + ranges.HELP)
 @output_options
 def local_entropy_cmd(activation, weights, alpha, y_list, d_grid, csv_path, json_path, plot_path):
     """Large-deviation local entropy phi(y, d) - phi(alpha=0), per replica (docs/theory.md §7, App. D).
@@ -365,7 +349,7 @@ def local_entropy_cmd(activation, weights, alpha, y_list, d_grid, csv_path, json
 
     \b
     Example:
-      relusim theory local-entropy --activation sign,relu --alpha 0.4 --y 3,10,inf --d 0.01:0.3:10
+      relusim theory local-entropy --activation sign,relu --alpha 0.4 --y 3,10,inf --d 0.03:0.3:0.03
     """
     ds = parse_grid("d", d_grid, 0.0, 0.5)
     ys = parse_ys(y_list, allow_inf=True)
@@ -395,8 +379,8 @@ def local_entropy_cmd(activation, weights, alpha, y_list, d_grid, csv_path, json
 @click.option("--y", "y_list", default="1,7", show_default=True,
               help="1 = typical (RS); y > 1 = large deviation at mutual overlap --q1")
 @click.option("--q1", default=0.9, show_default=True, type=float, help="replicas' mutual overlap (y > 1)")
-@click.option("--x", "x_grid", default="0.02:3:30", show_default=True,
-              help="stability values where the density is evaluated: 'a:b:n' or a comma list")
+@click.option("--x", "x_grid", default="0.1:3:0.1", show_default=True,
+              help="stability values where the density is evaluated: " + ranges.HELP)
 @click.option("--K", "K", default=None, type=int,
               help="instead of densities: mass per bin of the sign lattice {1,3,..}/sqrt(K) up to max x")
 @output_options
@@ -502,22 +486,10 @@ def fc_capacity_rows(activation, weights, csv_path, json_path, plot_path) -> Non
 
 
 def parse_alpha_grid(text: str) -> np.ndarray:
-    """``"a:b:s"`` with a decimal step ``s`` (``0.1:2:0.05``), ``"a:b:n"`` with an integer count, or a
-    comma list; every value finite and > 0."""
-    allowed = "'a:b:step' (decimal step), 'a:b:n' (n points) or a comma list of numbers > 0"
-    parts = str(text).split(":")
-    if len(parts) == 3 and "." in parts[2]:
-        try:
-            a, b, st = (float(x) for x in parts)
-        except ValueError:
-            raise InputError("alpha", text, allowed) from None
-        if not (st > 0 and b >= a and (b - a) / st < 1e5):
-            raise InputError("alpha", text, allowed)
-        vals = a + st * np.arange(int(np.floor((b - a) / st + 1e-9)) + 1)
-    else:
-        vals = parse_grid("alpha", text)
-    if not (np.all(np.isfinite(vals)) and np.all(vals > 0)):
-        raise InputError("alpha", text, allowed)
+    """``start:stop:step`` (``0.1:2:0.05``) or a comma list (``relusim.ranges``); every value > 0."""
+    vals = parse_grid("alpha", text)
+    if not np.all(vals > 0):
+        raise InputError("alpha", text, "every alpha must be > 0")
     return vals
 
 
@@ -540,7 +512,7 @@ def parse_Ks(text: str | None) -> list[int]:
 @click.option("--activation", default="relu", show_default=True, help=_ACT_HELP + " (not linear)")
 @click.option("--weights", default="spherical", show_default=True, help="binary, spherical")
 @click.option("--alpha", "alpha_grid", default="0.1:2:0.1", show_default=True,
-              help="alpha = P/(KN): 'a:b:step', 'a:b:n' or a comma list")
+              help="alpha = P/(KN) > 0: " + ranges.HELP)
 @click.option("--K", "K_list", default="4,10", show_default=True,
               help="finite widths for the 1/K-resummed unit correlation C_K (comma list, >= 2; '' for none)")
 @output_options

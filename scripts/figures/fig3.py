@@ -91,7 +91,7 @@ def main(argv: list[str]) -> None:
     paths = [Path(p) for p in argv] or [ensure_run(c) for c in CONFIGS]
     flips = parse_spec("--flips", PAPER_FLIPS)
     for p in paths:
-        written, _ = measure_file(p, flips, PAPER_TRIALS, noise_levels=parse_spec("w", "0:0.2:21"))
+        written, _ = measure_file(p, flips, PAPER_TRIALS, noise_levels=parse_spec("w", "0:0.2:0.01"))
         print(f"{p}: /robustness {'written' if written else 'up to date'}")
     runs = [compare.load_run(p) for p in paths]
     print(compare.format_table(compare.table_rows(runs)))
