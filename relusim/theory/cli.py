@@ -310,7 +310,7 @@ def capacity_cmd(activation, weights, architecture, csv_path, json_path, plot_pa
 @click.option("--activation", default="sign,relu", show_default=True, help=_ACT_HELP)
 @click.option("--weights", default="binary", show_default=True, help="binary or spherical")
 @click.option("--alpha", default="0.5", show_default=True, help="alpha value(s) > 0: " + ranges.HELP)
-@click.option("--d", "d_grid", default="0.01:0.4:0.03", show_default=True,
+@click.option("--d", "d_grid", default="0.005:0.4:0.04", show_default=True,
               help="distances d = (1-p)/2, 0 < d < 0.5: " + ranges.HELP)
 @output_options
 def franz_parisi_cmd(activation, weights, alpha, d_grid, csv_path, json_path, plot_path):
@@ -339,7 +339,7 @@ def franz_parisi_cmd(activation, weights, alpha, d_grid, csv_path, json_path, pl
 @click.option("--alpha", default="0.4", show_default=True, help="alpha value(s) > 0: " + ranges.HELP)
 @click.option("--y", "y_list", default="3,10", show_default=True,
               help="replica numbers y >= 1, comma separated; 'inf' = extrapolation in 1/y")
-@click.option("--d", "d_grid", default="0.01:0.4:0.03", show_default=True,
+@click.option("--d", "d_grid", default="0.01:0.4:0.05", show_default=True,
               help="mutual distances d = (1-q1)/2, 0 < d < 0.5: " + ranges.HELP)
 @output_options
 def local_entropy_cmd(activation, weights, alpha, y_list, d_grid, csv_path, json_path, plot_path):
