@@ -29,10 +29,12 @@ import numpy as np
 from numba import njit
 
 from . import bits as _bits
+from . import detmath
+from . import rng as _rng
 from .calls import apart
 from . import fields as _fields
 from .fields import RELU, SIGN, SIGN_ODD, _dg, is_fc, row
-from .metropolis import EXPLICIT, TRACED, fill_ctab, fill_etab, flip_sweep
+from .metropolis import EXPLICIT, TRACED, fill_ctab, fill_etab
 from .records import Point
 from .replicated import mean_mutual_overlap
 
@@ -174,7 +176,7 @@ def flip_delta(XT, sig, H, marg, C, L, Cn, NM, S, act, n, c, a, l, r, t, cl):
         return nerr, dL
     # committees, in two passes: the margins after the flip (``fields.flip_delta``, kept in NM), then the
     # costs of the patterns wrong after it (few, near a solution; a right pattern costs 0, so dL = (sum of
-    # those costs) - L[a], and Cn is written for the wrong ones only: ``_commit`` reads it where NM <= 0)
+    # those costs) - L[a], and Cn is written for the wrong ones only: ``new_cost`` reads it where NM <= 0)
     cnt = _fields.flip_delta(XT, sig, H, marg, act, a, l, r, t, cl, NO_TABLE, NM, True)
     one = np.int16(1)
     tot = np.int64(0)
@@ -189,6 +191,15 @@ def flip_delta(XT, sig, H, marg, C, L, Cn, NM, S, act, n, c, a, l, r, t, cl):
             Cn[mu] = cn
             tot += cn
     return -np.int64(cnt), tot - L[a]
+
+
+@njit(inline="always")
+def new_cost(act, K, Cn, NM, mu):
+    """C[a, mu] after a committed flip scored by ``flip_delta``: Cn[mu] (the perceptron's flip_delta writes
+    every pattern's), for committees Cn[mu] where the pattern is wrong after it (NM <= 0), else 0."""
+    if act != RELU and K == 1:
+        return Cn[mu]
+    return Cn[mu] if NM[mu] < np.int16(1) else np.int32(0)
 
 
 @njit(cache=True)
@@ -218,14 +229,21 @@ def delta_cost(pb, st, la, a, i):
 
 @njit(cache=True)
 def apply_flip(pb, st, la, a, i, nerr, dL):
-    """Commit the flip of W^a_i whose ``delta_cost`` (nerr, dL) was the last computed: fields, margins, costs
-    (``_commit``, as the sweep), the weight and the replica sums."""
+    """Commit the flip of W^a_i whose ``delta_cost`` (nerr, dL) was the last computed: fields, margins, costs."""
     l = pb.unit[i]
     r = row(i, l, pb.n, is_fc(pb.XT, st.w))
     t = np.int16(2 * st.w[a, i])
-    _commit(pb, st, la, pb.act, 0, a, i, l, r, t, np.int16(pb.c[l]), dL, nerr)
+    cl = np.int16(pb.c[l])
+    for mu in range(pb.XT.shape[1]):
+        ho = st.H[a, l, mu]
+        hn = np.int16(ho - t * pb.XT[r, mu])
+        st.H[a, l, mu] = hn
+        st.marg[a, mu] = np.int16(st.marg[a, mu] + np.int16(cl * pb.sig[mu]) * _dg(pb.act, ho, hn))
+        la.C[a, mu] = new_cost(pb.act, pb.c.shape[0], la.Cn, la.NM, mu)
     st.m[i] -= t
     st.w[a, i] = -st.w[a, i]
+    st.E[a] = nerr
+    la.L[a] += dL
 
 
 def uses_bits(act: int, K: int) -> bool:
@@ -311,47 +329,79 @@ def new(pb, st) -> Costs:
 
 
 @njit(inline="always")
-def _delta(pb, st, la, act, use_bits, a, i, l, r, t, cl):
-    """(dL, errors after the flip) of W^a_i: from the class bitsets with ``use_bits`` (the perceptron), else
-    ``flip_delta``; the energy change of ``metropolis.flip_sweep``."""
-    if use_bits:
-        dE, dL = flip_delta_bits(la.XB, la.SG, la.CB, a, r, st.w[a, i])
-        return dL, st.E[a] + dE
-    nerr, dL = flip_delta(pb.XT, pb.sig, st.H, st.marg, la.C, la.L, la.Cn, la.NM, la.S, act, pb.n, pb.c, a, l, r, t, cl)
-    return dL, nerr
+def sweep_loop(pb, st, pt, la, act, use_bits):
+    """One Metropolis sweep on exp(-beta L) (plus the coupling of the ensemble, as ``metropolis.sweep_loop``).
 
-
-@njit(inline="always")
-def _commit(pb, st, la, act, use_bits, a, i, l, r, t, cl, dL, nerr):
-    """Commit the flip ``_delta`` scored: H[a, l] and marg[a] as ``fields.flip_fields``, in the same pass
-    C[a] (the perceptron's cost of the new field with ``use_bits``, no Cn having been computed; else Cn,
-    committees only where NM <= 0, the others being right), the bitsets with ``use_bits``, E[a] and L[a]."""
-    XT, sig, H, marg, C, Cn, NM = pb.XT, pb.sig, st.H, st.marg, la.C, la.Cn, la.NM
-    every = act != RELU and pb.c.shape[0] == 1  # the perceptron's flip_delta writes every Cn
-    one = np.int16(1)
-    for mu in range(XT.shape[1]):
-        ho = H[a, l, mu]
-        hn = np.int16(ho - t * XT[r, mu])
-        H[a, l, mu] = hn
-        marg[a, mu] = np.int16(marg[a, mu] + np.int16(cl * sig[mu]) * _dg(act, ho, hn))
-        if use_bits:
-            x = np.int32(sig[mu] * hn)
-            C[a, mu] = np.int32(x <= 0) * np.int32(sig[mu] != 0) * (((-x) >> np.int32(1)) + np.int32(1))
-        elif every:
-            C[a, mu] = Cn[mu]
+    The same draws as ``metropolis.sweep_loop``'s full pass: a proposal picks (replica, weight) from one
+    64-bit draw and accepts if x >= 1 or u < x, x = exp(-beta dL) times the coupling factor. With
+    ``use_bits`` (a compile-time constant; the perceptron only) dE and dL come from the class bitsets
+    (``flip_delta_bits``), kept in sync on acceptance: the same chain, bit for bit.
+    """
+    XT, sig, c, n, unit = pb.XT, pb.sig, pb.c, pb.n, pb.unit
+    w, H, marg, E, ref, m, state = st.w, st.H, st.marg, st.E, st.ref, st.m, st.rng
+    C, L, Cn, NM, S = la.C, la.L, la.Cn, la.NM, la.S
+    XB, SG, CB = la.XB, la.SG, la.CB
+    mode, gamma, etab, ctab = pt.mode, pt.gamma, pt.etab, pt.ctab
+    y, N = w.shape
+    P = XT.shape[1]
+    e_up, e_dn = detmath.exp(-2.0 * gamma), detmath.exp(2.0 * gamma)
+    ny = y + 1 if mode == EXPLICIT else y
+    nvar = N * ny
+    fc = is_fc(XT, w)
+    acc = 0
+    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+    for _ in range(nvar):
+        r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
+        a = np.int64(((r >> np.uint64(32)) * np.uint64(ny)) >> np.uint64(32))
+        i = np.int64(((r & np.uint64(0xFFFFFFFF)) * np.uint64(N)) >> np.uint64(32))
+        if a < y:
+            l = unit[i]
+            ri = row(i, l, n, fc)
+            t = np.int16(2 * w[a, i])
+            cl = np.int16(c[l])
+            if use_bits:
+                dE, dL = flip_delta_bits(XB, SG, CB, a, ri, w[a, i])
+                nerr = E[a] + dE
+            else:
+                nerr, dL = flip_delta(XT, sig, H, marg, C, L, Cn, NM, S, act, n, c, a, l, ri, t, cl)
+            x = etab[dL + P]
+            if mode == EXPLICIT:
+                x *= e_up if ref[i] == w[a, i] else e_dn
+            elif mode == TRACED:
+                x *= ctab[m[i] + y, (w[a, i] + 1) // 2]
+            take = x >= 1.0
+            if not take:
+                r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
+                take = _rng.to_unit(r) < x
+            if take:
+                for mu in range(XT.shape[1]):  # fields.flip_fields, inlined with the cost copy
+                    ho = H[a, l, mu]
+                    hn = np.int16(ho - t * XT[ri, mu])
+                    H[a, l, mu] = hn
+                    marg[a, mu] = np.int16(marg[a, mu] + np.int16(cl * sig[mu]) * _dg(act, ho, hn))
+                    if use_bits:  # the perceptron's cost of the new field (no Cn was computed)
+                        x = np.int32(sig[mu] * hn)
+                        C[a, mu] = np.int32(x <= 0) * np.int32(sig[mu] != 0) * (((-x) >> np.int32(1)) + np.int32(1))
+                    else:
+                        C[a, mu] = new_cost(act, c.shape[0], Cn, NM, mu)
+                if use_bits:
+                    refresh(H, SG, a, CB)
+                m[i] -= t
+                w[a, i] = -w[a, i]
+                E[a] = nerr
+                L[a] += dL
+                acc += 1
         else:
-            C[a, mu] = Cn[mu] if NM[mu] < one else np.int32(0)
-    if use_bits:
-        refresh(H, la.SG, a, la.CB)
-    st.E[a] = nerr
-    la.L[a] += dL
-
-
-sweep_loop = flip_sweep(_delta, _commit)
-"""``sweep_loop(pb, st, pt, la, act, use_bits)``: one Metropolis sweep on exp(-beta L) (plus the coupling of the
-ensemble), ``metropolis.flip_sweep`` over the least-action cost: the same draws as the error count's full pass.
-With ``use_bits`` (a compile-time constant; the perceptron only) dE and dL come from the class bitsets
-(``flip_delta_bits``), kept in sync on acceptance: the same chain, bit for bit."""
+            x = 2.0 * gamma * ref[i] * m[i]
+            take = x <= 0.0
+            if not take:
+                r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
+                take = _rng.to_unit(r) < detmath.exp(-x)
+            if take:
+                ref[i] = -ref[i]
+                acc += 1
+    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+    return acc
 
 
 def _compiled(act: int, use_bits: bool, name: str):

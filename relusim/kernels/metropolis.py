@@ -72,7 +72,7 @@ def _compiled(act: int, lev: int, name: str):
     """
 
     def sweep_(pb, st, pt, bt):
-        return sweep_loop(pb, st, pt, bt, act, lev)
+        return sweep_loop(pb, st, pt, act, lev, bt)
 
     sweep_.__name__ = sweep_.__qualname__ = name
     return njit(cache=True)(sweep_)
@@ -95,96 +95,70 @@ NO_BITS = Bitsets(np.zeros((0, 0), np.uint64), np.zeros((2, 0), np.uint64), np.z
                   np.zeros((0, 4, 0), np.uint64))  # the bitsets argument of a full-pass sweep
 
 
-def flip_sweep(delta, commit):
-    """The Metropolis sweep of single flips, written once over an energy given by two inline functions:
+@njit(inline="always")
+def sweep_loop(pb, st, pt, act, use_bits, bt):
+    """One Metropolis sweep; returns the number of accepted moves.
 
-      delta(pb, st, ex, act, lev, a, i, l, r, t, cl) -> (d, keep)   the energy change d of flipping W^a_i
-                (unit l, row r of XT, t = 2 W^a_i, cl = c_l), an integer in [-P, P] (``fill_etab``'s index),
-                and a value for commit; nothing written but the energy's scratch in ex
-      commit(pb, st, ex, act, lev, a, i, l, r, t, cl, d, keep)       its update of fields, margins, the
-                energy's caches in ex and st.E (the sweep then flips w and moves m)
-
-    ex is the energy's own record (the bitsets, or ``least_action.Costs``), act and lev compile-time
-    constants (the activation code; the bitset level, 0 for the full pass). Returns the inline loop
-    ``loop(pb, st, pt, ex, act, lev)``: one sweep, the number of accepted moves.
+    ``pt.etab`` from ``fill_etab`` at this beta; ``pt.ctab`` from ``fill_ctab`` at this gamma (TRACED only).
+    The chain's E, H, marg, w, ref and m (sum of the replicas) are kept in sync, and with ``use_bits`` (a
+    compile-time constant: 0 for the full pass, else ``bits.levels``) the bitsets bt.UD, bt.M too.
+    The records are unpacked once, here: the loop body calls the model's energy change
+    (``fields.flip_delta`` or ``bits.flip_delta``) and update (``fields.flip_fields``) on plain arrays.
     """
-
-    @njit(inline="always")
-    def loop(pb, st, pt, ex, act, lev):
-        n, unit = pb.n, pb.unit
-        w, ref, m, state = st.w, st.ref, st.m, st.rng
-        mode, gamma, etab, ctab = pt.mode, pt.gamma, pt.etab, pt.ctab
-        y, N = w.shape
-        P = pb.XT.shape[1]
-        e_up, e_dn = detmath.exp(-2.0 * gamma), detmath.exp(2.0 * gamma)
-        ny = y + 1 if mode == EXPLICIT else y  # "replica" y is the reference
-        nvar = N * ny
-        fc = is_fc(pb.XT, w)
-        acc = 0
-        s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
-        for _ in range(nvar):
-            # one 64-bit draw gives both coordinates: (replica, weight) uniform over ny x N
-            r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
-            a = np.int64(((r >> np.uint64(32)) * np.uint64(ny)) >> np.uint64(32))
-            i = np.int64(((r & np.uint64(0xFFFFFFFF)) * np.uint64(N)) >> np.uint64(32))
-            if a < y:
-                l = unit[i]
-                ri = row(i, l, n, fc)
-                t = np.int16(2 * w[a, i])
-                cl = np.int16(pb.c[l])
-                d, keep = delta(pb, st, ex, act, lev, a, i, l, ri, t, cl)
-                x = etab[d + P]
-                if mode == EXPLICIT:
-                    x *= e_up if ref[i] == w[a, i] else e_dn
-                elif mode == TRACED:
-                    x *= ctab[m[i] + y, (w[a, i] + 1) // 2]
-                take = x >= 1.0
-                if not take:
-                    r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
-                    take = _rng.to_unit(r) < x
-                if take:
-                    commit(pb, st, ex, act, lev, a, i, l, ri, t, cl, d, keep)
-                    m[i] -= t
-                    w[a, i] = -w[a, i]
-                    acc += 1
+    XT, sig, c, n, unit, gtab = pb.XT, pb.sig, pb.c, pb.n, pb.unit, pb.gtab
+    w, H, marg, E, ref, m, state = st.w, st.H, st.marg, st.E, st.ref, st.m, st.rng
+    mode, gamma, etab, ctab = pt.mode, pt.gamma, pt.etab, pt.ctab
+    XB, SG, UD, M = bt.XB, bt.SG, bt.UD, bt.M
+    y, N = w.shape
+    P = XT.shape[1]
+    e_up, e_dn = detmath.exp(-2.0 * gamma), detmath.exp(2.0 * gamma)
+    ny = y + 1 if mode == EXPLICIT else y  # "replica" y is the reference
+    nvar = N * ny
+    fc = is_fc(XT, w)
+    acc = 0
+    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+    for _ in range(nvar):
+        # one 64-bit draw gives both coordinates: (replica, weight) uniform over ny x N
+        r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
+        a = np.int64(((r >> np.uint64(32)) * np.uint64(ny)) >> np.uint64(32))
+        i = np.int64(((r & np.uint64(0xFFFFFFFF)) * np.uint64(N)) >> np.uint64(32))
+        if a < y:
+            l = unit[i]
+            ri = row(i, l, n, fc)
+            t = np.int16(2 * w[a, i])
+            cl = np.int16(c[l])
+            if use_bits:
+                dE = _bits.flip_delta(XB, SG, UD, M, use_bits, a, l, ri, w[a, i], cl)
             else:
-                x = 2.0 * gamma * ref[i] * m[i]
-                take = x <= 0.0
-                if not take:
-                    r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
-                    take = _rng.to_unit(r) < detmath.exp(-x)
-                if take:
-                    ref[i] = -ref[i]
-                    acc += 1
-        state[0], state[1], state[2], state[3] = s0, s1, s2, s3
-        return acc
-
-    return loop
-
-
-@njit(inline="always")
-def _errors_delta(pb, st, bt, act, lev, a, i, l, r, t, cl):
-    """Delta E of the flip: ``bits.flip_delta`` with the bitsets (lev > 0), else ``fields.flip_delta``."""
-    if lev:
-        return _bits.flip_delta(bt.XB, bt.SG, bt.UD, bt.M, lev, a, l, r, st.w[a, i], cl), 0
-    return -np.int64(flip_delta(pb.XT, pb.sig, st.H, st.marg, act, a, l, r, t, cl, pb.gtab, NO_MARGINS, False)) - st.E[a], 0
-
-
-@njit(inline="always")
-def _errors_commit(pb, st, bt, act, lev, a, i, l, r, t, cl, dE, keep):
-    """``fields.flip_fields``, E[a] += dE, and the bitsets of unit l refreshed (lev > 0)."""
-    flip_fields(pb.XT, pb.sig, st.H, st.marg, act, a, l, r, t, cl, pb.gtab)
-    st.E[a] += dE
-    if lev:
-        _bits.refresh(act, lev, st.H, st.marg, a, l, bt.UD, bt.M)
-
-
-sweep_loop = flip_sweep(_errors_delta, _errors_commit)
-"""``sweep_loop(pb, st, pt, bt, act, lev)``: one Metropolis sweep on exp(-beta E) (plus the coupling of the
-ensemble; module docstring); returns the number of accepted moves. ``pt.etab`` from ``fill_etab`` at this
-beta; ``pt.ctab`` from ``fill_ctab`` at this gamma (TRACED only). The chain's E, H, marg, w, ref and m (sum
-of the replicas) are kept in sync, and with ``lev`` (0 for the full pass, else ``bits.levels``) the bitsets
-bt.UD, bt.M too."""
+                dE = -np.int64(flip_delta(XT, sig, H, marg, act, a, l, ri, t, cl, gtab, NO_MARGINS, False)) - E[a]
+            x = etab[dE + P]
+            if mode == EXPLICIT:
+                x *= e_up if ref[i] == w[a, i] else e_dn
+            elif mode == TRACED:
+                x *= ctab[m[i] + y, (w[a, i] + 1) // 2]
+            take = x >= 1.0
+            if not take:
+                r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
+                take = _rng.to_unit(r) < x
+            if take:
+                flip_fields(XT, sig, H, marg, act, a, l, ri, t, cl, gtab)
+                m[i] -= t
+                w[a, i] = -w[a, i]
+                E[a] += dE
+                acc += 1
+                if use_bits:
+                    _bits.refresh(act, use_bits, H, marg, a, l, UD, M)
+        else:
+            x = 2.0 * gamma * ref[i] * m[i]
+            take = x <= 0.0
+            if not take:
+                r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
+                take = _rng.to_unit(r) < detmath.exp(-x)
+            if take:
+                ref[i] = -ref[i]
+                acc += 1
+    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+    return acc
 
 
 def sweeps(pb, st, betas, stop_when_solved, energies, accepted):
