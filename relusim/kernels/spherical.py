@@ -37,11 +37,15 @@ The model's interface, used by the samplers (``relusim.kernels.spherical_mc``) a
   build(problem, state, a) -> E         fields, margins, counts of replica a from scratch, O(N P)
   normalise(problem, state, a)          restore |W^a_l|^2 = n (drift of the rounding only)
   rotated(state, a, i, j, cs, sn) -> (wi', wj')   the Givens rotation of coordinates i, j by theta
-  delta_energy(problem, state, move) -> dE        move = (a, l, i, j, wi', wj'), O(P), nothing written
+The move, inline on plain arrays (numba wraps a non-inlined call, or an array read from a record in the
+proposal loop, in reference-count updates costing as much as the loop), which the sampler calls:
+  rotation_steps(wi, wj, cs, sn) -> (di, dj)      the steps wi' - wi, wj' - wj
+  rotation_delta(...) -> (errors after, sum of err S change)   one O(P) pass, nothing written but gbuf
+  rotation_apply(...)                   commit it: H[a, l] += di xi_i + dj xi_j and the caches, then w, O(P)
+and the same on the records, for the twin tests (``tests/test_spherical_kernels.py``, against the brute force):
+  delta_energy(problem, state, move) -> dE        move = (a, l, i, j, wi', wj')
   delta_cost(problem, state, move) -> dL          the same move's change of the perceptron cost
-  apply(problem, state, move)           commit it: H[a, l] += dW_i xi_i + dW_j xi_j, O(P)
-The samplers write the delta and update loops out (numba wraps a non-inlined call in reference-count
-updates costing as much as the loop); ``tests/test_spherical_kernels.py`` holds both to the brute force.
+  apply(problem, state, move)           commit it as the sampler does
 """
 from __future__ import annotations
 
