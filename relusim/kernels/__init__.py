@@ -13,6 +13,8 @@ module holds the cached state of its machines and answers three questions about 
   least_action.py the least-action cost of binary weights over ``fields``' caches: the same flip move,
                   its cost change ``delta_cost(pb, st, la, a, i)`` and ``apply_flip``
   spherical.py    spherical weights: the move is a rotation of two coordinates of one unit
+                  (``rotation_delta``, ``rotation_apply`` on plain arrays, called by ``spherical_mc``;
+                  ``delta_energy(problem, state, move)``, ``apply`` on the records, the same functions)
 
 The samplers are written once over a model's records: ``metropolis`` (a sweep of single-variable
 proposals, the machine alone or a robust ensemble), ``rrr`` (reduced-rejection-rate steps) and the

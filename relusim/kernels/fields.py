@@ -31,6 +31,7 @@ from .records import Problem, State
 SIGN, RELU, SIGN_ODD, TABLE = 0, 1, 2, 10
 PAD = np.int16(30000)  # margin of a padding lane: never an error, never reaches 0 (|marg| <= N/2 + 2)
 PAD64 = np.int64(2**62)  # the same for the int64 margins of a tabled g (|marg| < 2^61)
+NO_MARGINS = np.zeros(0, np.int16)  # flip_delta's margins out when it keeps none (the error count)
 
 
 @njit(inline="always")
@@ -92,8 +93,9 @@ def _dg(act, ho, hn):
 
 
 @njit(inline="always")
-def flip_delta(XT, sig, H, marg, act, a, l, r, t, cl, gtab):
-    """Minus the error count of replica a after a flip that moves H[a, l] by -t XT[r] (t = 2 W_i).
+def flip_delta(XT, sig, H, marg, act, a, l, r, t, cl, gtab, NM, keep):
+    """Minus the error count of replica a after a flip that moves H[a, l] by -t XT[r] (t = 2 W_i); with
+    ``keep`` (a compile-time constant: the least-action energy) the margins after it in NM (Pp,).
 
     A full O(P) pass: everything is int16 and the error count is the sign bit of (marg' - 1), so the
     loop has no branch and no wide type and LLVM vectorises it 32 lanes per AVX-512 register. The
@@ -109,6 +111,8 @@ def flip_delta(XT, sig, H, marg, act, a, l, r, t, cl, gtab):
         ho = H[a, l, mu]
         hn = np.int16(ho - t * XT[r, mu])
         nm = np.int16(marg[a, mu] + np.int16(cl * sig[mu]) * _dg(act, ho, hn))
+        if keep:
+            NM[mu] = nm
         cnt = np.int16(cnt + np.int16(np.int16(nm - one) >> sh))
     return cnt
 
@@ -152,7 +156,8 @@ def delta_energy(pb, st, a, i):
     """
     l = i // pb.n
     r = row(i, l, pb.n, is_fc(pb.XT, st.w))
-    cnt = flip_delta(pb.XT, pb.sig, st.H, st.marg, pb.act, a, l, r, np.int16(2 * st.w[a, i]), np.int16(pb.c[l]), pb.gtab)
+    cnt = flip_delta(pb.XT, pb.sig, st.H, st.marg, pb.act, a, l, r, np.int16(2 * st.w[a, i]), np.int16(pb.c[l]), pb.gtab,
+                     NO_MARGINS, False)
     return -np.int64(cnt) - st.E[a]
 
 
@@ -218,7 +223,8 @@ def unit_delta_energies(pb, st, a, l, out):
     cl = np.int16(pb.c[l])
     fc = is_fc(XT, w)
     for k in range(l * n, (l + 1) * n):
-        cnt = flip_delta(XT, pb.sig, st.H, st.marg, pb.act, a, l, row(k, l, n, fc), np.int16(2 * w[a, k]), cl, pb.gtab)
+        cnt = flip_delta(XT, pb.sig, st.H, st.marg, pb.act, a, l, row(k, l, n, fc), np.int16(2 * w[a, k]), cl, pb.gtab,
+                         NO_MARGINS, False)
         out[k] = -np.int64(cnt) - st.E[a]
 
 

@@ -32,6 +32,7 @@ from . import bits as _bits
 from . import detmath
 from . import rng as _rng
 from .calls import apart
+from . import fields as _fields
 from .fields import RELU, SIGN, SIGN_ODD, _dg, is_fc, row
 from .metropolis import EXPLICIT, TRACED, fill_ctab, fill_etab
 from .records import Point
@@ -46,6 +47,7 @@ from .replicated import mean_mutual_overlap
 Costs = namedtuple("Costs", ["C", "L", "Cn", "NM", "S", "XB", "SG", "CB"])
 SUPPORTED = (SIGN, SIGN_ODD, RELU)
 INF = np.int64(1) << np.int64(40)
+NO_TABLE = np.zeros(1, np.int64)  # fields.flip_delta's table of g, unused by sign and ReLU
 
 
 @njit(inline="always")
@@ -154,7 +156,8 @@ def pattern_cost(act, n, s, c, H, a, mu, l, hn, S):
 @njit(inline="always")
 def flip_delta(XT, sig, H, marg, C, L, Cn, NM, S, act, n, c, a, l, r, t, cl):
     """(errors after the flip of a weight of unit l that moves H[a, l] by -t XT[r], dL); writes Cn (the
-    costs after the flip) and, for committees, NM (the margins after it)."""
+    costs after the flip: the perceptron every pattern's, committees the wrong ones') and, for committees,
+    NM (the margins after it)."""
     nerr = np.int64(0)
     dL = np.int64(0)
     z = np.int16(0)
@@ -171,18 +174,11 @@ def flip_delta(XT, sig, H, marg, C, L, Cn, NM, S, act, n, c, a, l, r, t, cl):
             nerr += wrong
             dL += cn - C[a, mu]
         return nerr, dL
-    # committees, in two passes: the margins after the flip (a branch-free loop that LLVM vectorises, as
-    # fields.flip_delta), then the costs of the patterns wrong after it (few, near a solution; a right
-    # pattern costs 0, so dL = (sum of those costs) - L[a])
-    one, sh = np.int16(1), np.int16(15)
-    cnt = np.int16(0)
-    for mu in range(XT.shape[1]):
-        ho = H[a, l, mu]
-        hn = np.int16(ho - t * XT[r, mu])
-        nm = np.int16(marg[a, mu] + np.int16(cl * sig[mu]) * _dg(act, ho, hn))
-        NM[mu] = nm
-        Cn[mu] = 0
-        cnt = np.int16(cnt + np.int16(np.int16(nm - one) >> sh))
+    # committees, in two passes: the margins after the flip (``fields.flip_delta``, kept in NM), then the
+    # costs of the patterns wrong after it (few, near a solution; a right pattern costs 0, so dL = (sum of
+    # those costs) - L[a], and Cn is written for the wrong ones only: ``new_cost`` reads it where NM <= 0)
+    cnt = _fields.flip_delta(XT, sig, H, marg, act, a, l, r, t, cl, NO_TABLE, NM, True)
+    one = np.int16(1)
     tot = np.int64(0)
     for j in range(XT.shape[1] // _bits.WORD):  # the wrong patterns of each word, lowest bit first
         wrong = ~_bits.mask_ge(NM, _bits.WORD * j, one)  # padding has NM = PAD >= 1
@@ -195,6 +191,15 @@ def flip_delta(XT, sig, H, marg, C, L, Cn, NM, S, act, n, c, a, l, r, t, cl):
             Cn[mu] = cn
             tot += cn
     return -np.int64(cnt), tot - L[a]
+
+
+@njit(inline="always")
+def new_cost(act, K, Cn, NM, mu):
+    """C[a, mu] after a committed flip scored by ``flip_delta``: Cn[mu] (the perceptron's flip_delta writes
+    every pattern's), for committees Cn[mu] where the pattern is wrong after it (NM <= 0), else 0."""
+    if act != RELU and K == 1:
+        return Cn[mu]
+    return Cn[mu] if NM[mu] < np.int16(1) else np.int32(0)
 
 
 @njit(cache=True)
@@ -234,7 +239,7 @@ def apply_flip(pb, st, la, a, i, nerr, dL):
         hn = np.int16(ho - t * pb.XT[r, mu])
         st.H[a, l, mu] = hn
         st.marg[a, mu] = np.int16(st.marg[a, mu] + np.int16(cl * pb.sig[mu]) * _dg(pb.act, ho, hn))
-        la.C[a, mu] = la.Cn[mu]
+        la.C[a, mu] = new_cost(pb.act, pb.c.shape[0], la.Cn, la.NM, mu)
     st.m[i] -= t
     st.w[a, i] = -st.w[a, i]
     st.E[a] = nerr
@@ -378,7 +383,7 @@ def sweep_loop(pb, st, pt, la, act, use_bits):
                         x = np.int32(sig[mu] * hn)
                         C[a, mu] = np.int32(x <= 0) * np.int32(sig[mu] != 0) * (((-x) >> np.int32(1)) + np.int32(1))
                     else:
-                        C[a, mu] = Cn[mu]
+                        C[a, mu] = new_cost(act, c.shape[0], Cn, NM, mu)
                 if use_bits:
                     refresh(H, SG, a, CB)
                 m[i] -= t

@@ -20,7 +20,7 @@ from . import bits as _bits
 from . import detmath
 from . import rng as _rng
 from .calls import apart
-from .fields import RELU, SIGN, SIGN_ODD, TABLE, flip_delta, flip_fields, is_fc, row
+from .fields import NO_MARGINS, RELU, SIGN, SIGN_ODD, TABLE, flip_delta, flip_fields, is_fc, row
 from .records import Bitsets, Point
 
 NONE, EXPLICIT, TRACED = 0, 1, 2
@@ -130,7 +130,7 @@ def sweep_loop(pb, st, pt, act, use_bits, bt):
             if use_bits:
                 dE = _bits.flip_delta(XB, SG, UD, M, use_bits, a, l, ri, w[a, i], cl)
             else:
-                dE = -np.int64(flip_delta(XT, sig, H, marg, act, a, l, ri, t, cl, gtab)) - E[a]
+                dE = -np.int64(flip_delta(XT, sig, H, marg, act, a, l, ri, t, cl, gtab, NO_MARGINS, False)) - E[a]
             x = etab[dE + P]
             if mode == EXPLICIT:
                 x *= e_up if ref[i] == w[a, i] else e_dn

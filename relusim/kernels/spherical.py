@@ -37,11 +37,15 @@ The model's interface, used by the samplers (``relusim.kernels.spherical_mc``) a
   build(problem, state, a) -> E         fields, margins, counts of replica a from scratch, O(N P)
   normalise(problem, state, a)          restore |W^a_l|^2 = n (drift of the rounding only)
   rotated(state, a, i, j, cs, sn) -> (wi', wj')   the Givens rotation of coordinates i, j by theta
-  delta_energy(problem, state, move) -> dE        move = (a, l, i, j, wi', wj'), O(P), nothing written
+The move, inline on plain arrays (numba wraps a non-inlined call, or an array read from a record in the
+proposal loop, in reference-count updates costing as much as the loop), which the sampler calls:
+  rotation_steps(wi, wj, cs, sn) -> (di, dj)      the steps wi' - wi, wj' - wj
+  rotation_delta(...) -> (errors after, sum of err S change)   one O(P) pass, nothing written but gbuf
+  rotation_apply(...)                   commit it: H[a, l] += di xi_i + dj xi_j and the caches, then w, O(P)
+and the same on the records, for the twin tests (``tests/test_spherical_kernels.py``, against the brute force):
+  delta_energy(problem, state, move) -> dE        move = (a, l, i, j, wi', wj')
   delta_cost(problem, state, move) -> dL          the same move's change of the perceptron cost
-  apply(problem, state, move)           commit it: H[a, l] += dW_i xi_i + dW_j xi_j, O(P)
-The samplers write the delta and update loops out (numba wraps a non-inlined call in reference-count
-updates costing as much as the loop); ``tests/test_spherical_kernels.py`` holds both to the brute force.
+  apply(problem, state, move)           commit it as the sampler does
 """
 from __future__ import annotations
 
@@ -51,7 +55,7 @@ import numpy as np
 from numba import njit
 
 from . import detmath, gfun
-from .lanes import as_field, sgn
+from .lanes import as_field, count, counter, sgn
 from .fields import RELU, SIGN, aligned_full, padded
 
 PAD = 1e30  # margin of a padding lane: never an error
@@ -62,6 +66,7 @@ State = namedtuple("State", ["w", "H", "marg", "nact", "E", "ref", "m", "rng", "
 ERRORS, PERCEPTRON = 0, 1  # the energy the sampler anneals (``cost``); E, the errors, decides "solved"
 COSTS = {"errors": ERRORS, "perceptron": PERCEPTRON}
 PRECISIONS = {"float64": np.float64, "float32": np.float32}  # of the cached fields (``anneal.precision``)
+GENERIC = -1  # act of a loop that reads the activation code from the problem at run time (``g_at``)
 
 
 
@@ -248,110 +253,149 @@ def rotated(state, a, i, j, cs, sn):
 
 
 @njit(inline="always")
-def _g(act, p, rs, h, z):
-    """g(H rs) in the dtype of z (0 in the fields' dtype) for sign and ReLU."""
-    if act == RELU:
-        return h if h > z else z
-    if act == SIGN:
-        return sgn(z, h)
-    return gfun.g(act, p, h * rs)
+def rotation_steps(wi, wj, cs, sn):
+    """(wi' - wi, wj' - wj) of the rotation by theta (``rotated``): the steps the move adds to the weights
+    (w += step, so the fields move by exactly the steps the weights take, rounded to their dtype)."""
+    return (wi * cs - wj * sn) - wi, (wi * sn + wj * cs) - wj
 
 
 @njit(inline="always")
-def _rows_and_steps(problem, state, move):
-    """(a, l, rows of XT that weights i and j read, wi' - wi, wj' - wj) of move (a, l, i, j, wi', wj'), the
-    steps in the fields' dtype."""
+def g_at(act, code, p, x):
+    """g(code, p, x): inlined where the activation is a compile-time constant act, a call where it is read at
+    run time (act GENERIC, code the problem's)."""
+    if act == GENERIC:
+        return gfun.g_call(code, p, x)
+    return gfun.g(act, p, x)
+
+
+@njit(inline="always")
+def rotation_delta(XT, sig, c, n, p, H, marg, nact, G, S, gbuf, act, code, pc, a, l, ri, rj, di, dj):
+    """(errors of replica a after the move, Delta of sum_mu err_mu S_mu) for the move of unit l's weights
+    reading rows ri, rj of XT by steps di, dj (``rotation_steps``): one O(P) pass, nothing written but gbuf.
+
+    H'_l = H_l + di xi_ri + dj xi_rj; marg' = marg + c_l sigma (g(H' s) - g(H s)), s = ``scale``, in the
+    fields' dtype (``lanes``): sign sgn(H') - sgn(H) (marg an exact integer), ReLU max(H', 0) - max(H, 0)
+    with nact' = nact + [H' > 0] - [H > 0]; the other codes g (act, a compile-time constant, or GENERIC:
+    ``g_at``), g(H s) read from G for the costly codes and g(H' s) kept in gbuf for ``rotation_apply``.
+    With pc (the perceptron cost, sign and ReLU), the second value is sum_mu (err'_mu S'_mu - err_mu S_mu),
+    S' = S + max(0, -sigma c_l H'_l) - max(0, -sigma c_l H_l); Delta L is it / sqrt(n) (docs/algorithms.md §4.1).
+    """
+    rs = scale(code, n)
+    zo = zero_output(code)
+    cg = costly(code)
+    z = as_field(H, 0.0)  # field arithmetic stays in H's dtype (float32: twice the lanes)
+    nz = as_field(nact, 0)
+    dif, djf, cl = as_field(z, di), as_field(z, dj), as_field(z, c[l])
+    cnt = counter(z)
+    dL = 0.0
+    for mu in range(XT.shape[1]):
+        ho = H[a, l, mu]
+        hn = ho + dif * XT[ri, mu] + djf * XT[rj, mu]
+        if act == RELU:
+            nm = marg[a, mu] + cl * sig[mu] * ((hn if hn > z else z) - (ho if ho > z else z))
+            na = nact[a, mu] + as_field(nz, hn > z) - as_field(nz, ho > z)
+            bad = (nm <= z) | (na == nz)
+        elif act == SIGN:
+            nm = marg[a, mu] + cl * sig[mu] * (sgn(z, hn) - sgn(z, ho))
+            bad = nm <= z
+        else:
+            gn = g_at(act, code, p, hn * rs)
+            if cg:
+                go = G[a, l, mu]
+                gbuf[mu] = gn
+            else:
+                go = g_at(act, code, p, ho * rs)
+            nm = marg[a, mu] + cl * sig[mu] * (gn - go)
+            if zo:
+                na = nact[a, mu] + as_field(nz, gn != 0.0) - as_field(nz, go != 0.0)
+                bad = (nm <= 0.0) | (na == nz)
+            else:
+                bad = nm <= 0.0
+        cnt = count(cnt, bad)
+        if pc:
+            so = S[a, mu]
+            was = marg[a, mu] <= 0.0
+            if zo:
+                was = was | (nact[a, mu] == 0)
+            sc = cl * sig[mu]
+            dL += (so + _against(sc, hn, z) - _against(sc, ho, z) if bad else 0.0) - (so if was else 0.0)
+    return cnt, dL
+
+
+@njit(inline="always")
+def rotation_apply(XT, sig, c, n, p, w, H, marg, nact, G, S, gbuf, act, code, pc, a, l, i, j, ri, rj, di, dj):
+    """Commit the move of ``rotation_delta`` (its gbuf): H[a, l], marg[a], nact[a] (ReLU and the codes
+    with a zero output), G[a, l] (costly codes), S[a] (pc), then w[a, i] += di, w[a, j] += dj; O(P).
+    E, L and the replica sums are the caller's."""
+    rs = scale(code, n)
+    zo = zero_output(code)
+    cg = costly(code)
+    z = as_field(H, 0.0)
+    nz = as_field(nact, 0)
+    dif, djf, cl = as_field(z, di), as_field(z, dj), as_field(z, c[l])
+    for mu in range(XT.shape[1]):
+        ho = H[a, l, mu]
+        hn = ho + dif * XT[ri, mu] + djf * XT[rj, mu]
+        H[a, l, mu] = hn
+        if pc:
+            S[a, mu] += _against(cl * sig[mu], hn, z) - _against(cl * sig[mu], ho, z)
+        if act == RELU:
+            marg[a, mu] += cl * sig[mu] * ((hn if hn > z else z) - (ho if ho > z else z))
+            nact[a, mu] += as_field(nz, hn > z) - as_field(nz, ho > z)
+        elif act == SIGN:
+            marg[a, mu] += cl * sig[mu] * (sgn(z, hn) - sgn(z, ho))
+        elif cg:
+            gn = gbuf[mu]
+            marg[a, mu] += cl * sig[mu] * (gn - G[a, l, mu])
+            G[a, l, mu] = gn
+        else:
+            gn = g_at(act, code, p, hn * rs)
+            go = g_at(act, code, p, ho * rs)
+            marg[a, mu] += cl * sig[mu] * (gn - go)
+            if zo:
+                nact[a, mu] += as_field(nz, gn != 0.0) - as_field(nz, go != 0.0)
+    w[a, i] += di
+    w[a, j] += dj
+
+
+@njit(inline="always")
+def _move(problem, state, move):
+    """(a, l, i, j, rows of XT that weights i and j read, wi' - wi, wj' - wj) of move (a, l, i, j, wi', wj')."""
     a, l, i, j, wi2, wj2 = move
     n, w = problem.n, state.w
     fc = w.shape[1] != problem.XT.shape[0]
-    return (a, l, (i - l * n if fc else i), (j - l * n if fc else j), as_field(state.H, wi2 - w[a, i]),
-            as_field(state.H, wj2 - w[a, j]))
+    return a, l, i, j, (i - l * n if fc else i), (j - l * n if fc else j), wi2 - w[a, i], wj2 - w[a, j]
 
 
 @njit(cache=True)
 def delta_energy(problem, state, move):
-    """Delta E of move (a, l, i, j, wi', wj') (i, j weights of unit l): one O(P) pass, nothing written.
-
-    H'_l = H_l + (wi' - wi) xi_i + (wj' - wj) xi_j; marg' = marg + c_l sigma (g(H' s) - g(H s)),
-    s = ``scale``; g(H s) is read from G for the costly codes.
-    """
+    """Delta E of move (a, l, i, j, wi', wj') (i, j weights of unit l): ``rotation_delta``, nothing written."""
     XT, sig, c, n, act, p, _ = problem
-    a, l, ri, rj, di, dj = _rows_and_steps(problem, state, move)
-    H, marg, nact, G = state.H, state.marg, state.nact, state.G
-    rs = scale(act, n)
-    zo = zero_output(act)
-    cg = costly(act)
-    z = as_field(H, 0.0)
-    cl = as_field(z, c[l])
-    cnt = 0
-    for mu in range(XT.shape[1]):
-        ho = H[a, l, mu]
-        hn = ho + di * XT[ri, mu] + dj * XT[rj, mu]
-        gn = _g(act, p, rs, hn, z)
-        go = G[a, l, mu] if cg else _g(act, p, rs, ho, z)
-        nm = marg[a, mu] + cl * sig[mu] * (gn - go)
-        bad = nm <= 0.0
-        if zo:
-            bad = bad or nact[a, mu] + (gn != 0.0) - (go != 0.0) == 0
-        cnt += bad
+    a, l, i, j, ri, rj, di, dj = _move(problem, state, move)
+    cnt, _ = rotation_delta(XT, sig, c, n, p, state.H, state.marg, state.nact, state.G, state.S,
+                            np.empty(XT.shape[1]), act, act, False, a, l, ri, rj, di, dj)
     return cnt - state.E[a]
 
 
 @njit(cache=True)
 def delta_cost(problem, state, move):
-    """Delta L of move (a, l, i, j, wi', wj') (sign and ReLU): one O(P) pass, nothing written.
-
-    Per pattern, S' = S + max(0, -sigma c_l H'_l) - max(0, -sigma c_l H_l) and the error flag as in
-    ``delta_energy``; Delta L = sum_mu (err'_mu S'_mu - err_mu S_mu) / sqrt(n).
-    """
+    """Delta L of move (a, l, i, j, wi', wj') (sign and ReLU): ``rotation_delta``'s sum / sqrt(n)."""
     XT, sig, c, n, act, p, _ = problem
-    a, l, ri, rj, di, dj = _rows_and_steps(problem, state, move)
-    H, marg, nact, S = state.H, state.marg, state.nact, state.S
-    zo = zero_output(act)
-    z = as_field(H, 0.0)
-    cl = as_field(z, c[l])
-    d = 0.0
-    for mu in range(XT.shape[1]):
-        ho = H[a, l, mu]
-        hn = ho + di * XT[ri, mu] + dj * XT[rj, mu]
-        gn, go = _g(act, p, 1.0, hn, z), _g(act, p, 1.0, ho, z)
-        nm = marg[a, mu] + cl * sig[mu] * (gn - go)
-        bad_o = marg[a, mu] <= 0.0
-        bad_n = nm <= 0.0
-        if zo:
-            bad_o = bad_o or nact[a, mu] == 0
-            bad_n = bad_n or nact[a, mu] + (gn != 0.0) - (go != 0.0) == 0
-        sc = cl * sig[mu]
-        sn = S[a, mu] + _against(sc, hn, z) - _against(sc, ho, z)
-        d += (sn if bad_n else 0.0) - (S[a, mu] if bad_o else 0.0)
+    a, l, i, j, ri, rj, di, dj = _move(problem, state, move)
+    _, d = rotation_delta(XT, sig, c, n, p, state.H, state.marg, state.nact, state.G, state.S,
+                          np.empty(XT.shape[1]), act, act, True, a, l, ri, rj, di, dj)
     return d / np.sqrt(n)
 
 
 @njit(cache=True)
 def apply(problem, state, move):
-    """Commit move (a, l, i, j, wi', wj'): the O(P) update of H[a, l], marg[a], nact[a], S[a], G[a, l],
-    then w (E and L are the caller's)."""
-    XT, sig, c, n, act, p, _ = problem
-    a, l, i, j, wi2, wj2 = move
-    _, _, ri, rj, di, dj = _rows_and_steps(problem, state, move)
-    w, H, marg, nact, G, S = state.w, state.H, state.marg, state.nact, state.G, state.S
-    rs = scale(act, n)
-    cg = costly(act)
-    z = as_field(H, 0.0)
-    cl = as_field(z, c[l])
-    for mu in range(XT.shape[1]):
-        ho = H[a, l, mu]
-        hn = ho + di * XT[ri, mu] + dj * XT[rj, mu]
-        H[a, l, mu] = hn
-        S[a, mu] += _against(cl * sig[mu], hn, z) - _against(cl * sig[mu], ho, z)
-        gn = _g(act, p, rs, hn, z)
-        go = G[a, l, mu] if cg else _g(act, p, rs, ho, z)
-        if cg:
-            G[a, l, mu] = gn
-        marg[a, mu] += cl * sig[mu] * (gn - go)
-        if act == RELU or act == SIGN:
-            nact[a, mu] += as_field(nact, hn > z) - as_field(nact, ho > z)
-        else:
-            nact[a, mu] += as_field(nact, gn != 0.0) - as_field(nact, go != 0.0)
-    w[a, i] = wi2
-    w[a, j] = wj2
+    """Commit move (a, l, i, j, wi', wj') as the sampler does (``rotation_delta``, then ``rotation_apply``):
+    H[a, l], marg[a], nact[a], G[a, l], S[a] (perceptron cost), then w (E and L are the caller's)."""
+    XT, sig, c, n, act, p, cost = problem
+    a, l, i, j, ri, rj, di, dj = _move(problem, state, move)
+    pc = cost == PERCEPTRON
+    gbuf = np.empty(XT.shape[1])
+    rotation_delta(XT, sig, c, n, p, state.H, state.marg, state.nact, state.G, state.S, gbuf, act, act, pc,
+                   a, l, ri, rj, di, dj)
+    rotation_apply(XT, sig, c, n, p, state.w, state.H, state.marg, state.nact, state.G, state.S, gbuf, act, act,
+                   pc, a, l, i, j, ri, rj, di, dj)

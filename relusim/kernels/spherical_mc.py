@@ -33,12 +33,11 @@ from numba import njit
 from . import detmath, gfun
 from . import rng as _rng
 from .fields import RELU, SIGN
-from .lanes import as_field, count, counter, sgn
 from .calls import apart
-from .spherical import PERCEPTRON, _against, build, costly, normalise, normalise_rows, scale, zero_output
+from .spherical import (GENERIC, PERCEPTRON, build, costly, normalise, normalise_rows, rotation_apply, rotation_delta,
+                        rotation_steps)
 
 NONE, EXPLICIT = 0, 1
-GENERIC = -1  # the activation read from the problem at run time (``_sweep``)
 REBUILD_EVERY = 8
 THETA_MIN = 1e-4
 
@@ -97,22 +96,19 @@ KERNELS = {(RELU, False): sweep_relu, (SIGN, False): sweep_sign, (RELU, True): s
 
 @njit(inline="always")
 def sweep_loop(problem, state, mode, etab, gamma, theta, beta, act, pc):
+    """One sweep of rotation proposals (module docstring), written over the model's move
+    (``spherical.rotation_steps``, ``rotation_delta``, ``rotation_apply``; act and pc compile-time constants)."""
     XT, sig, c, n, code, p, _ = problem
     w, H, marg, nact, E, ref, m, st, G, S, L = state
     if act != GENERIC:
         code = act
-    rs = scale(code, n)
-    zo = zero_output(code)
-    cg = costly(code)
-    gbuf = np.empty(XT.shape[1] if cg else 0)  # g of the proposed fields, kept for the update
-    z = as_field(H, 0.0)  # field arithmetic stays in H's dtype (float32: twice the lanes; ``lanes``)
-    nz = as_field(nact, 0)
+    gbuf = np.empty(XT.shape[1] if costly(code) else 0)  # g of the proposed fields, kept for the update
     y, Nw = w.shape
     K = c.shape[0]
     P = XT.shape[1]
     fc = Nw != XT.shape[0]
     ny = y + 1 if mode == EXPLICIT else y
-    gn = gamma / n
+    gamma_n = gamma / n
     brn = beta / np.sqrt(n)
     acc = 0
     s0, s1, s2, s3 = st[0], st[1], st[2], st[3]
@@ -132,81 +128,24 @@ def sweep_loop(problem, state, mode, etab, gamma, theta, beta, act, pc):
         i += l * n
         j += l * n
         if a < y:
-            wi, wj = w[a, i], w[a, j]
-            di = (wi * cs - wj * sn) - wi
-            dj = (wi * sn + wj * cs) - wj
-            dif, djf, cl = as_field(z, di), as_field(z, dj), as_field(z, c[l])
-            cnt = counter(z)
-            dL = 0.0
-            for mu in range(P):
-                ho = H[a, l, mu]
-                hn = ho + dif * XT[ri, mu] + djf * XT[rj, mu]
-                if act == RELU:
-                    nm = marg[a, mu] + cl * sig[mu] * ((hn if hn > z else z) - (ho if ho > z else z))
-                    na = nact[a, mu] + as_field(nz, hn > z) - as_field(nz, ho > z)
-                    bad = (nm <= z) | (na == nz)
-                elif act == SIGN:
-                    nm = marg[a, mu] + cl * sig[mu] * (sgn(z, hn) - sgn(z, ho))
-                    bad = nm <= z
-                else:
-                    gn = _g(act, code, p, hn * rs)
-                    if cg:
-                        go = G[a, l, mu]
-                        gbuf[mu] = gn
-                    else:
-                        go = _g(act, code, p, ho * rs)
-                    nm = marg[a, mu] + cl * sig[mu] * (gn - go)
-                    if zo:
-                        na = nact[a, mu] + as_field(nz, gn != 0.0) - as_field(nz, go != 0.0)
-                        bad = (nm <= 0.0) | (na == nz)
-                    else:
-                        bad = nm <= 0.0
-                cnt = count(cnt, bad)
-                if pc:  # sign and ReLU: err' S' - err S of this pattern
-                    so = S[a, mu]
-                    was = marg[a, mu] <= 0.0
-                    if zo:
-                        was = was | (nact[a, mu] == 0)
-                    sc = cl * sig[mu]
-                    dL += (so + _against(sc, hn, z) - _against(sc, ho, z) if bad else 0.0) - (so if was else 0.0)
+            di, dj = rotation_steps(w[a, i], w[a, j], cs, sn)
+            cnt, dL = rotation_delta(XT, sig, c, n, p, H, marg, nact, G, S, gbuf, act, code, pc, a, l, ri, rj, di, dj)
             dE = cnt - E[a]
             if pc:
                 arg = -brn * dL
                 if mode == EXPLICIT:
-                    arg += gn * (ref[i] * di + ref[j] * dj)
+                    arg += gamma_n * (ref[i] * di + ref[j] * dj)
                 x = detmath.exp(min(arg, 700.0))
             else:
                 x = etab[dE + P]
                 if mode == EXPLICIT:
-                    x *= detmath.exp(gn * (ref[i] * di + ref[j] * dj))
+                    x *= detmath.exp(gamma_n * (ref[i] * di + ref[j] * dj))
             take = x >= 1.0
             if not take:
                 r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
                 take = _rng.to_unit(r) < x
             if take:
-                for mu in range(P):
-                    ho = H[a, l, mu]
-                    hn = ho + dif * XT[ri, mu] + djf * XT[rj, mu]
-                    H[a, l, mu] = hn
-                    if pc:
-                        S[a, mu] += _against(cl * sig[mu], hn, z) - _against(cl * sig[mu], ho, z)
-                    if act == RELU:
-                        marg[a, mu] += cl * sig[mu] * ((hn if hn > z else z) - (ho if ho > z else z))
-                        nact[a, mu] += as_field(nz, hn > z) - as_field(nz, ho > z)
-                    elif act == SIGN:
-                        marg[a, mu] += cl * sig[mu] * (sgn(z, hn) - sgn(z, ho))
-                    elif cg:
-                        gn = gbuf[mu]
-                        marg[a, mu] += cl * sig[mu] * (gn - G[a, l, mu])
-                        G[a, l, mu] = gn
-                    else:
-                        gn = _g(act, code, p, hn * rs)
-                        go = _g(act, code, p, ho * rs)
-                        marg[a, mu] += cl * sig[mu] * (gn - go)
-                        if zo:
-                            nact[a, mu] += as_field(nz, gn != 0.0) - as_field(nz, go != 0.0)
-                w[a, i] = wi + di
-                w[a, j] = wj + dj
+                rotation_apply(XT, sig, c, n, p, w, H, marg, nact, G, S, gbuf, act, code, pc, a, l, i, j, ri, rj, di, dj)
                 if mode == EXPLICIT:
                     m[i] += di
                     m[j] += dj
@@ -215,28 +154,18 @@ def sweep_loop(problem, state, mode, etab, gamma, theta, beta, act, pc):
                     L[a] += dL / np.sqrt(n)
                 acc += 1
         else:
-            ti, tj = ref[i], ref[j]
-            di = (ti * cs - tj * sn) - ti
-            dj = (ti * sn + tj * cs) - tj
-            x = detmath.exp(gn * (m[i] * di + m[j] * dj))
+            di, dj = rotation_steps(ref[i], ref[j], cs, sn)
+            x = detmath.exp(gamma_n * (m[i] * di + m[j] * dj))
             take = x >= 1.0
             if not take:
                 r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
                 take = _rng.to_unit(r) < x
             if take:
-                ref[i] = ti + di
-                ref[j] = tj + dj
+                ref[i] += di
+                ref[j] += dj
                 acc += 1
     st[0], st[1], st[2], st[3] = s0, s1, s2, s3
     return acc
-
-
-@njit(inline="always")
-def _g(act, code, p, x):
-    """g inlined where the activation is a compile-time constant, called where it is read at run time."""
-    if act == GENERIC:
-        return gfun.g_call(code, p, x)
-    return gfun.g(act, p, x)
 
 
 @njit(cache=True)
