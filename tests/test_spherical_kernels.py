@@ -103,6 +103,22 @@ def test_the_explicit_ensemble_keeps_the_replica_sums_and_the_reference_on_its_s
         assert st.E[a] == brute(inst, st.w[a], "relu", 4, "tree")
 
 
+@pytest.mark.parametrize("activation", ["linear", "tanh", "relu_shift(shift=0.5)", "softplus"])
+def test_at_beta_zero_the_explicit_ensemble_runs_the_same_chain_for_every_activation(activation):
+    """At beta = 0 only the coupling gamma sum_a Wt . W^a / n decides a move, and the draws do not depend on
+    g: every activation's loop must give ReLU's chain (the loops of the other codes once read the coupling
+    from a name their pattern loop reused for g of a new field)."""
+    chains = []
+    for act in ("relu", activation):
+        inst, prob, st, n = machine(act, "tree", 40, 4, 30, y=3, explicit=True)
+        etab = np.ones(2 * prob.XT.shape[1] + 1)
+        for _ in range(20):
+            spherical_mc.sweep(prob, st, spherical_mc.EXPLICIT, etab, 3.0, 1.0, 0.0)
+        chains.append((st.w.copy(), st.ref.copy()))
+    np.testing.assert_array_equal(chains[0][0], chains[1][0])
+    np.testing.assert_array_equal(chains[0][1], chains[1][1])
+
+
 def test_a_zero_relu_output_is_an_error_even_when_rounding_leaves_a_tiny_positive_margin():
     inst, prob, st, n = machine("relu", "tree", 8, 2, 40)
     dead = np.flatnonzero(st.nact[0, :40] == 0)  # no active unit: out = 0 exactly, an error

@@ -112,7 +112,7 @@ def sweep_loop(problem, state, mode, etab, gamma, theta, beta, act, pc):
     P = XT.shape[1]
     fc = Nw != XT.shape[0]
     ny = y + 1 if mode == EXPLICIT else y
-    gn = gamma / n
+    gamma_n = gamma / n  # not gn: the pattern loops below use gn for g of a new field
     brn = beta / np.sqrt(n)
     acc = 0
     s0, s1, s2, s3 = st[0], st[1], st[2], st[3]
@@ -173,12 +173,12 @@ def sweep_loop(problem, state, mode, etab, gamma, theta, beta, act, pc):
             if pc:
                 arg = -brn * dL
                 if mode == EXPLICIT:
-                    arg += gn * (ref[i] * di + ref[j] * dj)
+                    arg += gamma_n * (ref[i] * di + ref[j] * dj)
                 x = detmath.exp(min(arg, 700.0))
             else:
                 x = etab[dE + P]
                 if mode == EXPLICIT:
-                    x *= detmath.exp(gn * (ref[i] * di + ref[j] * dj))
+                    x *= detmath.exp(gamma_n * (ref[i] * di + ref[j] * dj))
             take = x >= 1.0
             if not take:
                 r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
@@ -218,7 +218,7 @@ def sweep_loop(problem, state, mode, etab, gamma, theta, beta, act, pc):
             ti, tj = ref[i], ref[j]
             di = (ti * cs - tj * sn) - ti
             dj = (ti * sn + tj * cs) - tj
-            x = detmath.exp(gn * (m[i] * di + m[j] * dj))
+            x = detmath.exp(gamma_n * (m[i] * di + m[j] * dj))
             take = x >= 1.0
             if not take:
                 r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
