@@ -23,7 +23,8 @@ from typing import NamedTuple
 
 from relusim import activations, config
 from relusim.errors import InputError
-from relusim.kernels import fields, spherical, spherical_mc
+from relusim.kernels import spherical, spherical_mc
+from relusim.priors import binary
 
 FORMS = ("y1", "explicit", "traced")  # ensemble form: one machine, or y = 2 replicas with a reference
 # The activation chosen for a kernel family: the first of this list that falls in the family.
@@ -53,7 +54,7 @@ def family(weights: str, activation: str):
     spherical ``spherical_mc.loop_key`` of the error count."""
     spec = activations.parse(activation)
     if weights == "binary":
-        return fields.act_code(spec.label, 3), spec.odd
+        return binary.act_code(spec.label, 3), spec.odd
     return spherical_mc.loop_key(spherical.act_code(spec.label), False)
 
 
