@@ -33,6 +33,7 @@ import subprocess  # noqa: E402
 from relusim import model  # noqa: E402
 from relusim.kernels import rng as krng  # noqa: E402
 from relusim.kernels import spherical, spherical_mc  # noqa: E402
+from relusim.priors import spherical as spherical_prior  # noqa: E402
 
 CASES = [("sign", "tree", 999, 9), ("relu", "tree", 1000, 10), ("relu", "fc", 1000, 10)]
 
@@ -55,7 +56,7 @@ def dump(cref, act, arch, N, K, alpha, work: Path):
 def ours(act, arch, K, xi, sigma, w0, beta, reps, target_s, precision="float64") -> dict:
     Nx = xi.shape[1]
     n = Nx if arch == "fc" else Nx // K
-    prob = spherical.problem_arrays(xi, sigma, model.output_weights(act, K), n, act)
+    prob = spherical_prior.problem_arrays(xi, sigma, model.output_weights(act, K), n, act)
     theta = spherical_mc.default_theta(n)
 
     def run(sweeps):

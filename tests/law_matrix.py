@@ -24,6 +24,7 @@ from typing import NamedTuple
 from relusim import activations, config
 from relusim.errors import InputError
 from relusim.kernels import spherical, spherical_mc
+from relusim.priors import spherical as spherical_prior
 from relusim.priors import binary
 
 FORMS = ("y1", "explicit", "traced")  # ensemble form: one machine, or y = 2 replicas with a reference
@@ -55,7 +56,7 @@ def family(weights: str, activation: str):
     spec = activations.parse(activation)
     if weights == "binary":
         return binary.act_code(spec.label, 3), spec.odd
-    return spherical_mc.loop_key(spherical.act_code(spec.label), False)
+    return spherical_mc.loop_key(spherical_prior.act_code(spec.label), False)
 
 
 def family_members(weights: str) -> tuple[str, ...]:

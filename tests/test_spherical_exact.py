@@ -27,6 +27,7 @@ from scipy import stats
 
 from relusim import instance, model
 from relusim.kernels import spherical, spherical_mc
+from relusim.priors import spherical as spherical_prior
 from relusim.kernels import rng as _rng
 
 G = 1024  # grid points per angle (single machine)
@@ -64,7 +65,7 @@ def readout(activation, K):
 def torus_machine(activation, K, P, seed, y=1, explicit=False, cost="errors", precision="float64"):
     N = 2 * K
     inst = instance.make(N, P, seed, 0)
-    prob = spherical.problem_arrays(inst.xi, inst.sigma, readout(activation, K), 2, activation, cost=cost)
+    prob = spherical_prior.problem_arrays(inst.xi, inst.sigma, readout(activation, K), 2, activation, cost=cost)
     u = 1.0 - np.random.default_rng(seed).random((y + 1, N))
     W = spherical.gaussian_sphere(u, 2)
     st = spherical.new_state(W[:y], W[y] if explicit else np.zeros(0), P, K,

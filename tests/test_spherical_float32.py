@@ -20,6 +20,7 @@ from scipy import stats
 from relusim import instance, model
 from relusim.kernels import rng as _rng
 from relusim.kernels import spherical, spherical_mc
+from relusim.priors import spherical as spherical_prior
 from test_spherical_exact import run_chain
 from test_spherical_kernels import CASES, brute, brute_cost, machine, random_rotation
 
@@ -92,7 +93,7 @@ ALPHA_TWO_SAMPLE = 1e-3  # the false-alarm rate of the whole test (mean and law,
 def relu_machine(precision, seed, activation="relu", K=2, n=50, P=100, instance_seed=5, **_):
     """One machine on the fixed instance; ``seed`` gives its starting weights and its move stream."""
     inst = instance.make(K * n, P, instance_seed, 0)
-    prob = spherical.problem_arrays(inst.xi, inst.sigma, model.output_weights(activation, K), n, activation)
+    prob = spherical_prior.problem_arrays(inst.xi, inst.sigma, model.output_weights(activation, K), n, activation)
     W = spherical.gaussian_sphere(1.0 - np.random.default_rng(seed).random((1, K * n)), n)
     st = spherical.new_state(W, np.zeros(0), P, K, _rng.new_state(np.random.SeedSequence([seed, 7])), precision)
     spherical_mc.rebuild(prob, st, spherical_mc.NONE)

@@ -14,6 +14,7 @@ from scipy import special
 
 from relusim import instance, model
 from relusim.kernels import detmath, spherical, spherical_mc
+from relusim.priors import spherical as spherical_prior
 from relusim.kernels import rng as _rng
 
 CASES = [("sign", "tree", 45, 3, 60), ("relu", "tree", 40, 4, 70), ("sign", "fully_connected", 12, 3, 50),
@@ -23,7 +24,7 @@ CASES = [("sign", "tree", 45, 3, 60), ("relu", "tree", 40, 4, 70), ("sign", "ful
 def machine(activation, architecture, N, K, P, seed=5, y=1, explicit=False, precision="float64", cost="errors"):
     inst = instance.make(N, P, seed, 0)
     n = model.fan_in(N, K, architecture)
-    prob = spherical.problem_arrays(inst.xi, inst.sigma, model.output_weights(activation, K), n, activation,
+    prob = spherical_prior.problem_arrays(inst.xi, inst.sigma, model.output_weights(activation, K), n, activation,
                                     cost=cost)
     u = 1.0 - np.random.default_rng(seed).random((y + 1, K * n))
     W = spherical.gaussian_sphere(u, n)
@@ -174,7 +175,7 @@ def generic_machine(activation, architecture, seed=5, y=1):
     N, K, P = (40, 4, 70) if architecture == "tree" else (10, 2, 50)
     inst = instance.make(N, P, seed, 0)
     n = model.fan_in(N, K, architecture)
-    prob = spherical.problem_arrays(inst.xi, inst.sigma, readout(activation, K), n, activation,
+    prob = spherical_prior.problem_arrays(inst.xi, inst.sigma, readout(activation, K), n, activation,
                                     G_PARAM.get(activation))
     u = 1.0 - np.random.default_rng(seed).random((y + 1, K * n))
     W = spherical.gaussian_sphere(u, n)
@@ -236,23 +237,23 @@ def test_a_zero_shifted_relu_output_is_an_error_even_when_rounding_leaves_a_tiny
 def test_activation_names_give_their_codes_and_default_parameters():
     from relusim.errors import InputError
     from relusim.kernels import gfun
-    assert spherical.act_code_param("relu_shift(shift=0.5)") == (gfun.RELU_SHIFT, 0.5)
-    assert spherical.act_code_param("erf") == (gfun.ERF, 1.0)
-    assert spherical.act_code_param("erf(scale=2)") == (gfun.ERF, 2.0)
+    assert spherical_prior.act_code_param("relu_shift(shift=0.5)") == (gfun.RELU_SHIFT, 0.5)
+    assert spherical_prior.act_code_param("erf") == (gfun.ERF, 1.0)
+    assert spherical_prior.act_code_param("erf(scale=2)") == (gfun.ERF, 2.0)
     with pytest.raises(InputError, match="shift"):
-        spherical.act_code_param("relu_shift")
-    assert spherical.act_code_param("sign") == (gfun.SIGN, 0.0) and spherical.act_code("relu") == gfun.RELU
-    assert {spherical.act_code(a) for a in ("linear", "quadratic", "tanh", "logistic", "softplus")} == {
+        spherical_prior.act_code_param("relu_shift")
+    assert spherical_prior.act_code_param("sign") == (gfun.SIGN, 0.0) and spherical_prior.act_code("relu") == gfun.RELU
+    assert {spherical_prior.act_code(a) for a in ("linear", "quadratic", "tanh", "logistic", "softplus")} == {
         gfun.LINEAR, gfun.QUADRATIC, gfun.TANH, gfun.LOGISTIC, gfun.SOFTPLUS}
     with pytest.raises(InputError, match="gelu"):
-        spherical.act_code_param("gelu")
+        spherical_prior.act_code_param("gelu")
 
 
 # anneal.energy: perceptron (sign and ReLU): the cost L kept beside E, against ``model.perceptron_cost``
 def cost_machine(activation, architecture, N, K, P):
     inst = instance.make(N, P, 5, 0)
     n = model.fan_in(N, K, architecture)
-    prob = spherical.problem_arrays(inst.xi, inst.sigma, model.output_weights(activation, K), n, activation,
+    prob = spherical_prior.problem_arrays(inst.xi, inst.sigma, model.output_weights(activation, K), n, activation,
                                     cost="perceptron")
     W = spherical.gaussian_sphere(1.0 - np.random.default_rng(5).random((1, K * n)), n)
     st = spherical.new_state(W, np.zeros(0), P, K, _rng.new_state(np.random.SeedSequence(5)))

@@ -70,38 +70,19 @@ GENERIC = -1  # act of a loop that reads the activation code from the problem at
 
 
 
-def act_code_param(activation: str) -> tuple[int, float]:
-    """(code, p) of an activation (``relusim.activations.parse``: a name or label such as
-    ``relu_shift(shift=0.5)``, ``erf(scale=2)``): its kernel code and parameter (0 when it has none)."""
-    from .. import activations
-    spec = activations.parse(activation)
-    return spec.code, (0.0 if spec.param != spec.param else float(spec.param))
-
-
-def act_code(activation: str) -> int:
-    """The code of an activation name (real fields are never 0, so sign needs no odd-n variant)."""
-    return act_code_param(activation)[0]
-
-
-def problem_arrays(xi: np.ndarray, sigma: np.ndarray, c: np.ndarray, n: int, activation: str,
-                   param: float | None = None, cost: str = "errors") -> Problem:
-    """The kernels' view of a training set (float copies, padded to 64 patterns); ``param`` overrides
-    the activation's default parameter (``act_code_param``); ``cost`` the annealed energy (``COSTS``;
-    perceptron: sign and ReLU only)."""
+def problem_record(xi: np.ndarray, sigma: np.ndarray, c: np.ndarray, n: int, code: int, p: float,
+                   cost: int = ERRORS) -> Problem:
+    """The kernels' view of a training set (float copies, padded to 64 patterns) for activation ``code``
+    with parameter ``p`` (``relusim.kernels.gfun``) and annealed energy ``cost`` (``COSTS``).
+    ``relusim.priors.spherical.problem_arrays`` builds it from an activation's name, and refuses the
+    perceptron cost for any unit but sign and ReLU."""
     P, N = xi.shape
     Pp = padded(P)
     XT = aligned_full((N, Pp), np.float32)  # +-1 and 0 exactly: half the bytes of float64, the same bits
     XT[:, :P] = xi.T
     sig = aligned_full(Pp, np.float32)
     sig[:P] = sigma
-    if param is None:
-        code, p = act_code_param(activation)
-    else:  # a family name with its parameter given apart: ("relu_shift", 0.5)
-        from .. import activations
-        code, p = activations.parse(activation.split("(")[0] + f"({float(param)!r})").code, float(param)
-    if COSTS[cost] == PERCEPTRON and code not in (SIGN, RELU):
-        raise ValueError(f"the perceptron cost is defined for sign and ReLU units, not {activation}")
-    return Problem(XT, sig, np.asarray(c, np.float64), int(n), code, float(p), COSTS[cost])
+    return Problem(XT, sig, np.asarray(c, np.float64), int(n), int(code), float(p), int(cost))
 
 
 def new_state(w: np.ndarray, ref: np.ndarray, P: int, K: int, rng: np.ndarray, precision: str = "float64") -> State:

@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .. import model
+from .. import activations, model
 from ..config import Config
 from ..errors import RunError
 from ..kernels import spherical, spherical_mc
@@ -36,10 +36,37 @@ def _mode(cfg: Config) -> int:
     return spherical_mc.NONE if cfg.ensemble.replicas == 1 else spherical_mc.EXPLICIT
 
 
+def act_code_param(activation: str) -> tuple[int, float]:
+    """(code, p) of an activation (``relusim.activations.parse``: a name or label such as
+    ``relu_shift(shift=0.5)``, ``erf(scale=2)``): its kernel code and parameter (0 when it has none)."""
+    spec = activations.parse(activation)
+    return spec.code, (0.0 if spec.param != spec.param else float(spec.param))
+
+
+def act_code(activation: str) -> int:
+    """The code of an activation name (real fields are never 0, so sign needs no odd-n variant)."""
+    return act_code_param(activation)[0]
+
+
+def problem_arrays(xi: np.ndarray, sigma: np.ndarray, c: np.ndarray, n: int, activation: str,
+                   param: float | None = None, cost: str = "errors") -> spherical.Problem:
+    """The kernels' record of a training set for an activation named as in a config
+    (``spherical.problem_record``); ``param`` overrides the activation's default parameter
+    (``act_code_param``); ``cost`` the annealed energy (``spherical.COSTS``; perceptron: sign and
+    ReLU only)."""
+    if param is None:
+        code, p = act_code_param(activation)
+    else:  # a family name with its parameter given apart: ("relu_shift", 0.5)
+        code, p = activations.parse(activation.split("(")[0] + f"({float(param)!r})").code, float(param)
+    if spherical.COSTS[cost] == spherical.PERCEPTRON and code not in (spherical.SIGN, spherical.RELU):
+        raise ValueError(f"the perceptron cost is defined for sign and ReLU units, not {activation}")
+    return spherical.problem_record(xi, sigma, c, n, code, p, spherical.COSTS[cost])
+
+
 def problem(cfg: Config, xi: np.ndarray, sigma: np.ndarray) -> spherical.Problem:
     """The kernels' record of training set (xi, sigma) for the model and annealed energy of ``cfg``."""
     m = cfg.model
-    return spherical.problem_arrays(xi, sigma, model.output_weights(m.activation, m.K), m.n, m.activation,
+    return problem_arrays(xi, sigma, model.output_weights(m.activation, m.K), m.n, m.activation,
                                     cost=cfg.anneal.energy)
 
 
@@ -58,7 +85,7 @@ def start(cfg: Config, problem: spherical.Problem, dynamics: np.random.SeedSeque
 
 def kernel_key(cfg: Config) -> tuple[int, bool]:
     """The compiled driver ``cfg`` runs (``spherical_mc.loop_key``), from the config alone."""
-    return spherical_mc.loop_key(spherical.act_code(cfg.model.activation), spherical.COSTS[cfg.anneal.energy])
+    return spherical_mc.loop_key(act_code(cfg.model.activation), spherical.COSTS[cfg.anneal.energy])
 
 
 def driver(cfg: Config):
