@@ -1,6 +1,8 @@
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import yaml
 
@@ -43,3 +45,20 @@ def relusim_here(*args):
         except SystemExit as exc:
             code = exc.code
     return code, out.getvalue(), err.getvalue()
+
+
+def kill_after_first_shard(args, parts, settle: float) -> None:
+    """Start the command line ``relusim *args``, wait (at most 120 s) until a finished shard is in the
+    folder ``parts``, let it run ``settle`` seconds more, then SIGKILL it. Fails if the run ended
+    before it could be killed (make it longer)."""
+    proc = subprocess.Popen([sys.executable, "-m", "relusim", *map(str, args)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if os.path.isdir(parts) and any(p.endswith(".h5") and not p.startswith(".") for p in os.listdir(parts)):
+            break
+        time.sleep(0.01)
+    time.sleep(settle)
+    assert proc.poll() is None, "the run ended before it could be killed; make it longer"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()

@@ -14,7 +14,7 @@ import h5py
 import numpy as np
 import pytest
 
-from cli_helpers import relusim, relusim_here, write_config
+from cli_helpers import kill_after_first_shard, relusim, relusim_here, write_config
 from exact_oracle import g_test
 from relusim import anneal, compare, config, instance, measure
 from relusim.errors import InputError
@@ -146,10 +146,6 @@ def test_a_run_killed_during_equilibrium_sampling_resumes_to_the_bits_of_an_unin
     equilibrium sweeps a sample takes about 2 s, most of it there); the file opens, sample 0 is kept
     whole, and the rerun gives every dataset of a run never interrupted."""
     import os
-    import signal
-    import subprocess
-    import sys
-    import time
 
     from test_resume_and_workers import assert_same_bits
 
@@ -159,18 +155,8 @@ def test_a_run_killed_during_equilibrium_sampling_resumes_to_the_bits_of_an_unin
     for name in ("killed", "reference"):
         confs[name] = write_config(tmp_path / f"{name}.yaml", {**base, "output": str(tmp_path / f"{name}.h5")})
     args = ["anneal", "--config", confs["killed"], "--workers", 1, "--quiet"]
-    proc = subprocess.Popen([sys.executable, "-m", "relusim", *map(str, args)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     parts = tmp_path / "killed.h5.parts"
-    deadline = time.time() + 120
-    while time.time() < deadline and proc.poll() is None:
-        if parts.is_dir() and any(p.endswith(".h5") and not p.startswith(".") for p in os.listdir(parts)):
-            break
-        time.sleep(0.01)
-    time.sleep(0.5)
-    assert proc.poll() is None, "the run ended before it could be killed; make the equilibrium longer"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_after_first_shard(args, parts, settle=0.5)
     with h5py.File(tmp_path / "killed.h5", "r") as f:  # opens: never half-written
         assert not f.attrs["finished"]
         stored = len(f["samples"])

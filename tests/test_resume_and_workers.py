@@ -2,16 +2,12 @@
 and the number of workers changes no bit of any dataset."""
 import copy
 import os
-import signal
-import subprocess
-import sys
-import time
 
 import h5py
 import numpy as np
 import pytest
 
-from cli_helpers import BASE, relusim, write_config
+from cli_helpers import BASE, kill_after_first_shard, relusim, write_config
 
 
 def datasets(path) -> dict:
@@ -69,18 +65,8 @@ def test_kill_mid_run_leaves_a_readable_file_and_rerun_gives_the_same_bits(tmp_p
     ck, ok = config(tmp_path, "killed", anneal, **model)
     cr, orf = config(tmp_path, "reference", anneal, **model)
     args = ["anneal", "--config", ck, "--workers", 1, "--samples", 8, "--quiet"]
-    proc = subprocess.Popen([sys.executable, "-m", "relusim", *map(str, args)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     parts = ok + ".parts"
-    deadline = time.time() + 120
-    while time.time() < deadline and proc.poll() is None:
-        if os.path.isdir(parts) and any(p.endswith(".h5") for p in os.listdir(parts)):
-            break
-        time.sleep(0.01)
-    time.sleep(0.3)
-    assert proc.poll() is None, "the run ended before it could be killed; make it longer"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_after_first_shard(args, parts, settle=0.3)
     with h5py.File(ok, "r") as f:  # opens: never half-written
         stored = len(f["samples"])
         assert not f.attrs["finished"]

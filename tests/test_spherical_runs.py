@@ -2,16 +2,12 @@
 kill and resume to the same bits, and theta_max frozen wherever beta is constant."""
 import copy
 import os
-import signal
-import subprocess
-import sys
-import time
 
 import h5py
 import numpy as np
 import pytest
 
-from cli_helpers import BASE, relusim, write_config
+from cli_helpers import BASE, kill_after_first_shard, relusim, write_config
 from relusim import config, model
 from relusim.anneal import run_sample
 from relusim.errors import InputError
@@ -131,18 +127,8 @@ def test_spherical_kill_mid_run_and_rerun_give_the_same_bits(tmp_path):
     ck, ok = conf(tmp_path, "killed", m, anneal)
     cr, orf = conf(tmp_path, "reference", m, anneal)
     args = ["anneal", "--config", ck, "--workers", 1, "--samples", 6, "--quiet"]
-    proc = subprocess.Popen([sys.executable, "-m", "relusim", *map(str, args)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     parts = ok + ".parts"
-    deadline = time.time() + 120
-    while time.time() < deadline and proc.poll() is None:
-        if os.path.isdir(parts) and any(p.endswith(".h5") for p in os.listdir(parts)):
-            break
-        time.sleep(0.01)
-    time.sleep(0.2)
-    assert proc.poll() is None, "the run ended before it could be killed; make it longer"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_after_first_shard(args, parts, settle=0.2)
     shards = [p for p in os.listdir(parts) if p.endswith(".h5") and not p.startswith(".")]
     with h5py.File(ok, "r") as f:
         stored = len(f["samples"])
