@@ -20,7 +20,8 @@ from relusim.theory.rs import (at_lhs_limit, capacity_rs, capacity_rs_spherical,
                                capacity_rs_spherical_limit)
 
 ALL = ["perceptron", "linear", "sign", "relu", "erf", "tanh", "quadratic", "logistic", "softplus",
-       "relu_shift0.5", "relu_shift-0.5", "relu_shift1.0", "erf_scale0.5", "erf_scale2"]
+       "relu_shift(shift=0.5)", "relu_shift(shift=-0.5)", "relu_shift(shift=1.0)", "erf(scale=0.5)", "erf(scale=2)",
+       "relu_shift0.5", "erf_scale2"]  # the older spelling, read too
 LINEAR = {"perceptron", "linear"}
 
 
@@ -154,8 +155,9 @@ def test_scaled_erf_closed_form_matches_the_generic_quadrature_path(a):
 
 
 def test_erf_without_a_scale_is_scale_one_and_keeps_its_name():
-    assert erf_().name == "erf" and get_activation("erf_scale1").name == "erf"
-    assert erf_(2.0).name == "erf_scale2" and get_activation("erf_scale2").Q_eff == erf_(2.0).Q_eff
+    assert erf_().name == "erf" and get_activation("erf(scale=1)").name == "erf"
+    assert erf_(2.0).name == "erf(scale=2)" and get_activation("erf(scale=2)").Q_eff == erf_(2.0).Q_eff
+    assert get_activation("erf_scale1").name == "erf" and get_activation("erf_scale2").name == "erf(scale=2)"
     assert erf_().Q_eff == pytest.approx(2 / np.pi * np.arcsin(2 / 3), rel=1e-15)
 
 
@@ -222,7 +224,7 @@ def test_g_numpy_bad_names_and_parameters_are_input_errors(call):
 
 
 def test_parametrised_names_read_back_exactly():
-    for name in ("relu_shift0.1234567891", "erf_scale3.3333333333", "relu_shift-2"):
+    for name in ("relu_shift(shift=0.1234567891)", "erf(scale=3.3333333333)", "relu_shift-2"):
         act = get_activation(name)
         assert get_activation(act.name).q_eff(0.5) == act.q_eff(0.5)
         assert split_name(act.name) == split_name(name)
@@ -267,10 +269,11 @@ def test_binary_capacity_of_a_rarely_firing_unit_is_found_at_small_q_below_the_a
     assert s.q < 0.05 and 0.999 < s.alpha < 1.0
 
 
-@pytest.mark.parametrize("config, name", [("erf(scale=2)", "erf_scale2"), ("erf(0.5)", "erf_scale0.5"),
-                                          ("relu_shift(shift=0.5)", "relu_shift0.5"), ("erf(scale=1)", "erf"),
-                                          ("relu_shift(-1)", "relu_shift-1")])
-def test_config_spelling_of_a_parametrised_activation_is_the_same_activation(config, name):
+@pytest.mark.parametrize("config, name", [("erf(scale=2)", "erf(scale=2)"), ("erf(0.5)", "erf(scale=0.5)"),
+                                          ("relu_shift(shift=0.5)", "relu_shift(shift=0.5)"), ("erf(scale=1)", "erf"),
+                                          ("relu_shift(-1)", "relu_shift(shift=-1)"),
+                                          ("erf_scale2", "erf(scale=2)"), ("relu_shift-1", "relu_shift(shift=-1)")])
+def test_every_spelling_of_a_parametrised_activation_is_named_as_a_config_spells_it(config, name):
     assert get_activation(config).name == name
     x = np.linspace(-3, 3, 7)
     assert np.array_equal(g_numpy(config)(x), g_numpy(name)(x))

@@ -22,8 +22,9 @@ The unit function itself, ``g`` as a plain NumPy callable, is defined once here 
 whose kernel the theory uses; every :class:`Activation` of the registry carries it as ``act.g``.
 
 Names: ``linear`` (= ``perceptron``), ``sign``, ``relu``, ``erf``, ``tanh``, ``quadratic``,
-``logistic``, ``softplus``, and two families with a parameter: ``relu_shift<b>`` (``g = max(0, x - b)``)
-and ``erf_scale<a>`` (``g = erf(a x)``, ``a > 0``; ``erf`` is ``a = 1``).
+``logistic``, ``softplus``, and two families with a parameter, spelt as in a config:
+``relu_shift(shift=b)`` (``g = max(0, x - b)``) and ``erf(scale=a)`` (``g = erf(a x)``, ``a > 0``;
+``erf`` is ``a = 1``). The older spellings ``relu_shift<b>`` and ``erf_scale<a>`` are read too.
 """
 
 from __future__ import annotations
@@ -134,8 +135,7 @@ _ALIASES = {"perceptron": "linear"}
 _CALL = re.compile(r"^([a-z_]+)\(\s*(?:([a-z_]+)\s*=\s*)?([^()=,\s]+)\s*\)$")
 _PREFIXES = (("relu_shift", "relu_shift", "shift"), ("erf_scale", "erf", "scale"))  # name prefix, family, key
 NAMES_ALLOWED = ("perceptron, linear, sign, relu, erf, tanh, quadratic, logistic, softplus, "
-                 "relu_shift<b> (g = max(0, x - b)), erf_scale<a> (g = erf(a x), a > 0); "
-                 "also spelt relu_shift(shift=b), erf(scale=a)")
+                 "relu_shift(shift=B) (g = max(0, x - B)), erf(scale=A) (g = erf(A x), A > 0)")
 
 
 def _num(v: float) -> str:
@@ -156,12 +156,12 @@ def _check_param(family: str, key: str, value, name) -> float:
 
 
 def split_name(name: str) -> tuple[str, dict[str, float]]:
-    """Family and parameters of an activation name: ``relu_shift<b>``, ``erf_scale<a>``, a family name,
-    or the config spelling ``relu_shift(shift=0.5)``, ``erf(scale=2)``, ``erf(2)``.
+    """Family and parameters of an activation name: a family name, the config spelling
+    ``relu_shift(shift=0.5)``, ``erf(scale=2)``, ``erf(2)``, or the older ``relu_shift<b>``, ``erf_scale<a>``.
 
-    >>> split_name("relu_shift-0.5"), split_name("erf_scale2"), split_name("perceptron")
+    >>> split_name("relu_shift(shift=-0.5)"), split_name("erf(scale=2)"), split_name("perceptron")
     (('relu_shift', {'shift': -0.5}), ('erf', {'scale': 2.0}), ('linear', {}))
-    >>> split_name("erf(scale=2)") == split_name("erf_scale2")
+    >>> split_name("erf_scale2") == split_name("erf(scale=2)")
     True
     """
     key = str(name).strip().lower()
@@ -189,7 +189,7 @@ def is_odd(name: str) -> bool:
     (odd: ``c_l = +1``; otherwise balanced ``+-1``). logistic is odd only up to the constant 1/2, so it
     is not odd here: with ``c_l = +1`` its output would have a mean growing like ``sqrt K``.
 
-    >>> [is_odd(a) for a in ("perceptron", "sign", "erf_scale2", "tanh", "relu", "quadratic", "logistic")]
+    >>> [is_odd(a) for a in ("perceptron", "sign", "erf(scale=2)", "tanh", "relu", "quadratic", "logistic")]
     [True, True, True, True, False, False, False]
     """
     return FAMILIES[split_name(name)[0]][2]
@@ -200,9 +200,9 @@ def g_numpy(name: str, **params) -> ArrayFn:
 
     ``name`` is a family (``G``'s keys, ``perceptron``, ``relu_shift``, ``erf``) with its parameter
     as a keyword (``g_numpy("relu_shift", shift=0.5)``, ``g_numpy("erf", scale=2)``), or a full
-    registry name (``"relu_shift0.5"``, ``"erf_scale2"``). Unknown names or parameters: InputError.
+    name (``"relu_shift(shift=0.5)"``, ``"erf(scale=2)"``). Unknown names or parameters: InputError.
 
-    >>> g_numpy("relu_shift", shift=0.5)(np.array([0.0, 2.0])), float(g_numpy("erf_scale2")(0.25))
+    >>> g_numpy("relu_shift", shift=0.5)(np.array([0.0, 2.0])), float(g_numpy("erf(scale=2)")(0.25))
     (array([0. , 1.5]), 0.5204998778130465)
     """
     family, p = split_name(name)
@@ -355,12 +355,12 @@ def erf_(scale: float = 1.0) -> Activation:
     ``rho = arcsin(c q)/arcsin c``, ``rho' = c/(sqrt(1 - c^2 q^2) arcsin c)``,
     ``rho'' = c^3 q/((1 - c^2 q^2)^{3/2} arcsin c)``. ``a = 1`` (``c = 2/3``) is ``erf``; ``a -> 0``
     is the perceptron (``rho -> q``), ``a -> inf`` is sign (``c -> 1``). Named ``erf`` for
-    ``a = 1``, else ``erf_scale<a>``.
+    ``a = 1``, else ``erf(scale=a)``, as a config spells it.
 
     >>> round(erf_(1.0).Q_eff, 6), round(erf_(2.0).drho1, 6)  # (2/pi) arcsin(2/3); c = 8/9
     (0.464559, 1.772089)
     """
-    a = _check_param("erf", "scale", scale, f"erf_scale{scale}")
+    a = _check_param("erf", "scale", scale, f"erf(scale={scale})")
     c = 2.0 * a * a / (1.0 + 2.0 * a * a)
     asc = float(np.arcsin(c))
 
@@ -372,7 +372,7 @@ def erf_(scale: float = 1.0) -> Activation:
         q = _clip(q)
         return c ** 3 * q / ((1.0 - (c * q) ** 2) ** 1.5 * asc)
 
-    name = "erf" if a == 1.0 else f"erf_scale{_num(a)}"
+    name = "erf" if a == 1.0 else f"erf(scale={_num(a)})"
     return Activation(name, 2.0 / np.pi * asc, lambda q: 2.0 / np.pi * np.arcsin(c * _clip(q)), drho,
                       d2rho, float(drho(1.0)), g_numpy("erf", scale=a))
 
@@ -405,8 +405,8 @@ def shifted_relu(b: float) -> Activation:
 
     ``g'' = delta(x - b)`` has no pointwise form, so ``rho''`` comes from a difference of ``rho'``.
     """
-    b = _check_param("relu_shift", "shift", b, f"relu_shift{b}")
-    return from_function(f"relu_shift{_num(b)}", g_numpy("relu_shift", shift=b),
+    b = _check_param("relu_shift", "shift", b, f"relu_shift(shift={b})")
+    return from_function(f"relu_shift(shift={_num(b)})", g_numpy("relu_shift", shift=b),
                          lambda x: (x > b).astype(float), n=40, kinks=(b,))
 
 
@@ -425,8 +425,9 @@ REGISTRY: dict[str, Callable[[], Activation]] = {
 
 @lru_cache(maxsize=None)
 def get_activation(name: str) -> Activation:
-    """Look an activation up by name: ``REGISTRY`` keys, ``relu_shift<b>`` (``g = max(0, x - b)``) or
-    ``erf_scale<a>`` (``g = erf(a x)``, ``a > 0``; :func:`split_name`). Cached by name.
+    """Look an activation up by name: ``REGISTRY`` keys, ``relu_shift(shift=b)`` (``g = max(0, x - b)``) or
+    ``erf(scale=a)`` (``g = erf(a x)``, ``a > 0``; the older ``relu_shift<b>``, ``erf_scale<a>`` too;
+    :func:`split_name`). Cached by name.
 
     >>> relu = get_activation("relu")
     >>> round(relu.Q_eff, 6), round(relu.drho1, 6)  # (pi-1)/(2 pi), pi/(pi-1)

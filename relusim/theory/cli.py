@@ -24,7 +24,7 @@ from relusim.theory.rsb import capacity_1rsb_spherical, local_entropy, local_ent
 from relusim.theory.stabilities import sign_lattice_edges, stability_bin_probs, stability_density
 
 _ACT_HELP = ("activation(s), comma separated: " + ", ".join(REGISTRY)
-             + ", relu_shift<b> (max(0, x - b)), erf_scale<a> (erf(a x), a > 0)")
+             + ", relu_shift(shift=B) (max(0, x - B)), erf(scale=A) (erf(A x), A > 0)")
 
 
 # --- parsing -------------------------------------------------------------------------------------
@@ -195,7 +195,7 @@ def _no_solution(exc: Exception) -> InputError:
 def _as_typed(ctx: click.Context, exc: InputError) -> InputError:
     """The library's InputError in the words of the command line: its key as the option the user
     gave (``alpha`` -> ``--alpha``) and an activation as the user spelt it (``linear``, not the
-    theory's ``perceptron``; ``ERF(scale=2)``, not ``erf_scale2``)."""
+    theory's ``perceptron``; ``ERF(scale=2)`` as typed)."""
     options = {}
     sub = ctx.command.get_command(ctx, ctx.invoked_subcommand) if ctx.invoked_subcommand else None
     for param in (sub.params if sub is not None else []):

@@ -391,7 +391,7 @@ def at_threshold(act: Activation | str, weights: str) -> ATPoint:
     The scan runs up to ``q = 1 - 1e-6`` (spherical) or ``0.999`` (binary): logistic crosses at
     ``q = 0.98``. If the condition never fails there: a linear ``g`` (spherical perceptron) is stable up
     to the capacity, returned with ``marginal=True``; any other spherical ``g`` crosses beyond the scan
-    (:func:`at_lhs_limit` ``> 1``, e.g. ``erf_scale0.1`` at ``1 - q ~ 3e-7``), returned as ``alpha(q_max)``,
+    (:func:`at_lhs_limit` ``> 1``, e.g. ``erf(scale=0.1)`` at ``1 - q ~ 3e-7``), returned as ``alpha(q_max)``,
     a lower bound on ``alpha_AT``, with a note. Even activations: the ``q = 0`` saddle goes unstable at
     :func:`alpha_paramagnetic`, where the ``q > 0`` branch starts; if that branch starts unstable the
     threshold is ``alpha_0`` at ``q = 0`` (quadratic: ``pi/4``, the branch is unstable everywhere).
