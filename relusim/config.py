@@ -533,6 +533,10 @@ def _check_tempering(cfg: Config) -> None:
     if t.rungs > 1 and cfg.ensemble.replicas > 1:
         raise InputError("anneal.tempering.rungs", t.rungs, f"tempering runs one machine per rung: needs "
                          f"ensemble.replicas: 1 (got {cfg.ensemble.replicas}; a tempered robust ensemble is not implemented)")
+    if t.rungs > 1 and cfg.anneal.sampler == "rrr" and cfg.anneal.rrr_below <= 1:
+        raise InputError("anneal.rrr_below", cfg.anneal.rrr_below, "tempering with sampler rrr needs RRR in every "
+                         "sweep, rrr_below > 1: a swap starts a new stage of the hybrid, whose choice would then follow "
+                         "the state's history (docs/algorithms.md §11)")
 
 
 def _priors_with(rule) -> str:

@@ -84,7 +84,7 @@ def every_family(weights: str) -> set:
 
 def small_config(weights, architecture, sampler, form, energy, precision, activation, tempering, K, n) -> dict:
     N = n if architecture == "fully_connected" else K * n
-    pt = {"tempering": {"rungs": 2}} if tempering == "pt" else {}
+    pt = {"tempering": {"rungs": 2}, "rrr_below": 2.0} if tempering == "pt" else {}  # RRR: every sweep
     return {"seed": 1, "samples": 1, "output": os.path.join(tempfile.gettempdir(), "law-matrix.h5"),
             "model": {"weights": weights, "architecture": architecture, "activation": activation, "N": N, "K": K,
                       "alpha": 1.0},
