@@ -19,7 +19,7 @@ from typing import Callable
 import numpy as np
 
 from . import instance as _instance
-from . import measure, model
+from . import measure, model, tempering
 from .config import Config
 from .kernels import detmath
 from .priors import prior_of
@@ -70,8 +70,11 @@ def compile_run(cfg: Config) -> None:
 
 def anneal_instance(cfg: Config, xi: np.ndarray, sigma: np.ndarray, dynamics: np.random.SeedSequence,
                     index: int = 0, progress: Progress | None = None):
-    """Problem, start and anneal of one training set: returns (problem, state, trace)."""
+    """Problem, start and anneal of one training set: returns (problem, state, trace). With
+    ``anneal.tempering`` the state is the ladder's result (``relusim.tempering.anneal``)."""
     problem = make_problem(cfg, xi, sigma)
+    if cfg.anneal.tempering.rungs > 1:
+        return (problem, *tempering.anneal(cfg, problem, dynamics, index, progress))
     state = init_chain(cfg, problem, dynamics)
     return problem, state, anneal(cfg, problem, state, index, progress)
 

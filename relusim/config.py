@@ -159,6 +159,18 @@ class EquilibriumConfig:
 
 
 @dataclass(frozen=True)
+class TemperingConfig:
+    """Parallel tempering (docs/algorithms.md §11, relusim.tempering): ``rungs`` copies of the one
+    machine at the fixed geometric ladder beta_r = start (stop/start)^(r/(rungs - 1)) of ``anneal.beta``,
+    each swept at its own beta, adjacent rungs offered a swap after every ``swap_every`` sweeps.
+    ``rungs`` 1 (the default): off, today's bits and files.
+    """
+
+    rungs: int = 1
+    swap_every: int = 10
+
+
+@dataclass(frozen=True)
 class AnnealConfig:
     sampler: str = "metropolis"
     beta: Schedule = field(default_factory=lambda: Schedule(0.5, 20.0, "geometric"))
@@ -177,14 +189,19 @@ class AnnealConfig:
     precision: str = "float64"
     # binary weights: equilibrium sampling over the solutions after the anneal (off with sweeps: 0)
     equilibrium: EquilibriumConfig = field(default_factory=EquilibriumConfig)
+    # parallel tempering over a ladder of beta instead of the schedule (off with rungs: 1)
+    tempering: TemperingConfig = field(default_factory=TemperingConfig)
 
 
 def drop_later_defaults(anneal: dict) -> dict:
     """Remove from an ``anneal`` section (a dict, in place) the keys added after result files existed
-    while they hold their default (``energy: errors``, ``precision: float64``, ``equilibrium`` off), so
-    that the hashes of configs written before them (a result file's, a capacity plan's) do not change."""
+    while they hold their default (``energy: errors``, ``precision: float64``, ``equilibrium`` and
+    ``tempering`` off), so that the hashes of configs written before them (a result file's, a capacity
+    plan's) do not change."""
     if anneal.get("equilibrium", {}).get("sweeps", 0) == 0:
         anneal.pop("equilibrium", None)
+    if anneal.get("tempering", {}).get("rungs", 1) == 1:
+        anneal.pop("tempering", None)
     for key, default in (("energy", "errors"), ("precision", "float64")):
         if anneal.get(key) == default:
             anneal.pop(key)
@@ -205,8 +222,12 @@ class Config:
         return dataclasses.asdict(self)
 
     def to_yaml(self) -> str:
-        """The resolved config, every default written out."""
-        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+        """The resolved config, every default written out, except ``anneal.tempering`` when it is off
+        (a result file made without tempering keeps the bytes it had before the key existed)."""
+        d = self.to_dict()
+        if d["anneal"]["tempering"]["rungs"] == 1:
+            d["anneal"].pop("tempering")
+        return yaml.safe_dump(d, sort_keys=False)
 
     def physics_sha256(self) -> str:
         """Hash of everything that determines a sample's bits (not ``samples``, ``output``, ``name``)."""
@@ -247,8 +268,10 @@ KINDS: dict[type, dict[str, Any]] = {
                      "overlap_tolerance": float, "gamma_gain": float},
     AnnealConfig: {"sampler": str, "beta": Schedule, "sweeps": int, "stop_when_solved": bool,
                    "record_every": int, "extra_sweeps": int, "rrr_below": float, "step": StepConfig,
-                   "energy": str, "precision": str, "equilibrium": EquilibriumConfig},
+                   "energy": str, "precision": str, "equilibrium": EquilibriumConfig,
+                   "tempering": TemperingConfig},
     EquilibriumConfig: {"sweeps": int, "every": int, "steer": int},
+    TemperingConfig: {"rungs": int, "swap_every": int},
     StepConfig: {"theta_max": OPTIONAL_FLOAT, "adapt": bool, "target_acceptance": float},
     Schedule: {"start": float, "stop": float, "schedule": str},
 }
@@ -326,6 +349,8 @@ def _section(raw, cls, where: str) -> dict:
             out[k] = StepConfig(**_section(v, StepConfig, where + k + "."))
         elif kinds[k] is EquilibriumConfig:
             out[k] = EquilibriumConfig(**_section(v, EquilibriumConfig, where + k + "."))
+        elif kinds[k] is TemperingConfig:
+            out[k] = TemperingConfig(**_section(v, TemperingConfig, where + k + "."))
         else:
             out[k] = _typed(v, kinds[k], where + k)
     return out
@@ -484,6 +509,7 @@ def validate(cfg: Config) -> None:
         raise InputError("anneal.equilibrium.sweeps", q.sweeps, f"needs model.weights: "
                          f"{_priors_with(lambda r: r.equilibrium)} (errors are forbidden by rejecting every move "
                          f"that makes one; {m.weights} runs have no such sampler)")
+    _check_tempering(cfg)
     if a.rrr_below < 0:
         raise InputError("anneal.rrr_below", a.rrr_below, "must be >= 0 (0: never RRR, > 1: always)")
     if a.sampler == "rrr" and e.replicas > 1 and e.reference == "traced":
@@ -492,6 +518,25 @@ def validate(cfg: Config) -> None:
     if not cfg.output.endswith((".h5", ".hdf5")):
         raise InputError("output", cfg.output, "must end in .h5 or .hdf5")
     _check_writable(cfg.output)
+
+
+MAX_RUNGS = 64
+
+
+def _check_tempering(cfg: Config) -> None:
+    """anneal.tempering (docs/algorithms.md §11): one machine per rung, a ladder of at most MAX_RUNGS."""
+    t = cfg.anneal.tempering
+    if not 1 <= t.rungs <= MAX_RUNGS:
+        raise InputError("anneal.tempering.rungs", t.rungs, f"must be in 1 .. {MAX_RUNGS} (1: off)")
+    if t.swap_every < 1:
+        raise InputError("anneal.tempering.swap_every", t.swap_every, "must be >= 1 (sweeps between swap rounds)")
+    if t.rungs > 1 and cfg.ensemble.replicas > 1:
+        raise InputError("anneal.tempering.rungs", t.rungs, f"tempering runs one machine per rung: needs "
+                         f"ensemble.replicas: 1 (got {cfg.ensemble.replicas}; a tempered robust ensemble is not implemented)")
+    if t.rungs > 1 and cfg.anneal.sampler == "rrr" and cfg.anneal.rrr_below <= 1:
+        raise InputError("anneal.rrr_below", cfg.anneal.rrr_below, "tempering with sampler rrr needs RRR in every "
+                         "sweep, rrr_below > 1: a swap starts a new stage of the hybrid, whose choice would then follow "
+                         "the state's history (docs/algorithms.md §11)")
 
 
 def _priors_with(rule) -> str:

@@ -23,7 +23,8 @@ def _padded(P: int) -> int:
 def sample_bytes(cfg: Config) -> int:
     """Bytes of the arrays one sample allocates (kernels, trace, measurement, writing)."""
     m, e, a = cfg.model, cfg.ensemble, cfg.anneal
-    N, K, P, y = m.N, m.K, m.P, e.replicas
+    N, K, P = m.N, m.K, m.P
+    y = e.replicas * a.tempering.rungs  # tempering: one machine per rung, each with its own arrays
     nw = getattr(m, "weights_count", N)  # weights per network: N (tree) or K N (fully connected)
     Pp, S = _padded(P), a.sweeps + a.extra_sweeps
     words = Pp // 64

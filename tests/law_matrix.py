@@ -2,7 +2,8 @@
 
 A *cell* is one combination of the axes a config chooses (docs/CONTRACT.md, ``relusim.config``):
 weight prior x architecture x sampler x ensemble form (y = 1, an explicit reference, a traced one)
-x annealed energy x field precision x activation family. ``cells()`` lists every combination that
+x annealed energy x field precision x activation family x tempering (off, or ``pt``: parallel tempering
+over a ladder of rungs, ``anneal.tempering``; its cells' ids end in ``-pt``). ``cells()`` lists every combination that
 ``config.from_dict`` ACCEPTS, found by validating a small config per combination (the rules of
 ``config.validate`` and ``config.PRIORS``, not a hand list). Activations enter by kernel family,
 one representative per compiled loop (``FAMILY``): binary weights have the integer sign and ReLU
@@ -12,7 +13,8 @@ spherical weights have one sweep loop per ``spherical_mc.loop_key``.
 ``LAW_TESTS`` maps the pytest node id of each exact-law test to the cells it checks (a G-test
 against an enumerated or gridded law at a stated false-alarm rate, with a power check);
 ``FILLED`` are the cells checked by ``test_exact_law_matrix.py``, one parametrised test over
-cells no other file covered. A new model or mode adds its cell to one of the two.
+cells no other file covered; ``TEMPERED`` are the tempering cells, every one checked at every rung by
+``test_tempering.py``. A new model or mode adds its cell to one of them.
 """
 from __future__ import annotations
 
@@ -34,6 +36,9 @@ PREFERRED = ("sign", "relu", "tanh", "quadratic", "linear", "relu_shift(shift=0.
 SIZES = [(K, n) for K in (1, 2, 3) for n in (2, 3)]  # (K, fan-in) tried until one validates
 MATRIX_FILE = "tests/test_exact_law_matrix.py"
 MATRIX_TEST = "test_every_gap_cell_samples_its_exact_law"
+TEMPERING = ("off", "pt")
+TEMPERING_FILE = "tests/test_tempering.py"
+TEMPERING_TEST = "test_every_rung_of_every_tempering_cell_samples_its_exact_law"
 
 
 class Cell(NamedTuple):
@@ -44,10 +49,11 @@ class Cell(NamedTuple):
     energy: str
     precision: str
     activation: str
+    tempering: str = "off"
 
     @property
     def id(self) -> str:
-        return "-".join(self)
+        return "-".join(self[:-1]) + ("" if self.tempering == "off" else "-" + self.tempering)
 
 
 def family(weights: str, activation: str):
@@ -76,13 +82,14 @@ def every_family(weights: str) -> set:
             for name in activations.NAMES}
 
 
-def small_config(weights, architecture, sampler, form, energy, precision, activation, K, n) -> dict:
+def small_config(weights, architecture, sampler, form, energy, precision, activation, tempering, K, n) -> dict:
     N = n if architecture == "fully_connected" else K * n
+    pt = {"tempering": {"rungs": 2}, "rrr_below": 2.0} if tempering == "pt" else {}  # RRR: every sweep
     return {"seed": 1, "samples": 1, "output": os.path.join(tempfile.gettempdir(), "law-matrix.h5"),
             "model": {"weights": weights, "architecture": architecture, "activation": activation, "N": N, "K": K,
                       "alpha": 1.0},
             "ensemble": {"replicas": 1} if form == "y1" else {"replicas": 2, "reference": form},
-            "anneal": {"sampler": sampler, "energy": energy, "precision": precision}}
+            "anneal": {"sampler": sampler, "energy": energy, "precision": precision, **pt}}
 
 
 def accepted(*axes) -> bool:
@@ -101,7 +108,7 @@ def cells() -> list[Cell]:
     out = []
     for weights in config.PRIORS:
         for axes in itertools.product(config.ARCHITECTURES, config.SAMPLERS, FORMS, config.ENERGIES,
-                                      config.PRECISIONS, family_members(weights)):
+                                      config.PRECISIONS, family_members(weights), TEMPERING):
             if accepted(weights, *axes):
                 out.append(Cell(weights, *axes))
     return out
@@ -253,6 +260,11 @@ FILLED: tuple[str, ...] = (
 )
 
 
+def tempered() -> tuple[str, ...]:
+    """The ids of every tempering cell the validation accepts (each checked by ``TEMPERING_TEST``)."""
+    return tuple(c.id for c in cells() if c.tempering != "off")
+
+
 def coverage() -> dict[str, list[str]]:
     """cell id -> the node ids of the exact-law tests that check it."""
     out: dict[str, list[str]] = {}
@@ -261,4 +273,6 @@ def coverage() -> dict[str, list[str]]:
             out.setdefault(c, []).append(node)
     for c in FILLED:
         out.setdefault(c, []).append(f"{MATRIX_FILE}::{MATRIX_TEST}[{c}]")
+    for c in tempered():
+        out.setdefault(c, []).append(f"{TEMPERING_FILE}::{TEMPERING_TEST}[{c}]")
     return out

@@ -11,6 +11,8 @@
       .run(s, betas, gammas, energies, accepted, qbar) -> sweeps done   one block of the schedule
       .trace                               its own trace entries per record, {name: dtype} in file order
       .record(s, done) -> [values]         those entries after a block
+      .annealed() -> U (y,)                the energy the sampler anneals, per replica (parallel
+                                           tempering's swaps, ``relusim.tempering``)
       .finish(index, log_c)                the final check or rebuild of its caches
   reference(state) -> (ref, kind)          the centre of the ensemble (y > 1) and what it is
   overlaps(W, ref) -> p_a                  the overlaps of the replicas with it, the same bits on every CPU

@@ -163,6 +163,10 @@ class Blocks:
             out.append(ch.w.astype(np.int64) @ ch.ref.astype(np.int64) / self.nw)
         return out
 
+    def annealed(self) -> np.ndarray:
+        """The energy the sampler anneals, per replica: the least-action L, or the error count E."""
+        return (self.chain.E if self.la is None else self.la.L).copy()
+
     def finish(self, index: int, log_c: float) -> None:
         """The cached least-action costs against a rebuild from the fields (themselves checked against
         the brute-force model's energy in ``relusim.anneal.measure_sample``); keeps the feedback's

@@ -151,6 +151,12 @@ class Blocks:
             out.append(np.where(st.E == 0, 0.0, st.L))
         return out
 
+    def annealed(self) -> np.ndarray:
+        """The energy the sampler anneals, per replica: the perceptron cost L (0 on a solution, as in
+        ``record``), or the error count E as float64."""
+        st = self.state
+        return np.where(st.E == 0, 0.0, st.L) if self.cost else st.E.astype(np.float64)
+
     def finish(self, index: int, log_c: float) -> None:
         """The final state's caches from scratch (the chain is over)."""
         spherical_mc.rebuild(self.problem, self.state, self.mode)
