@@ -39,7 +39,9 @@ import yaml
 from . import anneal, io, model, ranges
 from .config import Config, drop_later_defaults
 from .errors import InputError, Interrupted, RunError
+from .executors import Dask, Failure, Local
 from .priors import PRIORS, prior_of
+from .runner import compile_kernels
 
 TAG = 18
 METHODS = ("exact", "anneal")
@@ -513,79 +515,8 @@ def _write_analysis(g: h5py.Group, analysis: dict) -> None:
 # ------------------------------------------------------------------------------ running --
 
 
-def _local(plan: Plan, todo, workers: int, quiet: bool = True) -> Iterator[Record]:
-    from .runner import compile_kernels, in_process, sample_failed
-
-    if plan.method == "anneal" and todo:  # compiled here once, loaded by the workers
-        compile_kernels([plan.point_config(K, N, P) for K, N, P in sorted({t[:3] for t in todo})], quiet)
-    if workers <= 1 or len(todo) <= 1:
-        for t in todo:
-            yield in_process(solve_instance, _which(t), "the capacity journal", plan, *t)
-        return
-    from concurrent.futures import FIRST_COMPLETED, wait
-
-    from . import processes
-
-    # workers that die with this process: on an interruption they are killed, on a failure the
-    # running instances finish (their answers are dropped: this process journals what it is given)
-    with processes.Pool(min(workers, len(todo))) as pool:
-        it = iter(todo)
-        pending = {}
-        window = 8 * workers
-        for t in it:
-            pending[pool.submit(solve_instance, plan, *t)] = t
-            if len(pending) >= window:
-                break
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in done:
-                t = pending.pop(fut)
-                try:
-                    rec = fut.result()
-                except Exception as exc:  # noqa: BLE001 - the worker's error, reported as a run failure
-                    raise sample_failed(_which(t), exc, "the capacity journal") from exc
-                yield rec
-                nxt = next(it, None)
-                if nxt is not None:
-                    pending[pool.submit(solve_instance, plan, *nxt)] = nxt
-
-
-def _dask(plan: Plan, todo, workers: int | None, scheduler: str | None, slurm) -> Iterator[Record]:
-    import contextlib
-    import logging
-
-    from .runner import default_workers, sample_failed
-
-    try:
-        from dask.distributed import Client, LocalCluster, as_completed
-    except ImportError:
-        raise InputError("--backend", "dask", "needs dask: pip install 'relusim[dask]'") from None
-    with contextlib.ExitStack() as stack:
-        if scheduler:
-            target = scheduler
-        elif slurm is not None:
-            from .cluster import slurm_cluster
-
-            target = stack.enter_context(slurm_cluster(slurm))
-            target.scale(n=min(workers or slurm.cores, len(todo)))
-        else:
-            target = stack.enter_context(LocalCluster(
-                n_workers=min(workers or default_workers(), len(todo)), threads_per_worker=1, processes=True,
-                dashboard_address=":0", silence_logs=logging.CRITICAL))
-        client = stack.enter_context(Client(target))
-        futures = [client.submit(solve_instance, plan, *t, pure=False) for t in todo]
-        which = {f.key: t for f, t in zip(futures, todo)}
-        for fut in as_completed(futures):
-            try:
-                rec = fut.result()
-            except Exception as exc:  # noqa: BLE001
-                raise sample_failed(_which(which[fut.key]) + " (a Dask task)", exc, "the capacity journal") from exc
-            fut.release()
-            yield rec
-
-
 def _which(t) -> str:
-    K, N, P, i = t
+    _, K, N, P, i = t
     return f"instance {i} of K={K} N={N} P={P}"
 
 
@@ -644,11 +575,18 @@ def _run_open(plan, store, out, workers, backend, scheduler, slurm, command, qui
                disable=not show_progress(quiet), dynamic_ncols=True)
     last = time.monotonic()
     if backend == "local":
-        source = _local(plan, todo, workers, quiet)
+        if plan.method == "anneal" and todo:  # compiled here once, loaded by the workers
+            compile_kernels([plan.point_config(K, N, P) for K, N, P in sorted({t[:3] for t in todo})], quiet)
+        # at most 8 instances per worker submitted at once: a grid can hold 10^6 of them
+        executor = Local(workers, window=8 * workers)
     else:
-        source = _dask(plan, todo, workers, scheduler, slurm if backend == "slurm" else None)
+        executor = Dask(scheduler, workers, slurm if backend == "slurm" else None)
+    # workers that die with this process: on an interruption they are killed, on a failure the
+    # running instances finish (their answers are dropped: this process journals what it is given)
+    failure = Failure(describe=_which, kept_in="the capacity journal")
+    source = executor.map(solve_instance, [(plan, *t) for t in todo], failure)
     try:
-        for rec in source:
+        for _, rec in source:
             store.add(rec)
             bar.update(1)
             bar.set_postfix_str(f"K={rec.K} N={rec.N} P={rec.P}: "

@@ -5,11 +5,12 @@ depend only on (config, seed, index) (``relusim.instance``), never on the backen
 the number of workers. A finished sample always becomes a shard, ``<output>.parts/NNNNNN.h5``, written
 atomically (``relusim.io``) before it is reported, so killing anything loses no finished sample.
 
-* ``LocalBackend``: a process pool over the cores of this machine (``spawn``, as ``relusim.runner``).
-* ``DaskBackend``: ``dask.distributed`` on a scheduler given by its address, on a ``LocalCluster``
-  started for the run, or on ``dask_jobqueue.SLURMCluster`` jobs. Workers return the sample and this
-  process writes its shard, so workers need not share a file system with it. A worker that dies has
-  its task rerun elsewhere by the scheduler.
+* ``LocalBackend``: a process pool over the cores of this machine (``relusim.executors.Local``, as
+  ``anneal --workers`` and ``capacity`` use).
+* ``DaskBackend``: ``relusim.executors.Dask``, on a scheduler given by its address, on a
+  ``LocalCluster`` started for the run, or on ``dask_jobqueue.SLURMCluster`` jobs. Workers return
+  the sample and this process writes its shard, so workers need not share a file system with it. A
+  worker that dies has its task rerun elsewhere by the scheduler.
 * SLURM job arrays: ``write_array`` writes an ``sbatch`` script and a task table (one array task per
   chunk of samples); each task runs ``relusim run-task``, which writes its shards next to each point's
   result file on the shared file system; ``merge`` joins them after checking their provenance.
@@ -21,33 +22,27 @@ read-only install (a site-wide environment) still gets a cache.
 """
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import json
-import logging
 import math
 import os
 import re
 import shlex
 import shutil
 import subprocess
-import sys
-from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, NamedTuple, Sequence
 
 import h5py
-import yaml
 
-from . import io, lock, processes
-from .runner import default_workers, in_process, sample_failed
+from . import io, lock
+from .executors import Dask, Failure, Local, default_workers
+from .slurm import SlurmOptions
 from .config import Config, from_dict
 from .errors import InputError, RunError
 from .sweep import Point, Task, prepare
 
-NUMBA_CACHE_DEFAULT = "${HOME:-/tmp}/.cache/relusim/numba"
-NUMBA_CACHE_EXPORT = f'export NUMBA_CACHE_DIR="${{NUMBA_CACHE_DIR:-{NUMBA_CACHE_DEFAULT}}}"'
 MAX_ARRAY_TASKS = 1000  # Slurm's default MaxArraySize is 1001
 
 
@@ -70,51 +65,32 @@ def _run_and_store(cfg: Config, index: int) -> Finished:
     return Finished(cfg.output, i, bool(solved), int(energy))
 
 
-def _which(t: Task) -> str:
-    return f"sample {t.index} of {Path(t.cfg.output).name}"
+def _which(cfg: Config, index: int) -> str:
+    return f"sample {index} of {Path(cfg.output).name}"
 
 
 @dataclass(frozen=True)
 class LocalBackend:
-    """A pool of ``workers`` processes on this machine; each writes the shards of its samples."""
+    """A pool of ``workers`` processes on this machine (``relusim.executors.Local``); each writes the
+    shards of its samples."""
 
     workers: int = field(default_factory=default_workers)
     runs_here = True
 
     def run(self, tasks: Sequence[Task]) -> Iterator[Finished]:
-        if self.workers <= 1 or len(tasks) <= 1:
-            for t in tasks:
-                yield in_process(_run_and_store, _which(t), "the points' result folders", t.cfg, t.index)
-            return
         outputs = sorted({t.cfg.output for t in tasks})
-        try:
-            # workers that die with this process; on a failure running samples finish and write their
-            # shards, samples not yet started are dropped; on an interruption the workers are killed
-            with processes.Pool(min(self.workers, len(tasks))) as pool:
-                submitted = {pool.submit(_run_and_store, t.cfg, t.index): t for t in tasks}
-                pending = set(submitted)
-                while pending:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        try:
-                            finished = fut.result()
-                        except Exception as exc:  # noqa: BLE001 - the worker's error, reported as a run failure
-                            t = submitted[fut]
-                            if io.is_disk_full(exc):  # the others would fail too, or write untrusted shards
-                                pool.kill()
-                                for out in outputs:
-                                    io.ResultsFile(out).clean_debris(shards_too=True, quiet=True)
-                                raise io.disk_full_error(t.cfg.output, "the finished samples are kept in the "
-                                                         "points' result folders") from exc
-                            raise sample_failed(_which(t), exc, "the points' result folders") from exc
-                        yield finished
-        except BaseException as exc:
-            if processes.killed_by_us(exc):  # killed workers: remove what they were writing
-                for out in outputs:
-                    io.ResultsFile(out).clean_debris(shards_too=True, quiet=True)
-            processes.note_kept(exc, "the finished samples are kept in the points' result folders: rerun "
-                                     "the same command to run the rest")
-            raise
+
+        def cleanup() -> None:  # killed workers: remove what they were writing
+            for out in outputs:
+                io.ResultsFile(out).clean_debris(shards_too=True, quiet=True)
+
+        failure = Failure(describe=lambda t: _which(t[0], t[1]), kept_in="the points' result folders",
+                          disk_full=lambda t: io.disk_full_error(t[0].output, "the finished samples are kept "
+                                                                 "in the points' result folders"),
+                          cleanup=cleanup, kept="the finished samples are kept in the points' result folders: "
+                                                "rerun the same command to run the rest")
+        for _, finished in Local(self.workers).map(_run_and_store, [(t.cfg, t.index) for t in tasks], failure):
+            yield finished
 
 
 # -------------------------------------------------------------------------------- dask --
@@ -124,61 +100,6 @@ def _sample(cfg: Config, index: int):
     from .anneal import run_sample
 
     return run_sample(cfg, index)
-
-
-def _versions() -> dict:
-    import numba
-    import numpy
-
-    from . import __version__
-
-    return {"relusim": __version__, "numba": numba.__version__, "numpy": numpy.__version__}
-
-
-def _check_versions(client) -> None:
-    """Workers of another relusim (or numba, numpy) could compute other bits: refuse them."""
-    here = _versions()
-    for worker, theirs in client.run(_versions).items():
-        if theirs != here:
-            raise RunError(f"Dask worker {worker} runs {theirs}, this process {here}: install the same "
-                           "versions on the workers, or their samples could differ")
-
-
-@dataclass(frozen=True)
-class SlurmOptions:
-    """What a SLURM job asks for; shared by job arrays and ``dask_jobqueue.SLURMCluster``."""
-
-    queue: str | None = None
-    walltime: str | None = None
-    cores: int = 1
-    memory_bytes: int | None = None
-    setup: tuple[str, ...] = ()
-    python: str = sys.executable
-
-    def __post_init__(self):
-        """Every value that reaches a job script is one printable line (issue 27: a newline in --queue
-        became a shell command of the script); refused here, before anything is written."""
-        from .paths import check_plain
-
-        if self.queue is not None:
-            check_plain("--queue", self.queue, "it is written into the job script")
-        if self.walltime is not None:
-            check_plain("--walltime", self.walltime, "it is written into the job script")
-        for line in self.setup:
-            check_plain("--setup", line, "each --setup is one line of the job script (repeat --setup for "
-                        "several)")
-
-    def check(self) -> None:
-        """The values a job script holds besides the options: the Python that runs it and the working
-        directory it starts in. Called before a sweep touches any file."""
-        from .paths import check_plain
-
-        check_plain("python", self.python, "the interpreter's path is written into the job script")
-        check_plain("working directory", os.getcwd(), "the job starts in it (#SBATCH --chdir); run "
-                    "from another folder")
-
-    def prologue(self) -> list[str]:
-        return [*self.setup, NUMBA_CACHE_EXPORT]
 
 
 @dataclass(frozen=True)
@@ -196,61 +117,13 @@ class DaskBackend:
     def run(self, tasks: Sequence[Task]) -> Iterator[Finished]:
         if not tasks:
             return
-        try:
-            from dask.distributed import Client, as_completed
-        except ImportError:
-            raise InputError("--backend", "dask", "needs dask: pip install 'relusim[dask]'") from None
         shas = {t.cfg.output: t.cfg.physics_sha256() for t in tasks}
-        with contextlib.ExitStack() as stack:
-            logs = Path(tasks[0].cfg.output).resolve().parent / "slurm" / "dask-logs"
-            target = self.address or stack.enter_context(self._start_cluster(len(tasks), logs))
-            client = stack.enter_context(Client(target))
-            _check_versions(client)  # the workers up now; jobqueue workers start later, from this env
-            futures = client.map(_sample, [t.cfg for t in tasks], [t.index for t in tasks], pure=False)
-            task_of = {f.key: t for f, t in zip(futures, tasks)}
-            for fut in as_completed(futures):
-                try:
-                    res = fut.result()
-                except Exception as exc:  # noqa: BLE001 - the worker's error, reported as a run failure
-                    raise sample_failed(f"{_which(task_of[fut.key])} (a Dask task)", exc,
-                                        "the points' result folders") from exc
-                output = task_of[fut.key].cfg.output
-                io.write_shard(output, res, shas[output])
-                fut.release()
-                yield Finished(output, res.index, bool(res.solved), int(res.energy.sum()))
-
-    def _start_cluster(self, n_tasks: int, log_directory: Path):
-        if self.slurm is None:
-            from dask.distributed import LocalCluster
-
-            n = min(self.workers or default_workers(), n_tasks)
-            quiet = os.environ.get("RELUSIM_DEBUG") != "1"  # a failed task is our one line, not Dask's log
-            return LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
-                                silence_logs=logging.CRITICAL if quiet else logging.WARNING)
-        cluster = slurm_cluster(self.slurm, log_directory=log_directory)
-        cluster.scale(n=min(self.workers or self.slurm.cores, n_tasks))
-        return cluster
-
-
-def slurm_cluster(opts: SlurmOptions, log_directory: str | os.PathLike | None = None):
-    """A ``dask_jobqueue.SLURMCluster`` whose jobs hold ``opts.cores`` single-threaded workers.
-
-    Memory defaults to 2 GiB per core; the jobs' logs go to ``log_directory`` (default: the cwd).
-    """
-    try:
-        from dask_jobqueue import SLURMCluster
-    except ImportError:
-        raise InputError("--slurm", True, "needs dask-jobqueue: pip install 'relusim[dask]'") from None
-    opts.check()
-    if log_directory is not None:
-        from .paths import check_plain
-
-        check_plain("output", str(log_directory), "the job logs go beside it")
-    memory = opts.memory_bytes or opts.cores * 2 * 2**30
-    return SLURMCluster(queue=opts.queue, walltime=opts.walltime or "01:00:00", cores=opts.cores,
-                        processes=opts.cores, memory=f"{memory}B", python=opts.python,
-                        job_name="relusim-dask", job_script_prologue=opts.prologue(),
-                        log_directory=str(log_directory) if log_directory else None)
+        logs = Path(tasks[0].cfg.output).resolve().parent / "slurm" / "dask-logs"
+        dask = Dask(self.address, self.workers, self.slurm, log_directory=logs)
+        failure = Failure(describe=lambda t: _which(t[0], t[1]), kept_in="the points' result folders")
+        for (cfg, _), res in dask.map(_sample, [(t.cfg, t.index) for t in tasks], failure):
+            io.write_shard(cfg.output, res, shas[cfg.output])
+            yield Finished(cfg.output, res.index, bool(res.solved), int(res.energy.sum()))
 
 
 # ------------------------------------------------------------------------- option parsing --

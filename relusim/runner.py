@@ -10,8 +10,6 @@ import contextlib
 import os
 import sys
 import time
-from concurrent.futures import FIRST_COMPLETED, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 from tqdm.auto import tqdm
@@ -19,6 +17,7 @@ from tqdm.auto import tqdm
 from . import anneal, io, processes
 from .config import Config, ModelConfig
 from .errors import InputError, Interrupted, RunError
+from .executors import Failure, Local, default_workers, in_process, sample_failed  # noqa: F401 - this module's API
 from .priors import prior_of
 
 MERGE_EVERY_S = 10.0  # copy-on-write merges are O(file size): batch them
@@ -126,10 +125,6 @@ def compile_notice(quiet: bool, write=None, weights=("binary",)) -> bool:
     return cold
 
 
-def default_workers() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
 def _throttled(send, every_s: float = 0.3):
     last = [0.0]
 
@@ -140,32 +135,6 @@ def _throttled(send, every_s: float = 0.3):
             send((index, sweep, energy))
 
     return progress
-
-
-def sample_failed(sample: str, exc: BaseException, kept_in: str) -> RunError:
-    """The one-line error for a sample that raised: which sample, what it raised, what is kept.
-
-    Raise it ``from exc``: with ``RELUSIM_DEBUG=1`` the command line prints the whole chain, the
-    worker's traceback included (``relusim.cli``).
-    """
-    kept = (f"the samples that finished are kept in {kept_in}: rerun the same command to run the rest "
-            "(RELUSIM_DEBUG=1 shows the traceback)")
-    if isinstance(exc, BrokenProcessPool):  # every pending sample gets it: do not blame one
-        return RunError(f"a worker process died (killed, or out of memory?); {kept}")
-    message = " ".join(str(exc).split())
-    return RunError(f"{sample} failed: {type(exc).__name__}{': ' + message if message else ''}; {kept}")
-
-
-def in_process(fn, sample: str, kept_in: str, *args):
-    """``fn(*args)`` in this process; a failure other than our own one-line errors becomes ``sample_failed``."""
-    try:
-        return fn(*args)
-    except (InputError, RunError):
-        raise
-    except Exception as exc:  # noqa: BLE001 - any failure of a sample is a failed run
-        if io.is_disk_full(exc):
-            raise io.disk_full_error(kept_in, f"the finished samples are kept in {kept_in}") from exc
-        raise sample_failed(sample, exc, kept_in) from exc
 
 
 def run_one(cfg: Config, index: int, updates=None) -> tuple[int, bool, int]:
@@ -258,13 +227,17 @@ def _run_prepared(cfg: Config, rf: io.ResultsFile, workers: int, quiet: bool, t0
         index, sweep, energy = update
         bar.set_postfix_str(f"sample {index}: sweep {sweep}, E={energy}")
 
+    failure = Failure(
+        describe=lambda t: f"sample {t[1]}", kept_in=str(cfg.output),
+        disk_full=lambda t: io.disk_full_error(cfg.output, f"the finished samples are kept in {cfg.output} "
+                                                           f"and {io.parts_dir(cfg.output)}"),
+        cleanup=lambda: io.ResultsFile(cfg.output).clean_debris(shards_too=True, quiet=True))
     try:
-        if workers <= 1 or len(todo) <= 1:
-            updates = _Direct(live) if show else None
-            for i in todo:
-                finished(*in_process(run_one, f"sample {i}", str(cfg.output), cfg, i, updates))
-        else:
-            _run_pool(cfg, todo, min(workers, len(todo)), finished, live if show else None)
+        # workers that die with this process; on a failure, samples not yet started are dropped and
+        # running ones finish and write their shards (merged below); on an interruption the workers
+        # are killed, what they were running is lost (a rerun runs it) and their temporary files removed
+        for _, result in Local(workers).map(run_one, [(cfg, i) for i in todo], failure, live if show else None):
+            finished(*result)
     except BaseException as exc:
         bar.close()
         if not (io.is_disk_full(exc) or processes.write_failed()):  # a full disk: no more HDF5 writes here
@@ -278,42 +251,3 @@ def _run_prepared(cfg: Config, rf: io.ResultsFile, workers: int, quiet: bool, t0
     held = rf.solved_flags()
     return RunSummary(str(cfg.output), cfg.samples, n_todo, solved, time.perf_counter() - t0,
                       len(held), sum(held))
-
-
-class _Direct:
-    def __init__(self, fn):
-        self.put = fn
-
-
-def _run_pool(cfg, todo, workers, finished, live) -> None:
-    """The samples ``todo`` on ``workers`` processes that die with this one (``relusim.processes``).
-
-    On a failure: samples not yet started are dropped, those running finish and write their shards,
-    which run() merges; no finished sample is lost. On an interruption (a signal, Ctrl-C) the workers
-    are killed at once: what they were running is lost (and run again by a rerun), their temporary
-    files are removed.
-    """
-    index = {}
-    try:
-        with processes.Pool(workers, updates=live is not None) as pool:
-            index = {pool.submit(run_one, cfg, i): i for i in todo}
-            pending = set(index)
-            while pending:
-                done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
-                for fut in sorted(done, key=index.get):
-                    try:
-                        result = fut.result()
-                    except Exception as exc:  # noqa: BLE001 - the worker's error, reported as a run failure
-                        if io.is_disk_full(exc):  # the others would fail too, or write untrusted shards
-                            pool.kill()
-                            io.ResultsFile(cfg.output).clean_debris(shards_too=True, quiet=True)
-                            raise io.disk_full_error(cfg.output, f"the finished samples are kept in {cfg.output} "
-                                                     f"and {io.parts_dir(cfg.output)}") from exc
-                        raise sample_failed(f"sample {index[fut]}", exc, str(cfg.output)) from exc
-                    finished(*result)
-                for update in pool.drain():
-                    live(update)
-    except BaseException as exc:
-        if processes.killed_by_us(exc):  # the workers were killed: remove what they were writing
-            io.ResultsFile(cfg.output).clean_debris(shards_too=True, quiet=True)
-        raise
