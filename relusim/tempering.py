@@ -86,6 +86,7 @@ def anneal(cfg: Config, problem, dynamics: np.random.SeedSequence, index: int = 
     at = np.arange(M)
     cost = a.energy != "errors"
     own_keys = list(blocks[0].trace)
+    cost_dtype = blocks[0].annealed().dtype  # the prior's own: integer L for binary weights, float on spheres
     rec = {k_: [] for k_ in ("sweep", "beta", "energy", "accepted", *own_keys, "rung_beta", "rung_energy",
                              *(("rung_cost",) if cost else ()), "rung_accepted", "swap_rate")}
     first, s, winner = 0, 0, -1
@@ -131,6 +132,6 @@ def anneal(cfg: Config, problem, dynamics: np.random.SeedSequence, index: int = 
         b.finish(index, 0.0)
     dtype = {"sweep": np.int64, "energy": np.int64, "accepted": np.int64, "rung_energy": np.int64,
              "rung_accepted": np.int64, **blocks[0].trace,
-             "rung_cost": np.int64 if cfg.model.weights == "binary" else np.float64}
+             "rung_cost": cost_dtype}
     trace = {key: np.array(v, dtype=dtype.get(key, np.float64)) for key, v in rec.items()}
     return states[at[M - 1] if winner < 0 else winner], trace
