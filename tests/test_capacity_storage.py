@@ -80,8 +80,9 @@ def test_missing_folders_of_json_and_plot_are_created_and_a_one_point_grid_has_a
     for i, grid in enumerate([("--N", "8", "--alpha", "0.5"), ("--N", "8,12", "--alpha", "0.5"),
                               ("--N", "8", "--alpha", "0.5,0.75")]):
         out, fig, js = tmp_path / f"o{i}.h5", tmp_path / f"new{i}/dir/c.png", tmp_path / f"new{i}/other/c.json"
-        code, so, err = relusim_here("capacity", "--config", base, "--K", "2", *grid, "--samples", 3, "--method", "exact",
-                                     "--workers", 1, "--bootstrap", 2, "--out", out, "--plot", fig, "--json", js)
+        code, so, err = relusim_here("capacity", "--config", base, "--K", "2", *grid, "--samples", 3,
+                                     "--method", "exact", "--workers", 1, "--bootstrap", 2, "--out", out,
+                                     "--plot", fig, "--json", js)
         assert code == 0, err
         assert os.path.getsize(fig) > 5000 and js.read_text().startswith("{")
 

@@ -56,7 +56,8 @@ def test_bad_config_gives_one_line_and_exit_2(tmp_path, changes, words):
 
 
 def test_anneal_rejects_bad_input_like_validate(tmp_path):
-    code, out, err = relusim_here("anneal", "--config", variant(tmp_path / "c.yaml", model__K=3, model__N=42), "--quiet")
+    code, out, err = relusim_here("anneal", "--config", variant(tmp_path / "c.yaml", model__K=3, model__N=42),
+                                  "--quiet")
     assert code == 2 and len(err.strip().splitlines()) == 1 and "model.K" in err
     assert not os.path.exists(tmp_path / "out.h5")
 
