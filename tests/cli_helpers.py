@@ -28,17 +28,21 @@ def relusim(*args, timeout=300, **kw):
     return p.returncode, p.stdout, p.stderr
 
 
-def relusim_here(*args):
+def relusim_here(*args, cwd=None):
     """The command line run in this process (``relusim.cli.main``, output captured): (returncode,
-    stdout, stderr). For commands that refuse before they compute, where starting an interpreter
-    would cost more than the command; its exceptions end in the same one line as in a subprocess."""
+    stdout, stderr). Its exceptions end in the same one line as in a subprocess. For every check of
+    output, exit status and files: an interpreter start (Python, NumPy, numba, the cached kernels)
+    costs more than a small run, and the kernels stay loaded for the next case. A pool
+    (``--workers 2``) still starts real worker processes. Not for what needs a process of its own:
+    signals, kills, a full disk (the command line leaves with ``os._exit``), a fresh interpreter.
+    ``cwd``: the working directory while it runs (restored after)."""
     import contextlib
     import io
 
     from relusim import cli
 
     out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    with contextlib.chdir(cwd or os.getcwd()), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
             cli.main([str(a) for a in args])
             code = 0

@@ -13,7 +13,7 @@ import re
 import numpy as np
 import pytest
 
-from cli_helpers import BASE, relusim, write_config
+from cli_helpers import BASE, relusim_here, write_config
 from relusim import activations, config
 from relusim.errors import InputError
 
@@ -129,5 +129,5 @@ def test_the_stated_range_is_what_the_real_table_represents(n, K, name):
 
 def test_validate_says_it_in_one_line(tmp_path):
     path = write_config(tmp_path / "c.yaml", cfg(tmp_path, "relu_shift(shift=-1e300)"))
-    code, _, err = relusim("validate", "--config", path)
+    code, _, err = relusim_here("validate", "--config", path)
     assert code == 2 and len(err.strip().splitlines()) == 1 and "overflow the int64 table" in err, err

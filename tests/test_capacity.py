@@ -7,7 +7,7 @@ import h5py
 import numpy as np
 import pytest
 
-from cli_helpers import relusim, write_config
+from cli_helpers import relusim_here, write_config
 from relusim import capacity as cap
 from relusim import capacity_exact as ce
 from relusim import fss
@@ -107,7 +107,7 @@ def test_binary_perceptron_exact_capacity_extrapolates_to_krauth_mezard(tmp_path
     base = from_dict({"seed": 1, "model": {"activation": "sign", "K": 1, "N": 15, "alpha": 0.5},
                       "output": str(tmp_path / "b.h5")})
     plan = cap.make_plan(base, "exact", "0.66:1.06:0.02", "15,19,23,27", None, 100)
-    a = cap.run(plan, str(tmp_path / "k1.h5"), workers=2, quiet=True, bootstrap=40).analysis["by_K"][1]
+    a = cap.run(plan, str(tmp_path / "k1.h5"), workers=1, quiet=True, bootstrap=40).analysis["by_K"][1]
     mids = [m["alpha50"] for m in a["midpoints"]]
     errs = [m["err"] for m in a["midpoints"]]
     assert all(e < 0.015 for e in errs)
@@ -153,9 +153,9 @@ def test_outputs_label_the_answer_and_carry_provenance(tmp_path):
     base = write_config(tmp_path / "base.yaml", {"seed": 5, "model": {"activation": "relu", "K": 2, "N": 8},
                                                  "anneal": {"sweeps": 60}, "output": str(tmp_path / "x.h5")})
     out = tmp_path / "lab.h5"
-    rc, so, se = relusim("capacity", "--config", base, "--K", "2,4", "--N", "8,12", "--alpha", "0.6:1.2:0.3",
-                         "--samples", 4, "--method", "anneal", "--workers", 1, "--out", out, "--bootstrap", 5,
-                         "--json", tmp_path / "a.json", "--plot", tmp_path / "a.png")
+    rc, so, se = relusim_here("capacity", "--config", base, "--K", "2,4", "--N", "8,12", "--alpha", "0.6:1.2:0.3",
+                              "--samples", 4, "--method", "anneal", "--workers", 1, "--out", out, "--bootstrap", 5,
+                              "--json", tmp_path / "a.json", "--plot", tmp_path / "a.png")
     assert rc == 0, se
     assert "lower bound" in so and "RS zero entropy, K -> infinity (ReLU)" in so
     d = json.loads((tmp_path / "a.json").read_text())
@@ -228,7 +228,7 @@ def test_spherical_perceptron_anneal_50_percent_point_is_within_0_15_of_gardner(
                                  "energy": "perceptron"},
                       "output": str(tmp_path / "s.h5")})
     plan = cap.make_plan(base, "anneal", "1.8,2.0,2.2", "100", None, 8)
-    a = cap.run(plan, str(tmp_path / "sph.h5"), workers=2, quiet=True, bootstrap=20).analysis["by_K"][1]
+    a = cap.run(plan, str(tmp_path / "sph.h5"), workers=1, quiet=True, bootstrap=20).analysis["by_K"][1]
     assert "lower bound" in cap.ANSWER["anneal"] and a["theory"]["alpha"] == 2.0
     mid = a["midpoints"][0]["alpha50"]
     assert abs(mid - 2.0) < 0.15, a["points"]

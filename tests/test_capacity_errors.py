@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from scipy.special import expit
 
-from cli_helpers import relusim, write_config
+from cli_helpers import relusim_here, write_config
 from relusim import capacity as cap
 from relusim import fss
 from relusim.capacity_analysis import capacity_lines, table
@@ -106,9 +106,9 @@ def test_the_systematics_reach_the_outputs(tmp_path):
     base = write_config(tmp_path / "b.yaml", {"seed": 1, "model": {"activation": "sign", "K": 3, "N": 9},
                                               "output": str(tmp_path / "x.h5")})
     out = tmp_path / "c.h5"
-    rc, so, se = relusim("capacity", "--config", base, "--K", "3", "--N", "9,15,21,27", "--alpha", "0.6:1.3:0.1",
-                         "--samples", 8, "--method", "exact", "--workers", 1, "--out", out, "--bootstrap", 5,
-                         "--json", tmp_path / "a.json", "--quiet")
+    rc, so, se = relusim_here("capacity", "--config", base, "--K", "3", "--N", "9,15,21,27", "--alpha", "0.6:1.3:0.1",
+                              "--samples", 8, "--method", "exact", "--workers", 1, "--out", out, "--bootstrap", 5,
+                              "--json", tmp_path / "a.json", "--quiet")
     assert rc == 0, se
     d = json.loads((tmp_path / "a.json").read_text())["by_K"]["3"]["midpoint_extrapolation"]
     assert {"alpha_inf", "err", "b", "sizes", "chi2", "dof"} <= set(d)  # the old fields, kept

@@ -7,7 +7,7 @@ import h5py
 import numpy as np
 import pytest
 
-from cli_helpers import relusim, write_config
+from cli_helpers import relusim_here, write_config
 from relusim import capacity as cap
 from relusim import capacity_exact as ce
 from relusim import model
@@ -122,7 +122,7 @@ def test_both_methods_run_fully_connected_configs_end_to_end_and_resume(tmp_path
     args = ["capacity", "--config", base, "--N", Ns, "--alpha", "0.1,0.5,1.3", "--method", method,
             "--workers", 1, "--bootstrap", 5, "--quiet"]
     out = tmp_path / "c.h5"
-    rc, so, se = relusim(*args, "--samples", 4, "--out", out, "--json", tmp_path / "c.json")
+    rc, so, se = relusim_here(*args, "--samples", 4, "--out", out, "--json", tmp_path / "c.json")
     assert rc == 0, se
     assert "alpha = P/(K N), patterns per weight" in so
     assert "leading order K -> infinity" in so and "not a finite-K prediction" in so
@@ -145,17 +145,17 @@ def test_both_methods_run_fully_connected_configs_end_to_end_and_resume(tmp_path
             xi, sigma = cap.make_instance(2, r.K, r.N, r.P, r.i)
             assert r.witness.shape == (3 * r.N,)
             assert model.energy(r.witness, xi, sigma, "sign", 3, FC) == 0
-    rc, so, se = relusim(*args, "--samples", 4, "--out", out)
+    rc, so, se = relusim_here(*args, "--samples", 4, "--out", out)
     assert rc == 0 and "(0 run now)" in so, (so, se)
     part = tmp_path / "part.h5"
-    assert relusim(*args, "--samples", 2, "--out", part)[0] == 0
+    assert relusim_here(*args, "--samples", 2, "--out", part)[0] == 0
     # a run killed mid-way: its journal holds one more finished instance (witness of K N weights)
     sha = h5py.File(part, "r").attrs["capacity_sha256"]
     extra = [r for r in recs if r.i == 2 and r.status == 1][:1]
     journal = cap.io.parts_dir(part) / "instances.jsonl"
     journal.parent.mkdir(exist_ok=True)
     journal.write_text("".join(r.to_json(sha) + "\n" for r in extra))
-    rc, so, se = relusim(*args, "--samples", 4, "--out", part)
+    rc, so, se = relusim_here(*args, "--samples", 4, "--out", part)
     assert rc == 0, se
     assert cap.check_bits(recs, cap.load_records(part)[1])
 

@@ -10,7 +10,7 @@ import time
 import h5py
 import pytest
 
-from cli_helpers import relusim, relusim_here, write_config
+from cli_helpers import relusim_here, write_config
 from relusim import capacity as cap
 from relusim import io
 from relusim.config import from_dict
@@ -38,7 +38,7 @@ def test_a_second_run_on_the_same_out_is_refused_while_the_first_runs(tmp_path, 
     while not os.path.exists(str(out) + ".lock") and time.time() < deadline and first.poll() is None:
         time.sleep(0.02)
     assert first.poll() is None, "the first run ended before the second could start"
-    code, so, err = relusim("capacity", "--config", base, *GRID, "--out", out)
+    code, so, err = relusim_here("capacity", "--config", base, *GRID, "--out", out)
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert "--out" in err and "held by PID" in err and str(first.pid) in err and not so
     with pytest.raises(InputError, match="in use"):  # the Python API too
@@ -80,8 +80,9 @@ def test_missing_folders_of_json_and_plot_are_created_and_a_one_point_grid_has_a
     for i, grid in enumerate([("--N", "8", "--alpha", "0.5"), ("--N", "8,12", "--alpha", "0.5"),
                               ("--N", "8", "--alpha", "0.5,0.75")]):
         out, fig, js = tmp_path / f"o{i}.h5", tmp_path / f"new{i}/dir/c.png", tmp_path / f"new{i}/other/c.json"
-        code, so, err = relusim("capacity", "--config", base, "--K", "2", *grid, "--samples", 3, "--method", "exact",
-                                "--workers", 1, "--bootstrap", 2, "--out", out, "--plot", fig, "--json", js)
+        code, so, err = relusim_here("capacity", "--config", base, "--K", "2", *grid, "--samples", 3,
+                                     "--method", "exact", "--workers", 1, "--bootstrap", 2, "--out", out,
+                                     "--plot", fig, "--json", js)
         assert code == 0, err
         assert os.path.getsize(fig) > 5000 and js.read_text().startswith("{")
 

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from cli_helpers import BASE, relusim, write_config
+from cli_helpers import BASE, relusim_here, write_config
 
 
 def variant(path, **changes):
@@ -46,7 +46,7 @@ RULES = [  # (changes, words the message must contain)
 
 @pytest.mark.parametrize("changes,words", RULES, ids=[next(iter(c)) + str(i) for i, (c, _) in enumerate(RULES)])
 def test_bad_config_gives_one_line_and_exit_2(tmp_path, changes, words):
-    code, out, err = relusim("validate", "--config", variant(tmp_path / "c.yaml", **changes))
+    code, out, err = relusim_here("validate", "--config", variant(tmp_path / "c.yaml", **changes))
     assert code == 2, err
     assert "Traceback" not in err
     lines = err.strip().splitlines()
@@ -56,27 +56,28 @@ def test_bad_config_gives_one_line_and_exit_2(tmp_path, changes, words):
 
 
 def test_anneal_rejects_bad_input_like_validate(tmp_path):
-    code, out, err = relusim("anneal", "--config", variant(tmp_path / "c.yaml", model__K=3, model__N=42), "--quiet")
+    code, out, err = relusim_here("anneal", "--config", variant(tmp_path / "c.yaml", model__K=3, model__N=42),
+                                  "--quiet")
     assert code == 2 and len(err.strip().splitlines()) == 1 and "model.K" in err
     assert not os.path.exists(tmp_path / "out.h5")
 
 
 def test_missing_config_file_and_invalid_yaml(tmp_path):
-    code, _, err = relusim("validate", "--config", tmp_path / "absent.yaml")
+    code, _, err = relusim_here("validate", "--config", tmp_path / "absent.yaml")
     assert code == 2 and len(err.strip().splitlines()) == 1 and "absent.yaml" in err
     bad = tmp_path / "bad.yaml"
     bad.write_text("model: [1, 2\n")
-    code, _, err = relusim("validate", "--config", bad)
+    code, _, err = relusim_here("validate", "--config", bad)
     assert code == 2 and len(err.strip().splitlines()) == 1 and "not valid YAML" in err
 
 
 def test_missing_option_is_one_line(tmp_path):
-    code, _, err = relusim("anneal")
+    code, _, err = relusim_here("anneal")
     assert code == 2 and len(err.strip().splitlines()) == 1 and "--config" in err
 
 
 def test_valid_config_passes_validation(tmp_path):
-    code, out, err = relusim("validate", "--config", variant(tmp_path / "c.yaml"))
+    code, out, err = relusim_here("validate", "--config", variant(tmp_path / "c.yaml"))
     assert code == 0, err
     assert "activation: relu" in out
 
@@ -84,6 +85,6 @@ def test_valid_config_passes_validation(tmp_path):
 def test_unwritable_output_path(tmp_path):
     (tmp_path / "afile").write_text("")
     target = str(tmp_path / "afile" / "out.h5")
-    code, _, err = relusim("validate", "--config", variant(tmp_path / "c.yaml", output=target))
+    code, _, err = relusim_here("validate", "--config", variant(tmp_path / "c.yaml", output=target))
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "output" in err and target in err and "not writable" in err

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import yaml
 
-from cli_helpers import relusim
+from cli_helpers import relusim_here
 from relusim import compare, model
 from relusim.theory.stabilities import sign_lattice_edges, stability_bin_probs
 
@@ -93,11 +93,11 @@ def test_cli_compare_table_json_plot(tmp_path):
     a = write_synthetic(tmp_path / "a.h5", "sign", 999, 9, 0.4, draw_from_theory("sign", 999, 9, 0.4, (3, 1, 200), 1))
     b = write_synthetic(tmp_path / "b.h5", "relu", 1000, 10, 0.4,
                         draw_from_theory("relu", 1000, 10, 0.4, (3, 1, 200), 2))
-    code, out, err = relusim("compare", a, b, "--json", tmp_path / "t.json", "--plot", tmp_path / "c.png")
+    code, out, err = relusim_here("compare", a, b, "--json", tmp_path / "t.json", "--plot", tmp_path / "c.png")
     assert code == 0, err
     assert "ks" in out.splitlines()[0] and "sign" in out and "relu" in out
     rows = json.loads((tmp_path / "t.json").read_text())
     assert [r["activation"] for r in rows] == ["sign", "relu"] and all(r["ks"] < 0.1 for r in rows)
     assert (tmp_path / "c.png").stat().st_size > 0
-    code, _, err = relusim("compare", a, tmp_path / "missing.h5")
+    code, _, err = relusim_here("compare", a, tmp_path / "missing.h5")
     assert code == 2 and err.count("\n") == 1 and "missing.h5" in err

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from relusim import compare, model, units
-from tests.cli_helpers import BASE, relusim, write_config
+from tests.cli_helpers import BASE, relusim_here, write_config
 
 FC = "fully_connected"
 
@@ -30,7 +30,7 @@ def fc_runs(tmp_path_factory):
     for activation, N, K, y in (("relu", 12, 4, 1), ("sign", 11, 3, 3)):
         path = d / f"{activation}.h5"
         cfg = write_config(d / f"{activation}.yaml", fc_config(activation, N, K, y))
-        rc, _, err = relusim("anneal", "--config", cfg, "--out", path, "--quiet")
+        rc, _, err = relusim_here("anneal", "--config", cfg, "--out", path, "--quiet", "--workers", 1)
         assert rc == 0, err
         out[activation] = path
     return out
@@ -58,7 +58,7 @@ def direct_file_correlation(path, activation, K):
 @pytest.mark.parametrize("activation,K", [("relu", 4), ("sign", 3)])
 @pytest.mark.slow
 def test_compare_prints_the_measured_correlation_equal_to_a_direct_computation(fc_runs, activation, K):
-    rc, out, err = relusim("compare", fc_runs[activation], "--no-plot")
+    rc, out, err = relusim_here("compare", fc_runs[activation], "--no-plot")
     assert rc == 0, err
     mean, sem = direct_file_correlation(fc_runs[activation], activation, K)
     m = re.search(r"measured C ([+-]\d\.\d{4}) ± (\d\.\d{4})", out)
@@ -94,7 +94,7 @@ def test_compare_puts_the_theory_of_the_run_beside_it(fc_runs):
 
 
 def test_info_reports_the_unit_measurements_and_the_fc_pattern_count(fc_runs):
-    rc, out, err = relusim("info", fc_runs["sign"])
+    rc, out, err = relusim_here("info", fc_runs["sign"])
     assert rc == 0, err
     assert "fully_connected" in out and re.search(r"P=5\b", out)  # round(0.15 * 3 * 11) = 5, not round(0.15 * 11)
     assert "replica-replica" in out and "replica-reference" in out
@@ -107,10 +107,10 @@ def test_info_reports_the_unit_measurements_and_the_fc_pattern_count(fc_runs):
 def test_info_and_compare_say_nothing_about_units_for_a_tree(tmp_path):
     path = tmp_path / "tree.h5"
     cfg = write_config(tmp_path / "t.yaml", {**BASE, "samples": 1, "model": {**BASE["model"], "N": 20}})
-    rc, _, err = relusim("anneal", "--config", cfg, "--out", path, "--quiet")
+    rc, _, err = relusim_here("anneal", "--config", cfg, "--out", path, "--quiet")
     assert rc == 0, err
-    assert "unit overlaps" not in relusim("info", path)[1]
-    assert "unit correlation" not in relusim("compare", path, "--no-plot")[1]
+    assert "unit overlaps" not in relusim_here("info", path)[1]
+    assert "unit correlation" not in relusim_here("compare", path, "--no-plot")[1]
 
 
 @pytest.mark.parametrize("N,K", [(12, 4), (13, 4)])

@@ -14,7 +14,7 @@ import h5py
 import numpy as np
 import pytest
 
-from cli_helpers import kill_after_first_shard, relusim, relusim_here, write_config
+from cli_helpers import kill_after_first_shard, relusim_here, write_config
 from exact_oracle import g_test
 from relusim import anneal, compare, config, instance, measure
 from relusim.errors import InputError
@@ -97,8 +97,8 @@ def test_records_are_solutions_sealed_and_workers_give_the_same_bits(tmp_path):
     outs = []
     for workers in (1, 2):
         cfg = {**SMALL, "output": str(tmp_path / f"w{workers}.h5")}
-        code, _, err = relusim("anneal", "--config", write_config(tmp_path / f"w{workers}.yaml", cfg),
-                               "--workers", workers, "--quiet")
+        code, _, err = relusim_here("anneal", "--config", write_config(tmp_path / f"w{workers}.yaml", cfg),
+                                    "--workers", workers, "--quiet")
         assert code == 0, err
         outs.append(cfg["output"])
     from test_resume_and_workers import assert_same_bits
@@ -162,9 +162,9 @@ def test_a_run_killed_during_equilibrium_sampling_resumes_to_the_bits_of_an_unin
         stored = len(f["samples"])
     shards = [p for p in os.listdir(parts) if p.endswith(".h5") and not p.startswith(".")]
     assert stored + len(shards) == 1, (stored, shards)  # sample 0 kept, sample 1 cut off
-    code, _, err = relusim(*args)
+    code, _, err = relusim_here(*args)
     assert code == 0, err
-    code, _, err = relusim("anneal", "--config", confs["reference"], "--workers", 1, "--quiet")
+    code, _, err = relusim_here("anneal", "--config", confs["reference"], "--workers", 1, "--quiet")
     assert code == 0, err
     assert_same_bits(tmp_path / "killed.h5", tmp_path / "reference.h5")
     with h5py.File(tmp_path / "killed.h5") as f:

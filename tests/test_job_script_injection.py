@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from cli_helpers import BASE, relusim, write_config
+from cli_helpers import BASE, relusim_here, write_config
 from relusim import cluster, config
 from relusim.errors import InputError
 from relusim.sweep import Task
@@ -63,8 +63,8 @@ def test_an_injection_attempt_is_one_line_and_writes_nothing(tmp_path, name, arg
     fill = {k: v.replace("{d}", str(tmp_path)) for k, v in changes.items()}
     cfg = conf(tmp_path, **fill)
     before = files(tmp_path)
-    code, out, err = relusim("sweep", "--config", cfg, *SWEEP, *[a.replace("{d}", str(tmp_path)) for a in argv],
-                             cwd=tmp_path)
+    code, out, err = relusim_here("sweep", "--config", cfg, *SWEEP, *[a.replace("{d}", str(tmp_path)) for a in argv],
+                                  cwd=tmp_path)
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 1 and lines[0].startswith(f"relusim: error: {key}: "), err
     assert files(tmp_path) == before
@@ -75,7 +75,7 @@ def test_a_working_directory_with_a_newline_is_refused(tmp_path):
     cfg = conf(tmp_path)
     cwd = tmp_path / "w\ntouch PWNED"
     cwd.mkdir()
-    code, _, err = relusim("sweep", "--config", cfg, *SWEEP, cwd=cwd)
+    code, _, err = relusim_here("sweep", "--config", cfg, *SWEEP, cwd=cwd)
     assert code == 2 and "working directory" in err and len(err.strip().splitlines()) == 1, err
     assert files(tmp_path) == {"c.yaml", cwd.name}
 
@@ -83,14 +83,14 @@ def test_a_working_directory_with_a_newline_is_refused(tmp_path):
 @pytest.mark.parametrize("argv", [["--backend", "dask", "--slurm", "--queue", "q\ntouch PWNED"],
                                   ["--backend", "dask", "--slurm", "--setup", "a\nb"]])
 def test_dask_jobqueue_options_are_checked_too(tmp_path, argv):
-    code, _, err = relusim("sweep", "--config", conf(tmp_path), "--grid", "seed=1,2", *argv, cwd=tmp_path)
+    code, _, err = relusim_here("sweep", "--config", conf(tmp_path), "--grid", "seed=1,2", *argv, cwd=tmp_path)
     assert code == 2 and "control characters" in err and len(err.strip().splitlines()) == 1, err
     assert files(tmp_path) == {"c.yaml"}
 
 
 def test_capacity_slurm_queue_is_checked(tmp_path):
-    code, _, err = relusim("capacity", "--config", conf(tmp_path), "--N", "8", "--backend", "slurm",
-                           "--queue", "q\ntouch PWNED", cwd=tmp_path)
+    code, _, err = relusim_here("capacity", "--config", conf(tmp_path), "--N", "8", "--backend", "slurm",
+                                "--queue", "q\ntouch PWNED", cwd=tmp_path)
     assert code == 2 and err.startswith("relusim: error: --queue:") and len(err.strip().splitlines()) == 1, err
     assert files(tmp_path) == {"c.yaml"}
 

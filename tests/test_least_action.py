@@ -322,11 +322,11 @@ def test_unsupported_least_action_combinations_are_refused_in_one_line(changes, 
 
 
 def test_bad_least_action_config_exits_2_with_one_line(tmp_path):
-    from cli_helpers import relusim, write_config
+    from cli_helpers import relusim_here, write_config
 
     d = run_config("sign", 45, 3, "tree", 0.3, 1).to_dict()
     d["model"]["weights"] = "spherical"
     d["output"] = str(tmp_path / "x.h5")
-    code, out, err = relusim("validate", "--config", write_config(tmp_path / "c.yaml", d))
+    code, out, err = relusim_here("validate", "--config", write_config(tmp_path / "c.yaml", d))
     assert code == 2 and err.count("\n") == 1 and "anneal.energy" in err and "least_action" in err
     assert not (tmp_path / "x.h5").exists()

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from cli_helpers import BASE, relusim, write_config
+from cli_helpers import BASE, relusim_here, write_config
 from relusim import config, io, lock
 from relusim.errors import InputError
 
@@ -105,7 +105,7 @@ def _config(tmp_path) -> str:
 
 def test_anneal_with_a_planted_lock_symlink_refuses_and_the_victim_is_untouched(tmp_path):
     victim = plant(tmp_path, tmp_path / "o.h5.lock", "symlink")
-    code, _, err = relusim("anneal", "--config", _config(tmp_path), "--quiet", "--workers", 1, cwd=tmp_path)
+    code, _, err = relusim_here("anneal", "--config", _config(tmp_path), "--quiet", "--workers", 1, cwd=tmp_path)
     assert code == 2 and len(err.strip().splitlines()) == 1 and "symbolic link" in err, err
     assert victim.read_text() == PRECIOUS
     assert not (tmp_path / "o.h5").exists() and not (tmp_path / "o.h5.tasks.lock").exists()
@@ -113,7 +113,7 @@ def test_anneal_with_a_planted_lock_symlink_refuses_and_the_victim_is_untouched(
 
 def test_anneal_with_a_planted_tasks_lock_symlink_refuses(tmp_path):
     victim = plant(tmp_path, tmp_path / "o.h5.tasks.lock", "dangling-symlink")
-    code, _, err = relusim("anneal", "--config", _config(tmp_path), "--quiet", "--workers", 1, cwd=tmp_path)
+    code, _, err = relusim_here("anneal", "--config", _config(tmp_path), "--quiet", "--workers", 1, cwd=tmp_path)
     assert code == 2 and "symbolic link" in err and "tasks.lock" in err, err
     assert victim.read_text() == PRECIOUS and not (tmp_path / "created-by-nobody").exists()
 
@@ -124,6 +124,6 @@ def test_merge_with_a_planted_hard_link_refuses(tmp_path):
     rf.prepare(cfg, "test")  # a result file with no sample yet (nothing annealed)
     rf.release()
     victim = plant(tmp_path, tmp_path / "o.h5.lock", "hard-link")
-    code, _, err = relusim("merge", tmp_path / "o.h5")
+    code, _, err = relusim_here("merge", tmp_path / "o.h5")
     assert code == 2 and len(err.strip().splitlines()) == 1 and "hard links" in err, err
     assert victim.read_text() == PRECIOUS

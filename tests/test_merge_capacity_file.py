@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cli_helpers import BASE, relusim
+from cli_helpers import BASE, relusim_here
 from relusim import capacity, config, io
 
 
@@ -40,7 +40,7 @@ def tree(d: Path) -> dict:
 def test_merge_on_a_capacity_file_says_what_it_is(tmp_path):
     cap = capacity_file(tmp_path / "cap.h5")
     before = tree(tmp_path)
-    code, _, err = relusim("merge", cap)
+    code, _, err = relusim_here("merge", cap)
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert "is a capacity file (written by `relusim capacity`)" in err
     assert tree(tmp_path) == before and not os.path.exists(str(cap) + ".lock")
@@ -48,7 +48,7 @@ def test_merge_on_a_capacity_file_says_what_it_is(tmp_path):
 
 def test_a_folder_of_capacity_files_only_is_one_line(tmp_path):
     capacity_file(tmp_path / "cap.h5")
-    code, _, err = relusim("merge", tmp_path)
+    code, _, err = relusim_here("merge", tmp_path)
     assert code == 2 and "holds only capacity files (cap.h5)" in err and len(err.strip().splitlines()) == 1, err
 
 
@@ -56,7 +56,7 @@ def test_a_folder_with_both_merges_the_result_file_and_skips_the_capacity_file(t
     cap = capacity_file(tmp_path / "t_capacity.h5")
     result_file(tmp_path / "t.h5")
     before = cap.read_bytes()
-    code, out, err = relusim("merge", "--allow-missing", tmp_path)
+    code, out, err = relusim_here("merge", "--allow-missing", tmp_path)
     assert code == 0, err
     assert "t.h5: 0/1 samples" in out and "t_capacity" not in out
     assert cap.read_bytes() == before
@@ -65,5 +65,5 @@ def test_a_folder_with_both_merges_the_result_file_and_skips_the_capacity_file(t
 @pytest.mark.parametrize("command", [["info"], ["robustness", "--quiet"], ["compare", "--no-plot"]])
 def test_other_readers_refuse_a_capacity_file_in_one_line(tmp_path, command):
     cap = capacity_file(tmp_path / "cap.h5")
-    code, _, err = relusim(command[0], cap, *command[1:])
+    code, _, err = relusim_here(command[0], cap, *command[1:])
     assert code == 2 and len(err.strip().splitlines()) == 1 and "not a relusim result file" in err, err

@@ -1,7 +1,10 @@
-"""A result file can be trusted under misuse (issue 13), through the real command line.
+"""A result file can be trusted under misuse (issue 13), through the command line.
 
 One owner per result file; damaged data detected, named and never used; a full disk is one line
-and keeps every finished sample; debris of dead processes removed (only theirs).
+and keeps every finished sample; debris of dead processes removed (only theirs). The holders, the
+killed runs, the full disk and the cleanup of dead processes' debris are real processes; the runs and
+refusals that are checked by their output, exit status and files run in this process
+(``cli_helpers.relusim_here``).
 """
 import copy
 import os
@@ -50,7 +53,7 @@ def finished(tmp_path_factory):
     """A finished result file (3 samples, y = 3 so it has a reference) and its config."""
     d = tmp_path_factory.mktemp("finished")
     conf = cfg_file(d, ensemble={"replicas": 3, "gamma": {"start": 0.1, "stop": 2.0}})
-    code, _, err = relusim("anneal", "--config", conf, "--workers", 1, "--quiet")
+    code, _, err = relusim_here("anneal", "--config", conf, "--workers", 1, "--quiet")
     assert code == 0, err
     return d / "out.h5", conf
 
@@ -122,7 +125,8 @@ def test_a_second_run_on_a_held_output_is_refused_naming_the_holder(tmp_path, fi
         holder.send_signal(signal.SIGKILL)
         holder.wait()
     # the lock died with its process: the next run owns the file at once (no stale lock)
-    code, _, err = relusim("anneal", "--config", cfg_file(tmp_path, "q.yaml"), "--quiet", "--overwrite")
+    code, _, err = relusim_here("anneal", "--config", cfg_file(tmp_path, "q.yaml"), "--quiet", "--overwrite",
+                                "--workers", 1)
     assert code == 0, err
     assert len(weights(out)) == 3
 
@@ -132,10 +136,10 @@ def test_a_sweep_owns_its_points_files(tmp_path):
     point = tmp_path / "sw" / "t__seed=5.h5"
     holder = start_holder(conf, point, "--grid", "seed=5", "--out-dir", tmp_path / "sw", command="sweep")
     try:
-        code, _, err = relusim("anneal", "--config", conf, "--quiet", "--out", point)
+        code, _, err = relusim_here("anneal", "--config", conf, "--quiet", "--out", point)
         assert code == 2 and f"PID {holder.pid}" in one_line(err)
-        code, _, err = relusim("sweep", "--config", conf, "--grid", "seed=5,6", "--out-dir", tmp_path / "sw",
-                               "--quiet")
+        code, _, err = relusim_here("sweep", "--config", conf, "--grid", "seed=5,6", "--out-dir", tmp_path / "sw",
+                                    "--quiet")
         assert code == 2 and f"PID {holder.pid}" in one_line(err)
         assert not (tmp_path / "sw" / "t__seed=6.h5").exists()  # refused before any point was touched
     finally:
@@ -145,18 +149,18 @@ def test_a_sweep_owns_its_points_files(tmp_path):
 
 def test_array_tasks_share_and_merge_checks_the_files_config(tmp_path):
     conf = cfg_file(tmp_path, samples=2)
-    code, out_text, err = relusim("sweep", "--config", conf, "--grid", "model.alpha=0.3",
-                                  "--backend", "slurm", "--dry-run", "--out-dir", tmp_path / "sw")
+    code, out_text, err = relusim_here("sweep", "--config", conf, "--grid", "model.alpha=0.3",
+                                       "--backend", "slurm", "--dry-run", "--out-dir", tmp_path / "sw")
     assert code == 0, err
     table = next((tmp_path / "sw" / "slurm").glob("*/tasks.json"))
     for task in (0, 1):
-        code, _, err = relusim("run-task", "--tasks", table, "--task-id", task)
+        code, _, err = relusim_here("run-task", "--tasks", table, "--task-id", task)
         assert code == 0, err
     point = next((tmp_path / "sw").glob("*.h5"))
     # a shard of another config slipped into the point's .parts: merge refuses it, whatever this
     # process's config, and writes nothing
     other = cfg_file(tmp_path, "o.yaml", output="o.h5", model__alpha=0.25, samples=1)
-    assert relusim("anneal", "--config", other, "--quiet")[0] == 0
+    assert relusim_here("anneal", "--config", other, "--quiet")[0] == 0
     parts = Path(str(point) + ".parts")
     foreign = tmp_path / "foreign.h5"
     with h5py.File(tmp_path / "o.h5") as src, h5py.File(foreign, "w") as dst:
@@ -164,7 +168,7 @@ def test_array_tasks_share_and_merge_checks_the_files_config(tmp_path):
         src.copy(src["samples"]["000000"], dst.require_group("samples"), name="000000")
     shutil.copy(foreign, parts / "000000.h5")
     before = snapshot(tmp_path)
-    code, _, err = relusim("merge", tmp_path / "sw")
+    code, _, err = relusim_here("merge", tmp_path / "sw")
     assert code == 2 and "different config" in one_line(err) and "000000.h5" in err
     assert snapshot(tmp_path) == before
 
@@ -198,20 +202,21 @@ def test_a_damaged_dataset_is_named_never_used_and_rerun_on_resume(tmp_path, fin
         assert code == 1, (argv, err)
         assert f"sample 1: checksum mismatch in {dataset}" in one_line(err), (argv, err)
     assert not (tmp_path / "out_robustness.png").exists()
-    code, _, err = relusim("anneal", "--config", conf, "--quiet", "--samples", 4)  # resume and extend
+    code, _, err = relusim_here("anneal", "--config", conf, "--quiet", "--samples", 4, "--workers", 1)  # resume, extend
     assert code == 0, err
     assert "sample 1" in err and "run again" in err
-    assert relusim("info", out, "--verify")[0] == 0
+    assert relusim_here("info", out, "--verify")[0] == 0
     now = weights(out)
     assert len(now) == 4 and all(np.array_equal(good[k], now[k]) for k in good)
 
 
 def test_a_damaged_robustness_group_is_detected(tmp_path, finished):
     out, _ = copy_run(finished, tmp_path)
-    code, _, err = relusim("robustness", out, "--flips", "0,0.1", "--trials", 2, "--weight-noise", "none", "--quiet")
+    code, _, err = relusim_here("robustness", out, "--flips", "0,0.1", "--trials", 2, "--weight-noise", "none",
+                                "--quiet")
     assert code == 0, err
     flip_bytes(out, "robustness/input_flip/error")
-    code, _, err = relusim("compare", out)
+    code, _, err = relusim_here("compare", out)
     assert code == 1 and "/robustness: checksum mismatch in input_flip/error" in one_line(err)
 
 
@@ -225,7 +230,7 @@ def test_garbage_shards_never_end_a_resume_in_a_traceback(tmp_path, finished):
     (parts / "000001.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + os.urandom(3000))  # truncated garbage
     (parts / "000002.h5").write_text("not a shard")
     (parts / "0abc.h5").write_text("stray")
-    code, _, err = relusim("anneal", "--config", conf, "--quiet")
+    code, _, err = relusim_here("anneal", "--config", conf, "--quiet", "--workers", 1)
     assert code == 0 and "Traceback" not in err, err
     assert "000001.h5" in err and "000002.h5" in err
     assert all(np.array_equal(good[k], v) for k, v in weights(out).items()) and len(weights(out)) == 3
@@ -274,7 +279,7 @@ def test_a_rerun_removes_the_temp_files_of_a_killed_run_only(tmp_path, finished)
     dead[1].write_bytes(b"half a shard")
     alive = tmp_path / f".out.h5~{host}~{os.getpid()}.tmp"  # this test process lives: keep its file
     alive.write_bytes(b"in progress")
-    code, _, err = relusim("anneal", "--config", conf, "--quiet")
+    code, _, err = relusim("anneal", "--config", conf, "--quiet")  # a process of its own: not the live PID
     assert code == 0, err
     for p in dead:
         assert not p.exists() and p.name in err, err

@@ -2,7 +2,7 @@
 import h5py
 import pytest
 
-from cli_helpers import relusim, write_config
+from cli_helpers import relusim_here, write_config
 from relusim import model
 
 MINI = {
@@ -20,7 +20,7 @@ def test_every_replica_ends_a_solution_at_the_target_overlap(tmp_path, sampler, 
     cfg = {**MINI, "output": str(tmp_path / "mini.h5"),
            "model": {**MINI["model"], "activation": activation, "N": N, "K": K},
            "anneal": {**MINI["anneal"], "sampler": sampler}}
-    code, out, err = relusim("anneal", "--config", write_config(tmp_path / "mini.yaml", cfg), "--workers", 1)
+    code, out, err = relusim_here("anneal", "--config", write_config(tmp_path / "mini.yaml", cfg), "--workers", 1)
     assert code == 0, err
     with h5py.File(tmp_path / "mini.h5") as f:
         assert len(f["samples"]) == 3
@@ -40,7 +40,7 @@ def test_a_sample_that_misses_its_target_is_recorded_as_not_solved(tmp_path):
     cfg = {**MINI, "samples": 1, "output": str(tmp_path / "hard.h5"),
            "model": {**MINI["model"], "alpha": 1.2},  # far above capacity: no solution exists
            "anneal": {**MINI["anneal"], "sweeps": 300, "extra_sweeps": 100}}
-    code, out, err = relusim("anneal", "--config", write_config(tmp_path / "hard.yaml", cfg))
+    code, out, err = relusim_here("anneal", "--config", write_config(tmp_path / "hard.yaml", cfg))
     assert code == 0, err
     with h5py.File(tmp_path / "hard.h5") as f:
         g = f["samples/000000"]

@@ -7,7 +7,7 @@ import h5py
 import numpy as np
 import pytest
 
-from cli_helpers import BASE, kill_after_first_shard, relusim, write_config
+from cli_helpers import BASE, kill_after_first_shard, relusim_here, write_config
 
 
 def datasets(path) -> dict:
@@ -48,8 +48,8 @@ def test_one_and_two_workers_give_identical_datasets(tmp_path, architecture):
     model = {"architecture": architecture} | ({"N": 20, "alpha": 0.15} if architecture != "tree" else {})
     c1, o1 = config(tmp_path, "w1", **model)
     c2, o2 = config(tmp_path, "w2", **model)
-    assert relusim("anneal", "--config", c1, "--workers", 1, "--samples", 4)[0] == 0
-    assert relusim("anneal", "--config", c2, "--workers", 2, "--samples", 4)[0] == 0
+    assert relusim_here("anneal", "--config", c1, "--workers", 1, "--samples", 4)[0] == 0
+    assert relusim_here("anneal", "--config", c2, "--workers", 2, "--samples", 4)[0] == 0
     assert_same_bits(o1, o2)
     with h5py.File(o1) as f:
         assert len(f["samples"]) == 4 and f.attrs["finished"]
@@ -75,9 +75,9 @@ def test_kill_mid_run_leaves_a_readable_file_and_rerun_gives_the_same_bits(tmp_p
     shards = [p for p in os.listdir(parts) if p.endswith(".h5") and not p.startswith(".")]
     assert stored + len(shards) >= 1, "a finished sample was lost"
     assert stored + len(shards) < 8
-    code, out, err = relusim(*args)
+    code, out, err = relusim_here(*args)
     assert code == 0, err
-    assert relusim("anneal", "--config", cr, "--workers", 1, "--samples", 8, "--quiet")[0] == 0
+    assert relusim_here("anneal", "--config", cr, "--workers", 1, "--samples", 8, "--quiet")[0] == 0
     assert_same_bits(ok, orf)
     with h5py.File(ok) as f:
         assert f.attrs["finished"] and len(f["samples"]) == 8
@@ -86,25 +86,25 @@ def test_kill_mid_run_leaves_a_readable_file_and_rerun_gives_the_same_bits(tmp_p
 @pytest.mark.slow
 def test_rerun_of_a_finished_file_runs_nothing_and_overwrite_starts_afresh(tmp_path):
     c, o = config(tmp_path, "again")
-    assert relusim("anneal", "--config", c, "--samples", 2)[0] == 0
-    code, out, _ = relusim("anneal", "--config", c, "--samples", 2)
+    assert relusim_here("anneal", "--config", c, "--samples", 2, "--workers", 1)[0] == 0
+    code, out, _ = relusim_here("anneal", "--config", c, "--samples", 2, "--workers", 1)
     assert code == 0 and "0 run now" in out
-    code, out, _ = relusim("anneal", "--config", c, "--samples", 3)
+    code, out, _ = relusim_here("anneal", "--config", c, "--samples", 3, "--workers", 1)
     assert code == 0 and "1 run now" in out
-    code, out, _ = relusim("anneal", "--config", c, "--samples", 2, "--overwrite")
+    code, out, _ = relusim_here("anneal", "--config", c, "--samples", 2, "--overwrite", "--workers", 1)
     assert code == 0 and "2 run now" in out
 
 
 def test_resume_refuses_a_file_of_another_config(tmp_path):
     c, o = config(tmp_path, "one")
-    assert relusim("anneal", "--config", c, "--samples", 1)[0] == 0
+    assert relusim_here("anneal", "--config", c, "--samples", 1)[0] == 0
     c2, _ = config(tmp_path, "one", alpha=0.2)
-    code, _, err = relusim("anneal", "--config", c2, "--samples", 1)
+    code, _, err = relusim_here("anneal", "--config", c2, "--samples", 1)
     assert code == 2 and "different config" in err and len(err.strip().splitlines()) == 1
 
 
 def test_info_reports_progress(tmp_path):
     c, o = config(tmp_path, "info")
-    relusim("anneal", "--config", c, "--samples", 2)
-    code, out, _ = relusim("info", o)
+    relusim_here("anneal", "--config", c, "--samples", 2, "--workers", 1)
+    code, out, _ = relusim_here("info", o)
     assert code == 0 and "2/2 samples done" in out and "relu / binary" in out

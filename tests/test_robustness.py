@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from numba import get_num_threads, set_num_threads
 
-from cli_helpers import relusim, write_config
+from cli_helpers import relusim_here, write_config
 from relusim import instance, model
 from relusim import robustness as R
 
@@ -148,7 +148,7 @@ TINY = {
 def tiny_results(tmp_path_factory):
     d = tmp_path_factory.mktemp("rob")
     cfg = {**TINY, "output": str(d / "tiny.h5")}
-    code, _, err = relusim("anneal", "--config", write_config(d / "tiny.yaml", cfg), "--workers", 1)
+    code, _, err = relusim_here("anneal", "--config", write_config(d / "tiny.yaml", cfg), "--workers", 1)
     assert code == 0, err
     return d / "tiny.h5"
 
@@ -157,7 +157,7 @@ def tiny_results(tmp_path_factory):
 def test_cli_writes_the_group_and_reruns_are_noops(tiny_results, tmp_path):
     path = tmp_path / "r.h5"
     path.write_bytes(tiny_results.read_bytes())
-    code, out, err = relusim("robustness", path, "--flips", "0:0.5:0.1", "--trials", 10, "--weight-noise", "0,0.1")
+    code, out, err = relusim_here("robustness", path, "--flips", "0:0.5:0.1", "--trials", 10, "--weight-noise", "0,0.1")
     assert code == 0, err
     assert (tmp_path / "r_robustness.png").stat().st_size > 0
     with h5py.File(path) as f:
@@ -174,10 +174,10 @@ def test_cli_writes_the_group_and_reruns_are_noops(tiny_results, tmp_path):
                                           smp["energy"][()] / smp["labels"].shape[0])
         first = g["input_flip/error_replicas"][()]
     before = path.read_bytes()
-    code, out, err = relusim("robustness", path, "--flips", "0:0.5:0.1", "--trials", 10, "--weight-noise", "0,0.1")
+    code, out, err = relusim_here("robustness", path, "--flips", "0:0.5:0.1", "--trials", 10, "--weight-noise", "0,0.1")
     assert code == 0 and "up to date" in out and path.read_bytes() == before
-    code, out, err = relusim("robustness", path, "--flips", "0,0.25", "--trials", 10, "--weight-noise", "none",
-                             "--plot", tmp_path / "x.png")
+    code, out, err = relusim_here("robustness", path, "--flips", "0,0.25", "--trials", 10, "--weight-noise", "none",
+                                  "--plot", tmp_path / "x.png")
     assert code == 0, err
     with h5py.File(path) as f:
         assert f["robustness/input_flip/error"].shape == (2, 2) and "weight_noise" not in f["robustness"]
@@ -190,12 +190,12 @@ def test_cli_writes_the_group_and_reruns_are_noops(tiny_results, tmp_path):
 @pytest.mark.parametrize("args,words", [(["--flips", "0,2"], "--flips"), (["--trials", "0"], "--trials"),
                                         (["--weight-noise", "a:b"], "--weight-noise")])
 def test_cli_bad_input_is_one_line_and_exit_2(tiny_results, args, words):
-    code, out, err = relusim("robustness", tiny_results, *args)
+    code, out, err = relusim_here("robustness", tiny_results, *args)
     assert code == 2 and err.count("\n") == 1 and words in err and "Traceback" not in err
 
 
 def test_cli_missing_file(tmp_path):
-    code, _, err = relusim("robustness", tmp_path / "nope.h5")
+    code, _, err = relusim_here("robustness", tmp_path / "nope.h5")
     assert code == 2 and "RESULTS" in err and err.count("\n") == 1
 
 

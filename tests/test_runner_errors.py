@@ -15,7 +15,7 @@ from pathlib import Path
 
 import h5py
 
-from cli_helpers import BASE, relusim, write_config
+from cli_helpers import BASE, relusim_here, write_config
 from relusim import cluster, runner
 
 FAILING = 3
@@ -101,7 +101,7 @@ def test_a_sample_raising_in_a_worker_process_is_one_line_exit_1_and_the_finishe
     done = stored(tmp_path / "t.h5")  # the file opens, with every sample that started before 3
     assert {0, 1, 2} <= done and FAILING not in done, done
     assert not list((tmp_path / "t.h5.parts").glob("*.h5"))  # every finished shard was merged
-    code, out, err = relusim("anneal", "--config", cfg, "--workers", 2, "--quiet")
+    code, out, err = relusim_here("anneal", "--config", cfg, "--workers", 2, "--quiet")
     assert code == 0 and f"({6 - len(done)} run now" in out, err
     assert stored(tmp_path / "t.h5") == set(range(6))
 

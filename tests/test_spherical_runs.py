@@ -7,7 +7,7 @@ import h5py
 import numpy as np
 import pytest
 
-from cli_helpers import BASE, kill_after_first_shard, relusim, write_config
+from cli_helpers import BASE, kill_after_first_shard, relusim_here, write_config
 from relusim import config, model
 from relusim.anneal import run_sample
 from relusim.errors import InputError
@@ -56,14 +56,14 @@ def test_bad_spherical_settings_raise_input_errors_naming_the_key(tmp_path, mode
 
 def test_a_bad_step_is_one_line_on_the_command_line(tmp_path):
     c, out = conf(tmp_path, "bad", {}, {"step": {"theta_max": -1}})
-    code, _, err = relusim("anneal", "--config", c)
+    code, _, err = relusim_here("anneal", "--config", c)
     assert code == 2 and len(err.strip().splitlines()) == 1 and "anneal.step.theta_max" in err, err
     assert not os.path.exists(out)
 
 
 def test_spherical_traced_ensemble_is_refused_and_even_fan_in_is_accepted(tmp_path):
     c, _ = conf(tmp_path, "traced", ensemble={"replicas": 3, "reference": "traced"})
-    code, _, err = relusim("validate", "--config", c)
+    code, _, err = relusim_here("validate", "--config", c)
     assert code == 2 and "ensemble.reference" in err
     cfg = config.from_dict(copy.deepcopy(SPH) | {"output": str(tmp_path / "x.h5"),
                                                  "model": {"activation": "sign", "weights": "spherical",
@@ -98,8 +98,8 @@ def test_spherical_one_and_two_workers_give_identical_float64_datasets(tmp_path,
     m = {"architecture": architecture} | ({"N": 10, "alpha": 0.5} if architecture != "tree" else {})
     c1, o1 = conf(tmp_path, "w1", m, {"energy": energy, "precision": precision})
     c2, o2 = conf(tmp_path, "w2", m, {"energy": energy, "precision": precision})
-    assert relusim("anneal", "--config", c1, "--workers", 1, "--samples", 3)[0] == 0
-    assert relusim("anneal", "--config", c2, "--workers", 2, "--samples", 3)[0] == 0
+    assert relusim_here("anneal", "--config", c1, "--workers", 1, "--samples", 3)[0] == 0
+    assert relusim_here("anneal", "--config", c2, "--workers", 2, "--samples", 3)[0] == 0
     assert_same_bits(o1, o2)
     with h5py.File(o1) as f:
         g = f["samples/000000"]
@@ -133,15 +133,15 @@ def test_spherical_kill_mid_run_and_rerun_give_the_same_bits(tmp_path):
     with h5py.File(ok, "r") as f:
         stored = len(f["samples"])
     assert 1 <= stored + len(shards) < 6
-    assert relusim(*args)[0] == 0
-    assert relusim("anneal", "--config", cr, "--workers", 1, "--samples", 6, "--quiet")[0] == 0
+    assert relusim_here(*args)[0] == 0
+    assert relusim_here("anneal", "--config", cr, "--workers", 1, "--samples", 6, "--quiet")[0] == 0
     assert_same_bits(ok, orf)
 
 
 def test_theta_max_adapts_while_beta_moves_and_is_frozen_at_constant_beta(tmp_path):
     c, o = conf(tmp_path, "theta", {}, {"sweeps": 200, "extra_sweeps": 100, "stop_when_solved": False,
                                         "record_every": 10, "beta": {"start": 0.5, "stop": 4.0}})
-    assert relusim("anneal", "--config", c, "--samples", 1)[0] == 0
+    assert relusim_here("anneal", "--config", c, "--samples", 1)[0] == 0
     with h5py.File(o) as f:
         t = f["samples/000000/trace/theta_max"][()]
         sweeps = f["samples/000000/trace/sweep"][()]
@@ -149,7 +149,7 @@ def test_theta_max_adapts_while_beta_moves_and_is_frozen_at_constant_beta(tmp_pa
     assert len(np.unique(t[sweeps > 210])) == 1  # frozen at the final, constant beta
     c2, o2 = conf(tmp_path, "const", {}, {"sweeps": 100, "stop_when_solved": False, "record_every": 10,
                                           "beta": 2.0, "step": {"theta_max": 0.7}})
-    assert relusim("anneal", "--config", c2, "--samples", 1)[0] == 0
+    assert relusim_here("anneal", "--config", c2, "--samples", 1)[0] == 0
     with h5py.File(o2) as f:
         assert np.all(f["samples/000000/trace/theta_max"][()] == 0.7)
 

@@ -1,8 +1,10 @@
 """Sweeps: a grid of configs, one file per point, the same bits on every backend, no loss on a kill.
 
-The backends run through the real command line (``python -m relusim``); Dask on a real LocalCluster
-of 2 workers; SLURM array tasks as plain processes running the generated script, then merged. A real
-Slurm is in test_slurm.py.
+The Dask backend runs through the real command line (``python -m relusim``) on a real LocalCluster
+of 2 workers; SLURM array tasks as plain processes running the generated script, then merged; the
+kills kill real processes. The local backend, merges and reruns run the same entry point in this
+process (``cli_helpers.relusim_here``; a local pool still starts real workers). A real Slurm is in
+test_slurm.py.
 """
 import copy
 import os
@@ -18,7 +20,7 @@ import psutil
 import pytest
 import yaml
 
-from cli_helpers import BASE, relusim, write_config
+from cli_helpers import BASE, relusim, relusim_here, write_config
 from relusim import sweep
 from relusim.cluster import parse_memory, parse_walltime
 from relusim.config import from_dict
@@ -36,8 +38,14 @@ def base_config(tmp_path, name="t", anneal=None, **top) -> str:
     return write_config(tmp_path / f"{name}.yaml", cfg)
 
 
-def ok(*args, **kw) -> str:
-    code, out, err = relusim(*args, **kw)
+def ok(*args) -> str:
+    code, out, err = relusim_here(*args)
+    assert code == 0, err
+    return out
+
+
+def ok_process(*args) -> str:
+    code, out, err = relusim(*args)
     assert code == 0, err
     return out
 
@@ -139,7 +147,7 @@ def test_slurm_sizes_are_checked():
     (["--backend", "dask", "--slurm", "--scheduler", "tcp://x:1"], ["--scheduler", "not used by"]),
 ])
 def test_sweep_bad_input_is_one_line_and_exit_2(tmp_path, args, words):
-    code, out, err = relusim("sweep", "--config", base_config(tmp_path), *args)
+    code, out, err = relusim_here("sweep", "--config", base_config(tmp_path), *args)
     assert code == 2 and "Traceback" not in err, err
     assert len(err.strip().splitlines()) == 1, err
     for w in words:
@@ -153,7 +161,7 @@ def test_sweep_bad_input_is_one_line_and_exit_2(tmp_path, args, words):
 @pytest.mark.slow
 def test_local_dask_and_slurm_array_tasks_give_identical_bits(local_sweep, tmp_path):
     cfg, ref = local_sweep
-    ok("sweep", "--config", cfg, *GRID, "--backend", "dask", "--workers", 2, "--out-dir", tmp_path / "dask")
+    ok_process("sweep", "--config", cfg, *GRID, "--backend", "dask", "--workers", 2, "--out-dir", tmp_path / "dask")
     out = ok("sweep", "--config", cfg, *GRID, "--backend", "slurm", "--chunk", 5, "--dry-run",
              "--out-dir", tmp_path / "slurm")
     (script,) = (tmp_path / "slurm" / "slurm").glob("*/array.sbatch")
@@ -191,7 +199,7 @@ def test_rerun_resumes_and_more_samples_run_only_the_new_ones(local_sweep, tmp_p
                               "--workers", 1)
     with h5py.File(tmp_path / "out" / NAMES[0]) as f:
         assert len(f["samples"]) == 4 and f.attrs["finished"]
-    code, _, err = relusim("sweep", "--config", cfg, "--grid", "model.alpha=0.25", "--grid", "model.K=2",
+    code, _, err = relusim_here("sweep", "--config", cfg, "--grid", "model.alpha=0.25", "--grid", "model.K=2",
                            "--backend", "slurm", "--dry-run", "--out-dir", tmp_path / "out")
     assert code == 0 and not (tmp_path / "out" / "slurm").exists()
 
@@ -209,15 +217,15 @@ def test_merge_refuses_a_shard_of_another_config_and_writes_nothing(tmp_path):
         ok("run-task", "--tasks", table, "--task-id", task)
     a, b = (tmp_path / "out" / f"t__model.alpha={x}.h5" for x in (0.25, 0.5))
     shutil.move(str(b) + ".parts/000000.h5", str(a) + ".parts/000001.h5")
-    code, _, err = relusim("merge", tmp_path / "out")
+    code, _, err = relusim_here("merge", tmp_path / "out")
     assert code == 2 and len(err.strip().splitlines()) == 1 and "different config" in err, err
     assert stored(a) == stored(b) == 0 and len(shards(tmp_path / "out")) == 2
     os.remove(str(a) + ".parts/000001.h5")
     out = ok("merge", "--allow-missing", a, b)
     assert "1/1 samples, 1 merged now (complete)" in out and "0/1 samples, 0 merged now (missing 0)" in out
-    code, _, err = relusim("merge", cfg)
+    code, _, err = relusim_here("merge", cfg)
     assert code == 2 and "not a readable HDF5 file" in err
-    code, _, err = relusim("run-task", "--tasks", table, "--task-id", 7)
+    code, _, err = relusim_here("run-task", "--tasks", table, "--task-id", 7)
     assert code == 2 and "--task-id" in err
 
 
@@ -230,14 +238,14 @@ def test_merge_with_samples_missing_merges_the_rest_and_exits_1_naming_them(tmp_
     for task in (0, 3):  # tasks 1 and 2 (samples 1 and 2) "failed"
         ok("run-task", "--tasks", table, "--task-id", task)
     point = tmp_path / "out" / "t__model.alpha=0.25.h5"
-    code, out, err = relusim("merge", tmp_path / "out")
+    code, out, err = relusim_here("merge", tmp_path / "out")
     assert code == 1, err
     assert "2/4 samples, 2 merged now (missing 1, 2)" in out
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     assert err.startswith("relusim: run failed: 2 samples missing after the merge (t__model.alpha=0.25.h5: 1-2)")
     assert "rerun the `relusim sweep` command" in err and "--allow-missing" in err
     assert stored(point) == 2 and not shards(tmp_path / "out")  # the partial merge is written
-    code, out, err = relusim("merge", "--allow-missing", tmp_path / "out")
+    code, out, err = relusim_here("merge", "--allow-missing", tmp_path / "out")
     assert code == 0 and "2/4 samples, 0 merged now (missing 1, 2)" in out and not err, err
     for task in (1, 2):
         ok("run-task", "--tasks", table, "--task-id", task)
@@ -306,7 +314,7 @@ def test_killing_a_dask_worker_mid_sweep_reruns_its_task_elsewhere(tmp_path):
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     assert "(6 run now" in out
-    ok("sweep", "--config", cfg, *SLOW_GRID, "--workers", 2, "--out-dir", tmp_path / "reference")
+    ok("sweep", "--config", cfg, *SLOW_GRID, "--workers", 1, "--out-dir", tmp_path / "reference")
     for f in sorted((tmp_path / "d").glob("*.h5")):
         assert_same_bits(f, tmp_path / "reference" / f.name)
 
@@ -316,7 +324,7 @@ def test_dask_on_a_running_scheduler_given_by_its_address(local_sweep, tmp_path)
 
     cfg, ref = local_sweep
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
-        ok("sweep", "--config", cfg, "--grid", "model.alpha=0.25", "--grid", "model.K=2", "--backend", "dask",
+        ok_process("sweep", "--config", cfg, "--grid", "model.alpha=0.25", "--grid", "model.K=2", "--backend", "dask",
            "--scheduler", cluster.scheduler_address, "--out-dir", tmp_path)
     assert_same_bits(ref / NAMES[0], tmp_path / NAMES[0])
 

@@ -8,7 +8,7 @@ import copy
 import pytest
 
 import relusim
-from cli_helpers import BASE, relusim as cli, write_config
+from cli_helpers import BASE, relusim_here as cli, write_config
 from relusim.errors import InputError
 
 
