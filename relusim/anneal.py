@@ -18,8 +18,9 @@ from typing import Callable
 
 import numpy as np
 
-from . import instance as _instance
-from . import measure, model, tempering
+from .models import instance as _instance
+from .models import measure, machine
+from . import tempering
 from .config import Config
 from .kernels import detmath
 from .priors import prior_of
@@ -151,7 +152,7 @@ def measure_sample(cfg: Config, inst, state, trace: dict, index: int, wall_s: fl
     m, y = cfg.model, cfg.ensemble.replicas
     prior = prior_of(cfg)
     W = state.w.copy()
-    energy = np.array([model.energy(w, inst.xi, inst.sigma, m.activation, m.K, m.architecture) for w in W], np.int64)
+    energy = np.array([machine.energy(w, inst.xi, inst.sigma, m.activation, m.K, m.architecture) for w in W], np.int64)
     if not np.array_equal(energy, state.E):
         raise RuntimeError(f"sample {index}: cached energies {state.E} != recomputed {energy}")
     res = SampleResult(
@@ -160,13 +161,13 @@ def measure_sample(cfg: Config, inst, state, trace: dict, index: int, wall_s: fl
         stabilities=measure.stabilities(W, inst.xi, inst.sigma, m.activation, m.K, m.architecture), trace=trace)
     q = float("nan")
     if y > 1:
-        q = model.mean_mutual_overlap(W)
+        q = machine.mean_mutual_overlap(W)
         ref, kind = prior.reference(state)
         res.reference = ref
-        res.reference_stabilities = model.stabilities(ref, inst.xi, inst.sigma, m.activation, m.K, m.architecture)
+        res.reference_stabilities = machine.stabilities(ref, inst.xi, inst.sigma, m.activation, m.K, m.architecture)
         res.extra_attrs = {
             "final_overlap": q,
-            "reference_energy": model.energy(ref, inst.xi, inst.sigma, m.activation, m.K, m.architecture),
+            "reference_energy": machine.energy(ref, inst.xi, inst.sigma, m.activation, m.K, m.architecture),
             "reference_kind": kind,
             "reference_overlaps": prior.overlaps(W, ref),
         }

@@ -32,7 +32,7 @@ import h5py
 import numpy as np
 
 from . import config as _config
-from . import io
+from .storage import results as io
 from .config import Config
 from .errors import InputError
 
@@ -103,13 +103,13 @@ def run(config: Config | Mapping | str | os.PathLike, *, samples: int | None = N
     :class:`relusim.errors.InputError` naming the key, the value and what is allowed, before anything
     is written. NumPy numbers and ``pathlib.Path`` are accepted wherever a number or a path is.
     """
-    from . import runner
+    from .execution import runner
 
     workers = _count("workers", workers)  # every argument checked before anything is created
     overwrite, quiet = _flag("overwrite", overwrite), _flag("quiet", quiet)
     overrides = {k: v for k, v in (("samples", samples), ("output", output)) if v is not None}
     cfg = _as_config(config, overrides)
-    from .resources import check_memory
+    from .execution.resources import check_memory
 
     check_memory([cfg], workers or runner.default_workers(), workers_key="workers")  # named as given here
     summary = runner.run(cfg, workers=workers or runner.default_workers(), overwrite=overwrite,
@@ -270,11 +270,11 @@ class Results:
             return np.stack([f["samples"][s.name][key][()] for s in chosen])
 
     def robustness(self, over: str = "solved") -> dict:
-        """The robustness curves stored by ``relusim robustness`` (or :func:`relusim.robustness.measure_file`):
+        """The robustness curves stored by ``relusim robustness`` (or :func:`relusim.analysis.robustness.measure_file`):
         ``{"input_flip": {"reference"|"machine"|"replicas": Curve(x, mean, sem, n_samples)}, "weight_noise": ...}``,
         averaged over the solved samples by default (``over``: "solved", "unsolved", "all"); empty if
         none were measured."""
-        from .robustness import read_curves
+        from .analysis.robustness import read_curves
 
         return read_curves(self.path, over)
 
@@ -287,7 +287,7 @@ class Results:
         kw: dict = {}
         if y > 1:
             if q1 is None:
-                from .model import mean_mutual_overlap
+                from .models.machine import mean_mutual_overlap
 
                 q1 = float(np.mean([mean_mutual_overlap(s.weights) for s in self.samples]))
             kw = {"y": y, "q1": q1}
@@ -299,7 +299,7 @@ def _grid_axes(grid, base: Config) -> list:
     grid that is not a mapping (a string such as ``"model.alpha=0.2,0.3"``), a key that is not a dotted
     config key, values that are not a non-empty list (a string, a number, a set, ``[]``), or a value
     that is not a scalar. NumPy arrays and scalars are lists and numbers."""
-    from . import sweep as sweep_
+    from .execution import sweep as sweep_
 
     if not isinstance(grid, Mapping):
         raise InputError("grid", grid, "a mapping of dotted keys to lists of values, e.g. "
@@ -344,9 +344,9 @@ def run_sweep(config: Config | Mapping | str | os.PathLike, grid: Mapping[str, l
     """``relusim sweep`` from Python: ``grid`` maps dotted keys to values, e.g.
     ``{"model.alpha": [0.2, 0.3], "model.K": [2, 4]}``; one result file per point of the Cartesian
     product, in ``out_dir`` (default: beside the config's output, in a folder named after it)."""
-    from . import cluster
-    from . import sweep as sweep_
-    from .runner import default_workers
+    from .execution import cluster
+    from .execution import sweep as sweep_
+    from .execution.runner import default_workers
 
     samples, workers = _count("samples", samples), _count("workers", workers)
     overwrite, quiet = _flag("overwrite", overwrite), _flag("quiet", quiet)
@@ -361,7 +361,7 @@ def run_sweep(config: Config | Mapping | str | os.PathLike, grid: Mapping[str, l
 
         check_folder("out_dir", out_dir)
     points = sweep_.expand(base, axes, out_dir, samples)
-    from .resources import check_memory
+    from .execution.resources import check_memory
 
     check_memory([p.cfg for p in points], workers or default_workers(), workers_key="workers")
     backend = cluster.LocalBackend(workers or default_workers())

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from . import activations
+from .models import activations
 from .errors import InputError
 
 ACTIVATIONS = activations.NAMES

@@ -63,11 +63,11 @@ class DataError(RuntimeError):
 
 class Interrupted(BaseException):
     """The run was stopped by a signal (SIGINT, SIGTERM, SIGHUP) that the command line turned into an
-    exception (``relusim.processes.stop_on_signals``): one line, exit status 128 + the signal.
+    exception (``relusim.execution.processes.stop_on_signals``): one line, exit status 128 + the signal.
 
     A BaseException, as KeyboardInterrupt is, so that no ``except Exception`` swallows it; not a
     KeyboardInterrupt, which click would turn into its own ``Aborted!``. ``kept`` says what the
-    run keeps (set by the layer that knows: ``relusim.runner``, ``relusim.capacity``, ...).
+    run keeps (set by the layer that knows: ``relusim.execution.runner``, ``relusim.capacity.grid``, ...).
     """
 
     def __init__(self, signum: int, kept: str = ""):

@@ -24,7 +24,7 @@ import h5py
 import numpy as np
 
 import relusim
-from relusim import activations
+from relusim.models import activations
 from relusim.theory import rs, rsb
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from relusim import activations, instance, model
+from relusim.models import activations, instance, machine
 from relusim.kernels import fields, metropolis, replicated
 from relusim.kernels import rng as krng
 from relusim.priors import binary
@@ -29,7 +29,7 @@ ACTS = ["relu", "relu_shift(shift=0.5)", "quadratic", "tanh", "erf(scale=2)", "s
 def ours(act, xi, sigma, w0, K, beta, reps, bits_below, target_s=0.6):
     N = w0.shape[1]
     n = N // K
-    pb = fields.problem(xi, sigma, model.output_weights(act, K), n, binary.act_code(act, n), binary.gtable(act, n, K))
+    pb = fields.problem(xi, sigma, machine.output_weights(act, K), n, binary.act_code(act, n), binary.gtable(act, n, K))
     ctl = replicated.control(metropolis.NONE, bits_below=bits_below)
 
     def run(sweeps):
@@ -50,9 +50,9 @@ def numpy_incremental(act, xi, sigma, w0, K, beta, nprop=3000):
     n = N // K
     spec = activations.parse(act)
     gq = activations.binary_table(spec, n, K)[0] if not spec.integer else None
-    c = model.output_weights(act, K)
+    c = machine.output_weights(act, K)
     w = w0[0].astype(np.int64).copy()
-    H = model.unit_fields(w, xi, K).astype(np.int64)
+    H = machine.unit_fields(w, xi, K).astype(np.int64)
     g = (lambda h: gq[h + n]) if gq is not None else (lambda h: np.maximum(h, 0))
     G = np.stack([g(H[l]) for l in range(K)])
     out = c @ G

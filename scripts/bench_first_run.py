@@ -44,7 +44,7 @@ class Timer(event.Listener):
         if stack:
             spent[name(stack[-1][0])] -= dt
 event.register("numba:compile", Timer())
-from relusim.cli import main
+from relusim.cli.main import main
 sys.argv = ["relusim", *sys.argv[2:]]
 try:
     main()

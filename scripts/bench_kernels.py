@@ -27,7 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from relusim import model  # noqa: E402
+from relusim.models import machine  # noqa: E402
 from relusim.kernels import bits, fields, metropolis, replicated  # noqa: E402
 from relusim.kernels import rng as krng  # noqa: E402
 from relusim.priors import binary  # noqa: E402
@@ -112,7 +112,7 @@ def instance(cref, act, N, K, alpha, Y, workdir: Path, arch="tree"):
         wr = np.fromfile(str(pre) + ".wrand", dtype=np.int8).reshape(Y, N)
         wa = np.fromfile(str(pre) + ".wann", dtype=np.int8).reshape(Y, N)
         return xi, sigma, wr, wa
-    from relusim import instance as inst_mod
+    from relusim.models import instance as inst_mod
 
     inst = inst_mod.make(Nx, P, 12345, 0)
     g = np.random.default_rng(777)
@@ -129,7 +129,7 @@ def ours(act, xi, sigma, w0, K, beta, Y, reps, target_s, bits_below=replicated.B
     N = w0.shape[1]
     n = N // K
     a = binary.act_code(act, n)
-    pb = fields.problem(xi, sigma, model.output_weights(act, K), n, a, binary.gtable(act, n, K))
+    pb = fields.problem(xi, sigma, machine.output_weights(act, K), n, a, binary.gtable(act, n, K))
     XT = pb.XT
     # y = 1: a single machine; y > 1: the traced-reference ensemble, as the C reference's (docs/algorithms.md §3)
     ctl = replicated.control(metropolis.NONE if Y == 1 else metropolis.TRACED, bits_below=bits_below)

@@ -25,8 +25,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from relusim import config, model  # noqa: E402
-from relusim import instance as inst_mod  # noqa: E402
+from relusim import config
+from relusim.models import machine  # noqa: E402
+from relusim.models import instance as inst_mod  # noqa: E402
 from relusim.anneal import init_chain, make_problem  # noqa: E402
 from relusim.kernels import fields, replicated  # noqa: E402
 

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from bench_kernels import build_cref, cpu_model, fmt, parse  # noqa: E402
 import subprocess  # noqa: E402
 
-from relusim import model  # noqa: E402
+from relusim.models import machine  # noqa: E402
 from relusim.kernels import rng as krng  # noqa: E402
 from relusim.kernels import spherical, spherical_mc  # noqa: E402
 from relusim.priors import spherical as spherical_prior  # noqa: E402
@@ -56,7 +56,7 @@ def dump(cref, act, arch, N, K, alpha, work: Path):
 def ours(act, arch, K, xi, sigma, w0, beta, reps, target_s, precision="float64") -> dict:
     Nx = xi.shape[1]
     n = Nx if arch == "fc" else Nx // K
-    prob = spherical_prior.problem_arrays(xi, sigma, model.output_weights(act, K), n, act)
+    prob = spherical_prior.problem_arrays(xi, sigma, machine.output_weights(act, K), n, act)
     theta = spherical_mc.default_theta(n)
 
     def run(sweeps):

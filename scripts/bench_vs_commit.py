@@ -58,7 +58,8 @@ def worker(spec: str) -> None:
 
     import numpy as np
 
-    from relusim import anneal, config, instance, model
+    from relusim import anneal, config
+    from relusim.models import instance, machine
     from relusim.kernels import fields
 
     name = spec
@@ -83,7 +84,7 @@ def worker(spec: str) -> None:
     if hasattr(face, "make_problem"):  # the record form (after the kernel redesign)
         problem = face.make_problem(cfg, inst.xi, inst.sigma)
     else:
-        problem = fields.problem_arrays(inst.xi, inst.sigma, model.output_weights(mc.activation, mc.K))
+        problem = fields.problem_arrays(inst.xi, inst.sigma, machine.output_weights(mc.activation, mc.K))
     times = []
     for rep in range(3):  # the first is the warm-up (JIT cache load)
         stream = instance.stream(cfg.seed, 0, instance.DYNAMICS)

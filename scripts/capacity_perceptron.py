@@ -16,8 +16,8 @@ import argparse
 import sys
 import time
 
-from relusim import capacity as cap
-from relusim.capacity_analysis import plot, table
+from relusim.capacity import grid as cap
+from relusim.capacity.analysis import plot, table
 from relusim.config import from_dict
 
 KRAUTH_MEZARD = 0.8331
@@ -48,7 +48,7 @@ def main() -> int:
     if args.json:
         import json
 
-        from relusim.capacity_analysis import to_json
+        from relusim.capacity.analysis import to_json
         with open(args.json, "w") as fh:
             json.dump(to_json(a), fh, indent=1)
     k = a["by_K"][1]

@@ -5,7 +5,7 @@ Usage: python scripts/capacity_summary.py results/cap/exact_perceptron.json resu
 
 Prints one markdown row per (file, K): method, N range, instances per point, the 50% point at the
 largest N, the 50% points extrapolated as alpha_inf + b/N with its statistical error (scaled by the
-Birge ratio) and its systematic error (``relusim.fss.extrapolate_with_systematics``: the number of
+Birge ratio) and its systematic error (``relusim.capacity.fss.extrapolate_with_systematics``: the number of
 fits compared and the farthest, with its deviation in units of its own scatter), the
 Nadler-Fink alpha_c and nu, the RS theory of the same model and the CPU seconds summed over instances.
 The figure draws alpha_50(N) against 1/N with the 1/N line, and the theory values as dashes.

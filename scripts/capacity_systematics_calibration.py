@@ -1,5 +1,5 @@
 """How often the capacity's errors cover the truth: synthetic 50% points through
-``relusim.fss.extrapolate_with_systematics`` (the numbers quoted in its docstring).
+``relusim.capacity.fss.extrapolate_with_systematics`` (the numbers quoted in its docstring).
 
 The sizes and errors of the sign K = 3 exact table (N = 9..33, errors 0.017..0.009), alpha_50(N) =
 0.9 - 0.5/N + c/N^2 with Gaussian noise of those errors, c = 0, 4, 8; 2000 data sets each. Prints
@@ -10,7 +10,7 @@ warning (sys > stat) fires, and the median sys/stat. Seconds of CPU. Usage:
 """
 import numpy as np
 
-from relusim import fss
+from relusim.capacity import fss
 
 Ns = np.array([9, 15, 21, 27, 33.0])
 err = np.array([0.017, 0.014, 0.012, 0.010, 0.009])

@@ -5,7 +5,7 @@ several K, anneal one machine per sample to a solution (a sweep over ``model.K``
 configs/fc_correlation_sweep.yaml and configs/fc_correlation_sweep_sign.yaml) and measure on every
 solved sample the mean sign-absorbed unit correlation
 
-    C = mean_(k != l) c_k c_l W_k . W_l / N        (relusim.units.unit_correlations(...).absorbed_mean),
+    C = mean_(k != l) c_k c_l W_k . W_l / N        (relusim.models.units.unit_correlations(...).absorbed_mean),
 
 the order parameter C of the fully connected replica theory (docs/theory_fully_connected.md).
 Beside it: the theory's K -> inf limit (K-1) C -> -1 (eq. (FC12)) and its 1/K correction at each K
@@ -29,7 +29,8 @@ import h5py
 import numpy as np
 
 import relusim
-from relusim import compare, units
+from relusim.analysis import compare
+from relusim.models import units
 from relusim.theory import fully_connected as fct
 
 ROOT = Path(__file__).resolve().parents[1]

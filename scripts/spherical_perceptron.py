@@ -21,7 +21,7 @@ import h5py
 import numpy as np
 from scipy import stats
 
-from relusim import runner
+from relusim.execution import runner
 from relusim.config import from_dict
 
 

@@ -29,7 +29,7 @@ def relusim(*args, timeout=300, **kw):
 
 
 def relusim_here(*args, cwd=None):
-    """The command line run in this process (``relusim.cli.main``, output captured): (returncode,
+    """The command line run in this process (``relusim.cli.main.main``, output captured): (returncode,
     stdout, stderr). Its exceptions end in the same one line as in a subprocess. For every check of
     output, exit status and files: an interpreter start (Python, NumPy, numba, the cached kernels)
     costs more than a small run, and the kernels stay loaded for the next case. A pool
@@ -39,12 +39,12 @@ def relusim_here(*args, cwd=None):
     import contextlib
     import io
 
-    from relusim import cli
+    from relusim.cli import main
 
     out, err = io.StringIO(), io.StringIO()
     with contextlib.chdir(cwd or os.getcwd()), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
-            cli.main([str(a) for a in args])
+            main.main([str(a) for a in args])
             code = 0
         except SystemExit as exc:
             code = exc.code

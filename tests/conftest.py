@@ -12,7 +12,7 @@ os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(__file__).resolve().parent / "
 import numpy as np
 import pytest
 
-from relusim import instance, model
+from relusim.models import instance, machine as model
 from relusim.kernels import fields
 from relusim.kernels import rng as krng
 from relusim.priors import binary

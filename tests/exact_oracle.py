@@ -6,7 +6,7 @@ import itertools
 import numpy as np
 from scipy import stats
 
-from relusim import model
+from relusim.models import machine
 
 
 def all_weights(N: int) -> np.ndarray:
@@ -16,8 +16,8 @@ def all_weights(N: int) -> np.ndarray:
 
 def energies_of_all(xi, sigma, activation: str, K: int, architecture: str = "tree") -> np.ndarray:
     """E(W) for every W, by the brute-force model (independent of the kernels)."""
-    nw = model.n_weights(xi.shape[1], K, architecture)
-    return np.array([model.energy(w, xi, sigma, activation, K, architecture) for w in all_weights(nw)])
+    nw = machine.n_weights(xi.shape[1], K, architecture)
+    return np.array([machine.energy(w, xi, sigma, activation, K, architecture) for w in all_weights(nw)])
 
 
 def boltzmann_energy_law(E_all: np.ndarray, beta: float, P: int) -> np.ndarray:

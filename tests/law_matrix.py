@@ -23,7 +23,8 @@ import os
 import tempfile
 from typing import NamedTuple
 
-from relusim import activations, config
+from relusim.models import activations
+from relusim import config
 from relusim.errors import InputError
 from relusim.kernels import spherical, spherical_mc
 from relusim.priors import spherical as spherical_prior

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from cli_helpers import BASE, relusim_here, write_config
-from relusim import activations, config
+from relusim.models import activations
+from relusim import config
 from relusim.errors import InputError
 
 

@@ -11,7 +11,7 @@ import pytest
 from numpy.polynomial.hermite_e import hermegauss
 
 from exact_oracle import boltzmann_energy_law, energies_of_all, g_test, lag1_autocorrelation
-from relusim import activations, instance, model
+from relusim.models import activations, instance, machine as model
 from relusim.errors import InputError
 from relusim.kernels import fields, metropolis, replicated
 from relusim.kernels import rng as krng

@@ -13,8 +13,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from cli_helpers import BASE, relusim, relusim_here, write_config
-from relusim import capacity, config, io, sweep
-from relusim.analysis_cli import parse_spec
+from relusim.capacity import grid
+from relusim import config
+from relusim.storage import results
+from relusim.execution import sweep
+from relusim.cli.analysis import parse_spec
 from relusim.errors import InputError
 
 
@@ -25,7 +28,7 @@ def files(tmp_path_factory):
     c.update(samples=1, output=str(d / "run.h5"))
     write_config(d / "c.yaml", c)
     cfg = config.from_dict(c)
-    rf = io.ResultsFile(cfg.output)
+    rf = results.ResultsFile(cfg.output)
     rf.prepare(cfg, "test")  # a result file with no sample: enough for the checks made before measuring
     rf.release()
     return d
@@ -118,7 +121,7 @@ def test_a_sweep_counts_its_points_before_building_them(tmp_path):
 
 def test_capacity_plans_count_without_listing(tmp_path):
     base = config.from_dict(dict(copy.deepcopy(BASE), output=str(tmp_path / "t.h5")))
-    plan = capacity.make_plan(base, "exact", "0.5:1.0:0.25", "8,12", "4", 3)
-    assert capacity.count_instances(plan) == len(plan.instances())
+    plan = grid.make_plan(base, "exact", "0.5:1.0:0.25", "8,12", "4", 3)
+    assert grid.count_instances(plan) == len(plan.instances())
     with pytest.raises(InputError, match="--samples"):
-        capacity.make_plan(base, "anneal", "0.01:2:0.0005", N_LIST, "4", 1_000_000)
+        grid.make_plan(base, "anneal", "0.01:2:0.0005", N_LIST, "4", 1_000_000)

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from relusim import model
+from relusim.models import machine as model
 from relusim.kernels import bits, fields, metropolis, replicated
 from relusim.kernels import rng as krng
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from cli_helpers import relusim_here, write_config
-from relusim import capacity as cap
-from relusim import capacity_exact as ce
-from relusim import fss
+from relusim.capacity import grid as cap
+from relusim.capacity import exact as ce
+from relusim.capacity import fss
 from relusim.config import from_dict
 
 KRAUTH_MEZARD = 0.8331
@@ -173,7 +173,7 @@ def test_outputs_label_the_answer_and_carry_provenance(tmp_path):
     (("--samples", "0"), "--samples"), (("--N", "999"), "--N"), (("--queue", "q"), "--queue"),
 ])
 def test_bad_input_is_one_line_exit_2(tmp_path, args, key, capsys):
-    from relusim.cli import main
+    from relusim.cli.main import main
 
     base = write_config(tmp_path / "b.yaml", {"model": {"activation": "sign", "K": 3, "N": 9},
                                               "output": str(tmp_path / "x.h5")})

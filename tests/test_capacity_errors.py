@@ -1,5 +1,5 @@
-"""The extrapolated capacity's two errors (``relusim.fss.extrapolate_with_systematics``) and the 50% points
-that lie off the grid (``capacity_analysis.beyond_grid``).
+"""The extrapolated capacity's two errors (``relusim.capacity.fss.extrapolate_with_systematics``) and the 50% points
+that lie off the grid (``relusim.capacity.analysis.beyond_grid``).
 
 Systematics are tested on Asimov data sets: every count is its expectation, k = n P(alpha, N), so a fit
 recovers the law it was drawn from exactly and what remains is the bias of a wrong form, which the
@@ -16,9 +16,9 @@ import pytest
 from scipy.special import expit
 
 from cli_helpers import relusim_here, write_config
-from relusim import capacity as cap
-from relusim import fss
-from relusim.capacity_analysis import capacity_lines, table
+from relusim.capacity import grid as cap
+from relusim.capacity import fss
+from relusim.capacity.analysis import capacity_lines, table
 from relusim.config import from_dict
 
 SIZES = (9, 15, 21, 27, 33)  # those of the README's sign K = 3 capacity
@@ -34,7 +34,7 @@ def asimov(a50, width, sizes=SIZES, n=64, grid=np.arange(0.60, 1.2001, 0.01)):
 
 
 def systematics(points, bootstrap=40):
-    """The chain ``capacity_analysis.analyse`` runs: a 50% point per size, then the extrapolations."""
+    """The chain ``capacity.analysis.analyse`` runs: a 50% point per size, then the extrapolations."""
     A, Ns, k, n = points
     mids = [fss.midpoint(A[Ns == N], k[Ns == N], n[Ns == N], int(N), bootstrap=bootstrap, seed=1)
             for N in np.unique(Ns)]
@@ -146,7 +146,7 @@ def test_50_percent_points_off_the_grid_say_where(tmp_path):
 
 def test_a_resolved_50_percent_point_is_inside_the_grid():
     pts = [{"alpha": a, "done": 8, "unknown": 0, "solved": s} for a, s in ((0.5, 8), (0.9, 3), (1.3, 0))]
-    from relusim.capacity_analysis import beyond_grid
+    from relusim.capacity.analysis import beyond_grid
 
     assert beyond_grid(pts, 0.85)["beyond_grid"] == 0
     assert beyond_grid(pts[1:], float("nan")) == {"beyond_grid": -1, "grid_edge": 0.9}

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from cli_helpers import relusim_here, write_config
-from relusim import capacity as cap
-from relusim import capacity_exact as ce
-from relusim import model
+from relusim.capacity import grid as cap
+from relusim.capacity import exact as ce
+from relusim.models import machine
 from relusim.config import from_dict
 from relusim.priors import binary
 
@@ -31,7 +31,7 @@ def test_exact_fully_connected_search_agrees_with_the_brute_force_twin(activatio
     """SAT/UNSAT of the multiset search (unit vectors, dominance, permutation and sign-flip symmetry,
     suffix-max bound) equals the 2^(K N) enumeration of ``brute_force_fully_connected`` on random
     instances at alpha = P/(K N) from 0.2 to 0.9; every SAT witness has K N weights and zero energy
-    under ``relusim.model`` with the fully connected architecture; both answers occur."""
+    under ``relusim.models.machine`` with the fully connected architecture; both answers occur."""
     rng = np.random.default_rng(100 * K + sum(Ns) + len(activation))
     outcomes = []
     for N in Ns:
@@ -45,7 +45,7 @@ def test_exact_fully_connected_search_agrees_with_the_brute_force_twin(activatio
                 if res.status == ce.SAT:
                     assert res.weights.shape == (K * N,) and res.weights.dtype == np.int8
                     assert set(np.unique(res.weights)) <= {-1, 1}
-                    assert model.energy(res.weights, xi, sigma, activation, K, FC) == 0
+                    assert machine.energy(res.weights, xi, sigma, activation, K, FC) == 0
                 outcomes.append(res.status)
     assert outcomes.count(ce.SAT) >= 3 and outcomes.count(ce.UNSAT) >= 3, outcomes
 
@@ -58,7 +58,7 @@ def test_brute_force_twin_finds_what_the_model_says_and_nothing_else():
     K, N, P = 3, 5, 6
     w = (2 * rng.integers(0, 2, K * N) - 1).astype(np.int8)
     xi = (2 * rng.integers(0, 2, (P, N)) - 1).astype(np.int8)
-    sigma = np.sign(model.integer_output(w, xi, "sign", K, FC)).astype(np.int8)
+    sigma = np.sign(machine.integer_output(w, xi, "sign", K, FC)).astype(np.int8)
     assert ce.brute_force_fully_connected(xi, sigma, "sign", K)
     xi[1], sigma[1] = xi[0], -sigma[0]
     assert not ce.brute_force_fully_connected(xi, sigma, "sign", K)
@@ -144,7 +144,7 @@ def test_both_methods_run_fully_connected_configs_end_to_end_and_resume(tmp_path
         if r.status == 1:
             xi, sigma = cap.make_instance(2, r.K, r.N, r.P, r.i)
             assert r.witness.shape == (3 * r.N,)
-            assert model.energy(r.witness, xi, sigma, "sign", 3, FC) == 0
+            assert machine.energy(r.witness, xi, sigma, "sign", 3, FC) == 0
     rc, so, se = relusim_here(*args, "--samples", 4, "--out", out)
     assert rc == 0 and "(0 run now)" in so, (so, se)
     part = tmp_path / "part.h5"
@@ -180,7 +180,7 @@ def test_spherical_fully_connected_anneal_runs(tmp_path):
     (("--K", "3", "--N", "16"), "reaches N <= 15 inputs"),
 ])
 def test_exact_refuses_fully_connected_sizes_it_cannot_search_in_one_line(tmp_path, argv, what, capsys):
-    from relusim.cli import main
+    from relusim.cli.main import main
 
     base = write_config(tmp_path / "b.yaml", _base(tmp_path / "x.h5", allow_ties=True))
     with pytest.raises(SystemExit) as exc:

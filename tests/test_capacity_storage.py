@@ -11,8 +11,8 @@ import h5py
 import pytest
 
 from cli_helpers import relusim_here, write_config
-from relusim import capacity as cap
-from relusim import io
+from relusim.capacity import grid as cap
+from relusim.storage import results
 from relusim.config import from_dict
 from relusim.errors import InputError
 
@@ -96,11 +96,11 @@ def test_temporary_files_follow_the_contract_and_a_dead_writers_are_removed(tmp_
     for p in debris:
         p.write_bytes(b"half a file")
     names = []
-    real = io._fsync_replace
-    monkeypatch.setattr(io, "_fsync_replace", lambda tmp, dst: (names.append(tmp.name), real(tmp, dst)))
+    real = results._fsync_replace
+    monkeypatch.setattr(results, "_fsync_replace", lambda tmp, dst: (names.append(tmp.name), real(tmp, dst)))
     base_cfg = from_dict({"seed": 5, "model": {"activation": "relu", "K": 2, "N": 8}, "output": str(out)})
     cap.run(cap.make_plan(base_cfg, "exact", "0.5", "8", "2", 2), str(out), quiet=True, bootstrap=1)
-    assert names and all(io._TEMP.match(n) and n.startswith(".t.h5~") for n in names), names
+    assert names and all(results._TEMP.match(n) and n.startswith(".t.h5~") for n in names), names
     assert not any(p.exists() for p in debris)
     assert [p for p in os.listdir(tmp_path) if p.endswith(".tmp")] == []
     with h5py.File(out, "r") as f:

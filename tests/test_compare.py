@@ -1,4 +1,4 @@
-"""Numerics vs theory (relusim.compare): lattice bins, the lattice KS distance, synthetic files, the CLI."""
+"""Numerics vs theory (relusim.analysis.compare): lattice bins, the lattice KS distance, synthetic files, the CLI."""
 import json
 
 import h5py
@@ -7,7 +7,8 @@ import pytest
 import yaml
 
 from cli_helpers import relusim_here
-from relusim import compare, model
+from relusim.analysis import compare
+from relusim.models import machine
 from relusim.theory.stabilities import sign_lattice_edges, stability_bin_probs
 
 
@@ -61,7 +62,7 @@ def test_lattice_bins_hold_one_value_each():
         rng = np.random.default_rng(0)
         W = (2 * rng.integers(0, 2, N) - 1).astype(np.int8)
         xi = (2 * rng.integers(0, 2, (3000, N)) - 1).astype(np.int8)
-        delta = np.abs(model.stabilities(W, xi, np.ones(3000, np.int8), "relu", K))
+        delta = np.abs(machine.stabilities(W, xi, np.ones(3000, np.int8), "relu", K))
         delta = delta[delta > 0]
         edges = compare.lattice_edges("relu", N, K, delta.max())
         bins = np.searchsorted(edges, delta)
@@ -85,7 +86,7 @@ def test_replicated_run_uses_the_measured_overlap(tmp_path):
     W = np.stack([np.where(rng.random((3, 1000)) < 0.03, -centre, centre) for _ in range(2)]).astype(np.int8)
     stab = draw_from_theory("relu", 1000, 10, 0.4, (2, 3, 100), seed=2)
     run = compare.load_run(write_synthetic(tmp_path / "ld.h5", "relu", 1000, 10, 0.4, stab, weights=W))
-    assert run.q1 == pytest.approx(np.mean([model.mean_mutual_overlap(w) for w in W]))
+    assert run.q1 == pytest.approx(np.mean([machine.mean_mutual_overlap(w) for w in W]))
     assert compare.theory_params(run) == {"y": 3, "q1": run.q1}
 
 

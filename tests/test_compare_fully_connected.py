@@ -6,7 +6,8 @@ import h5py
 import numpy as np
 import pytest
 
-from relusim import compare, model, units
+from relusim.analysis import compare
+from relusim.models import machine, units
 from tests.cli_helpers import BASE, relusim_here, write_config
 
 FC = "fully_connected"
@@ -38,7 +39,7 @@ def fc_runs(tmp_path_factory):
 
 def direct_absorbed_mean(weights, activation, K):
     """mean over k != l of c_k c_l W_k.W_l / N, by explicit loops (no units.py code)."""
-    c = model.output_weights(activation, K)
+    c = machine.output_weights(activation, K)
     W = np.asarray(weights, dtype=np.int64).reshape(K, -1)
     vals = [c[k] * c[l] * int(np.dot(W[k], W[l])) / W.shape[1] for k in range(K) for l in range(K) if k != l]
     return float(np.mean(vals))
@@ -117,11 +118,11 @@ def test_info_and_compare_say_nothing_about_units_for_a_tree(tmp_path):
 def test_lattice_edges_use_the_fully_connected_fan_in(N, K):
     """Fully connected, a unit sees all N inputs: the ReLU lattice step is (2 or 1)/sqrt(K N), not /sqrt(K N/K)."""
     e = compare.lattice_edges("relu", N, K, 1.0, FC)
-    d = (2.0 if N % 2 == 0 else 1.0) / np.sqrt(K * model.fan_in(N, K, FC))
+    d = (2.0 if N % 2 == 0 else 1.0) / np.sqrt(K * machine.fan_in(N, K, FC))
     assert e[2] - e[1] == pytest.approx(d)
     rng = np.random.default_rng(0)
     W = (2 * rng.integers(0, 2, (1, K * N)) - 1).astype(np.int8)
     xi = (2 * rng.integers(0, 2, (400, N)) - 1).astype(np.int8)
-    delta = np.abs(model.stabilities(W[0], xi, np.ones(400), "relu", K, FC))
+    delta = np.abs(machine.stabilities(W[0], xi, np.ones(400), "relu", K, FC))
     steps = np.round(delta[delta > 0] / d, 9)
     assert np.all(steps == np.round(steps))  # every stability is on the lattice the edges assume

@@ -16,7 +16,9 @@ import pytest
 
 from cli_helpers import kill_after_first_shard, relusim_here, write_config
 from exact_oracle import g_test
-from relusim import anneal, compare, config, instance, measure
+from relusim import anneal, config
+from relusim.analysis import compare
+from relusim.models import instance, measure
 from relusim.errors import InputError
 
 ALPHA_FA = 1e-3

@@ -29,8 +29,9 @@ import pytest
 
 import law_matrix
 from exact_oracle import all_weights, boltzmann_energy_law, energies_of_all, g_test, lag1_autocorrelation
-from relusim import anneal, config, instance, model
-from relusim.activations import parse
+from relusim import anneal, config
+from relusim.models import instance, machine
+from relusim.models.activations import parse
 
 ALPHA_FA = 1e-3
 KEPT, BURN = 2500, 20  # records kept, records discarded
@@ -141,7 +142,7 @@ def binary_energies(cell, inst, K):
         return energies_of_all(inst.xi, inst.sigma, cell.activation, K, arch)
     from test_least_action import Brute
 
-    nw = model.n_weights(inst.xi.shape[1], K, arch)
+    nw = machine.n_weights(inst.xi.shape[1], K, arch)
     brute = Brute(nw, inst.xi, inst.sigma, K, cell.activation, arch == "fully_connected")
     D = (nw - brute.Wall.astype(np.int64) @ brute.Wall.T.astype(np.int64)) // 2
     return np.array([D[:, brute.right[:, mu]].min(1) for mu in range(inst.xi.shape[0])]).sum(0)
@@ -195,7 +196,7 @@ def torus_energy(cell, inst, K, g):
     """E and the perceptron cost L on the grid phi = -pi + (k + 1/2) 2 pi / g of every unit's angle:
     arrays of shape (g,) * K (docs/algorithms.md §4.1: L sums max(0, -sigma c_l h_l) over the errors)."""
     phis = -np.pi + (np.arange(g) + 0.5) * 2 * np.pi / g
-    c = model.output_weights(cell.activation, K)
+    c = machine.output_weights(cell.activation, K)
     gfun = parse(cell.activation).g
     E, L = np.zeros((g,) * K, np.int16), np.zeros((g,) * K)
     for mu in range(inst.xi.shape[0]):

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 import tie_twin as tw
-from relusim import activations, model, robustness
+from relusim.models import activations, machine
+from relusim.analysis import robustness
 from relusim.kernels import fields
 from relusim.kernels import rng as krng
 from relusim.priors import binary
@@ -91,9 +92,9 @@ def test_every_exact_tie_is_an_error_for_the_kernels_the_model_and_the_measureme
     w = np.ones((1, K * n), np.int8)
     for s in (1, -1):
         sigma = np.full(P, s, np.int8)
-        assert model.energy(w[0], xi, sigma, label, K) == P
-        assert np.all(model.stabilities(w[0], xi, sigma, label, K) == 0.0)
-        pb = fields.problem(xi, sigma, model.output_weights(label, K), n, binary.act_code(label, n),
+        assert machine.energy(w[0], xi, sigma, label, K) == P
+        assert np.all(machine.stabilities(w[0], xi, sigma, label, K) == 0.0)
+        pb = fields.problem(xi, sigma, machine.output_weights(label, K), n, binary.act_code(label, n),
                             binary.gtable(label, n, K))
         st = fields.new_state(pb, w.copy(), np.zeros(0, np.int8), krng.new_state(np.random.SeedSequence(0)))
         assert st.E[0] == P

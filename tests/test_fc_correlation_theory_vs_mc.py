@@ -9,7 +9,8 @@ scripts/fc_correlation.py (the same config, seed and samples 0..11).
 import numpy as np
 import pytest
 
-from relusim import anneal, config, units
+from relusim import anneal, config
+from relusim.models import units
 from relusim.theory import fully_connected as fct
 
 ACT, N, K, ALPHA, SAMPLES = "sign", 41, 5, 0.3, 12

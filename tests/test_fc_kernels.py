@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from exact_oracle import all_weights, boltzmann_energy_law, energies_of_all, g_test, replicated_laws
-from relusim import instance, model
+from relusim.models import instance, machine
 from relusim.kernels import fields, metropolis, replicated
 from conftest import make_problem, make_state
 from test_hybrid_exact import run_trace
@@ -36,17 +36,17 @@ def test_fc_delta_energy_of_every_weight_and_cached_fields_after_flips_equal_the
     w, H, marg, E = st.w, st.H, st.marg, st.E
     g = np.random.default_rng(1)
     for _ in range(25):
-        e0 = model.energy(w[0], inst.xi, inst.sigma, activation, K, FC)
+        e0 = machine.energy(w[0], inst.xi, inst.sigma, activation, K, FC)
         assert E[0] == e0
         for i in range(K * N):
             w2 = w[0].copy()
             w2[i] *= -1
             de = fields.delta_energy(pb, st, 0, i)
-            assert de == model.energy(w2, inst.xi, inst.sigma, activation, K, FC) - e0
+            assert de == machine.energy(w2, inst.xi, inst.sigma, activation, K, FC) - e0
         i = int(g.integers(K * N))
         fields.apply_flip(pb, st, 0, i, fields.delta_energy(pb, st, 0, i))
-        np.testing.assert_array_equal(H[0, :, :P], model.unit_fields(w[0], inst.xi, K, FC))
-        out = model.integer_output(w[0], inst.xi, activation, K, FC)
+        np.testing.assert_array_equal(H[0, :, :P], machine.unit_fields(w[0], inst.xi, K, FC))
+        out = machine.integer_output(w[0], inst.xi, activation, K, FC)
         np.testing.assert_array_equal(marg[0, :P], inst.sigma * out)
 
 
@@ -63,7 +63,7 @@ def test_fc_bitset_path_is_the_full_pass_chain_bit_for_bit(activation, N, K, P):
                        replicated.hybrid_state())
         en, acc = tr.energies, tr.accepted
         out.append((w.copy(), en, acc))
-        assert E[0] == model.energy(w[0], inst.xi, inst.sigma, activation, K, FC)
+        assert E[0] == machine.energy(w[0], inst.xi, inst.sigma, activation, K, FC)
     np.testing.assert_array_equal(out[0][0], out[1][0])
     np.testing.assert_array_equal(out[0][2], out[1][2])
     assert out[0][2].sum() > 0
@@ -110,9 +110,9 @@ def test_fc_bitset_delta_energy_of_every_weight_equals_the_brute_force_model(act
     w = st.w
     bt = bits.new(pb, 1)
     bits.build(pb, st, bt)
-    e0 = model.energy(w[0], inst.xi, inst.sigma, activation, K, FC)
+    e0 = machine.energy(w[0], inst.xi, inst.sigma, activation, K, FC)
     for i in range(K * N):
         w2 = w[0].copy()
         w2[i] *= -1
-        expected = model.energy(w2, inst.xi, inst.sigma, activation, K, FC) - e0
+        expected = machine.energy(w2, inst.xi, inst.sigma, activation, K, FC) - e0
         assert bits.delta_energy(pb, st, bt, 0, i) == expected

@@ -8,7 +8,7 @@ anywhere in the file (its HDF5 metadata included) end in one line or change noth
 Files written before schema 3 (``tests/data/legacy_v2.h5``, written by relusim at 0eaffa1) stay
 readable, and a resume upgrades them.
 
-The commands run in this process (``relusim.cli.main``: an exception other than SystemExit is a
+The commands run in this process (``relusim.cli.main.main``: an exception other than SystemExit is a
 traceback and fails the test); one test runs the real command line in a subprocess.
 """
 import copy
@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 import relusim
-from relusim import io
+from relusim.storage import results
 from relusim.errors import DataError, InputError
 
 from cli_helpers import BASE, relusim as relusim_subprocess, relusim_here
@@ -109,12 +109,12 @@ def resume(c: dict, path: Path, tmp: Path) -> str:
 def test_a_new_file_is_schema_3_with_a_sealed_manifest(runs, tmp_path):
     path = Path(runs["A"]["output"])
     with h5py.File(path, "r") as f:
-        assert f.attrs["schema_version"] == io.SCHEMA_VERSION == 3
+        assert f.attrs["schema_version"] == results.SCHEMA_VERSION == 3
         assert f["manifest/index"][()].tolist() == [0, 1, 2]
         m = f["manifest"].attrs
         assert (m["seed"], m["config_sha256"]) == (3, f.attrs["config_sha256"])
         for i, d in zip(f["manifest/index"][()], f["manifest/sha256"][()]):
-            assert io.digest_of(f["samples"][f"{i:06d}"]) == d.decode()
+            assert results.digest_of(f["samples"][f"{i:06d}"]) == d.decode()
     code, out, err = relusim_here("info", path, "--verify")
     assert code == 0, err
     assert "verified  3/3 samples, sealed by the manifest" in out
@@ -163,7 +163,7 @@ def _manifest_resealed_without_a_sample(f, runs):
     """A manifest rewritten and sealed consistently, but without sample 2: the group is unlisted."""
     entries = dict(zip(f["manifest/index"][()].tolist(), (d.decode() for d in f["manifest/sha256"][()])))
     del entries[2]
-    io.write_manifest(f, entries)
+    results.write_manifest(f, entries)
 
 
 def _root_seed_edited(f, runs):
@@ -245,7 +245,7 @@ def test_a_shard_written_before_schema_3_is_checked_then_sealed_when_merged(runs
     with h5py.File(runs["A"]["output"], "r") as src, h5py.File(parts / "000001.h5", "w") as dst:
         dst.attrs["config_sha256"] = src.attrs["config_sha256"]
         src.copy(src["samples/000001"], dst.require_group("samples"), name="000001")
-        io.seal(dst["samples/000001"])  # the seal of a shard left by relusim before schema 3
+        results.seal(dst["samples/000001"])  # the seal of a shard left by relusim before schema 3
     err = resume(runs["A"], path, tmp_path)
     assert "000001.h5" not in err  # kept, not run again
     assert sample_bits(path) == sample_bits(runs["A"]["output"])
@@ -428,7 +428,7 @@ def test_tampering_with_an_older_file_is_still_caught(tmp_path, case):
         elif case == "another seed":
             g = f["samples/000001"]
             g.attrs["seed_entropy"] = 4
-            io.seal(g)  # resealed by hand in the old way: the seed still does not match the file's
+            results.seal(g)  # resealed by hand in the old way: the seed still does not match the file's
             expect = "sample 1: comes from a run of seed 4"
         elif case == "moved":
             del f["samples/000002"]
@@ -467,8 +467,8 @@ def test_a_resealed_alias_bomb_in_the_stored_config_is_refused_in_one_line_at_on
     with h5py.File(path, "a") as f:
         entries = dict(zip(f["manifest/index"][()].tolist(), (d.decode() for d in f["manifest/sha256"][()])))
         f.attrs["config"] = bomb
-        f.attrs["config_text_sha256"] = io.text_digest(bomb)
-        io.write_manifest(f, entries)
+        f.attrs["config_text_sha256"] = results.text_digest(bomb)
+        results.write_manifest(f, entries)
     start = time.monotonic()
     readers_refuse(path, tmp_path, "its stored config is unreadable")
     assert relusim_here("info", path)[0] == 1

@@ -15,10 +15,12 @@ import pytest
 
 import relusim
 from cli_helpers import BASE, relusim as cli, write_config
-from relusim import compare, config, runner
+from relusim.analysis import compare
+from relusim import config
+from relusim.execution import runner
 from relusim.kernels import fields, metropolis
 from relusim.errors import InputError
-from relusim.robustness import measure_file, read_curves
+from relusim.analysis.robustness import measure_file, read_curves
 from test_resume_and_workers import assert_same_bits
 
 

@@ -16,7 +16,8 @@ import pytest
 
 from exact_oracle import (all_weights, boltzmann_energy_law, energies_of_all, g_test, lag1_autocorrelation,
                           replicated_laws)
-from relusim import anneal, config, instance, model
+from relusim import anneal, config
+from relusim.models import instance, machine
 from relusim.kernels import fields
 
 ALPHA_FA = 1e-3

@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 
 from cli_helpers import BASE, relusim_here, write_config
-from relusim import cluster, config
+from relusim.execution import cluster
+from relusim import config
 from relusim.errors import InputError
-from relusim.sweep import Task
+from relusim.execution.sweep import Task
 
 SWEEP = ["--grid", "seed=1,2", "--backend", "slurm", "--dry-run"]
 

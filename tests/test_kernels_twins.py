@@ -1,8 +1,8 @@
-"""Every incremental kernel against its brute-force twin in relusim.model, on random states."""
+"""Every incremental kernel against its brute-force twin in relusim.models.machine, on random states."""
 import numpy as np
 import pytest
 
-from relusim import model
+from relusim.models import machine as model
 from relusim.kernels import fields
 
 # (activation, N, K, P): odd and even n for ReLU, small n so that ties (H = 0, out = 0) are frequent;
@@ -30,7 +30,7 @@ def test_delta_energy_equals_energy_difference_for_every_weight(machine, activat
 
 
 def assert_caches_match_model(inst, w, H, marg, E, activation, K):
-    """Every cached quantity of every replica equals its from-scratch value in relusim.model."""
+    """Every cached quantity of every replica equals its from-scratch value in relusim.models.machine."""
     P = inst.xi.shape[0]
     c_l = model.output_weights(activation, K)
     for a in range(w.shape[0]):
@@ -99,12 +99,14 @@ def test_compiled_kernels_are_cached_under_a_digest_of_the_kernel_sources(tmp_pa
     import shutil
     from pathlib import Path
 
-    from relusim import capacity_exact, kernels, robustness
+    from relusim.capacity import exact
+    from relusim import kernels
+    from relusim.analysis import robustness
     from relusim.kernels import metropolis
 
     src = Path(kernels.__file__).parent
     assert kernels.CACHE_DIR.endswith("relusim-" + kernels.source_digest())
-    for disp in (metropolis.sweep_relu, robustness.input_flip_kernel, capacity_exact._perceptron_bb):
+    for disp in (metropolis.sweep_relu, robustness.input_flip_kernel, exact._perceptron_bb):
         assert disp._cache._cache_path.startswith(kernels.CACHE_DIR)
     copy = tmp_path / "kernels"
     shutil.copytree(src, copy, ignore=shutil.ignore_patterns("__pycache__"))

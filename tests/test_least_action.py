@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from exact_oracle import g_test, lag1_autocorrelation, replicated_laws
-from relusim import instance, model
+from relusim.models import instance, machine as model
 from relusim.kernels import fields, least_action, metropolis, replicated
 from relusim.kernels import rng as krng
 
@@ -302,7 +302,7 @@ def test_final_cost_is_zero_exactly_when_the_final_errors_are_zero(activation, N
         assert (cost >= energy).all()  # an error costs at least one flip
         seen.add(bool(res.solved))
     assert seen == {True, False}
-    from relusim import runner
+    from relusim.execution import runner
 
     assert runner.kernels_cached(cfg) is True  # the driver a least-action config runs is the one checked
 

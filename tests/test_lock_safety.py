@@ -12,7 +12,8 @@ import sys
 import pytest
 
 from cli_helpers import BASE, relusim_here, write_config
-from relusim import config, io, lock
+from relusim import config
+from relusim.storage import results, lock
 from relusim.errors import InputError
 
 PRECIOUS = "precious data, not a lock\n"
@@ -120,7 +121,7 @@ def test_anneal_with_a_planted_tasks_lock_symlink_refuses(tmp_path):
 
 def test_merge_with_a_planted_hard_link_refuses(tmp_path):
     cfg = config.from_dict(dict(BASE, output=str(tmp_path / "o.h5"), samples=1))
-    rf = io.ResultsFile(cfg.output)
+    rf = results.ResultsFile(cfg.output)
     rf.prepare(cfg, "test")  # a result file with no sample yet (nothing annealed)
     rf.release()
     victim = plant(tmp_path, tmp_path / "o.h5.lock", "hard-link")

@@ -13,13 +13,15 @@ from pathlib import Path
 import pytest
 
 from cli_helpers import BASE, relusim_here
-from relusim import capacity, config, io
+from relusim.capacity import grid
+from relusim import config
+from relusim.storage import results
 
 
 def capacity_file(path: Path) -> Path:
     base = config.from_dict(dict(copy.deepcopy(BASE), output=str(path.with_name("base.h5"))))
-    plan = capacity.make_plan(base, "exact", "0.5:1.0:0.5", "8", "4", 2)
-    store = capacity.Store(str(path))
+    plan = grid.make_plan(base, "exact", "0.5:1.0:0.5", "8", "4", 2)
+    store = grid.Store(str(path))
     store.open(plan)
     store.write(plan, "test")
     return path
@@ -27,7 +29,7 @@ def capacity_file(path: Path) -> Path:
 
 def result_file(path: Path) -> Path:
     cfg = config.from_dict(dict(copy.deepcopy(BASE), samples=1, output=str(path)))
-    rf = io.ResultsFile(path)
+    rf = results.ResultsFile(path)
     rf.prepare(cfg, "test")
     rf.release()
     return path

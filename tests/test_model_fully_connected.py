@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from relusim import measure, model
+from relusim.models import measure, machine
 
 
 def random_problem(K, N, P, seed):
@@ -32,15 +32,15 @@ def loop_lambda(w, x, activation, K):
 @pytest.mark.parametrize("activation,K,N", [("sign", 3, 7), ("sign", 2, 6), ("relu", 2, 5), ("relu", 4, 6)])
 def test_fields_output_energy_and_stabilities_match_the_loop(activation, K, N):
     w, xi, sigma = random_problem(K, N, 40, seed=K * 100 + N)
-    H = model.unit_fields(w, xi, K, "fully_connected")
+    H = machine.unit_fields(w, xi, K, "fully_connected")
     assert H.shape == (K, 40)
     for l in range(K):
         np.testing.assert_array_equal(H[l], [sum(int(w[l * N + j]) * int(x[j]) for j in range(N)) for x in xi])
     lam = np.array([loop_lambda(w, x, activation, K) for x in xi])
-    out = model.integer_output(w, xi, activation, K, "fully_connected")
+    out = machine.integer_output(w, xi, activation, K, "fully_connected")
     np.testing.assert_array_equal(np.sign(out), np.sign(np.round(lam, 12)))
-    assert model.energy(w, xi, sigma, activation, K, "fully_connected") == np.sum(sigma * np.round(lam, 12) <= 0)
-    np.testing.assert_allclose(model.stabilities(w, xi, sigma, activation, K, "fully_connected"), sigma * lam,
+    assert machine.energy(w, xi, sigma, activation, K, "fully_connected") == np.sum(sigma * np.round(lam, 12) <= 0)
+    np.testing.assert_allclose(machine.stabilities(w, xi, sigma, activation, K, "fully_connected"), sigma * lam,
                                atol=1e-12)
     np.testing.assert_allclose(measure.stabilities(np.stack([w, -w]), xi, sigma, activation, K, "fully_connected")[0],
                                sigma * lam, atol=1e-12)
@@ -51,7 +51,7 @@ def test_relu_stability_scale_is_one_over_sqrt_K_N():
     w = np.ones(K * N, np.int8)
     w[N:] = -1  # unit 2 (c = -1) sees -x: g = 0 on the all-ones pattern
     xi = np.ones((1, N), np.int8)
-    assert model.stabilities(w, xi, np.array([1], np.int8), "relu", K, "fully_connected")[0] == pytest.approx(
+    assert machine.stabilities(w, xi, np.array([1], np.int8), "relu", K, "fully_connected")[0] == pytest.approx(
         N / np.sqrt(K * N))
 
 
@@ -62,13 +62,13 @@ def test_ties_are_errors():
     w = np.concatenate([x[0], -x[0]]).astype(np.int8)  # h_1 = +N, h_2 = -N: sign out = 0
     for label in (1, -1):
         s = np.array([label], np.int8)
-        assert model.integer_output(w, x, "sign", 2, "fully_connected")[0] == 0
-        assert model.energy(w, x, s, "sign", 2, "fully_connected") == 1
+        assert machine.integer_output(w, x, "sign", 2, "fully_connected")[0] == 0
+        assert machine.energy(w, x, s, "sign", 2, "fully_connected") == 1
     w_relu = np.concatenate([x[0], x[0]]).astype(np.int8)  # c = (+1, -1), equal fields: out = 0
     for label in (1, -1):
         s = np.array([label], np.int8)
-        assert model.integer_output(w_relu, x, "relu", 2, "fully_connected")[0] == 0
-        assert model.energy(w_relu, x, s, "relu", 2, "fully_connected") == 1
+        assert machine.integer_output(w_relu, x, "relu", 2, "fully_connected")[0] == 0
+        assert machine.energy(w_relu, x, s, "relu", 2, "fully_connected") == 1
 
 
 def test_sign_with_K_odd_and_N_odd_never_ties():
@@ -77,25 +77,25 @@ def test_sign_with_K_odd_and_N_odd_never_ties():
         xi = (2 * g.integers(0, 2, (2000, N)) - 1).astype(np.int8)
         for _ in range(5):
             w = (2 * g.integers(0, 2, K * N) - 1).astype(np.int8)
-            assert np.all(model.unit_fields(w, xi, K, "fully_connected") % 2 == 1)
-            assert np.all(model.integer_output(w, xi, "sign", K, "fully_connected") != 0)
+            assert np.all(machine.unit_fields(w, xi, K, "fully_connected") % 2 == 1)
+            assert np.all(machine.integer_output(w, xi, "sign", K, "fully_connected") != 0)
     # and the property is not vacuous: N even gives zero fields
     w, xi, _ = random_problem(3, 6, 500, seed=0)
-    assert np.any(model.integer_output(w, xi, "sign", 3, "fully_connected") == 0)
+    assert np.any(machine.integer_output(w, xi, "sign", 3, "fully_connected") == 0)
 
 
 def test_a_fully_connected_unit_is_a_perceptron_on_the_whole_pattern():
     """K = 1: both architectures are the same perceptron, so they must agree."""
     w, xi, sigma = random_problem(1, 9, 50, seed=3)
     for act in ("sign", "relu"):
-        np.testing.assert_array_equal(model.integer_output(w, xi, act, 1, "fully_connected"),
-                                      model.integer_output(w, xi, act, 1, "tree"))
+        np.testing.assert_array_equal(machine.integer_output(w, xi, act, 1, "fully_connected"),
+                                      machine.integer_output(w, xi, act, 1, "tree"))
 
 
 def test_weight_count_and_bad_lengths():
-    assert model.n_weights(12, 3, "tree") == 12 and model.n_weights(12, 3, "fully_connected") == 36
+    assert machine.n_weights(12, 3, "tree") == 12 and machine.n_weights(12, 3, "fully_connected") == 36
     w, xi, _ = random_problem(3, 6, 4, seed=0)
     with pytest.raises(ValueError):
-        model.unit_fields(w[:6], xi, 3, "fully_connected")
+        machine.unit_fields(w[:6], xi, 3, "fully_connected")
     with pytest.raises(ValueError):
-        model.unit_fields(w, xi, 3, "dense")
+        machine.unit_fields(w, xi, 3, "dense")

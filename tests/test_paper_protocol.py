@@ -3,7 +3,7 @@ import h5py
 import pytest
 
 from cli_helpers import relusim_here, write_config
-from relusim import model
+from relusim.models import machine
 
 MINI = {
     "name": "mini-paper", "seed": 7, "samples": 3,
@@ -28,8 +28,8 @@ def test_every_replica_ends_a_solution_at_the_target_overlap(tmp_path, sampler, 
             w, ref = g["weights"][()], g["reference"][()]
             xi, sigma = g["patterns"][()], g["labels"][()]
             assert w.shape == (5, N) and ref.shape == (N,)
-            assert all(model.energy(wa, xi, sigma, activation, K) == 0 for wa in w)  # recomputed, not trusted
-            q = model.mean_mutual_overlap(w)
+            assert all(machine.energy(wa, xi, sigma, activation, K) == 0 for wa in w)  # recomputed, not trusted
+            q = machine.mean_mutual_overlap(w)
             assert abs(q - 0.9) <= 0.01 and q == pytest.approx(g.attrs["final_overlap"])
             assert g.attrs["solved"]
             assert (g["stabilities"][()] > 0).all()

@@ -147,9 +147,9 @@ def test_sweep_and_capacity_pools_die_with_their_parent(tmp_path):
     assert code == 128 + signal.SIGTERM and left == []
     assert relusim(*cap, "--workers", 2, "--out", killed)[0] == 0
     assert relusim(*cap, "--workers", 1, "--out", reference)[0] == 0
-    from relusim import capacity
+    from relusim.capacity import grid
 
-    assert capacity.check_bits(capacity.load_records(killed)[1], capacity.load_records(reference)[1])
+    assert grid.check_bits(grid.load_records(killed)[1], grid.load_records(reference)[1])
     assert temporary_files(tmp_path) == []
 
 

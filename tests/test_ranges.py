@@ -12,10 +12,12 @@ import numpy as np
 import pytest
 
 from cli_helpers import BASE, relusim_here, write_config
-from relusim import capacity, config, ranges, sweep
-from relusim.analysis_cli import parse_spec
+from relusim.capacity import grid
+from relusim import config, ranges
+from relusim.execution import sweep
+from relusim.cli.analysis import parse_spec
 from relusim.errors import InputError
-from relusim.theory import cli as theory_cli
+from relusim.cli import theory as theory_cli
 
 RNG = np.random.default_rng(28)
 
@@ -134,7 +136,7 @@ def every_parser(text, base):
     """The list each command makes of ``text`` (each in its own order and type, made float)."""
     (_, swept), = sweep.parse_grid([f"model.alpha={text}"], base)
     return {
-        "capacity --alpha": list(capacity.parse_alpha(text)),
+        "capacity --alpha": list(grid.parse_alpha(text)),
         "robustness --flips": list(parse_spec("--flips", text)),
         "robustness --weight-noise": list(parse_spec("--weight-noise", text, allow_none=True)),
         "theory --d": list(theory_cli.parse_grid("d", text, 0.0, 0.5)),
@@ -160,7 +162,7 @@ def test_every_command_reads_the_same_text_as_the_same_list(base, text, expected
 
 @pytest.mark.parametrize("text", ["0.01:0.4:8", "0.1:0.4:2", "0.4:0.01:8", "0.1:0.4:0"])
 def test_every_command_refuses_a_count_style_range(base, text):
-    for parse in (lambda: capacity.parse_alpha(text), lambda: parse_spec("--flips", text),
+    for parse in (lambda: grid.parse_alpha(text), lambda: parse_spec("--flips", text),
                   lambda: theory_cli.parse_grid("d", text, 0.0, 0.5), lambda: theory_cli.parse_alphas(text),
                   lambda: theory_cli.parse_alpha_grid(text),
                   lambda: sweep.parse_grid([f"model.alpha={text}"], base)):

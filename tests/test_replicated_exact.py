@@ -9,7 +9,7 @@ import pytest
 
 from exact_oracle import (all_weights, boltzmann_energy_law, energies_of_all, g_test, lag1_autocorrelation,
                           replicated_laws)
-from relusim import model
+from relusim.models import machine as model
 from relusim.kernels import fields, metropolis, replicated, rrr
 from relusim.kernels import rng as krng
 from relusim.kernels.records import Point
@@ -21,7 +21,7 @@ BETA, GAMMA, Y = 1.0, 0.35, 3
 
 
 def ensemble(activation, N, K, P, y, explicit, seed=5):
-    from relusim import instance
+    from relusim.models import instance
 
     inst = instance.make(N, P, seed, 0)
     pb = make_problem(inst, activation, K, N // K)

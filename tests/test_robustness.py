@@ -5,8 +5,8 @@ import pytest
 from numba import get_num_threads, set_num_threads
 
 from cli_helpers import relusim_here, write_config
-from relusim import instance, model
-from relusim import robustness as R
+from relusim.models import instance, machine
+from relusim.analysis import robustness as R
 
 
 def teacher_solutions(activation, N, K, P, seed, C=3):
@@ -16,7 +16,7 @@ def teacher_solutions(activation, N, K, P, seed, C=3):
     """
     inst = instance.make(N, P, seed, 0)
     W = (2 * np.random.default_rng([seed, 1]).integers(0, 2, (C, N)) - 1).astype(np.int8)
-    out = model.integer_output(W[0], inst.xi, activation, K)
+    out = machine.integer_output(W[0], inst.xi, activation, K)
     keep = out != 0
     return W, inst.xi[keep], np.sign(out[keep]).astype(np.int8)
 
@@ -54,7 +54,7 @@ def test_same_streams_give_same_bits_whatever_the_threads():
 def test_p0_is_the_training_error(activation, N, K):
     W, xi, sigma = teacher_solutions(activation, N, K, 60, seed=7)
     err = R.input_flip_error(W, xi, sigma, activation, K, [0.0, 0.1], 5, seed=3)
-    E = np.array([model.energy(w, xi, sigma, activation, K) for w in W]) / len(sigma)
+    E = np.array([machine.energy(w, xi, sigma, activation, K) for w in W]) / len(sigma)
     np.testing.assert_array_equal(err[:, 0], E)
     assert err[0, 0] == 0.0  # machine 0 is a solution
     np.testing.assert_array_equal(R.weight_flip_error(W, xi, sigma, activation, K, [0.0], 3, seed=3)[:, 0], E)
@@ -78,7 +78,7 @@ def test_relu_half_counts_the_ties():
     T = 200
     err = R.input_flip_error(W[:1], xi, sigma, "relu", K, [0.5], T, seed=5)[0, 0]
     rnd = (2 * np.random.default_rng(0).integers(0, 2, (200000, N)) - 1).astype(np.int8)
-    p0 = np.mean(model.integer_output(W[0], rnd, "relu", K) == 0)
+    p0 = np.mean(machine.integer_output(W[0], rnd, "relu", K) == 0)
     assert p0 > 0.05  # the check has teeth: ties are common at this size
     assert abs(err - (0.5 + 0.5 * p0)) < 4 * binomial_sigma(0.5, len(sigma) * T) + 0.005
 
@@ -112,7 +112,7 @@ def test_weight_flips_match_a_plain_loop(act):
             for c in range(len(W)):
                 w = W[c].copy()
                 w[perm[:m]] *= -1
-                slow[c, k] += model.energy(w, xi, sigma, act, 4) / len(sigma) / T
+                slow[c, k] += machine.energy(w, xi, sigma, act, 4) / len(sigma) / T
     np.testing.assert_allclose(fast, slow, atol=1e-12)
 
 
@@ -208,7 +208,7 @@ def test_spherical_input_flips_with_a_smooth_g_equal_the_plain_loop(act, K):
     inst = instance.make(N, 4 * P, 5, 0)
     W = np.random.default_rng(2).standard_normal((3, N))
     W *= np.sqrt(N // K) / np.linalg.norm(W.reshape(3, K, N // K), axis=2).repeat(N // K, axis=1)
-    out = model.integer_output(W[0], inst.xi, act, K)
+    out = machine.integer_output(W[0], inst.xi, act, K)
     keep = np.flatnonzero(np.abs(out) > 1e-6)[:P]
     xi, sigma = inst.xi[keep], np.sign(out[keep]).astype(np.int8)
     fr = [0.0, 0.1, 0.3]

@@ -3,8 +3,8 @@ reaches every unit, weight noise draws from all K N weights; checked against pla
 import numpy as np
 import pytest
 
-from relusim import instance, model
-from relusim import robustness as R
+from relusim.models import instance, machine
+from relusim.analysis import robustness as R
 
 FC = "fully_connected"
 
@@ -13,7 +13,7 @@ def teacher_solutions(activation, N, K, P, seed, C=3):
     """C random fully connected machines (C, K N), patterns, and the labels of machine 0 (ties dropped)."""
     inst = instance.make(N, P, seed, 0)
     W = (2 * np.random.default_rng([seed, 1]).integers(0, 2, (C, K * N)) - 1).astype(np.int8)
-    out = model.integer_output(W[0], inst.xi, activation, K, FC)
+    out = machine.integer_output(W[0], inst.xi, activation, K, FC)
     keep = out != 0
     return W, inst.xi[keep], np.sign(out[keep]).astype(np.int8)
 
@@ -49,7 +49,7 @@ def test_weight_flips_equal_a_plain_loop_over_all_K_N_weights(activation, N, K):
             for c in range(len(W)):
                 w = W[c].copy()
                 w[perm[:m]] *= -1
-                slow[c, k] += model.energy(w, xi, sigma, activation, K, FC) / len(sigma) / T
+                slow[c, k] += machine.energy(w, xi, sigma, activation, K, FC) / len(sigma) / T
     np.testing.assert_allclose(fast, slow, atol=1e-12)
     assert np.any(perm[:ms.max()] >= N)  # flips reach beyond the first unit's weights
 
@@ -57,7 +57,7 @@ def test_weight_flips_equal_a_plain_loop_over_all_K_N_weights(activation, N, K):
 @pytest.mark.parametrize("activation,N,K", [("relu", 20, 4), ("sign", 21, 3)])
 def test_p0_is_the_training_error(activation, N, K):
     W, xi, sigma = teacher_solutions(activation, N, K, 60, seed=7)
-    E = np.array([model.energy(w, xi, sigma, activation, K, FC) for w in W]) / len(sigma)
+    E = np.array([machine.energy(w, xi, sigma, activation, K, FC) for w in W]) / len(sigma)
     assert E[0] == 0.0 and np.all(E[1:] > 0)
     np.testing.assert_array_equal(R.input_flip_error(W, xi, sigma, activation, K, [0.0, 0.1], 5, seed=3,
                                                      architecture=FC)[:, 0], E)
@@ -83,7 +83,7 @@ def test_half_flipped_is_a_coin_toss_plus_half_the_ties(activation, N, K):
     T = 60
     err = R.input_flip_error(W[:1], xi, sigma, activation, K, [0.5], T, seed=5, architecture=FC)[0, 0]
     rnd = (2 * np.random.default_rng(0).integers(0, 2, (100000, N)) - 1).astype(np.int8)
-    p0 = np.mean(model.integer_output(W[0], rnd, activation, K, FC) == 0)
+    p0 = np.mean(machine.integer_output(W[0], rnd, activation, K, FC) == 0)
     assert p0 > 0.03  # the ties term has teeth at this size
     assert abs(err - (0.5 + 0.5 * p0)) < 4 * binomial_sigma(0.5, len(sigma) * T) + 0.005
 

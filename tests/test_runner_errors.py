@@ -1,7 +1,7 @@
 """A sample that fails ends the run with one line naming it, exit 1 and no traceback; finished samples stay.
 
 The failure is injected without any hook in relusim: the real command line runs in a subprocess
-that first replaces ``relusim.runner.run_one`` (and ``relusim.cluster._run_and_store``, ``_sample``)
+that first replaces ``relusim.execution.runner.run_one`` (and ``relusim.execution.cluster._run_and_store``, ``_sample``)
 with the wrappers below. The pool (or Dask) pickles the function it submits by reference, so the
 worker processes import this module and run the same wrappers; they raise (or die) for sample 3 only,
 and say in which process they did, so a test cannot pass by failing in the wrong place.
@@ -16,7 +16,7 @@ from pathlib import Path
 import h5py
 
 from cli_helpers import BASE, relusim_here, write_config
-from relusim import cluster, runner
+from relusim.execution import cluster, runner
 
 FAILING = 3
 TESTS = str(Path(__file__).resolve().parent)
@@ -63,7 +63,7 @@ def inject(kind: str) -> None:
 def relusim_with_fault(*args, kind="raise", debug=False):
     """The real command line with sample 3 made to fail: (returncode, stdout, stderr)."""
     code = (f"import sys; sys.path.insert(0, {TESTS!r}); import test_runner_errors as t; t.inject({kind!r}); "
-            "from relusim.cli import main; main(sys.argv[1:])")
+            "from relusim.cli.main import main; main(sys.argv[1:])")
     env = {k: v for k, v in os.environ.items() if k != "RELUSIM_DEBUG"}
     env.update(CI="true", **({"RELUSIM_DEBUG": "1"} if debug else {}))
     p = subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True,

@@ -104,8 +104,8 @@ def test_dask_jobqueue_workers_run_a_sweep_as_slurm_jobs(slurm, setup):
 @pytest.mark.slow
 def test_capacity_on_slurm_jobqueue_workers_gives_the_local_bits(slurm, tmp_path, monkeypatch):
     """relusim capacity --backend slurm: instances answered by dask-jobqueue workers in Slurm jobs."""
-    from relusim import capacity as cap
-    from relusim.cluster import SlurmOptions
+    from relusim.capacity import grid as cap
+    from relusim.execution.cluster import SlurmOptions
     from relusim.config import from_dict
 
     monkeypatch.chdir(tmp_path)  # dask-jobqueue writes the job scripts' logs here

@@ -25,7 +25,7 @@ import pytest
 from numba import njit
 from scipy import stats
 
-from relusim import instance, model
+from relusim.models import instance, machine
 from relusim.kernels import spherical, spherical_mc
 from relusim.priors import spherical as spherical_prior
 from relusim.kernels import rng as _rng
@@ -59,7 +59,7 @@ def _chain(prob, *args):
 
 def readout(activation, K):
     """c_l: +1 for the odd activations (sign, tanh), +1 then -1 otherwise (docs/model.md §1)."""
-    return np.ones(K) if activation in ("sign", "tanh") else model.output_weights(activation, K)
+    return np.ones(K) if activation in ("sign", "tanh") else machine.output_weights(activation, K)
 
 
 def torus_machine(activation, K, P, seed, y=1, explicit=False, cost="errors", precision="float64"):

@@ -1,8 +1,8 @@
-"""Spherical weights: the rotation kernels against the brute-force model (``relusim.model`` in float64).
+"""Spherical weights: the rotation kernels against the brute-force model (``relusim.models.machine`` in float64).
 
 Twins: Delta E of a rotation = E(rotated weights) - E(weights) from scratch; the cached fields after
 many accepted moves = a fresh computation; the norms |W_l|^2 = n kept by the rotations and restored
-by the rebuild. Tree and fully connected, sign and ReLU against ``relusim.model``; the other
+by the rebuild. Tree and fully connected, sign and ReLU against ``relusim.models.machine``; the other
 activations (tanh, erf with input scale 2, quadratic, shifted ReLU, softplus, logistic, linear)
 against margins computed in this file with NumPy/SciPy.
 """
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy import special
 
-from relusim import instance, model
+from relusim.models import instance, machine as model
 from relusim.kernels import detmath, spherical, spherical_mc
 from relusim.priors import spherical as spherical_prior
 from relusim.kernels import rng as _rng
@@ -136,7 +136,7 @@ def test_sincos_is_within_a_few_ulp_of_libm():
 
 
 # Every other activation: margin = sigma sum_l c_l g(H_l / sqrt(n)), computed here from scratch with
-# NumPy/SciPy (not through relusim.model); c_l = +1 for the odd g, +1 then -1 (K even) for the others.
+# NumPy/SciPy (not through relusim.models.machine); c_l = +1 for the odd g, +1 then -1 (K even) for the others.
 G_REF = {
     "tanh": (np.tanh, True),
     "erf": (lambda x: special.erf(2.0 * x), True),  # input scale 2

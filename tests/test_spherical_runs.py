@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from cli_helpers import BASE, kill_after_first_shard, relusim_here, write_config
-from relusim import config, model
+from relusim import config
+from relusim.models import machine
 from relusim.anneal import run_sample
 from relusim.errors import InputError
 from test_resume_and_workers import assert_same_bits
@@ -108,11 +109,11 @@ def test_spherical_one_and_two_workers_give_identical_float64_datasets(tmp_path,
         n = 10 if architecture == "tree" else 10
         assert np.allclose((w.reshape(4, n) ** 2).sum(1), n, rtol=1e-14)
         mm = config.from_dict({**SPH, "model": {**SPH["model"], **m}, "output": o1}).model
-        assert g["energy"][0] == model.energy(w[0], g["patterns"][()], g["labels"][()], "relu", 4, architecture)
+        assert g["energy"][0] == machine.energy(w[0], g["patterns"][()], g["labels"][()], "relu", 4, architecture)
         assert "theta_max" in g["trace"] and mm.weights == "spherical"
         assert ("cost" in g["trace"]) == (energy == "perceptron")
         if energy == "perceptron":  # the recorded cost of the final state is that of its weights
-            L = model.perceptron_cost(w[0], g["patterns"][()], g["labels"][()], "relu", 4, architecture)
+            L = machine.perceptron_cost(w[0], g["patterns"][()], g["labels"][()], "relu", 4, architecture)
             assert abs(g["trace/cost"][-1, 0] - L) < 1e-9 * max(1.0, L)
         for k in f["samples"]:  # the cost is exactly 0 wherever the errors are (a solution has no wrong pattern)
             if energy == "perceptron":

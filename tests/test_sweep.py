@@ -21,8 +21,8 @@ import pytest
 import yaml
 
 from cli_helpers import BASE, relusim, relusim_here, write_config
-from relusim import sweep
-from relusim.cluster import parse_memory, parse_walltime
+from relusim.execution import sweep
+from relusim.execution.cluster import parse_memory, parse_walltime
 from relusim.config import from_dict
 from relusim.errors import InputError
 from test_resume_and_workers import assert_same_bits
@@ -253,7 +253,7 @@ def test_merge_with_samples_missing_merges_the_rest_and_exits_1_naming_them(tmp_
 
 
 def test_merge_names_missing_samples_as_ranges():
-    from relusim.cluster import ranges
+    from relusim.execution.cluster import ranges
     assert ranges([9, 0, 2, 3, 4, 5]) == "0, 2-5, 9" and ranges([7]) == "7" and ranges([]) == ""
 
 
@@ -330,7 +330,7 @@ def test_dask_on_a_running_scheduler_given_by_its_address(local_sweep, tmp_path)
 
 
 def test_the_csv_table_is_written_whole_or_not_at_all_and_leaves_no_temporary_file(tmp_path):
-    from relusim import sweep as sw
+    from relusim.execution import sweep as sw
 
     path = sw.write_csv([{"alpha": 0.3, "solved": 4}, {"alpha": 0.4, "solved": 1}], tmp_path / "t__sweep.csv")
     assert path.read_text().splitlines() == ["alpha,solved", "0.3,4", "0.4,1"]

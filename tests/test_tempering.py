@@ -22,7 +22,8 @@ import pytest
 import law_matrix
 from cli_helpers import BASE, kill_after_first_shard, relusim, write_config
 from exact_oracle import boltzmann_energy_law, lag1_autocorrelation
-from relusim import anneal, config, instance, tempering
+from relusim import anneal, config, tempering
+from relusim.models import instance
 from relusim.errors import InputError
 from test_exact_law_matrix import ALPHA_FA, BURN, GRID, L_BINS, SIZES, THIN, binary_energies, gtest_kept, sizes, \
     torus_energy

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from relusim.errors import InputError
-from relusim.theory.cli import theory_group
+from relusim.cli.theory import theory_group
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from scipy.stats import norm
 from relusim.errors import InputError
 from relusim.theory.activations import (FAMILIES, G, REGISTRY, _bivariate, erf_, from_function,
                                         g_numpy, get_activation, is_odd, split_name)
-from relusim.theory.cli import theory_group
+from relusim.cli.theory import theory_group
 from relusim.theory.rs import (at_lhs_limit, capacity_rs, capacity_rs_spherical,
                                capacity_rs_spherical_limit)
 
@@ -231,8 +231,8 @@ def test_parametrised_names_read_back_exactly():
 
 
 def test_monte_carlo_definition_of_g_is_the_theory_one():
-    """Where the samplers' registry (relusim.activations) exists, its g equals g_numpy on a grid."""
-    mc = pytest.importorskip("relusim.activations")
+    """Where the samplers' registry (relusim.models.activations) exists, its g equals g_numpy on a grid."""
+    mc = pytest.importorskip("relusim.models.activations")
     x = np.linspace(-6, 6, 241)
     for name in ALL:
         family, params = split_name(name)

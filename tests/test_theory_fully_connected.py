@@ -11,7 +11,7 @@ from scipy.optimize import minimize_scalar
 from relusim.errors import InputError, RunError
 from relusim.theory import fully_connected as fc
 from relusim.theory.activations import get_activation
-from relusim.theory.cli import theory_group
+from relusim.cli.theory import theory_group
 from relusim.theory.rs import at_lhs, capacity_rs, capacity_rs_spherical_limit, rs_saddle
 
 from cli_helpers import relusim

@@ -1,8 +1,8 @@
-"""Hidden-unit overlaps up to the permutation symmetry, and the unit correlations (relusim.units)."""
+"""Hidden-unit overlaps up to the permutation symmetry, and the unit correlations (relusim.models.units)."""
 import numpy as np
 import pytest
 
-from relusim import model, units
+from relusim.models import machine, units
 
 FC = "fully_connected"
 
@@ -43,7 +43,7 @@ def test_relu_alignment_stays_within_the_c_halves():
     a = random_net(K, L, rng)
     swap = np.array([3, 4, 5, 0, 1, 2])
     al = units.aligned_overlaps(a, permuted(a, K, swap), "relu", K, FC)
-    c = model.output_weights("relu", K)
+    c = machine.output_weights("relu", K)
     np.testing.assert_array_equal(c[al.perm], c)
     assert units.diagonal_mean(al.Q) < 0.3  # the crossed matches (overlap 1) were refused
     free = units.align(al.raw, [np.arange(K)])

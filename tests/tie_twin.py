@@ -1,5 +1,5 @@
 """The true sign of a binary committee machine's output over every field combination: the twin of the
-fixed-point table of g (``relusim.activations.binary_table``) for exact ties. Shares no code with it.
+fixed-point table of g (``relusim.models.activations.binary_table``) for exact ties. Shares no code with it.
 
 With binary weights unit l of fan-in n has an integer field H_l in {-n, -n + 2, ..., n} and the output
 is out = sum_l c_l g(H_l / sqrt n) (docs/model.md §1): c_l = +1 for an odd g, balanced (+1 for the
@@ -154,7 +154,7 @@ ACTIVATIONS = ["linear", "quadratic", "relu_shift(shift=0.5)", "relu_shift(shift
 def cases(max_K: int = 8, max_n: int = 9):
     """(label, n, K) of every tabled activation x K <= max_K x fan-in n <= max_n that a config allows:
     odd g any K, others K even; relu_shift only where its table represents g (shift < sqrt n)."""
-    from relusim import activations
+    from relusim.models import activations
     for label in ACTIVATIONS:
         spec = activations.parse(label)
         for n in range(1, max_n + 1):
@@ -168,7 +168,7 @@ def cases(max_K: int = 8, max_n: int = 9):
 
 def census(max_K: int = 8, max_n: int = 9):
     """{label: (combinations, exact ties, ties the table gets wrong, non-ties of the wrong sign)}."""
-    from relusim import activations
+    from relusim.models import activations
     out = {}
     for label, n, K in cases(max_K, max_n):
         spec = activations.parse(label)

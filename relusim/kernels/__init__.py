@@ -1,4 +1,4 @@
-"""numba kernels: plain arrays grouped in records (``records``), no Python objects. ``relusim.model`` is their slow twin.
+"""numba kernels: plain arrays grouped in records (``records``), no Python objects. ``relusim.models.machine`` is their slow twin.
 
 One interface, every model (compare RRRMC.jl's ``delta_cost`` / ``apply_move!`` per graph). A model
 module holds the cached state of its machines and answers three questions about a move:
@@ -52,10 +52,10 @@ import numba as _numba
 
 def source_digest(folder: _Path | None = None) -> str:
     """The first 16 hex digits of the sha256 of every ``*.py`` of ``folder`` (the kernels) and of
-    ``relusim/activations.py``, whose tables the kernels compile against, each with its name."""
+    ``relusim/models/activations.py``, whose tables the kernels compile against, each with its name."""
     folder = _Path(__file__).parent if folder is None else _Path(folder)
     h = _hashlib.sha256()
-    for path in sorted(folder.glob("*.py")) + [folder.parent / "activations.py"]:
+    for path in sorted(folder.glob("*.py")) + [folder.parent / "models" / "activations.py"]:
         h.update(path.name.encode() + b"\0" + path.read_bytes())
     return h.hexdigest()[:16]
 

@@ -19,7 +19,7 @@ g(hn) - g(ho) = 2 ([hn > 0] - [ho > 0]), two operations fewer per pattern), RELU
 TABLE (any other g: gtab[H + n] ~ g(H / sqrt n) / unit, ``relusim.priors.binary.gtable``, built
 so that every exact tie of g is an exact 0;
 then marg is int64, sigma^mu sum_l c_l gtab[H_l + n], still an exact integer, and the same loops
-read the table: two gathers per pattern). ``act_code`` picks it. ``relusim.model`` is the brute-force twin.
+read the table: two gathers per pattern). ``act_code`` picks it. ``relusim.models.machine`` is the brute-force twin.
 """
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ float64 or float32 (``PRECISIONS``, ``anneal.precision``; docs/algorithms.md §4
   L    (y,)       float64  the perceptron cost, sum over errors mu of S_mu / sqrt(n) (``cost``)
 Pattern mu is an error iff marg <= 0 (or, ZERO_OUTPUT codes, nact == 0). Sign units: marg is a sum of
 +-c_l, an exact integer in either dtype; an exactly zero real field has probability zero, so there are no
-parity rules (sgn(0) = 0 as in ``relusim.model``). The activation is a code and a parameter
+parity rules (sgn(0) = 0 as in ``relusim.models.machine``). The activation is a code and a parameter
 (``relusim.kernels.gfun``: g(code, p, x), the same bits on every CPU).
 
 The perceptron cost (``anneal.energy: perceptron``, docs/algorithms.md §4.1): for sign and ReLU units

@@ -1,7 +1,7 @@
 """Weight priors: one module per value of ``model.weights``, each the same small interface.
 
-``relusim.anneal`` runs the protocol (docs/model.md §8) once, over any prior; ``relusim.capacity``,
-``relusim.runner``, ``relusim.robustness`` and ``relusim.capacity_analysis`` ask the prior of a config
+``relusim.anneal`` runs the protocol (docs/model.md §8) once, over any prior; ``relusim.capacity.grid``,
+``relusim.execution.runner``, ``relusim.analysis.robustness`` and ``relusim.capacity.analysis`` ask the prior of a config
 (``prior_of``) instead of testing its name. A prior module provides:
 
   problem(cfg, xi, sigma) -> record        the kernels' record of a training set

@@ -12,14 +12,14 @@ from typing import Sequence
 
 import numpy as np
 
-from .. import activations, measure, model
+from ..models import activations, measure, machine
 from ..config import Config
 from ..kernels import detmath, fields, least_action, metropolis, records, replicated
 from ..kernels import rng as _rng
 from ..protocol import feedback, schedule
 
-EXACT_SEARCH = True  # relusim capacity --method exact: the complete search (relusim.capacity_exact) is for +-1 weights
-NOISE = "weight_flip"  # the weight noise of ``relusim robustness`` (relusim.robustness.NOISE_MODELS)
+EXACT_SEARCH = True  # relusim capacity --method exact: the complete search (relusim.capacity.exact) is for +-1 weights
+NOISE = "weight_flip"  # the weight noise of ``relusim robustness`` (relusim.analysis.robustness.NOISE_MODELS)
 # Default --alpha grids of relusim capacity, wide enough to hold the whole transition at small N and at
 # the anneal's N (measured: docs/results/capacity.md): the binary perceptron's 50% points fall from 0.88
 # (N = 15) towards 0.833; sign trees sit near 0.9-1.0; ReLU trees far lower at small K (the K = 2 50%
@@ -85,7 +85,7 @@ def problem(cfg: Config, xi: np.ndarray, sigma: np.ndarray) -> records.Problem:
     """The kernels' record of patterns xi (P, N) and labels sigma under ``cfg.model`` (readout, fan-in,
     activation code)."""
     m = cfg.model
-    return fields.problem(xi, sigma, model.output_weights(m.activation, m.K), m.n,
+    return fields.problem(xi, sigma, machine.output_weights(m.activation, m.K), m.n,
                           act_code(m.activation, m.n), gtable(m.activation, m.n, m.K))
 
 
@@ -302,9 +302,9 @@ def equilibrate(cfg: Config, problem, chain: Chain, inst, index: int,
             if y > 1:
                 ref, _ = reference(chain)
                 refs[r] = ref
-                ref_stab[r] = model.stabilities(ref, inst.xi, inst.sigma, m.activation, m.K, m.architecture)
+                ref_stab[r] = machine.stabilities(ref, inst.xi, inst.sigma, m.activation, m.K, m.architecture)
             r += 1
-    energy = np.array([model.energy(w, inst.xi, inst.sigma, m.activation, m.K, m.architecture) for w in chain.w])
+    energy = np.array([machine.energy(w, inst.xi, inst.sigma, m.activation, m.K, m.architecture) for w in chain.w])
     if energy.max() != 0:
         raise RuntimeError(f"sample {index}: equilibrium ended off the solutions (recomputed E = {energy})")
     nv = m.weights_count * (y + 1 if len(chain.ref) else y)

@@ -14,14 +14,14 @@ from typing import Sequence
 
 import numpy as np
 
-from .. import activations, model
+from ..models import activations, machine
 from ..config import Config
 from ..errors import RunError
 from ..kernels import spherical, spherical_mc
 from ..kernels import rng as _rng
 
 EXACT_SEARCH = False  # no complete search over real weights: relusim capacity --method anneal
-NOISE = "gaussian"  # the weight noise of ``relusim robustness`` (relusim.robustness.NOISE_MODELS)
+NOISE = "gaussian"  # the weight noise of ``relusim robustness`` (relusim.analysis.robustness.NOISE_MODELS)
 # Default --alpha grids of relusim capacity: the perceptron's transition sits at 2 (Cover, Gardner);
 # trees between 1 and 4.
 DEFAULT_ALPHA = {"perceptron": "1.6:2.4:0.1", "tree": "1.0:4.0:0.25"}
@@ -37,7 +37,7 @@ def _mode(cfg: Config) -> int:
 
 
 def act_code_param(activation: str) -> tuple[int, float]:
-    """(code, p) of an activation (``relusim.activations.parse``: a name or label such as
+    """(code, p) of an activation (``relusim.models.activations.parse``: a name or label such as
     ``relu_shift(shift=0.5)``, ``erf(scale=2)``): its kernel code and parameter (0 when it has none)."""
     spec = activations.parse(activation)
     return spec.code, (0.0 if spec.param != spec.param else float(spec.param))
@@ -66,7 +66,7 @@ def problem_arrays(xi: np.ndarray, sigma: np.ndarray, c: np.ndarray, n: int, act
 def problem(cfg: Config, xi: np.ndarray, sigma: np.ndarray) -> spherical.Problem:
     """The kernels' record of training set (xi, sigma) for the model and annealed energy of ``cfg``."""
     m = cfg.model
-    return problem_arrays(xi, sigma, model.output_weights(m.activation, m.K), m.n, m.activation,
+    return problem_arrays(xi, sigma, machine.output_weights(m.activation, m.K), m.n, m.activation,
                                     cost=cfg.anneal.energy)
 
 
@@ -205,4 +205,4 @@ def capacity_theory(activation: str, K: int) -> dict | None:
 def equilibrate(cfg: Config, problem, state, inst, index: int) -> tuple[dict, dict]:
     """Not available: errors are forbidden by rejecting every move that makes one (binary weights at
     beta = inf); spherical runs have no such sampler (config validation refuses the setting)."""
-    raise RunError(f"sample {index}: equilibrium sampling needs model.weights: binary")
+    raise RunError(f"sample {index}: equilibrium sampling needs machine.weights: binary")

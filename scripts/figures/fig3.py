@@ -1,7 +1,7 @@
 """Fig. 3 of arXiv:1907.07578 on our runs: stabilities vs theory (left) and robustness to input flips (right).
 
 Left: stability histograms of the robust-ensemble solutions (replicas and reference), sign and ReLU, over
-the K -> inf large-deviation theory at each run's alpha, y and measured q1 (relusim.compare).
+the K -> inf large-deviation theory at each run's alpha, y and measured q1 (relusim.analysis.compare).
 Right: misclassified fraction vs flipped fraction p (paper grid p = 0, 0.01, ..., 0.5; 100 trials per
 pattern, docs/reference_values.md §5), sign vs ReLU, reference vs replicas, error bars over samples.
 
@@ -28,9 +28,10 @@ from pathlib import Path
 
 import h5py
 
-from relusim import compare, config, plots
-from relusim.analysis_cli import PAPER_FLIPS, PAPER_TRIALS, parse_spec
-from relusim.robustness import measure_file
+from relusim.analysis import compare, plots
+from relusim import config
+from relusim.cli.analysis import PAPER_FLIPS, PAPER_TRIALS, parse_spec
+from relusim.analysis.robustness import measure_file
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = [ROOT / "configs" / "paper_fig3_sign_quick.yaml", ROOT / "configs" / "paper_fig3_relu_quick.yaml"]

@@ -33,7 +33,7 @@ import stat
 import sys
 from pathlib import Path
 
-from .errors import InputError
+from ..errors import InputError
 
 FILE, TASKS = ".lock", ".tasks.lock"
 _HELD: dict[tuple[str, str], int] = {}  # (absolute output, kind) -> fd, held by this process

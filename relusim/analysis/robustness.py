@@ -27,7 +27,7 @@ Two choices that cost nothing in exactness but a lot in time:
 
 Random streams: pattern mu (trial t for the weight noise) of sample ``index`` draws from
 ``SeedSequence(seed, spawn_key=(index, tag, mu))`` with the tags below (0 and 1 are the disorder and
-dynamics streams of :mod:`relusim.instance`), through xoshiro256** with exact (rejection) bounded
+dynamics streams of :mod:`relusim.models.instance`), through xoshiro256** with exact (rejection) bounded
 integers. Results depend only on (seed, sample, settings), never on threads or workers.
 """
 from __future__ import annotations
@@ -39,11 +39,11 @@ from typing import Callable
 import numpy as np
 from numba import njit, prange, uint64
 
-from . import activations, model
-from .kernels import gfun
-from .errors import InputError
-from .kernels import rng as _rng
-from .priors import PRIORS
+from ..models import activations, machine as model
+from ..kernels import gfun
+from ..errors import InputError
+from ..kernels import rng as _rng
+from ..priors import PRIORS
 
 INPUT_FLIP, WEIGHT_NOISE = 2, 3  # spawn-key tags of the robustness streams
 SIGN, RELU, TABLE, GFUN = 0, 1, 2, 3  # TABLE: any other g on binary weights, through its fixed-point
@@ -322,7 +322,7 @@ def gaussian_weight_error(W, xi, sigma, activation: str, K: int, levels, trials:
             H = _fields(Wn.reshape(C, K * n), xi, K, architecture)
             g_ = np.stack([model.activate(activation, Hc, n) for Hc in H])
             out = c[0] * g_[:, 0]
-            for l in range(1, K):  # in order, as relusim.model sums
+            for l in range(1, K):  # in order, as relusim.models.machine sums
                 out = out + c[l] * g_[:, l]
             err[:, j] += np.mean(sigma * out <= 0, axis=1)
     return err / trials
@@ -434,7 +434,7 @@ class Settings:
 
 def read_run(path) -> dict:
     """The model of a result file and its complete samples: {activation, weights, K, seed, samples: [...]}."""
-    from .io import open_results, reading, stored_config
+    from ..storage.results import open_results, reading, stored_config
 
     # the samples are checked; a stale or damaged /robustness is not used, and replaced (measure_file)
     with open_results(path, robustness=False) as f, reading(path):
@@ -456,7 +456,7 @@ def read_run(path) -> dict:
 
 def run_activation(path) -> str:
     """The activation of a result file's config (for colours and labels)."""
-    from .io import open_results, reading, stored_config
+    from ..storage.results import open_results, reading, stored_config
 
     with open_results(path, verify=False) as f, reading(path):
         return stored_config(f, path)["model"]["activation"]
@@ -467,7 +467,7 @@ def stored_settings(path) -> str | None:
     (damaged, or measured samples the file no longer holds: it is measured again)."""
     import h5py
 
-    from .io import audit, reading
+    from ..storage.results import audit, reading
 
     with reading(path), h5py.File(path, "r") as f:
         if GROUP not in f or audit(f, deep=False).robustness is not None:
@@ -506,14 +506,14 @@ def measure_file(path, fractions, trials: int, noise_levels=(), progress=None,
 
 def _write_group(path, st: Settings, rows: list[SampleRobustness], replicated: bool, noise_model: str,
                  solved: list[bool]) -> None:
-    """Replace ``/robustness`` the way :mod:`relusim.io` changes a result file: copy, modify, fsync, replace."""
+    """Replace ``/robustness`` the way :mod:`relusim.storage.results` changes a result file: copy, modify, fsync, replace."""
     import shutil
     from pathlib import Path
 
     import h5py
 
-    from . import __version__
-    from .io import _fsync_replace, check_space, seal_derived, temp_path
+    from .. import __version__
+    from ..storage.results import _fsync_replace, check_space, seal_derived, temp_path
 
     path = Path(path)
     check_space(path, path.stat().st_size + (1 << 20))
@@ -579,7 +579,7 @@ def read_curves(path, over: str = "solved") -> dict:
 
     if over not in SUBSETS:
         raise InputError("over", over, f"allowed: {', '.join(SUBSETS)}")
-    from .io import reading
+    from ..storage.results import reading
 
     out: dict = {}
     with reading(path), h5py.File(path, "r") as f:
@@ -609,7 +609,7 @@ def solved_counts(path) -> tuple[int, int]:
     """(solved, unsolved) among the samples that ``/robustness`` measured."""
     import h5py
 
-    from .io import reading
+    from ..storage.results import reading
 
     with reading(path), h5py.File(path, "r") as f:
         if GROUP not in f or "solved" not in f[GROUP]:

@@ -13,8 +13,8 @@ from pathlib import Path
 import click
 import numpy as np
 
-from . import ranges
-from .errors import InputError
+from .. import ranges
+from ..errors import InputError
 
 PAPER_FLIPS = "0:0.5:0.01"  # docs/reference_values.md §5: p in {0, 0.01, ..., 0.5}
 PAPER_TRIALS = 100
@@ -78,8 +78,10 @@ def robustness(results, flips, trials, weight_noise, plot_path, over, quiet) -> 
 
     Example: relusim robustness results/paper_fig3_relu_quick.h5 --flips 0:0.5:0.01 --trials 100
     """
-    from . import io, paths, plots
-    from .robustness import measure_file, read_curves, run_activation, solved_counts
+    from ..storage import results as io
+    from .. import paths
+    from ..analysis import plots
+    from ..analysis.robustness import measure_file, read_curves, run_activation, solved_counts
 
     _existing(results)
     fr = parse_spec("--flips", flips)
@@ -120,7 +122,7 @@ def robustness(results, flips, trials, weight_noise, plot_path, over, quiet) -> 
 
 
 def measure_bytes(P: int, C: int, flips: int, noise: int, trials: int) -> int:
-    """Memory one sample's measurement needs (``relusim.robustness``): error counts (P, flips, C) and
+    """Memory one sample's measurement needs (``relusim.analysis.robustness``): error counts (P, flips, C) and
     (trials, noise, C) int64, a generator state per pattern and per trial, fields (C, K, P) float64."""
     return 8 * C * (P * flips + trials * noise) + 32 * (P + trials) + 8 * C * P * 4 + 8 * C * (flips + noise)
 
@@ -129,8 +131,8 @@ def _check_memory(stored_config, flips: int, noise: int, trials: int) -> None:
     """Refuse (naming --trials or --flips) a measurement whose arrays cannot fit in memory: the file's
     P and replicas fix its size. Nothing is checked when the stored config cannot be read (then the
     measurement itself refuses the file)."""
-    from .config import ModelConfig, parse_yaml
-    from .resources import _size, available_bytes
+    from ..config import ModelConfig, parse_yaml
+    from ..execution.resources import _size, available_bytes
 
     avail = available_bytes()
     try:
@@ -182,8 +184,8 @@ def compare(results, plot_path, no_plot, json_path) -> None:
 
     Example: relusim compare results/paper_fig3_sign_quick.h5 results/paper_fig3_relu_quick.h5
     """
-    from . import compare as cmp
-    from . import paths
+    from ..analysis import compare as cmp
+    from .. import paths
 
     if no_plot and plot_path:
         raise InputError("--no-plot", True, "not with --plot; give one of them")
@@ -206,7 +208,7 @@ def compare(results, plot_path, no_plot, json_path) -> None:
         Path(json_path).write_text(json.dumps(rows, indent=1))
         click.echo(f"table: {json_path}")
     if not no_plot:
-        from . import plots
+        from ..analysis import plots
 
         paths.make_parent(plot_path)
         plots.plot_compare(runs, plot_path)

@@ -1,8 +1,8 @@
 """Complete search: does a binary committee machine (tree or fully connected) store a training set at all?
 
 The question is whether some W in {-1,+1}^N (a tree; K N weights fully connected) has zero energy,
-E(W) = 0 (``relusim.model.energy``: a zero output counts as an error). Three exact searches, all
-much faster than the enumeration of every W that ``relusim.model`` would need, and all return a
+E(W) = 0 (``relusim.models.machine.energy``: a zero output counts as an error). Three exact searches, all
+much faster than the enumeration of every W that ``relusim.models.machine`` would need, and all return a
 witness that is checked against it:
 
 * K = 1 (the binary perceptron): depth-first branch and bound on the weights. With the gauge
@@ -39,8 +39,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from . import kernels  # noqa: F401 - sets numba's cache folder (kernels.CACHE_DIR) before the decorators below
-from . import model
+from .. import kernels  # noqa: F401 - sets numba's cache folder (kernels.CACHE_DIR) before the decorators below
+from ..models import machine
 
 SAT, UNSAT, UNKNOWN = 1, 0, -1
 DOMINANCE_MAX = 20000  # dominance pruning is O(M^2 P) per unit: only for sets up to this size
@@ -364,7 +364,7 @@ def unit_sets(xi: np.ndarray, sigma: np.ndarray, activation: str, K: int):
     """Per unit: its distinct undominated contribution vectors (M_l, P) and one weight vector for each."""
     P, N = xi.shape
     n = N // K
-    c = model.output_weights(activation, K)
+    c = machine.output_weights(activation, K)
     sets = []
     for l in range(K):
         xi_l = np.ascontiguousarray(xi[:, l * n:(l + 1) * n]).astype(np.int64)
@@ -501,7 +501,7 @@ def _fc_search(V, off, SM, cls, rem, budget, chosen_rows):
 
 def fc_classes(activation: str, K: int) -> list[tuple[int, list[int]]]:
     """The readout weights c_l grouped: [(c, units with that c)], in the order of the units."""
-    c = [int(v) for v in model.output_weights(activation, K)]
+    c = [int(v) for v in machine.output_weights(activation, K)]
     groups: list[tuple[int, list[int]]] = []
     for l, v in enumerate(c):
         if groups and groups[-1][0] == v:
@@ -585,42 +585,42 @@ def solve(xi: np.ndarray, sigma: np.ndarray, activation: str, K: int, budget: in
         res = solve_fully_connected(xi, sigma, activation, K, budget)
     else:
         res = solve_tree(xi, sigma, activation, K, budget)
-    if res.status == SAT and model.energy(res.weights, xi, sigma, activation, K, architecture) != 0:
+    if res.status == SAT and machine.energy(res.weights, xi, sigma, activation, K, architecture) != 0:
         raise RuntimeError("exact search returned a witness with nonzero energy")
     return res
 
 
 def brute_force(xi: np.ndarray, sigma: np.ndarray, activation: str, K: int) -> bool:
-    """2^N enumeration with ``relusim.model``: the twin the searches are tested against (N <= 20)."""
+    """2^N enumeration with ``relusim.models.machine``: the twin the searches are tested against (N <= 20)."""
     P, N = xi.shape
     n = N // K
-    c = model.output_weights(activation, K)
+    c = machine.output_weights(activation, K)
     X = xi.astype(np.int64).reshape(P, K, n)
     for start in range(0, 1 << N, 1 << 14):
         codes = np.arange(start, min(start + (1 << 14), 1 << N), dtype=np.int64)
         W = np.where((codes[:, None] >> np.arange(N)) & 1, -1, 1).astype(np.int64)  # (block, N)
         H = np.einsum("wli,pli->wlp", W.reshape(-1, K, n), X)
-        out = np.einsum("l,wlp->wp", c, model.activate(activation, H))
+        out = np.einsum("l,wlp->wp", c, machine.activate(activation, H))
         if np.any(np.all(sigma[None, :] * out > 0, axis=1)):
             return True
     return False
 
 
 def brute_force_fully_connected(xi: np.ndarray, sigma: np.ndarray, activation: str, K: int) -> bool:
-    """2^(K N) enumeration of the fully connected network through ``relusim.model`` (K N <= 20): the
+    """2^(K N) enumeration of the fully connected network through ``relusim.models.machine`` (K N <= 20): the
     twin ``solve_fully_connected`` is tested against. It shares nothing with the search: every weight
-    vector of the whole network (H = W_l . xi over all N inputs, g and c_l from ``relusim.model``), no
+    vector of the whole network (H = W_l . xi over all N inputs, g and c_l from ``relusim.models.machine``), no
     unit sets, no symmetry, no pruning."""
     P, N = xi.shape
     D = K * N
     if D > 20:
         raise ValueError(f"brute force over 2^{D} weight vectors: K N <= 20")
-    c = model.output_weights(activation, K)
+    c = machine.output_weights(activation, K)
     X = xi.astype(np.int64)
     for start in range(0, 1 << D, 1 << 12):
         codes = np.arange(start, min(start + (1 << 12), 1 << D), dtype=np.int64)
         W = np.where((codes[:, None] >> np.arange(D)) & 1, -1, 1).astype(np.int64).reshape(-1, K, N)
-        out = np.einsum("l,wlp->wp", c, model.activate(activation, np.einsum("wlj,pj->wlp", W, X)))
+        out = np.einsum("l,wlp->wp", c, machine.activate(activation, np.einsum("wlj,pj->wlp", W, X)))
         if np.any(np.all(sigma[None, :] * out > 0, axis=1)):
             return True
     return False

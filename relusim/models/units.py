@@ -53,7 +53,7 @@ from itertools import combinations
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from . import model
+from . import machine
 
 
 # --- one pair of networks ------------------------------------------------------------------------
@@ -87,11 +87,11 @@ def permutation_groups(activation: str, K: int, architecture: str = "tree") -> t
     tree: K singletons; fully connected sign: one block of all K; fully connected ReLU: the c = +1
     half and the c = -1 half.
     """
-    if architecture not in model.ARCHITECTURES:
-        raise ValueError(f"architecture {architecture!r}: allowed {', '.join(model.ARCHITECTURES)}")
+    if architecture not in machine.ARCHITECTURES:
+        raise ValueError(f"architecture {architecture!r}: allowed {', '.join(machine.ARCHITECTURES)}")
     if architecture == "tree":
         return tuple(np.array([l]) for l in range(K))
-    c = model.output_weights(activation, K)
+    c = machine.output_weights(activation, K)
     return tuple(np.flatnonzero(c == v) for v in (1, -1) if np.any(c == v))
 
 
@@ -168,7 +168,7 @@ def unit_correlations(w, activation: str, K: int) -> UnitCorrelations:
     """C_kl = W_k . W_l / L and the means of its off-diagonal entries, overall and by the sign of c_k c_l."""
     C = correlations(w, K)
     L = unit_matrix(w, K).shape[1]
-    c = model.output_weights(activation, K)
+    c = machine.output_weights(activation, K)
     off = ~np.eye(K, dtype=bool)
     same, opp = off & (c[:, None] == c[None, :]), off & (c[:, None] != c[None, :])
     null = 1.0 / np.sqrt(L * K * (K - 1) / 2) if K > 1 else float("nan")

@@ -1,21 +1,21 @@
 """One way to run many independent tasks, written once for every command that has many.
 
-``anneal --workers`` (``relusim.runner``), ``sweep`` (``relusim.cluster``) and ``capacity`` give an
+``anneal --workers`` (``relusim.execution.runner``), ``sweep`` (``relusim.execution.cluster``) and ``capacity`` give an
 executor a function and its tasks (tuples of arguments); ``map`` yields ``(task, result)`` as tasks
 finish and turns a task that raised into the command line's one line. Three executors:
 
 * ``Serial``: here, in this process, in order.
-* ``Local``: a ``relusim.processes.Pool`` of workers that die with this process; results are handed
+* ``Local``: a ``relusim.execution.processes.Pool`` of workers that die with this process; results are handed
   out in task order among those that finish together; progress updates from the workers are passed
   to ``updates`` while waiting.
 * ``Dask``: ``dask.distributed`` on a scheduler given by its address, a ``LocalCluster`` started for
-  the run, or SLURM jobs of Dask workers (``relusim.slurm.slurm_cluster``). Its workers must run the
+  the run, or SLURM jobs of Dask workers (``relusim.execution.slurm.slurm_cluster``). Its workers must run the
   same relusim, numba and NumPy (checked), or their results could differ in the last bits.
 
 A task's result depends only on its arguments, never on the executor, the worker or the order: the
 bits of every sample and instance are the same on every executor and worker count.
 SLURM job arrays are not an executor: their tasks run later in jobs of their own, and ``relusim merge``
-collects them (``relusim.cluster``).
+collects them (``relusim.execution.cluster``).
 """
 from __future__ import annotations
 
@@ -28,8 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
-from . import io, processes
-from .errors import InputError, RunError
+from ..storage import results
+from . import processes
+from ..errors import InputError, RunError
 from .slurm import slurm_cluster
 
 Task = tuple  # the arguments of the function, in order
@@ -45,7 +46,7 @@ def sample_failed(sample: str, exc: BaseException, kept_in: str) -> RunError:
     """The one-line error for a task that raised: which one, what it raised, what is kept.
 
     Raise it ``from exc``: with ``RELUSIM_DEBUG=1`` the command line prints the whole chain, the
-    worker's traceback included (``relusim.cli``).
+    worker's traceback included (``relusim.cli.main``).
     """
     kept = (f"the samples that finished are kept in {kept_in}: rerun the same command to run the rest "
             "(RELUSIM_DEBUG=1 shows the traceback)")
@@ -62,8 +63,8 @@ def in_process(fn, sample: str, kept_in: str, *args):
     except (InputError, RunError):
         raise
     except Exception as exc:  # noqa: BLE001 - any failure of a sample is a failed run
-        if io.is_disk_full(exc):
-            raise io.disk_full_error(kept_in, f"the finished samples are kept in {kept_in}") from exc
+        if results.is_disk_full(exc):
+            raise results.disk_full_error(kept_in, f"the finished samples are kept in {kept_in}") from exc
         raise sample_failed(sample, exc, kept_in) from exc
 
 
@@ -105,7 +106,7 @@ class _Direct:
 
 @dataclass(frozen=True)
 class Local:
-    """A pool of ``workers`` processes on this machine that die with this one (``relusim.processes``).
+    """A pool of ``workers`` processes on this machine that die with this one (``relusim.execution.processes``).
 
     ``window``: at most this many tasks submitted at once (None: all), so that a long task list does
     not sit pickled in the pool's queue. With one worker or one task it runs as ``Serial``.
@@ -145,7 +146,7 @@ class Local:
                         try:
                             result = fut.result()
                         except Exception as exc:  # noqa: BLE001 - the worker's error, reported as a run failure
-                            if failure.disk_full is not None and io.is_disk_full(exc):
+                            if failure.disk_full is not None and results.is_disk_full(exc):
                                 pool.kill()  # the others would fail too, or write untrusted files
                                 if failure.cleanup is not None:
                                     failure.cleanup()
@@ -170,7 +171,7 @@ def _versions() -> dict:
     import numba
     import numpy
 
-    from . import __version__
+    from .. import __version__
 
     return {"relusim": __version__, "numba": numba.__version__, "numpy": numpy.__version__}
 
@@ -187,7 +188,7 @@ def _check_versions(client) -> None:
 @dataclass(frozen=True)
 class Dask:
     """Tasks on ``dask.distributed``: the scheduler at ``address``, else a ``LocalCluster`` of
-    ``workers`` processes, or with ``slurm`` (``relusim.slurm.SlurmOptions``) ``workers`` Dask workers
+    ``workers`` processes, or with ``slurm`` (``relusim.execution.slurm.SlurmOptions``) ``workers`` Dask workers
     in SLURM jobs (default: one job's cores), their logs in ``log_directory``. Results come back to
     this process (workers need not share its file system); a worker that dies has its task rerun
     elsewhere by the scheduler. ``updates`` are not sent (Dask has its own dashboard)."""

@@ -1,16 +1,16 @@
 """Measurements on finished configurations (docs/algorithms.md §7). Pure NumPy; robustness is in
-relusim.robustness, the hidden-unit overlaps and correlations in relusim.units."""
+relusim.analysis.robustness, the hidden-unit overlaps and correlations in relusim.models.units."""
 from __future__ import annotations
 
 import numpy as np
 
-from . import model
+from . import machine
 
 
 def stabilities(W: np.ndarray, xi: np.ndarray, sigma: np.ndarray, activation: str, K: int,
                 architecture: str = "tree") -> np.ndarray:
     """Delta^mu for every row of W (y, weights): shape (y, P), docs/model.md §4 / App. E of arXiv:1907.07578."""
-    return np.stack([model.stabilities(w, xi, sigma, activation, K, architecture) for w in W])
+    return np.stack([machine.stabilities(w, xi, sigma, activation, K, architecture) for w in W])
 
 
 def integrated_autocorrelation_time(x: np.ndarray, c: float = 5.0) -> tuple[float, int]:

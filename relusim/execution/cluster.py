@@ -1,13 +1,13 @@
 """Where the samples of a sweep run: local processes, Dask, or a SLURM job array.
 
 Every backend runs the same function on the same (config, sample index) pairs, so a sample's bits
-depend only on (config, seed, index) (``relusim.instance``), never on the backend, the chunking or
+depend only on (config, seed, index) (``relusim.models.instance``), never on the backend, the chunking or
 the number of workers. A finished sample always becomes a shard, ``<output>.parts/NNNNNN.h5``, written
-atomically (``relusim.io``) before it is reported, so killing anything loses no finished sample.
+atomically (``relusim.storage.results``) before it is reported, so killing anything loses no finished sample.
 
-* ``LocalBackend``: a process pool over the cores of this machine (``relusim.executors.Local``, as
+* ``LocalBackend``: a process pool over the cores of this machine (``relusim.execution.executors.Local``, as
   ``anneal --workers`` and ``capacity`` use).
-* ``DaskBackend``: ``relusim.executors.Dask``, on a scheduler given by its address, on a
+* ``DaskBackend``: ``relusim.execution.executors.Dask``, on a scheduler given by its address, on a
   ``LocalCluster`` started for the run, or on ``dask_jobqueue.SLURMCluster`` jobs. Workers return
   the sample and this process writes its shard, so workers need not share a file system with it. A
   worker that dies has its task rerun elsewhere by the scheduler.
@@ -36,11 +36,11 @@ from typing import Iterator, NamedTuple, Sequence
 
 import h5py
 
-from . import io, lock
+from ..storage import results, lock
 from .executors import Dask, Failure, Local, default_workers
 from .slurm import SlurmOptions
-from .config import Config, from_dict
-from .errors import InputError, RunError
+from ..config import Config, from_dict
+from ..errors import InputError, RunError
 from .sweep import Point, Task, prepare
 
 MAX_ARRAY_TASKS = 1000  # Slurm's default MaxArraySize is 1001
@@ -71,7 +71,7 @@ def _which(cfg: Config, index: int) -> str:
 
 @dataclass(frozen=True)
 class LocalBackend:
-    """A pool of ``workers`` processes on this machine (``relusim.executors.Local``); each writes the
+    """A pool of ``workers`` processes on this machine (``relusim.execution.executors.Local``); each writes the
     shards of its samples."""
 
     workers: int = field(default_factory=default_workers)
@@ -82,10 +82,10 @@ class LocalBackend:
 
         def cleanup() -> None:  # killed workers: remove what they were writing
             for out in outputs:
-                io.ResultsFile(out).clean_debris(shards_too=True, quiet=True)
+                results.ResultsFile(out).clean_debris(shards_too=True, quiet=True)
 
         failure = Failure(describe=lambda t: _which(t[0], t[1]), kept_in="the points' result folders",
-                          disk_full=lambda t: io.disk_full_error(t[0].output, "the finished samples are kept "
+                          disk_full=lambda t: results.disk_full_error(t[0].output, "the finished samples are kept "
                                                                  "in the points' result folders"),
                           cleanup=cleanup, kept="the finished samples are kept in the points' result folders: "
                                                 "rerun the same command to run the rest")
@@ -97,7 +97,7 @@ class LocalBackend:
 
 
 def _sample(cfg: Config, index: int):
-    from .anneal import run_sample
+    from ..anneal import run_sample
 
     return run_sample(cfg, index)
 
@@ -122,7 +122,7 @@ class DaskBackend:
         dask = Dask(self.address, self.workers, self.slurm, log_directory=logs)
         failure = Failure(describe=lambda t: _which(t[0], t[1]), kept_in="the points' result folders")
         for (cfg, _), res in dask.map(_sample, [(t.cfg, t.index) for t in tasks], failure):
-            io.write_shard(cfg.output, res, shas[cfg.output])
+            results.write_shard(cfg.output, res, shas[cfg.output])
             yield Finished(cfg.output, res.index, bool(res.solved), int(res.energy.sum()))
 
 
@@ -207,7 +207,7 @@ def _array_script(job_dir: Path, table: Path, n_tasks: int, opts: SlurmOptions, 
     """The sbatch script. Every value is quoted for bash and for sbatch's own ``#SBATCH`` parser (which
     reads quotes as bash does), and none can end a line: every value was refused at the command line if
     it held a control character, and the whole script is checked again here."""
-    from .paths import check_plain
+    from ..paths import check_plain
 
     q = shlex.quote
     logs = str(job_dir / "logs").replace("%", "%%")  # sbatch expands %A, %a, ...: a literal % is %%
@@ -280,10 +280,10 @@ def run_task(table: str | os.PathLike, task_id: int, workers: int = 1) -> Iterat
     done: dict[int, set[int]] = {}
     todo = []
     for pi, _ in tasks[task_id]:  # array tasks share a point; an anneal or sweep on it excludes them
-        io.ResultsFile(configs[pi].output).claim(shared_tasks=True)
+        results.ResultsFile(configs[pi].output).claim(shared_tasks=True)
     for pi, index in tasks[task_id]:
         if pi not in done:
-            rf = io.ResultsFile(configs[pi].output)
+            rf = results.ResultsFile(configs[pi].output)
             done[pi] = rf.done_indices() if rf.path.exists() else set(rf.shard_paths())
         if index not in done[pi]:
             todo.append(Task(configs[pi], index))
@@ -344,7 +344,7 @@ def file_config(path: Path) -> tuple[Config, str]:
                          "keeps its own journal and resumes when rerun with the same options")
     if text is None or sha is None:
         raise InputError("RESULTS", str(path), "is not a relusim result file (no config in it)")
-    from .config import parse_yaml
+    from ..config import parse_yaml
 
     try:
         raw = parse_yaml(str(text), "RESULTS", str(path))
@@ -367,7 +367,7 @@ def merge(paths: Sequence[str | os.PathLike]) -> list[MergeReport]:
     checked = []
     for path in files:
         cfg, sha = file_config(path)
-        rf = io.ResultsFile(path)
+        rf = results.ResultsFile(path)
         rf.claim(tasks=False, key="RESULTS")  # array tasks may still write shards; another merge may not
         for i, shard in rf.shard_paths().items():
             rf.check_shard(i, shard, sha)  # another config's shard: InputError before anything is written

@@ -1,7 +1,7 @@
 """From the answers of a capacity run to its numbers: solved fractions, 50% points, the scaling fit,
 the theory beside them; and the summary table and figure of ``relusim capacity``.
 
-Every number is labelled with what the run measured (``relusim.capacity.ANSWER``, a plan's ``answer``): ``exact``
+Every number is labelled with what the run measured (``relusim.capacity.grid.ANSWER``, a plan's ``answer``): ``exact``
 fractions are SAT probabilities, ``anneal`` fractions the success rate of one protocol, whose
 threshold is a lower bound on the capacity.
 """
@@ -14,7 +14,7 @@ from dataclasses import asdict
 import numpy as np
 
 from . import fss
-from .priors import PRIORS
+from ..priors import PRIORS
 
 THEORY_LABEL = {
     "fully_connected": "fully connected RS per weight, leading order K -> infinity ({act}, {branch}{note}; "
@@ -34,7 +34,7 @@ def theory(activation: str, K: int, weights: str = "binary", architecture: str =
     asymptote: nothing at finite K supports it (docs/results/capacity.md, "Fully connected networks").
     K = 1 is the perceptron in both architectures."""
     if architecture == "fully_connected" and K > 1:
-        from .theory.fully_connected import at_threshold_fc, capacity_fc
+        from ..theory.fully_connected import at_threshold_fc, capacity_fc
 
         cap = capacity_fc(activation, weights)
         if not math.isfinite(cap.alpha):
@@ -295,7 +295,7 @@ def plot(analysis: dict, path: str) -> None:
     fig.tight_layout()
     from pathlib import Path
 
-    from .io import temp_path
+    from ..storage.results import temp_path
 
     tmp = temp_path(path)  # written whole or not at all
     try:

@@ -1,5 +1,5 @@
-"""What a SLURM job asks for (``SlurmOptions``), shared by ``sweep``'s job arrays (``relusim.cluster``)
-and by the Dask workers that ``relusim.executors.Dask`` starts as SLURM jobs (``slurm_cluster``).
+"""What a SLURM job asks for (``SlurmOptions``), shared by ``sweep``'s job arrays (``relusim.execution.cluster``)
+and by the Dask workers that ``relusim.execution.executors.Dask`` starts as SLURM jobs (``slurm_cluster``).
 
 Every value that reaches a job script is checked to be one printable line before anything is
 written (a newline in ``--queue`` would be a shell command of the script). The scripts export
@@ -11,7 +11,7 @@ import os
 import sys
 from dataclasses import dataclass
 
-from .errors import InputError
+from ..errors import InputError
 
 NUMBA_CACHE_DEFAULT = "${HOME:-/tmp}/.cache/relusim/numba"
 NUMBA_CACHE_EXPORT = f'export NUMBA_CACHE_DIR="${{NUMBA_CACHE_DIR:-{NUMBA_CACHE_DEFAULT}}}"'
@@ -31,7 +31,7 @@ class SlurmOptions:
     def __post_init__(self):
         """Every value that reaches a job script is one printable line (issue 27: a newline in --queue
         became a shell command of the script); refused here, before anything is written."""
-        from .paths import check_plain
+        from ..paths import check_plain
 
         if self.queue is not None:
             check_plain("--queue", self.queue, "it is written into the job script")
@@ -44,7 +44,7 @@ class SlurmOptions:
     def check(self) -> None:
         """The values a job script holds besides the options: the Python that runs it and the working
         directory it starts in. Called before a sweep touches any file."""
-        from .paths import check_plain
+        from ..paths import check_plain
 
         check_plain("python", self.python, "the interpreter's path is written into the job script")
         check_plain("working directory", os.getcwd(), "the job starts in it (#SBATCH --chdir); run "
@@ -66,7 +66,7 @@ def slurm_cluster(opts: SlurmOptions, log_directory: str | os.PathLike | None = 
         raise InputError("--slurm", True, "needs dask-jobqueue: pip install 'relusim[dask]'") from None
     opts.check()
     if log_directory is not None:
-        from .paths import check_plain
+        from ..paths import check_plain
 
         check_plain("output", str(log_directory), "the job logs go beside it")
     memory = opts.memory_bytes or opts.cores * 2 * 2**30

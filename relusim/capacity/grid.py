@@ -10,14 +10,14 @@ instance and a grid can be extended and resumed without rerunning what is done.
 
 Two answers, never mixed in one file (the root attribute ``answer`` says which):
 
-* ``exact``: does the instance have a solution at all? (``relusim.capacity_exact``, a complete search
+* ``exact``: does the instance have a solution at all? (``relusim.capacity.exact``, a complete search
   with a checked witness): the true SAT probability of finite N.
 * ``anneal``: did the BASE config's anneal (schedule, sweeps, replicas) find a solution? (some
   replica at zero energy): the algorithmic threshold of that protocol, a lower bound on the capacity.
 
 Resumable: every finished instance is one line of ``<out>.parts/instances.jsonl`` (written whole and
 flushed by this process, the only writer), folded into the HDF5 file (written to a temporary file,
-fsynced and renamed, as ``relusim.io`` does) every few seconds and at the end; a torn last line is
+fsynced and renamed, as ``relusim.storage.results`` does) every few seconds and at the end; a torn last line is
 ignored on resume, and its instance runs again.
 """
 from __future__ import annotations
@@ -36,12 +36,14 @@ import h5py
 import numpy as np
 import yaml
 
-from . import anneal, io, model, ranges
-from .config import Config, drop_later_defaults
-from .errors import InputError, Interrupted, RunError
-from .executors import Dask, Failure, Local
-from .priors import PRIORS, prior_of
-from .runner import compile_kernels
+from .. import anneal, ranges
+from ..storage import results
+from ..models import machine
+from ..config import Config, drop_later_defaults
+from ..errors import InputError, Interrupted, RunError
+from ..execution.executors import Dask, Failure, Local
+from ..priors import PRIORS, prior_of
+from ..execution.runner import compile_kernels
 
 TAG = 18
 METHODS = ("exact", "anneal")
@@ -170,7 +172,7 @@ def make_plan(base: Config, method: str, alpha: str | None, N: str, K: str | Non
     if method == "exact" and base.model.activation not in ("sign", "relu"):
         raise InputError("model.activation", base.model.activation, "--method exact takes sign or relu (its "
                          "search bounds integer unit outputs); use --method anneal")
-    from .config import MAX_SAMPLES
+    from ..config import MAX_SAMPLES
 
     if not 1 <= samples <= MAX_SAMPLES:
         raise InputError("--samples", samples, f"must be >= 1 and <= {MAX_SAMPLES}")
@@ -207,7 +209,7 @@ def make_plan(base: Config, method: str, alpha: str | None, N: str, K: str | Non
 
 def fc_exact_max_N(K: int, activation: str) -> int:
     """The largest N (inputs) ``--method exact`` takes for a fully connected K > 1 (``EXACT_MAX_FC_*``)."""
-    from .capacity_exact import fc_worst_nodes
+    from .exact import fc_worst_nodes
 
     n = 0
     while n < EXACT_MAX_FC_INPUTS and fc_worst_nodes(K, n + 1, activation) <= 2**EXACT_MAX_FC_LOG2_NODES:
@@ -239,7 +241,7 @@ def plan_bytes(plan: Plan) -> int:
 def check_size(plan: Plan) -> None:
     """Refuse (one InputError naming the option that makes it big) a grid whose bookkeeping alone
     cannot fit in this machine's memory (``--samples 1000000000`` was a MemoryError traceback)."""
-    from .resources import _size, available_bytes
+    from ..execution.resources import _size, available_bytes
 
     avail = available_bytes()
     need = plan_bytes(plan)
@@ -264,7 +266,7 @@ def streams(seed: int, K: int, N: int, P: int, i: int) -> tuple[np.random.SeedSe
 
 
 def make_instance(seed: int, K: int, N: int, P: int, i: int) -> tuple[np.ndarray, np.ndarray]:
-    """i.i.d. uniform +-1 patterns (P, N) and labels (P,), int8, as ``relusim.instance.make``: N inputs
+    """i.i.d. uniform +-1 patterns (P, N) and labels (P,), int8, as ``relusim.models.instance.make``: N inputs
     in both architectures (a fully connected unit sees all of them)."""
     rng = np.random.Generator(np.random.PCG64(streams(seed, K, N, P, i)[0]))
     xi = (2 * rng.integers(0, 2, size=(P, N), dtype=np.int8) - 1).astype(np.int8)
@@ -310,19 +312,19 @@ class Record:
 
 
 def solve_instance(plan: Plan, K: int, N: int, P: int, i: int) -> Record:
-    """Answer one instance with the plan's method; a found solution is checked by ``relusim.model``."""
+    """Answer one instance with the plan's method; a found solution is checked by ``relusim.models.machine``."""
     t0 = time.perf_counter()
     seed, act, arch = plan.base.seed, plan.base.model.activation, plan.base.model.architecture
     xi, sigma = make_instance(seed, K, N, P, i)
     if plan.method == "exact":
-        from .capacity_exact import SAT, solve
+        from .exact import SAT, solve
 
         res = solve(xi, sigma, act, K, plan.max_nodes, arch)
         return Record(K, N, P, i, res.status, res.nodes, 0 if res.status == SAT else -1,
                       time.perf_counter() - t0, res.weights)
     cfg = plan.point_config(K, N, P)
     _, state, trace = anneal.anneal_instance(cfg, xi, sigma, streams(seed, K, N, P, i)[1], i)
-    energies = np.array([model.energy(w, xi, sigma, act, K, arch) for w in state.w], np.int64)
+    energies = np.array([machine.energy(w, xi, sigma, act, K, arch) for w in state.w], np.int64)
     if not np.array_equal(energies, state.E):
         raise RuntimeError(f"cached energies {state.E} != recomputed {energies}")
     best = int(np.argmin(energies))
@@ -344,7 +346,7 @@ class Store:
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
-        self.journal = io.parts_dir(path) / "instances.jsonl"
+        self.journal = results.parts_dir(path) / "instances.jsonl"
         self.records: dict[tuple[int, int, int, int], Record] = {}
         self._fh = None
         self._synced = time.monotonic()
@@ -394,10 +396,10 @@ class Store:
     def write(self, plan: Plan, command: str, analysis: dict | None = None, finished: bool = False) -> None:
         """Rewrite the whole file from the records (temporary file, fsync, rename), then drop the journal."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = io.temp_path(self.path)  # .<name>~<host>~<pid>.tmp (CONTRACT.md): a rerun removes a killed run's
+        tmp = results.temp_path(self.path)  # .<name>~<host>~<pid>.tmp (CONTRACT.md): a rerun removes a killed run's
         try:
             self._write_tmp(tmp, plan, command, analysis, finished)
-            io._fsync_replace(tmp, self.path)
+            results._fsync_replace(tmp, self.path)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
@@ -412,7 +414,7 @@ class Store:
 
     def _write_tmp(self, tmp: Path, plan: Plan, command: str, analysis: dict | None, finished: bool) -> None:
         with h5py.File(tmp, "w") as f:
-            attrs = io.provenance(plan.base, command)
+            attrs = results.provenance(plan.base, command)
             attrs.pop("samples")
             if self.created is not None:
                 attrs["created_utc"] = self.created
@@ -500,7 +502,7 @@ def _write_analysis(g: h5py.Group, analysis: dict) -> None:
         ex = a["midpoint_extrapolation"]
         x = h.create_group("midpoint_extrapolation")
         x.attrs.update({k: v for k, v in ex.items() if k != "variants"})
-        v = x.create_group("variants")  # one row per fit of the systematics scan (relusim.fss.Variant)
+        v = x.create_group("variants")  # one row per fit of the systematics scan (relusim.capacity.fss.Variant)
         rows = ex.get("variants", [])
         for key in ("form", "window"):
             v.create_dataset(key, data=np.array([r[key] for r in rows], dtype=object), dtype=h5py.string_dtype())
@@ -534,19 +536,20 @@ def run(plan: Plan, out: str, *, workers: int = 1, backend: str = "local", sched
         bootstrap: int = 200) -> CapacitySummary:
     """Answer every instance of ``plan`` not yet in ``out`` (resuming), then analyse and write.
 
-    Holds ``out``'s owner lock (``relusim.lock``, as ``anneal`` does) from before it is opened until
+    Holds ``out``'s owner lock (``relusim.storage.lock``, as ``anneal`` does) from before it is opened until
     it is written: a second run on the same ``out`` is refused with one line (InputError).
     """
     if backend not in BACKENDS:
         raise InputError("--backend", backend, f"allowed: {', '.join(BACKENDS)}")
-    from . import paths, processes
-    from .runner import disk_full_is_one_line
+    from .. import paths
+    from ..execution import processes
+    from ..execution.runner import disk_full_is_one_line
 
     paths.check_writable("--out", out)
     processes.check_writes_trusted()
     t0 = time.perf_counter()
     command = command or " ".join(sys.argv)
-    rf = io.ResultsFile(out)
+    rf = results.ResultsFile(out)
     kept, store = "nothing was run", None
     try:
         with disk_full_is_one_line(out, kept):
@@ -567,7 +570,7 @@ def run(plan: Plan, out: str, *, workers: int = 1, backend: str = "local", sched
 def _run_open(plan, store, out, workers, backend, scheduler, slurm, command, quiet, bootstrap, t0):
     from tqdm import tqdm
 
-    from .sweep import show_progress
+    from ..execution.sweep import show_progress
 
     todo = [t for t in plan.instances() if t not in store.records]
     total = len(plan.instances())
@@ -599,7 +602,7 @@ def _run_open(plan, store, out, workers, backend, scheduler, slurm, command, qui
         if hasattr(source, "close"):
             source.close()  # the pool's workers end before the file is written
         store.write(plan, command)
-    from .capacity_analysis import analyse
+    from .analysis import analyse
 
     analysis = analyse(plan, store.records, bootstrap=bootstrap)
     store.write(plan, command, analysis, finished=True)

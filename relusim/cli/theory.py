@@ -14,14 +14,13 @@ from typing import Callable
 import click
 import numpy as np
 
-from relusim import ranges
-from relusim.errors import InputError
-from relusim.theory.activations import REGISTRY, get_activation
-from relusim.theory.franz_parisi import franz_parisi_entropy
-from relusim.theory.rs import (WEIGHTS, ConvergenceError, at_threshold, capacity_rs, check_alpha, check_weights,
-                               rs_ambiguous_range)
-from relusim.theory.rsb import capacity_1rsb_spherical, local_entropy, local_entropy_extrapolated
-from relusim.theory.stabilities import sign_lattice_edges, stability_bin_probs, stability_density
+from .. import ranges
+from ..errors import InputError
+from ..theory.activations import REGISTRY, get_activation
+from ..theory.franz_parisi import franz_parisi_entropy
+from ..theory.rs import WEIGHTS, ConvergenceError, at_threshold, capacity_rs, check_alpha, check_weights, rs_ambiguous_range
+from ..theory.rsb import capacity_1rsb_spherical, local_entropy, local_entropy_extrapolated
+from ..theory.stabilities import sign_lattice_edges, stability_bin_probs, stability_density
 
 _ACT_HELP = ("activation(s), comma separated: " + ", ".join(REGISTRY)
              + ", relu_shift(shift=B) (max(0, x - B)), erf(scale=A) (erf(A x), A > 0)")
@@ -119,7 +118,7 @@ def format_table(rows: list[dict]) -> str:
 
 def emit(rows: list[dict], csv_path: str | None, json_path: str | None, plot_path: str | None,
          plot: Callable[[list[dict], object], None]) -> None:
-    from relusim.paths import make_parent
+    from ..paths import make_parent
 
     click.echo(format_table(rows))
     for path in (csv_path, json_path, plot_path):
@@ -159,7 +158,7 @@ def _lines(rows, ax, x, y, keys, xlabel, ylabel):
 
 def _checked_path(ctx, param, value):
     """Every output path is checked before any work (relusim.paths: the one rule of every command)."""
-    from relusim import paths
+    from .. import paths
 
     if value is None:
         return None
@@ -211,7 +210,7 @@ def _as_typed(ctx: click.Context, exc: InputError) -> InputError:
 
 class _TheoryGroup(click.Group):
     def invoke(self, ctx):
-        from relusim.theory.rs import ConvergenceError
+        from ..theory.rs import ConvergenceError
 
         _TYPED.clear()
         try:
@@ -431,7 +430,7 @@ def stabilities_cmd(activation, weights, alpha, y_list, q1, x_grid, K, csv_path,
 # --- fully connected network (docs/theory_fully_connected.md) -----------------------------------
 
 def _fc_activations(text: str) -> list[str]:
-    from relusim.theory.fully_connected import linear_weight
+    from ..theory.fully_connected import linear_weight
 
     names = parse_activations(text)
     for a in names:
@@ -454,7 +453,7 @@ def fc_capacity_rows(activation, weights, csv_path, json_path, plot_path) -> Non
     """Rows of ``relusim theory capacity --architecture fully_connected``."""
     import time
 
-    from relusim.theory.fully_connected import at_threshold_fc, capacity_fc, transition
+    from ..theory.fully_connected import at_threshold_fc, capacity_fc, transition
 
     acts, ws = _fc_activations(activation), parse_weights(weights)
     rows = []
@@ -528,7 +527,7 @@ def fc_correlation_cmd(activation, weights, alpha_grid, K_list, csv_path, json_p
     Example:
       relusim theory fc-correlation --activation relu --weights spherical --alpha 0.1:2:0.05
     """
-    from relusim.theory.fully_connected import capacity_fc, fc_saddle, transition, uniform_mode
+    from ..theory.fully_connected import capacity_fc, fc_saddle, transition, uniform_mode
 
     acts, ws = _fc_activations(activation), parse_weights(weights)
     alphas, Ks = parse_alpha_grid(alpha_grid), parse_Ks(K_list)

@@ -10,8 +10,8 @@ import os
 from pathlib import Path
 from typing import Sequence
 
-from .config import Config
-from .errors import InputError
+from ..config import Config
+from ..errors import InputError
 
 PROCESS_BYTES = 150 * 2**20  # measured: a worker with numba and the kernels loaded, ~120-150 MB RSS
 

@@ -2,8 +2,8 @@
 
 A point is a validated ``Config``; its output is named from the point,
 ``<dir>/<name>/<name>__model.alpha=0.3__model.activation=sign.h5``, so rerunning the same sweep finds
-its files again and resumes them (``relusim.io``: finished samples are kept, the rest run). The
-samples of all points are one pool of tasks (``relusim.cluster`` runs them) under one progress bar;
+its files again and resumes them (``relusim.storage.results``: finished samples are kept, the rest run). The
+samples of all points are one pool of tasks (``relusim.execution.cluster`` runs them) under one progress bar;
 a sample's bits depend only on (point config, seed, sample index), whatever runs it.
 """
 from __future__ import annotations
@@ -24,9 +24,10 @@ from typing import Any, Iterable, Iterator, Protocol, Sequence
 import yaml
 from tqdm.auto import tqdm
 
-from . import io, ranges
-from .config import Config
-from .errors import InputError
+from ..storage import results
+from .. import ranges
+from ..config import Config
+from ..errors import InputError
 
 MERGE_EVERY_S = 10.0  # copy-on-write merges are O(file size): batch them
 NOT_SWEPT = {"name": "it is set from the point", "output": "each point's output is named from the point",
@@ -84,7 +85,7 @@ def scalar(token: str) -> Any:
 
     ``1e-3`` is a float too (YAML 1.1, which PyYAML reads, wants ``1.0e-3``).
     """
-    from .config import _Loader  # no alias bomb, no nesting deep enough to exhaust the stack
+    from ..config import _Loader  # no alias bomb, no nesting deep enough to exhaust the stack
 
     try:
         value = yaml.load(token, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
@@ -210,9 +211,9 @@ def prepare(points: Sequence[Point], command: str, overwrite: bool = False) -> l
     """Create (or check and resume) every point's result file; return the samples still to run."""
     tasks: list[Task] = []
     for p in points:  # every point's file locked before any is touched (refused: nothing written)
-        io.ResultsFile(p.cfg.output).claim(command)
+        results.ResultsFile(p.cfg.output).claim(command)
     for p in points:
-        rf = io.ResultsFile(p.cfg.output)
+        rf = results.ResultsFile(p.cfg.output)
         rf.prepare(p.cfg, command, overwrite)
         done = rf.done_indices()
         tasks += [Task(p.cfg, i) for i in range(p.cfg.samples) if i not in done]
@@ -223,7 +224,7 @@ def run_sweep(points: Sequence[Point], backend: Backend, *, overwrite: bool = Fa
               command: str = "", progress: bool | None = None) -> SweepSummary:
     """Run (or resume) every sample of every point on ``backend``; merge each point's file at the end.
 
-    A backend (``relusim.cluster``) reports a sample only once its shard is on disk, so a crash of
+    A backend (``relusim.execution.cluster``) reports a sample only once its shard is on disk, so a crash of
     any kind loses no finished sample. ``progress``: None shows the bar at a terminal only, True
     always (a notebook).
     """
@@ -251,13 +252,13 @@ def run_sweep(points: Sequence[Point], backend: Backend, *, overwrite: bool = Fa
             bar.set_postfix_str(f"{Path(output).stem} #{index}: E={energy}{' solved' if ok else ''}")
             if time.monotonic() - last_merge > MERGE_EVERY_S:
                 for out in sorted(unmerged):
-                    io.ResultsFile(out).merge_shards(shas[out])
+                    results.ResultsFile(out).merge_shards(shas[out])
                 unmerged.clear()
                 last_merge = time.monotonic()
     finally:
         bar.close()
         for p in points:
-            io.ResultsFile(p.cfg.output).merge_shards(shas[p.cfg.output], final_samples=p.cfg.samples)
+            results.ResultsFile(p.cfg.output).merge_shards(shas[p.cfg.output], final_samples=p.cfg.samples)
     return SweepSummary(tuple(p.cfg.output for p in points), total, len(tasks), solved,
                         time.perf_counter() - t0)
 
@@ -309,7 +310,7 @@ def write_csv(rows: list[dict], path: str | os.PathLike) -> Path:
     """The table as CSV (one row per point), written atomically under the contract's temporary name
     (``io.temp_path``: a rerun can tell whether its writer still lives)."""
     path = Path(path)
-    tmp = io.temp_path(path)
+    tmp = results.temp_path(path)
     try:
         with open(tmp, "w", newline="") as fh:
             w = csv.DictWriter(fh, fieldnames=list(rows[0]))

@@ -37,7 +37,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
 
 # Activation codes shared with the kernels (relusim.kernels.gfun uses the same numbers).
 SIGN, RELU, LINEAR, QUADRATIC, RELU_SHIFT, TANH, ERF, LOGISTIC, SOFTPLUS = 0, 1, 3, 4, 5, 6, 7, 8, 9
@@ -235,7 +235,7 @@ def check_table(spec: Spec, n: int, K: int, spherical: bool, key: str = "model.a
 def evaluate(code: int, p: float, x: np.ndarray) -> np.ndarray:
     """g(x) for a kernel code and parameter, elementwise in NumPy: the theory's own definition
     (``relusim.theory.activations.g_numpy``), so the samplers and the theory hold one g."""
-    from .theory.activations import g_numpy
+    from ..theory.activations import g_numpy
     name = _BY_CODE[code]
     key = _TABLE[name][2]
     return np.asarray(g_numpy(name, **({} if key is None else {key: p}))(x), dtype=np.float64)
@@ -261,7 +261,7 @@ def fixed_point_shift(gmax: float, K: int) -> int:
 
 def binary_table(spec: Spec, n: int, K: int) -> tuple[np.ndarray, float]:
     """(gq, unit): the int64 table gq[H + n] ~ g(H / sqrt n) / unit for the integer fields H = -n..n of
-    binary weights, unit > 0 the value of one step (``relusim.model.output_scale``).
+    binary weights, unit > 0 the value of one step (``relusim.models.machine.output_scale``).
 
     Only the sign of an output sum_l c_l gq[H_l + n] decides anything (a zero is an error, docs/model.md
     §1), and a common positive scale leaves it alone; sums of entries are exact, so a margin is the same
@@ -375,7 +375,7 @@ def _relu_shift_table(b: float, n: int, K: int, H: np.ndarray) -> tuple[np.ndarr
 def _deterministic_g(spec: Spec, h: np.ndarray) -> np.ndarray:
     """g on a grid with the same bits on every CPU: relusim.kernels.gfun when it is there, else NumPy."""
     try:
-        from .kernels import gfun
+        from ..kernels import gfun
     except ImportError:
         return spec.g(h)
     return gfun.evaluate_array(spec.code, 0.0 if math.isnan(spec.param) else spec.param, h)
@@ -383,7 +383,7 @@ def _deterministic_g(spec: Spec, h: np.ndarray) -> np.ndarray:
 
 def theory(spec: Spec):
     """The theory's effective order parameters for this activation (``relusim.theory.activations``)."""
-    from .theory import activations as ta
+    from ..theory import activations as ta
     if spec.name == "erf":
         return ta.erf_(spec.param)
     if spec.name == "relu_shift":

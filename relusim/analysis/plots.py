@@ -1,6 +1,6 @@
 """Figures: stability histograms over theory, robustness curves (matplotlib, Agg backend).
 
-Pure drawing: every number comes from :mod:`relusim.compare` or :mod:`relusim.robustness`.
+Pure drawing: every number comes from :mod:`relusim.analysis.compare` or :mod:`relusim.analysis.robustness`.
 """
 from __future__ import annotations
 
@@ -87,7 +87,7 @@ def plot_robustness(runs_curves: list[tuple[str, str, dict]], path, kinds=("inpu
                     title: str | None = None) -> Path:
     """Robustness curves of several runs on shared axes, one panel per kind present (Fig. 3 right).
 
-    ``runs_curves``: (label, color, curves) with curves from :func:`relusim.robustness.read_curves`.
+    ``runs_curves``: (label, color, curves) with curves from :func:`relusim.analysis.robustness.read_curves`.
     """
     kinds = [k for k in kinds if any(k in c for _, _, c in runs_curves)]
     if not kinds:

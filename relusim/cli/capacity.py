@@ -1,4 +1,4 @@
-"""``relusim capacity``: parse, validate, call ``relusim.capacity``, print. Registered by ``relusim.cli``."""
+"""``relusim capacity``: parse, validate, call ``relusim.capacity.grid``, print. Registered by ``relusim.cli.main``."""
 from __future__ import annotations
 
 import json
@@ -7,8 +7,8 @@ import sys
 
 import click
 
-from . import ranges
-from .errors import InputError
+from .. import ranges
+from ..errors import InputError
 
 
 @click.command()
@@ -52,9 +52,9 @@ def capacity(config_path, alpha, N, samples, K, method, max_nodes, workers, back
     """
     from pathlib import Path
 
-    from . import capacity as cap
-    from . import config, paths
-    from .capacity_analysis import plot, table, to_json
+    from ..capacity import grid as cap
+    from .. import config, paths
+    from ..capacity.analysis import plot, table, to_json
 
     base = config.load(config_path)
     if method is None:
@@ -89,10 +89,10 @@ def capacity(config_path, alpha, N, samples, K, method, max_nodes, workers, back
             raise InputError(key, path, "is the --out file; give another path")
     slurm = None
     if backend == "slurm":
-        from .cluster import SlurmOptions, parse_walltime
+        from ..execution.cluster import SlurmOptions, parse_walltime
 
         slurm = SlurmOptions(queue=queue, walltime=parse_walltime(walltime) if walltime else None)
-    from .runner import default_workers
+    from ..execution.runner import default_workers
 
     if backend == "local" or (backend == "dask" and not scheduler):
         _check_workers(workers or default_workers(), cap.count_instances(plan))
@@ -113,7 +113,7 @@ def _check_workers(workers: int, instances: int) -> None:
     """Refuse more worker processes at once than this machine's memory holds (each loads Python,
     NumPy and the compiled kernels: ``resources.PROCESS_BYTES``). ``--workers 1000000000`` started a
     process per instance."""
-    from .resources import PROCESS_BYTES, _size, available_bytes
+    from ..execution.resources import PROCESS_BYTES, _size, available_bytes
 
     at_once = min(workers, instances)
     avail = available_bytes()
@@ -126,7 +126,7 @@ def _check_workers(workers: int, instances: int) -> None:
 
 def _write_atomically(path: str, text: str) -> None:
     """``text`` into ``path`` through a temporary file beside it (never a half-written file)."""
-    from .io import temp_path
+    from ..storage.results import temp_path
 
     tmp = temp_path(path)
     try:

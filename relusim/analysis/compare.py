@@ -28,10 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import activations, model
-from .errors import InputError
+from ..models import activations, machine
+from ..errors import InputError
 from .robustness import Curve, read_curves
-from .theory.stabilities import stability_bin_probs, stability_density
+from ..theory.stabilities import stability_bin_probs, stability_density
 
 ROBUSTNESS_POINTS = (0.05, 0.1, 0.2, 0.3)  # p at which the table reports the input-flip error
 
@@ -68,7 +68,7 @@ def load_run(path, equilibrium: bool = False, burn: float = 0.0) -> Run:
     """
     if not 0.0 <= burn < 1.0:
         raise InputError("burn", burn, "must be in [0, 1)")
-    from .io import open_results, reading, stored_config
+    from ..storage.results import open_results, reading, stored_config
 
     with open_results(path) as f, reading(path):
         cfg = stored_config(f, path)
@@ -92,7 +92,7 @@ def load_run(path, equilibrium: bool = False, burn: float = 0.0) -> Run:
             stab = np.stack([g["stabilities"][()] for g in groups])
             ref = (np.stack([g["reference_stabilities"][()] for g in groups])
                    if "reference_stabilities" in groups[0] else None)
-            q1 = float(np.mean([model.mean_mutual_overlap(g["weights"][()]) for g in groups])) if y > 1 else np.nan
+            q1 = float(np.mean([machine.mean_mutual_overlap(g["weights"][()]) for g in groups])) if y > 1 else np.nan
     m = cfg["model"]
     return Run(str(path), cfg.get("name", Path(path).stem), m["activation"], m["weights"], int(m["N"]),
                int(m["K"]), float(m["alpha"]), y, q1, stab, ref, read_curves(path),
@@ -106,7 +106,7 @@ def lattice_edges(activation: str, N: int, K: int, upper: float, architecture: s
     1/sqrt(Kn) (n odd), edges 0 and (j + 1/2) d for j >= 1 (the first positive value is d); n is the
     fan-in of a unit, ``model.fan_in``: N/K for a tree, N fully connected.
     """
-    n = model.fan_in(N, K, architecture)
+    n = machine.fan_in(N, K, architecture)
     if not activations.parse(activation).integer:  # a smooth g: no lattice worth binning on, 40 equal bins
         return np.linspace(0.0, upper * (1 + 1e-9), 41)
     if activation == "sign":
@@ -259,9 +259,9 @@ def explain(rows: list[dict]) -> list[str]:
 # --- fully connected: the hidden units against the fully connected theory ------------------------
 
 def unit_summary(path):
-    """:func:`relusim.units.summarise` over the finished samples of a result file (any architecture)."""
-    from . import units
-    from .io import open_results, reading, stored_config
+    """:func:`relusim.models.units.summarise` over the finished samples of a result file (any architecture)."""
+    from ..models import units
+    from ..storage.results import open_results, reading, stored_config
 
     with open_results(path) as f, reading(path):
         m = stored_config(f, path)["model"]
@@ -287,8 +287,8 @@ class CorrelationTheory:
 
 
 def correlation_theory(activation: str, weights: str, alpha: float, K: int) -> CorrelationTheory:
-    from .theory import fully_connected as fc
-    from .theory.rs import ConvergenceError
+    from ..theory import fully_connected as fc
+    from ..theory.rs import ConvergenceError
 
     vals, errs = [], []
     for k in (None, K):

@@ -1,8 +1,8 @@
 """Run the samples of a config, serially or on local processes, with the same bits either way.
 
-A sample's bits depend only on (config, seed, sample index) (``relusim.instance``): the worker that
+A sample's bits depend only on (config, seed, sample index) (``relusim.models.instance``): the worker that
 runs it and the order in which samples finish change nothing but the wall clock. Workers write their
-finished samples as shards (``relusim.io``); this process merges them into the result file.
+finished samples as shards (``relusim.storage.results``); this process merges them into the result file.
 """
 from __future__ import annotations
 
@@ -14,11 +14,13 @@ from dataclasses import dataclass
 
 from tqdm.auto import tqdm
 
-from . import anneal, io, processes
-from .config import Config, ModelConfig
-from .errors import InputError, Interrupted, RunError
+from .. import anneal
+from ..storage import results
+from . import processes
+from ..config import Config, ModelConfig
+from ..errors import InputError, Interrupted, RunError
 from .executors import Failure, Local, default_workers, in_process, sample_failed  # noqa: F401 - this module's API
-from .priors import prior_of
+from ..priors import prior_of
 
 MERGE_EVERY_S = 10.0  # copy-on-write merges are O(file size): batch them
 
@@ -148,7 +150,7 @@ def run_one(cfg: Config, index: int, updates=None) -> tuple[int, bool, int]:
     progress = _throttled(updates.put) if updates is not None else None
     res = anneal.run_sample(cfg, index, progress)
     try:
-        io.write_shard(cfg.output, res, cfg.physics_sha256())
+        results.write_shard(cfg.output, res, cfg.physics_sha256())
     except BaseException as exc:
         processes.note_write_failure(exc)
         raise
@@ -167,14 +169,14 @@ def run(cfg: Config, *, workers: int = 1, overwrite: bool = False, command: str 
 
     processes.check_writes_trusted()
     check_memory([cfg], workers)
-    rf = io.ResultsFile(cfg.output)
+    rf = results.ResultsFile(cfg.output)
     kept = "nothing was run"
     try:
         with disk_full_is_one_line(cfg.output, "nothing was run"):
             rf.prepare(cfg, command or " ".join(sys.argv), overwrite)
         kept = (f"the finished samples are kept in {cfg.output}: rerun the same command to run the rest")
         with disk_full_is_one_line(cfg.output, f"the finished samples are kept in {cfg.output} and "
-                                               f"{io.parts_dir(cfg.output)}"):
+                                               f"{results.parts_dir(cfg.output)}"):
             return _run_prepared(cfg, rf, workers, quiet, t0, progress)
     except Interrupted as exc:
         processes.note_kept(exc, kept)
@@ -191,13 +193,13 @@ def disk_full_is_one_line(output, kept: str):
     except (InputError, RunError):
         raise
     except Exception as exc:  # noqa: BLE001 - only a full disk is translated here
-        if io.is_disk_full(exc):
+        if results.is_disk_full(exc):
             processes.note_write_failure(exc)
-            raise io.disk_full_error(output, kept) from exc
+            raise results.disk_full_error(output, kept) from exc
         raise
 
 
-def _run_prepared(cfg: Config, rf: io.ResultsFile, workers: int, quiet: bool, t0: float,
+def _run_prepared(cfg: Config, rf: results.ResultsFile, workers: int, quiet: bool, t0: float,
                   progress: bool | None = None) -> RunSummary:
     sha = cfg.physics_sha256()
     done = rf.done_indices()  # once: it audits the whole file
@@ -229,9 +231,9 @@ def _run_prepared(cfg: Config, rf: io.ResultsFile, workers: int, quiet: bool, t0
 
     failure = Failure(
         describe=lambda t: f"sample {t[1]}", kept_in=str(cfg.output),
-        disk_full=lambda t: io.disk_full_error(cfg.output, f"the finished samples are kept in {cfg.output} "
-                                                           f"and {io.parts_dir(cfg.output)}"),
-        cleanup=lambda: io.ResultsFile(cfg.output).clean_debris(shards_too=True, quiet=True))
+        disk_full=lambda t: results.disk_full_error(cfg.output, f"the finished samples are kept in {cfg.output} "
+                                                           f"and {results.parts_dir(cfg.output)}"),
+        cleanup=lambda: results.ResultsFile(cfg.output).clean_debris(shards_too=True, quiet=True))
     try:
         # workers that die with this process; on a failure, samples not yet started are dropped and
         # running ones finish and write their shards (merged below); on an interruption the workers
@@ -240,7 +242,7 @@ def _run_prepared(cfg: Config, rf: io.ResultsFile, workers: int, quiet: bool, t0
             finished(*result)
     except BaseException as exc:
         bar.close()
-        if not (io.is_disk_full(exc) or processes.write_failed()):  # a full disk: no more HDF5 writes here
+        if not (results.is_disk_full(exc) or processes.write_failed()):  # a full disk: no more HDF5 writes here
             try:  # merge what finished; if that fails too, the shards stay for the rerun
                 rf.merge_shards(sha, final_samples=cfg.samples)
             except Exception:  # noqa: BLE001 - the run's own error is the one to report

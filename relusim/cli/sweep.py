@@ -1,5 +1,5 @@
 """``relusim sweep``, ``relusim merge`` and the hidden ``relusim run-task``: parse, validate, call
-``relusim.sweep`` / ``relusim.cluster``, print. Registered on the main group by ``relusim.cli``."""
+``relusim.execution.sweep`` / ``relusim.execution.cluster``, print. Registered on the main group by ``relusim.cli.main``."""
 from __future__ import annotations
 
 import os
@@ -7,8 +7,8 @@ import sys
 
 import click
 
-from . import ranges
-from .errors import InputError
+from .. import ranges
+from ..errors import InputError
 
 # Which options mean something for which way of running; any other given option is an error,
 # not silently ignored.
@@ -88,16 +88,17 @@ def sweep(config_path, grids, samples, out_dir, backend, workers, scheduler, slu
     Example:
       relusim sweep --config configs/default.yaml --grid model.alpha=0.3,0.4,0.5 --grid model.K=2,4
     """
-    from . import cluster, config
-    from . import sweep as sweep_
-    from .runner import default_workers
+    from ..execution import cluster
+    from .. import config
+    from ..execution import sweep as sweep_
+    from ..execution.runner import default_workers
 
     mode = "dask --slurm" if backend == "dask" and slurm else backend
     _check_options(mode, dict(workers=workers, scheduler=scheduler, slurm=slurm, queue=queue,
                               walltime=walltime, cores=cores, memory=memory, setup=setup, chunk=chunk,
                               dry_run=dry_run, wait=wait))
-    from . import paths
-    from .resources import check_memory
+    from .. import paths
+    from ..execution.resources import check_memory
 
     base = config.load(config_path)
     if samples is not None and samples < 1:
@@ -126,7 +127,7 @@ def sweep(config_path, grids, samples, out_dir, backend, workers, scheduler, slu
 
 
 def _echo_submission(sub, points) -> None:
-    from . import cluster
+    from ..execution import cluster
 
     if sub.job is None:
         click.echo(f"every sample of the {len(points)} points is done; nothing to submit")
@@ -168,7 +169,7 @@ def merge(results, allow_missing) -> None:
 
     Example: relusim merge results/default/
     """
-    from . import cluster
+    from ..execution import cluster
 
     reports = cluster.merge(results)
     _echo_reports(reports)
@@ -192,7 +193,7 @@ def run_task(table, task_id, workers) -> None:
     import platform
     import time
 
-    from . import cluster
+    from ..execution import cluster
 
     if workers < 1:
         raise InputError("--workers", workers, "must be >= 1")

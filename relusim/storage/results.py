@@ -35,9 +35,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .config import Config, parse_yaml
+from ..config import Config, parse_yaml
 from . import lock
-from .errors import DataError, InputError, RunError
+from ..errors import DataError, InputError, RunError
 
 SAMPLE_FMT = "{:06d}"
 _COMPRESS = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
@@ -573,7 +573,7 @@ def provenance(cfg: Config, command: str) -> dict:
     """Root attributes of a result file: the resolved config, versions, git commit, host."""
     import numba
 
-    from . import __version__
+    from .. import __version__
 
     rev, dirty = _git_commit()
     return {
@@ -696,7 +696,7 @@ def _writer_gone(tmp: Path, covered: bool) -> tuple[bool, str]:
 
 
 class ResultsFile:
-    """A result file, its shard directory and its locks (``relusim.lock``)."""
+    """A result file, its shard directory and its locks (``relusim.storage.lock``)."""
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
@@ -1163,11 +1163,11 @@ def summary(path: str | os.PathLike) -> str:
 
 
 def _summary(p: Path, f: h5py.File, cfg: dict) -> str:
-    from . import model
+    from ..models import machine
 
     m, e, a = cfg["model"], cfg["ensemble"], cfg["anneal"]
     arch = m.get("architecture", "tree")
-    n_w = model.n_weights(int(m["N"]), int(m["K"]), arch)
+    n_w = machine.n_weights(int(m["N"]), int(m["K"]), arch)
     total = int(f.attrs.get("samples", cfg["samples"]))
     groups = [f["samples"][k] for k in sorted(f["samples"])]
     lines = [
@@ -1200,7 +1200,7 @@ def _summary(p: Path, f: h5py.File, cfg: dict) -> str:
         lines.append(f"robustness {', '.join(sorted(f['robustness']))}")
     done = [g for g in groups if g.attrs.get("status") == "complete"]
     if arch == "fully_connected" and done:
-        from . import units
+        from ..models import units
 
         s = units.summarise(((g["weights"][()], g["reference"][()] if "reference" in g else None) for g in done),
                             m["activation"], int(m["K"]), arch)

@@ -36,7 +36,7 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 
-from .errors import Interrupted
+from ..errors import Interrupted
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 WATCH_EVERY_S = 0.5
@@ -99,7 +99,7 @@ def quiet_disk_full_noise() -> None:
     unraisable_hook, except_hook = sys.unraisablehook, sys.excepthook
 
     def noise(exc) -> bool:  # (the traceback is not looked at: Cython's frames of a finaliser can crash it)
-        from .io import is_disk_full
+        from ..storage.results import is_disk_full
 
         return exc is not None and os.environ.get("RELUSIM_DEBUG") != "1" and is_disk_full(exc)
 
@@ -128,7 +128,7 @@ def quiet_disk_full_noise() -> None:
 def note_write_failure(exc: BaseException) -> None:
     """Remember that a write of this process failed on a full disk (no-op for other errors)."""
     global _write_failed
-    from .io import is_disk_full
+    from ..storage.results import is_disk_full
 
     if not _write_failed and is_disk_full(exc):
         _write_failed = " ".join(str(exc).split())[:160] or type(exc).__name__
@@ -148,7 +148,7 @@ def check_writes_trusted(worker: bool = False) -> None:
 
         raise OSError(errno.ENOSPC, f"No space left: an earlier write of this worker failed ({_write_failed}); "
                       "it writes nothing more")
-    from .errors import RunError
+    from ..errors import RunError
 
     raise RunError(f"an earlier write of this Python process failed on a full disk ({_write_failed}); HDF5's "
                    "state in it is no longer trusted: restart Python, then rerun (the command line starts "

@@ -11,13 +11,13 @@ import traceback
 
 import click
 
-from .errors import DataError, InputError, Interrupted, RunError
+from ..errors import DataError, InputError, Interrupted, RunError
 
 
 class _Commands(click.Group):
     """The main group; ``theory`` (SciPy: ~0.7 s to import) is imported only when it is used."""
 
-    LAZY = {"theory": ("relusim.theory.cli", "theory_group")}
+    LAZY = {"theory": ("relusim.cli.theory", "theory_group")}
 
     def list_commands(self, ctx):
         return sorted([*super().list_commands(ctx), *self.LAZY])
@@ -50,7 +50,8 @@ def anneal(config_path, samples, workers, out, overwrite, quiet) -> None:
 
     Example: relusim anneal --config configs/default.yaml --workers 2
     """
-    from . import config, runner
+    from .. import config
+    from ..execution import runner
 
     overrides = {k: v for k, v in (("samples", samples), ("output", out)) if v is not None}
     try:
@@ -75,9 +76,9 @@ def validate(config_path) -> None:
 
     Example: relusim validate --config configs/default.yaml
     """
-    from . import config
+    from .. import config
 
-    from .resources import check_memory
+    from ..execution.resources import check_memory
 
     cfg = config.load(config_path)
     check_memory([cfg], 1)
@@ -101,7 +102,7 @@ def info(results, verify) -> None:
 
     Example: relusim info results/default.h5 --verify
     """
-    from . import io
+    from ..storage import results as io
 
     if verify:
         try:
@@ -116,9 +117,9 @@ def info(results, verify) -> None:
 
 
 def _register_commands() -> None:
-    from .analysis_cli import COMMANDS as ANALYSIS
-    from .capacity_cli import COMMANDS as CAPACITY
-    from .cluster_cli import COMMANDS as CLUSTER
+    from .analysis import COMMANDS as ANALYSIS
+    from .capacity import COMMANDS as CAPACITY
+    from .sweep import COMMANDS as CLUSTER
 
     for command in ANALYSIS + CLUSTER + CAPACITY:
         cli.add_command(command)
@@ -129,7 +130,8 @@ _register_commands()
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: turns every input error into one line on stderr and exit status 2."""
-    from . import lock, processes
+    from ..storage import lock
+    from ..execution import processes
 
     processes.quiet_disk_full_noise()
     try:
@@ -177,7 +179,7 @@ def _main(argv: list[str] | None) -> None:
         click.echo(f"relusim: error: {exc}", err=True)
         sys.exit(1)
     except Exception as exc:
-        from . import io
+        from ..storage import results as io
 
         if not io.is_disk_full(exc):
             raise

@@ -1,0 +1,1 @@
+"""Finished result files measured further: robustness, the comparison with theory, figures."""

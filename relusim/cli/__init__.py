@@ -1,0 +1,1 @@
+"""The ``relusim`` command line: thin click commands over the library."""

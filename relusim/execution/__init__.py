@@ -1,0 +1,1 @@
+"""Where samples run: serially, on local processes that die with the run, Dask or SLURM."""

@@ -1,0 +1,1 @@
+"""The machine: its activations, the NumPy twin of every kernel, training sets and measurements."""
