@@ -135,7 +135,7 @@ def test_resume_and_worker_count_give_the_same_bits(tmp_path, method):
     # a run killed mid-way: the journal holds two more finished instances and a torn line
     _, recs = cap.load_records(two)
     sha = h5py.File(part, "r").attrs["capacity_sha256"]
-    journal = cap.io.parts_dir(part) / "instances.jsonl"
+    journal = cap.results.parts_dir(part) / "instances.jsonl"
     journal.parent.mkdir(exist_ok=True)
     journal.write_text("".join(r.to_json(sha) + "\n" for r in recs if r.i == 3 and r.K == 2 and r.N == 8)
                        + '{"sha": "' + sha[:9])

@@ -152,7 +152,7 @@ def test_both_methods_run_fully_connected_configs_end_to_end_and_resume(tmp_path
     # a run killed mid-way: its journal holds one more finished instance (witness of K N weights)
     sha = h5py.File(part, "r").attrs["capacity_sha256"]
     extra = [r for r in recs if r.i == 2 and r.status == 1][:1]
-    journal = cap.io.parts_dir(part) / "instances.jsonl"
+    journal = cap.results.parts_dir(part) / "instances.jsonl"
     journal.parent.mkdir(exist_ok=True)
     journal.write_text("".join(r.to_json(sha) + "\n" for r in extra))
     rc, so, se = relusim_here(*args, "--samples", 4, "--out", part)

@@ -142,7 +142,7 @@ def test_sweep_prints_a_table_over_the_grid_and_writes_it_as_csv(tmp_path):
 
 def test_a_cold_cache_is_detected_without_compiling(tiny, tmp_path):
     _, path = tiny
-    code = f"from relusim import config, runner; print(runner.kernels_cached(config.load({str(path)!r})))"
+    code = f"from relusim import config; from relusim.execution import runner; print(runner.kernels_cached(config.load({str(path)!r})))"
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cold"))
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert p.stdout.strip() == "False", p.stderr

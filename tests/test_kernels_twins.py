@@ -110,7 +110,8 @@ def test_compiled_kernels_are_cached_under_a_digest_of_the_kernel_sources(tmp_pa
         assert disp._cache._cache_path.startswith(kernels.CACHE_DIR)
     copy = tmp_path / "kernels"
     shutil.copytree(src, copy, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(src.parent / "activations.py", tmp_path / "activations.py")
+    (tmp_path / "models").mkdir()
+    shutil.copy(src.parent / "models" / "activations.py", tmp_path / "models" / "activations.py")
     assert kernels.source_digest(copy) == kernels.source_digest()
     (copy / "metropolis.py").write_text((copy / "metropolis.py").read_text() + "\n# an edit\n")
     assert kernels.source_digest(copy) != kernels.source_digest()

@@ -81,7 +81,7 @@ def test_a_stale_lock_file_of_this_user_is_still_taken_and_removed(tmp_path):
 def test_a_second_holder_is_still_refused_with_its_name(tmp_path):
     out = tmp_path / "o.h5"
     lock.lock_path(out).write_text("")
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from relusim import lock; "
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from relusim.storage import lock; "
                                f"lock.acquire({str(out)!r}, command='the holder'); print('ok', flush=True); "
                                "time.sleep(60)"], stdout=subprocess.PIPE, text=True)
     try:

@@ -155,7 +155,7 @@ def test_sweep_and_capacity_pools_die_with_their_parent(tmp_path):
 
 POOL_SCRIPT = textwrap.dedent("""
     import sys, time
-    from relusim import processes
+    from relusim.execution import processes
     pool = processes.Pool(2)
     futures = [pool.submit(time.sleep, 120) for _ in range(2)]
     time.sleep(120)
@@ -172,7 +172,7 @@ def test_the_watchdog_alone_ends_orphaned_workers(tmp_path):
 def test_a_run_with_a_progress_bar_starts_no_manager_process(tmp_path):
     """Progress updates travel on a queue given to the workers: no Manager server to outlive the run."""
     c, _ = config(tmp_path, "bar", ANNEAL, **MODEL)
-    script = ("import sys\nfrom relusim import config, runner\n"
+    script = ("import sys\nfrom relusim import config\nfrom relusim.execution import runner\n"
               f"runner.run(config.load({c!r}, samples=40), workers=2, progress=True)\n")
     mark = uuid.uuid4().hex
     with open(tmp_path / "err.txt", "w") as err:

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from relusim.models import instance, machine
+from relusim.models import instance, machine as model
 from relusim.kernels import rng as _rng
 from relusim.kernels import spherical, spherical_mc
 from relusim.priors import spherical as spherical_prior
@@ -62,12 +62,12 @@ def drifting_machine(activation, K, P):
 def test_float32_fields_stay_within_2e_4_of_float64_between_rebuilds(activation, K):
     P = 300
     inst, prob, st, n, etab, theta = drifting_machine(activation, K, P)
-    H = machine.unit_fields(st.w[0], inst.xi, K, "tree")
+    H = model.unit_fields(st.w[0], inst.xi, K, "tree")
     assert np.abs(st.H[0][:, :P] - H).max() <= 1e-6 * np.abs(H).max()  # a rebuild rounds float64 sums once
     acc = sum(spherical_mc.sweep(prob, st, spherical_mc.NONE, etab, 0.0, theta, 1.0)
               for _ in range(spherical_mc.REBUILD_EVERY))
     assert acc > 2 * spherical_mc.REBUILD_EVERY * st.w.shape[1] // 10  # many moves of every field
-    H = machine.unit_fields(st.w[0], inst.xi, K, "tree")
+    H = model.unit_fields(st.w[0], inst.xi, K, "tree")
     drift = np.abs(st.H[0][:, :P] - H).max()
     assert 1e-7 < drift < 2e-4, drift  # float32 rounding, nothing larger (and not float64's 1e-13)
     spherical_mc.rebuild(prob, st, spherical_mc.NONE)
@@ -93,7 +93,7 @@ ALPHA_TWO_SAMPLE = 1e-3  # the false-alarm rate of the whole test (mean and law,
 def relu_machine(precision, seed, activation="relu", K=2, n=50, P=100, instance_seed=5, **_):
     """One machine on the fixed instance; ``seed`` gives its starting weights and its move stream."""
     inst = instance.make(K * n, P, instance_seed, 0)
-    prob = spherical_prior.problem_arrays(inst.xi, inst.sigma, machine.output_weights(activation, K), n, activation)
+    prob = spherical_prior.problem_arrays(inst.xi, inst.sigma, model.output_weights(activation, K), n, activation)
     W = spherical.gaussian_sphere(1.0 - np.random.default_rng(seed).random((1, K * n)), n)
     st = spherical.new_state(W, np.zeros(0), P, K, _rng.new_state(np.random.SeedSequence([seed, 7])), precision)
     spherical_mc.rebuild(prob, st, spherical_mc.NONE)
