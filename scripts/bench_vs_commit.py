@@ -59,8 +59,12 @@ def worker(spec: str) -> None:
     import numpy as np
 
     from relusim import anneal, config
-    from relusim.models import instance, machine
     from relusim.kernels import fields
+
+    if importlib.util.find_spec("relusim.models"):  # the package layout (rooms) since ba6b6b6
+        from relusim.models import instance, machine
+    else:
+        instance, machine = (importlib.import_module(f"relusim.{m}") for m in ("instance", "model"))
 
     name = spec
     m, e, a = ROWS[name]
