@@ -130,10 +130,14 @@ class Local:
                 queue = iter(enumerate(tasks))
                 limit = self.window or len(tasks)
 
-                def submit() -> None:
+                def submit() -> set:
+                    """The next task submitted: its future in a set, empty when none is left."""
                     nxt = next(queue, None)
-                    if nxt is not None:
-                        order[pool.submit(fn, *nxt[1])] = nxt
+                    if nxt is None:
+                        return set()
+                    fut = pool.submit(fn, *nxt[1])
+                    order[fut] = nxt
+                    return {fut}
 
                 for _ in range(min(limit, len(tasks))):
                     submit()
@@ -153,9 +157,7 @@ class Local:
                                 raise failure.disk_full(t) from exc
                             raise sample_failed(failure.describe(t), exc, failure.kept_in) from exc
                         yield t, result
-                        before = set(order)
-                        submit()
-                        pending |= set(order) - before
+                        pending |= submit()
                     if updates is not None:
                         for update in pool.drain():
                             updates(update)
