@@ -23,7 +23,6 @@ import contextlib
 import datetime as _dt
 import errno
 import hashlib
-import json
 import os
 import platform
 import re
@@ -36,13 +35,13 @@ import h5py
 import numpy as np
 
 from ..config import Config, parse_yaml
-from . import lock
+from . import lock, seals
+from .seals import (DIGEST_ATTR, MANIFEST, SCHEMA_ATTR, SCHEMA_VERSION, check_digest, check_group, digest_of,
+                    load_digest, seal, seal_bound, text_digest)
 from ..errors import DataError, InputError, RunError
 
 SAMPLE_FMT = "{:06d}"
 _COMPRESS = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
-DIGEST_ATTR = "sha256"  # JSON {dataset path: sha256, "@attrs": sha256}, on every sample group
-UNSEALED_ATTRS = {DIGEST_ATTR, "wall_s"}  # wall_s: a timing, the one attribute two identical runs differ in
 _SHARD = re.compile(r"^(\d{6})\.h5$")
 _TEMP = re.compile(r"^\.(?P<name>.+)~(?P<host>[^~]*)~(?P<pid>\d+)(?:~[^~]*)?\.tmp$")
 _LEGACY_TEMP = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)(?:\.robustness)?\.tmp$")
@@ -129,141 +128,19 @@ def check_space(path: str | os.PathLike, need: int) -> None:
 
 # ------------------------------------------------------------------------------ checksums --
 #
-# Schema 3 (``schema_version`` on the root): every sample's digest is bound to its index, the
-# file's seed and config hash; a sealed root manifest lists the index and digest of every finished
-# sample and a digest of every root attribute. Files without ``schema_version`` were written before
+# Schema 3 (``schema_version`` on the root; the seals themselves: ``relusim.storage.seals``): every
+# sample's digest is bound to its index, the file's seed and config hash; a sealed root manifest
+# lists the index and digest of every finished sample and a digest of every root attribute. Files without ``schema_version`` were written before
 # it: schema 2 when they carry checksums (``config_text_sha256``, a sample's ``sha256``), else 1.
 
-SCHEMA_VERSION = 3
-SCHEMA_ATTR = "schema_version"
-MANIFEST = "manifest"  # /manifest: datasets index (n,) int64, sha256 (n,) S64; attrs below, sealed by sha256
-_MANIFEST_HEADER = ("schema_version", "seed", "config_sha256", "config_text_sha256", "root_sha256")
+# /manifest (``seals.write_manifest``): datasets index (n,) int64, sha256 (n,) S64; attrs below, sealed by sha256
+_MANIFEST_HEADER = ("schema_version", "seed", "config_sha256", "config_text_sha256")  # and root_sha256
 _SAMPLE_NAME = re.compile(r"^\d{6}$")
-
-
-def _bytes_of(value) -> bytes:
-    a = np.asarray(value)
-    if a.dtype.kind in "OUS":
-        return repr(a.tolist()).encode()
-    return a.dtype.str.encode() + repr(a.shape).encode() + np.ascontiguousarray(a).tobytes()
-
-
-def _attrs_bytes(obj) -> bytes:
-    return b"".join(key.encode() + b"\0" + _bytes_of(obj.attrs[key]) + b"\0"
-                    for key in sorted(obj.attrs) if key not in UNSEALED_ATTRS)
-
-
-def _attrs_digest(obj) -> str:
-    """Schema 2: the attributes of ``obj`` itself."""
-    return hashlib.sha256(_attrs_bytes(obj)).hexdigest()
-
-
-def _tree_digest(g: h5py.Group) -> str:
-    """Schema 3: the attributes of ``g`` and the name, kind and attributes of every object under it."""
-    h = hashlib.sha256(b"/\0" + _attrs_bytes(g))
-    names: list[str] = []
-    g.visit(names.append)
-    for name in sorted(names):
-        obj = g[name]
-        kind = b"D" if isinstance(obj, h5py.Dataset) else b"G"
-        h.update(name.encode() + b"\0" + kind + b"\0" + _attrs_bytes(obj))
-    return h.hexdigest()
-
-
-def _datasets(g: h5py.Group) -> list[str]:
-    names: list[str] = []
-    g.visit(lambda name: names.append(name) if isinstance(g[name], h5py.Dataset) else None)
-    return sorted(names)
-
-
-def _dataset_digest(d: h5py.Dataset) -> str:
-    return hashlib.sha256(_bytes_of(d[()])).hexdigest()
-
-
-def text_digest(text: str) -> str:
-    return hashlib.sha256(str(text).encode()).hexdigest()
-
-
-def seal(g: h5py.Group) -> None:
-    """Schema 2: store the sha256 of every dataset (and of the attributes) of ``g`` in ``g.attrs["sha256"]``."""
-    digest = {name: _dataset_digest(g[name]) for name in _datasets(g)}
-    digest["@attrs"] = _attrs_digest(g)
-    g.attrs[DIGEST_ATTR] = json.dumps(digest, sort_keys=True)
-
-
-def seal_bound(g: h5py.Group, binding: dict) -> str:
-    """Schema 3: seal ``g`` (every dataset, every attribute under it) together with ``binding`` (what it
-    belongs to: a sample's index, seed and config hash); returns its digest, the sha256 of the seal."""
-    digest = {name: _dataset_digest(g[name]) for name in _datasets(g)}
-    digest["@attrs"] = _tree_digest(g)
-    digest["@schema"] = SCHEMA_VERSION
-    digest.update({"@" + k: v for k, v in binding.items()})
-    text = json.dumps(digest, sort_keys=True)
-    g.attrs[DIGEST_ATTR] = text
-    return text_digest(text)
 
 
 def seal_sample(g: h5py.Group, index: int, seed: int, config_sha256: str) -> str:
     """Seal a sample group to its index, the seed and the config hash of its run; returns its digest."""
     return seal_bound(g, {"index": int(index), "seed": int(seed), "config_sha256": str(config_sha256)})
-
-
-def digest_of(g: h5py.Group) -> str | None:
-    """A sealed group's digest (what the manifest lists): the sha256 of its ``sha256`` attribute."""
-    raw = g.attrs.get(DIGEST_ATTR)
-    return None if raw is None else text_digest(raw.decode() if isinstance(raw, bytes) else raw)
-
-
-def _load_digest(g: h5py.Group) -> dict | None:
-    raw = g.attrs.get(DIGEST_ATTR)
-    if raw is None:
-        return None
-    digest = json.loads(raw)
-    if not isinstance(digest, dict):
-        raise ValueError("not a mapping")
-    return digest
-
-
-def _check_digest(g: h5py.Group, digest: dict, deep: bool = True) -> str | None:
-    """Compare ``g``'s datasets and attributes with a loaded seal (either schema)."""
-    names = _datasets(g)
-    listed = {k for k in digest if not k.startswith("@")}
-    missing = sorted(listed - set(names))
-    if missing:
-        return f"dataset {missing[0]} is missing"
-    for name in names:
-        if name not in listed:
-            return f"dataset {name} carries no checksum"
-    if not deep:
-        return None
-    attrs_fn = _tree_digest if "@schema" in digest else _attrs_digest
-    try:
-        if attrs_fn(g) != digest.get("@attrs"):
-            return "checksum mismatch in its attributes"
-    except Exception:  # noqa: BLE001
-        return "unreadable attributes"
-    for name in names:
-        try:
-            ok = _dataset_digest(g[name]) == digest[name]
-        except Exception:  # noqa: BLE001 - a damaged chunk, a failed filter: unreadable data
-            return f"unreadable data in {name}"
-        if not ok:
-            return f"checksum mismatch in {name}"
-    return None
-
-
-def check_group(g: h5py.Group) -> str | None:
-    """None if every checksum of ``g`` holds; else what is wrong (``checksum mismatch in weights``).
-
-    A group without checksums passes: callers decide whether its schema allows that (``audit``).
-    """
-    try:
-        digest = _load_digest(g)
-        if digest is None:
-            return None
-        return _check_digest(g, digest)
-    except Exception as exc:  # noqa: BLE001 - damaged metadata of any kind
-        return f"unreadable ({type(exc).__name__})"
 
 
 def _short(sha) -> str:
@@ -279,7 +156,7 @@ def check_sample(g: h5py.Group, index: int, seed, config_sha256, schema: int = S
     attributes only (nothing else to check against).
     """
     try:
-        digest = _load_digest(g)
+        digest = load_digest(g)
         if digest is None and schema >= 2:
             return "carries no checksum (its sha256 is missing: removed, or never sealed)"
         if schema >= 3 and "@index" not in digest:
@@ -301,74 +178,25 @@ def check_sample(g: h5py.Group, index: int, seed, config_sha256, schema: int = S
             if seed is not None and ent is not None and int(ent) != int(seed):
                 return f"comes from a run of seed {int(ent)}, not this file's seed {int(seed)} (copied from another file)"
         # not deep: the binding above, and the manifest's digest of the seal (the caller's), only
-        return None if digest is None or not deep else _check_digest(g, digest)
+        return None if digest is None or not deep else check_digest(g, digest)
     except Exception as exc:  # noqa: BLE001 - damaged metadata of any kind
         return f"unreadable ({type(exc).__name__})"
 
 
-def _root_digests(f: h5py.File) -> dict[str, str]:
-    return {k: hashlib.sha256(_bytes_of(f.attrs[k])).hexdigest() for k in sorted(f.attrs)}
-
-
-def _manifest_seal(header: dict, index, digests) -> str:
-    h = hashlib.sha256(json.dumps(header, sort_keys=True).encode() + b"\n")
-    for i, d in zip(index, digests):
-        h.update(f"{int(i)} {d.decode() if isinstance(d, bytes) else d}\n".encode())
-    return h.hexdigest()
-
-
 def write_manifest(f: h5py.File, entries: dict[int, str]) -> None:
-    """(Re)write ``/manifest`` of an open file from ``entries`` {index: digest}, sealed over the
-    current root attributes: call it last, after every other change."""
+    """(Re)write ``/manifest`` of an open result file from ``entries`` {index: digest}, sealed over the
+    current root attributes (``seals.write_manifest``): call it last, after every other change."""
     f.attrs[SCHEMA_ATTR] = SCHEMA_VERSION
     f.attrs["samples_done"] = len(entries)
-    if MANIFEST in f:
-        del f[MANIFEST]
-    m = f.create_group(MANIFEST)
-    index = sorted(entries)
-    m.create_dataset("index", data=np.array(index, np.int64), dtype=np.int64)
-    m.create_dataset("sha256", data=np.array([entries[i] for i in index], dtype="S64"), dtype="S64")
-    header = {"schema_version": SCHEMA_VERSION, "seed": int(f.attrs["seed"]),
-              "config_sha256": str(f.attrs["config_sha256"]),
-              "config_text_sha256": str(f.attrs["config_text_sha256"]),
-              "root_sha256": json.dumps(_root_digests(f), sort_keys=True)}
-    m.attrs.update(header)
-    m.attrs[DIGEST_ATTR] = _manifest_seal(header, index, [entries[i] for i in index])
+    seals.write_manifest(f, entries, {"schema_version": SCHEMA_VERSION, "seed": int(f.attrs["seed"]),
+                                      "config_sha256": str(f.attrs["config_sha256"]),
+                                      "config_text_sha256": str(f.attrs["config_text_sha256"])})
 
 
 def read_manifest(f: h5py.File) -> tuple[dict[int, str] | None, list[str]]:
     """({index: digest} of a manifest whose seal holds, else None; [what is wrong with it or with the
     root attributes it seals])."""
-    if MANIFEST not in f:
-        return None, ["is missing (a file of schema 3 always carries one)"]
-    try:
-        m = f[MANIFEST]
-        header = {k: m.attrs[k] for k in _MANIFEST_HEADER}
-        header = {"schema_version": int(header["schema_version"]), "seed": int(header["seed"]),
-                  "config_sha256": str(header["config_sha256"]),
-                  "config_text_sha256": str(header["config_text_sha256"]),
-                  "root_sha256": str(header["root_sha256"])}
-        index = [int(i) for i in m["index"][()]]
-        digests = [d.decode() for d in m["sha256"][()]]
-        seal_ = m.attrs[DIGEST_ATTR]
-    except Exception as exc:  # noqa: BLE001 - any damage of its metadata or data
-        return None, [f"is unreadable ({type(exc).__name__})"]
-    if len(index) != len(digests) or _manifest_seal(header, index, digests) != seal_:
-        return None, ["fails its seal (edited or damaged)"]
-    if len(set(index)) != len(index):
-        return None, ["lists a sample twice"]
-    problems = []
-    try:
-        sealed = json.loads(header["root_sha256"])
-        now = _root_digests(f)
-        changed = sorted(k for k in set(sealed) | set(now) if sealed.get(k) != now.get(k))
-    except Exception as exc:  # noqa: BLE001
-        changed, problems = [], [f"cannot be compared with the root attributes ({type(exc).__name__})"]
-    if changed:
-        what = ", ".join(("removed " if k not in now else "added " if k not in sealed else "") + k for k in changed[:4])
-        problems.append(f"does not match the root attributes: {what}{' ...' if len(changed) > 4 else ''} "
-                        "changed after it was sealed")
-    return dict(zip(index, digests)), problems
+    return seals.read_manifest(f, _MANIFEST_HEADER)
 
 
 def _basis(seed, config_sha256, digests: dict[int, str]) -> str:
@@ -394,16 +222,9 @@ def seal_derived(f: h5py.File, g: h5py.Group) -> None:
 def schema_of(f: h5py.File, names: list[str] | None = None) -> tuple[int, list[str]]:
     """(the schema a file follows, [what is wrong with its schema_version]). A file of schema 3 whose
     ``schema_version`` was removed or lowered is still read as schema 3 (and reported)."""
-    raw = f.attrs.get(SCHEMA_ATTR)
-    if raw is not None:
-        if isinstance(raw, (bool, np.bool_)) or not isinstance(raw, (int, np.integer)):
-            return SCHEMA_VERSION, [f"schema_version {raw!r} is not an integer (damaged)"]
-        if int(raw) > SCHEMA_VERSION:
-            raise DataError(f"schema_version {int(raw)}: written by a newer relusim (this one reads schemas 1 "
-                            f"to {SCHEMA_VERSION}); upgrade relusim to read it")
-        if int(raw) == SCHEMA_VERSION:
-            return SCHEMA_VERSION, []
-        return SCHEMA_VERSION, [f"schema_version {int(raw)} is not one relusim writes (edited or damaged)"]
+    declared = seals.declared_schema(f)
+    if declared is not None:
+        return declared
     samples = f["samples"]
     names = list(samples) if names is None else names
     sealed = [samples[n].attrs.get(DIGEST_ATTR) for n in names]
@@ -524,10 +345,10 @@ def _check_robustness(f: h5py.File, a: Audit) -> tuple[str, bool] | None:
         g = f["robustness"]
         if not isinstance(g, h5py.Group):
             return "is not a group" + rerun, False
-        digest = _load_digest(g)
+        digest = load_digest(g)
         if digest is None:
             return (None if a.schema < 2 else ("carries no checksum" + rerun, False))
-        why = _check_digest(g, digest)
+        why = check_digest(g, digest)
         if why:
             return why + rerun, False
         if "@basis" not in digest:
@@ -862,12 +683,12 @@ class ResultsFile:
                     name = SAMPLE_FMT.format(i)
                     src.copy(src["samples"][name], out, name=name)
                     g = out[name]
-                    digest = _load_digest(g)
+                    digest = load_digest(g)
                     entries[i] = (digest_of(g) if digest is not None and "@index" in digest
                                   else seal_sample(g, i, seed, sha))
                 if "robustness" in src and (a.robustness is None or a.robustness[1]):
                     src.copy(src["robustness"], dst, name="robustness")
-                    digest = _load_digest(dst["robustness"])
+                    digest = load_digest(dst["robustness"])
                     if digest is None or "@basis" not in digest:
                         seal_bound(dst["robustness"], {"basis": _basis(
                             seed, sha, {int(i): entries.get(int(i)) for i in dst["robustness"]["samples"][()]})})
@@ -977,7 +798,7 @@ class ResultsFile:
                     s.copy(s["samples"][name], f["samples"], name=name)
                 if entries is not None:
                     g = f["samples"][name]
-                    digest = _load_digest(g)
+                    digest = load_digest(g)
                     entries[i] = (digest_of(g) if digest is not None and "@index" in digest
                                   else seal_sample(g, i, seed, file_sha))  # a shard written before schema 3
             n_done = len(entries) if entries is not None else len(f["samples"])
