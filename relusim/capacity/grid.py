@@ -15,29 +15,26 @@ Two answers, never mixed in one file (the root attribute ``answer`` says which):
 * ``anneal``: did the BASE config's anneal (schedule, sweeps, replicas) find a solution? (some
   replica at zero energy): the algorithmic threshold of that protocol, a lower bound on the capacity.
 
-Resumable: every finished instance is one line of ``<out>.parts/instances.jsonl`` (written whole and
-flushed by this process, the only writer), folded into the HDF5 file (written to a temporary file,
-fsynced and renamed, as ``relusim.storage.results`` does) every few seconds and at the end; a torn last line is
-ignored on resume, and its instance runs again.
+Resumable: every finished instance is one line of ``<out>.parts/instances.jsonl``, folded into the
+HDF5 file every ``WRITE_EVERY_S`` seconds and at the end (``relusim.storage.capacity_file``: written
+through a temporary file and sealed, a torn last line of the journal ignored on resume, and a group that fails
+its seals dropped and its instances run again).
 """
 from __future__ import annotations
 
 import hashlib
-import json
 import math
-import os
 import sys
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Sequence
 
-import h5py
 import numpy as np
 import yaml
 
 from .. import anneal, ranges
 from ..storage import results
+from ..storage.capacity_file import CapacityFile, Record, load_records
 from ..models import machine
 from ..config import Config, drop_later_defaults
 from ..errors import InputError, Interrupted, RunError
@@ -60,7 +57,6 @@ EXACT_MAX_UNIT_INPUTS = 20  # K > 1: 2^(N/K) vectors per unit are enumerated
 # K = 5 N = 9 (2^38) took 8e7 nodes, 2 s.
 EXACT_MAX_FC_INPUTS = 16
 EXACT_MAX_FC_LOG2_NODES = 45
-NOT_RUN, UNKNOWN = -2, -1
 WRITE_EVERY_S = 10.0
 MAX_VALUES = 1000  # --N and --K: sizes of a finite-size scan, not a range of integers
 MAX_ALPHAS = 4000  # the grid is a root attribute of the file: HDF5 holds attributes below 64 kB
@@ -274,43 +270,6 @@ def make_instance(seed: int, K: int, N: int, P: int, i: int) -> tuple[np.ndarray
     return xi, sigma
 
 
-@dataclass
-class Record:
-    """The answer for one instance. ``status``: 1 solved, 0 not (exact: proven UNSAT), -1 unknown
-    (exact search hit its node budget). ``work``: search nodes (exact) or sweeps (anneal);
-    ``energy``: the lowest final energy of the replicas (anneal; exact: 0 if SAT, else -1)."""
-
-    K: int
-    N: int
-    P: int
-    i: int
-    status: int
-    work: int
-    energy: int
-    wall_s: float
-    witness: np.ndarray | None = field(default=None, repr=False)
-
-    @property
-    def key(self) -> tuple[int, int, int, int]:
-        return (self.K, self.N, self.P, self.i)
-
-    def to_json(self, sha: str) -> str:
-        wit = None if self.witness is None else np.packbits(self.witness < 0).tobytes().hex()
-        d = {"sha": sha, "K": self.K, "N": self.N, "P": self.P, "i": self.i, "status": self.status,
-             "work": self.work, "energy": self.energy, "wall_s": self.wall_s, "witness": wit}
-        if self.witness is not None and len(self.witness) != self.N:  # fully connected: K N weights
-            d["weights"] = len(self.witness)
-        return json.dumps(d, separators=(",", ":"))
-
-    @staticmethod
-    def from_json(d: dict) -> "Record":
-        w = None
-        if d["witness"] is not None:
-            bits = np.unpackbits(np.frombuffer(bytes.fromhex(d["witness"]), np.uint8))[:d.get("weights", d["N"])]
-            w = np.where(bits, -1, 1).astype(np.int8)
-        return Record(d["K"], d["N"], d["P"], d["i"], d["status"], d["work"], d["energy"], d["wall_s"], w)
-
-
 def solve_instance(plan: Plan, K: int, N: int, P: int, i: int) -> Record:
     """Answer one instance with the plan's method; a found solution is checked by ``relusim.models.machine``."""
     t0 = time.perf_counter()
@@ -338,180 +297,25 @@ def exact_priors() -> list[str]:
     return [name for name, prior in PRIORS.items() if prior.EXACT_SEARCH]
 
 
-# --------------------------------------------------------------------------------- store --
+# ---------------------------------------------------------------------------------- file --
 
 
-class Store:
-    """A capacity file and its journal of finished instances (see the module docstring)."""
-
-    def __init__(self, path: str | os.PathLike):
-        self.path = Path(path)
-        self.journal = results.parts_dir(path) / "instances.jsonl"
-        self.records: dict[tuple[int, int, int, int], Record] = {}
-        self._fh = None
-        self._synced = time.monotonic()
-        self.created = None
-
-    def open(self, plan: Plan, overwrite: bool = False) -> None:
-        """Check that an existing file belongs to ``plan`` (or start afresh) and load what is done."""
-        sha = plan.sha256()
-        if overwrite:
-            self.path.unlink(missing_ok=True)
-            self.journal.unlink(missing_ok=True)
-        if self.path.exists():
-            try:
-                with h5py.File(self.path, "r") as f:
-                    theirs = f.attrs.get("capacity_sha256")
-                    self.created = f.attrs.get("created_utc")
-                    if theirs == sha:
-                        self.records.update({r.key: r for r in _read_records(f)})
-            except OSError:
-                raise InputError("--out", str(self.path), "exists but is not an HDF5 file; "
-                                 "use --overwrite or another --out") from None
-            if theirs != sha:
-                raise InputError("--out", str(self.path), "holds a capacity run of another config or "
-                                 "method; use --overwrite to replace it, or another --out")
-        if self.journal.exists():
-            for line in self.journal.read_text().splitlines():
-                try:
-                    d = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # a line torn by a kill: that instance runs again
-                if d.get("sha") == sha:
-                    r = Record.from_json(d)
-                    self.records[r.key] = r
-        self.sha = sha
-
-    def add(self, r: Record) -> None:
-        if self._fh is None:
-            self.journal.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = open(self.journal, "a")
-        self._fh.write(r.to_json(self.sha) + "\n")
-        self._fh.flush()
-        if time.monotonic() - self._synced > 1.0:
-            os.fsync(self._fh.fileno())
-            self._synced = time.monotonic()
-        self.records[r.key] = r
-
-    def write(self, plan: Plan, command: str, analysis: dict | None = None, finished: bool = False) -> None:
-        """Rewrite the whole file from the records (temporary file, fsync, rename), then drop the journal."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = results.temp_path(self.path)  # .<name>~<host>~<pid>.tmp (CONTRACT.md): a rerun removes a killed run's
-        try:
-            self._write_tmp(tmp, plan, command, analysis, finished)
-            results._fsync_replace(tmp, self.path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
-        self.journal.unlink(missing_ok=True)
-        try:
-            self.journal.parent.rmdir()
-        except OSError:
-            pass
-
-    def _write_tmp(self, tmp: Path, plan: Plan, command: str, analysis: dict | None, finished: bool) -> None:
-        with h5py.File(tmp, "w") as f:
-            attrs = results.provenance(plan.base, command)
-            attrs.pop("samples")
-            if self.created is not None:
-                attrs["created_utc"] = self.created
-            attrs.update({
-                "kind": "relusim capacity", "method": plan.method, "answer": ANSWER[plan.method],
-                "capacity_sha256": self.sha, "activation": plan.base.model.activation,
-                "weights": plan.base.model.weights, "architecture": plan.base.model.architecture,
-                "alpha_counts": "patterns per weight: P = round(alpha N) tree, round(alpha K N) fully connected",
-                "K": np.array(plan.Ks), "N": np.array(plan.Ns),
-                "alpha": np.array(plan.alphas), "samples": plan.samples, "max_nodes": plan.max_nodes,
-                "instances_done": len(self.records), "finished": bool(finished),
-                "seed_rule": "instance (K, N, P, i): SeedSequence(seed, spawn_key=(18, K, N, P, i, 0)) "
-                             "patterns, (..., 1) dynamics",
-            })
-            f.attrs.update(attrs)
-            _write_records(f.create_group("instances"), self.records.values(), plan.weights)
-            if analysis is not None:
-                _write_analysis(f.create_group("analysis"), analysis)
-
-    def close(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
-
-
-def _write_records(g: h5py.Group, records, weights=lambda K, N: N) -> None:
-    """``weights(K, N)``: the weights of one network (a witness's length; alpha = P / weights)."""
-    by_kn: dict[tuple[int, int], list[Record]] = {}
-    for r in records:
-        by_kn.setdefault((r.K, r.N), []).append(r)
-    for (K, N), rs in sorted(by_kn.items()):
-        Ps = sorted({r.P for r in rs})
-        S = max(r.i for r in rs) + 1
-        row = {P: j for j, P in enumerate(Ps)}
-        status = np.full((len(Ps), S), NOT_RUN, np.int8)
-        work = np.zeros((len(Ps), S), np.int64)
-        energy = np.full((len(Ps), S), -1, np.int64)
-        wall = np.zeros((len(Ps), S), np.float64)
-        witness = np.zeros((len(Ps), S, weights(K, N)), np.int8)
-        for r in rs:
-            j = row[r.P]
-            status[j, r.i], work[j, r.i], energy[j, r.i], wall[j, r.i] = r.status, r.work, r.energy, r.wall_s
-            if r.witness is not None:
-                witness[j, r.i] = r.witness
-        h = g.create_group(f"K{K}/N{N}")
-        h.attrs.update({"K": K, "N": N, "n_weights": weights(K, N)})
-        h.create_dataset("P", data=np.array(Ps, np.int64))
-        h.create_dataset("alpha", data=np.array(Ps, float) / weights(K, N))
-        h.create_dataset("status", data=status)
-        h.create_dataset("work", data=work)
-        h.create_dataset("energy", data=energy)
-        h.create_dataset("wall_s", data=wall)
-        h.create_dataset("witness", data=witness, compression="gzip", compression_opts=4, shuffle=True)
-
-
-def _read_records(f: h5py.File) -> Iterator[Record]:
-    if "instances" not in f:
-        return
-    for kname, kg in f["instances"].items():
-        for nname, h in kg.items():
-            K, N = int(h.attrs["K"]), int(h.attrs["N"])
-            Ps, status, work, energy, wall, wit = (h[k][()] for k in ("P", "status", "work", "energy",
-                                                                       "wall_s", "witness"))
-            for j, P in enumerate(Ps):
-                for i in np.nonzero(status[j] != NOT_RUN)[0]:
-                    s = int(status[j, i])
-                    yield Record(K, N, int(P), int(i), s, int(work[j, i]), int(energy[j, i]),
-                                 float(wall[j, i]), wit[j, i].copy() if s == 1 else None)
-
-
-def _write_analysis(g: h5py.Group, analysis: dict) -> None:
-    g.attrs["answer"] = analysis["answer"]
-    for K, a in analysis["by_K"].items():
-        h = g.create_group(f"K{K}")
-        for key in ("N", "P", "alpha", "done", "solved", "unknown", "fraction", "wilson_lo", "wilson_hi"):
-            h.create_dataset(key, data=np.array([row[key] for row in a["points"]]))
-        m = h.create_group("midpoints")
-        for key in ("N", "alpha50", "err", "grid_edge"):
-            m.create_dataset(key, data=np.array([row[key] for row in a["midpoints"]], float))
-        m.create_dataset("beyond_grid", data=np.array([row["beyond_grid"] for row in a["midpoints"]], np.int8))
-        m["beyond_grid"].attrs["meaning"] = ("-1: alpha50 below the grid's smallest alpha (grid_edge), "
-                                             "+1: above its largest, 0: neither")
-        if a["fit"] is not None:
-            h.create_group("fit").attrs.update({k: v for k, v in a["fit"].items()})
-        ex = a["midpoint_extrapolation"]
-        x = h.create_group("midpoint_extrapolation")
-        x.attrs.update({k: v for k, v in ex.items() if k != "variants"})
-        v = x.create_group("variants")  # one row per fit of the systematics scan (relusim.capacity.fss.Variant)
-        rows = ex.get("variants", [])
-        for key in ("form", "window"):
-            v.create_dataset(key, data=np.array([r[key] for r in rows], dtype=object), dtype=h5py.string_dtype())
-        for key, dt in (("N_min", np.int64), ("N_max", np.int64), ("sizes", np.int64), ("alpha_inf", float),
-                        ("err", float), ("chi2", float), ("dof", np.int64), ("z", float)):
-            v.create_dataset(key, data=np.array([r[key] for r in rows], dt))
-        if a["theory"] is not None:
-            h.attrs.update({"theory_alpha": a["theory"]["alpha"], "theory_label": a["theory"]["label"]})
-        h.attrs["wall_s"] = a["wall_s"]
+def file_attrs(plan: Plan, command: str) -> dict:
+    """The root attributes of the plan's capacity file (``relusim.storage.capacity_file`` adds the
+    bookkeeping and the seals): provenance as ``relusim anneal`` files, the method, the grid."""
+    attrs = results.provenance(plan.base, command)
+    attrs.pop("samples")
+    attrs.update({
+        "method": plan.method, "answer": ANSWER[plan.method], "activation": plan.base.model.activation,
+        "weights": plan.base.model.weights, "architecture": plan.base.model.architecture,
+        "alpha_counts": "patterns per weight: P = round(alpha N) tree, round(alpha K N) fully connected",
+        "K": np.array(plan.Ks), "N": np.array(plan.Ns),
+        "alpha": np.array(plan.alphas), "samples": plan.samples, "max_nodes": plan.max_nodes,
+        "instances_total": count_instances(plan),
+        "seed_rule": "instance (K, N, P, i): SeedSequence(seed, spawn_key=(18, K, N, P, i, 0)) "
+                     "patterns, (..., 1) dynamics",
+    })
+    return attrs
 
 
 # ------------------------------------------------------------------------------ running --
@@ -555,9 +359,9 @@ def run(plan: Plan, out: str, *, workers: int = 1, backend: str = "local", sched
         with disk_full_is_one_line(out, kept):
             rf.claim(command, key="--out")  # anneal's owner lock: a second run on this --out is refused
             rf.clean_debris(shards_too=False)  # temporary files of killed capacity runs on this --out
-            store = Store(out)
-            store.open(plan, overwrite)
-        kept = f"the finished instances are kept in {out} and {store.journal}"
+            store = CapacityFile(out)
+            store.open(plan.sha256(), overwrite)
+        kept = f"the finished instances are kept in {out} and {store.journal.path}"
         with disk_full_is_one_line(out, kept):
             return _run_open(plan, store, out, workers, backend, scheduler, slurm, command, quiet, bootstrap, t0)
     except Interrupted as exc:
@@ -595,30 +399,18 @@ def _run_open(plan, store, out, workers, backend, scheduler, slurm, command, qui
             bar.set_postfix_str(f"K={rec.K} N={rec.N} P={rec.P}: "
                                 f"{'solved' if rec.status == 1 else 'unknown' if rec.status < 0 else 'not solved'}")
             if time.monotonic() - last > WRITE_EVERY_S:
-                store.write(plan, command)
+                store.write(file_attrs(plan, command), plan.weights)
                 last = time.monotonic()
     finally:
         bar.close()
         if hasattr(source, "close"):
             source.close()  # the pool's workers end before the file is written
-        store.write(plan, command)
+        store.write(file_attrs(plan, command), plan.weights)
     from .analysis import analyse
 
     analysis = analyse(plan, store.records, bootstrap=bootstrap)
-    store.write(plan, command, analysis, finished=True)
+    store.write(file_attrs(plan, command), plan.weights, analysis, finished=True)
     return CapacitySummary(str(out), total, len(todo), time.perf_counter() - t0, analysis)
-
-
-def load_records(path: str | os.PathLike) -> tuple[dict, list[Record]]:
-    """The root attributes and the records of a capacity file (for reading results back)."""
-    try:
-        f = h5py.File(path, "r")
-    except OSError:
-        raise InputError("RESULTS", str(path), "is not a readable HDF5 file") from None
-    with f:
-        if f.attrs.get("kind") != "relusim capacity":
-            raise InputError("RESULTS", str(path), "is not a relusim capacity file")
-        return dict(f.attrs), list(_read_records(f))
 
 
 def check_bits(a: Sequence[Record], b: Sequence[Record]) -> bool:
@@ -636,5 +428,5 @@ def check_bits(a: Sequence[Record], b: Sequence[Record]) -> bool:
     return True
 
 
-__all__ = ["Plan", "Record", "Store", "make_plan", "parse_alpha", "parse_ints", "run", "solve_instance",
+__all__ = ["Plan", "Record", "load_records", "make_plan", "parse_alpha", "parse_ints", "run", "solve_instance",
            "make_instance", "streams", "RunError"]

@@ -94,15 +94,18 @@ def validate(config_path) -> None:
 @click.option("--verify", is_flag=True, help="Also check the checksums of the pending shards; list every "
               "damaged sample (exit 1 if any).")
 def info(results, verify) -> None:
-    """Print what a result file holds and how far its run got.
+    """Print what a result file (or a capacity file) holds and how far its run got.
 
     The file is checked against its seals first (the stored config, the manifest of its samples, every
-    sample, /robustness): a damaged, deleted, duplicated, foreign or unsealed sample is named in one
-    line and the exit status is 1.
+    sample, /robustness; a capacity file's groups of instances and its analysis): a damaged, deleted,
+    duplicated, foreign or unsealed sample or group is named in one line and the exit status is 1.
 
     Example: relusim info results/default.h5 --verify
     """
-    from ..storage import results as io
+    from ..storage import capacity_file, results as io
+
+    if capacity_file.is_capacity(results):
+        io = capacity_file
 
     if verify:
         try:

@@ -36,7 +36,7 @@ from typing import Iterator, NamedTuple, Sequence
 
 import h5py
 
-from ..storage import results, lock
+from ..storage import capacity_file, lock, results
 from .executors import Dask, Failure, Local, default_workers
 from .slurm import SlurmOptions
 from ..config import Config, from_dict
@@ -311,7 +311,7 @@ def result_files(paths: Sequence[str | os.PathLike]) -> list[Path]:
         if p.is_dir():
             for f in sorted(p.iterdir()):
                 if f.suffix in (".h5", ".hdf5") and not f.name.startswith("."):
-                    (skipped if _is_capacity(f) else files).append(f)
+                    (skipped if capacity_file.is_capacity(f) else files).append(f)
         elif p.is_file():
             files.append(p)
         else:
@@ -323,14 +323,6 @@ def result_files(paths: Sequence[str | os.PathLike]) -> list[Path]:
     return files
 
 
-def _is_capacity(path: Path) -> bool:
-    try:
-        with h5py.File(path, "r") as f:
-            return f.attrs.get("kind") == "relusim capacity"
-    except OSError:
-        return False  # not HDF5: file_config says so
-
-
 def file_config(path: Path) -> tuple[Config, str]:
     """The config stored in a result file and its recorded hash, after checking that they agree."""
     try:
@@ -338,7 +330,7 @@ def file_config(path: Path) -> tuple[Config, str]:
             text, sha, kind = f.attrs.get("config"), f.attrs.get("config_sha256"), f.attrs.get("kind")
     except OSError:
         raise InputError("RESULTS", str(path), "is not a readable HDF5 file") from None
-    if kind == "relusim capacity":
+    if kind == capacity_file.KIND:
         raise InputError("RESULTS", str(path), "is a capacity file (written by `relusim capacity`), not a "
                          "sweep's result file: merge joins the shards of SLURM array tasks; a capacity run "
                          "keeps its own journal and resumes when rerun with the same options")

@@ -874,9 +874,10 @@ def stored_config(f: h5py.File, path) -> dict:
 
 
 @contextlib.contextmanager
-def reading(path, what: str = "its structure"):
+def reading(path, what: str = "its structure", repair: str = "`relusim anneal` with its config"):
     """Reads of a result file whose damage (a flipped byte in HDF5's metadata, a truncated file) ends
-    in one line: any error of h5py becomes a DataError naming the file."""
+    in one line: any error of h5py becomes a DataError naming the file. ``repair``: the command whose
+    rerun repairs it."""
     try:
         yield
     except (DataError, InputError, RunError, KeyboardInterrupt):
@@ -885,7 +886,7 @@ def reading(path, what: str = "its structure"):
         if is_disk_full(exc):
             raise
         raise DataError(f"{path}: {what} is unreadable ({type(exc).__name__}: damaged); never used; "
-                        f"rerun `relusim anneal` with its config on {path} to repair it "
+                        f"rerun {repair} on {path} to repair it "
                         f"(`relusim info --verify {path}` lists every problem)") from exc
 
 
