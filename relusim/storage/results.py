@@ -913,8 +913,9 @@ def open_results(path: str | os.PathLike, verify: bool = True, robustness: bool 
     try:
         f = h5py.File(path, "r")
     except Exception as exc:  # noqa: BLE001 - an HDF5 signature, but a damaged superblock or root
-        raise DataError(f"{path}: does not open as HDF5 ({type(exc).__name__}: its superblock or root is damaged); "
-                        f"never used; rerun `relusim anneal` with its config and --overwrite to recompute it") from None
+        raise DataError(f"{path}: does not open as HDF5 ({type(exc).__name__}: its superblock or root is damaged, "
+                        "or it is truncated); never used; rerun the command that wrote it (`relusim anneal` with its "
+                        "config, or `relusim capacity` with its options) with --overwrite to recompute it") from None
     try:
         with reading(path):
             if "config" not in f.attrs or "samples" not in f:
