@@ -83,7 +83,8 @@ def seal(g: h5py.Group) -> None:
 
 def seal_bound(g: h5py.Group, binding: dict) -> str:
     """Schema 3: seal ``g`` (every dataset, every attribute under it) together with ``binding`` (what it
-    belongs to: a sample's index, seed and config hash); returns its digest, the sha256 of the seal."""
+    belongs to: a sample's index, seed and config hash; a capacity group's plan hash, K and N); returns
+    its digest, the sha256 of the seal."""
     digest = {name: dataset_digest(g[name]) for name in datasets(g)}
     digest["@attrs"] = tree_digest(g)
     digest["@schema"] = SCHEMA_VERSION
