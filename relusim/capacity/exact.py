@@ -177,22 +177,20 @@ def solve_perceptron(xi: np.ndarray, sigma: np.ndarray, budget: int = 10**12) ->
 # ------------------------------------------------------------ K > 1: internal representations --
 
 
-@njit(cache=True)
-def _unit_vectors(xi_l, sigma, c, relu):
-    """All 2^n weight vectors of one unit (Gray code order): contributions V (2^n, P) and weights.
+@njit(inline="always")
+def _gray_walk(xi, sigma, c, relu, walk, V, codes):
+    """Rows 0..walk-1 of V and codes: the weight vectors of one unit in Gray code order, one weight
+    flipped per step, so the fields H^mu = W . xi^mu move by +-2 xi^mu_i in O(P) a step.
 
-    V[k, mu] = sigma^mu c g(H^mu), H^mu = W . xi_l^mu; ``codes[k]`` has bit i set where W_i = -1.
+    V[k, mu] = sigma^mu c g(H^mu) (g sign or ReLU, exact integers); ``codes[k]`` has bit i set where W_i = -1.
     """
-    P, n = xi_l.shape
-    M = 1 << n
-    V = np.empty((M, P), np.int16)
-    codes = np.empty(M, np.int64)
+    P, n = xi.shape
     H = np.zeros(P, np.int64)
     for mu in range(P):
         for i in range(n):
-            H[mu] += xi_l[mu, i]
+            H[mu] += xi[mu, i]
     code = 0
-    for k in range(M):
+    for k in range(walk):
         if k > 0:
             i = 0
             while not ((k >> i) & 1):
@@ -200,7 +198,7 @@ def _unit_vectors(xi_l, sigma, c, relu):
             code ^= 1 << i
             s = -2 if (code >> i) & 1 else 2  # W_i went +1 -> -1 (s = -2) or back
             for mu in range(P):
-                H[mu] += s * xi_l[mu, i]
+                H[mu] += s * xi[mu, i]
         codes[k] = code
         for mu in range(P):
             h = H[mu]
@@ -209,6 +207,16 @@ def _unit_vectors(xi_l, sigma, c, relu):
             else:
                 g = 1 if h > 0 else (-1 if h < 0 else 0)
             V[k, mu] = sigma[mu] * c * g
+
+
+@njit(cache=True)
+def _unit_vectors(xi_l, sigma, c, relu):
+    """All 2^n weight vectors of one unit (``_gray_walk``): contributions V (2^n, P) and codes."""
+    P, n = xi_l.shape
+    M = 1 << n
+    V = np.empty((M, P), np.int16)
+    codes = np.empty(M, np.int64)
+    _gray_walk(xi_l, sigma, c, relu, M, V, codes)
     return V, codes
 
 
@@ -408,37 +416,17 @@ def _fc_unit_vectors(xi, sigma, relu):
     """Every weight vector of a unit that sees all N inputs: Y (2^N, P) with Y[k, mu] = sigma^mu g(H^mu),
     H^mu = W . xi^mu (before the readout weight c), and ``codes[k]`` with bit i set where W_i = -1.
 
-    Gray code order. sign (odd g): only the 2^(N-1) vectors with W_{N-1} = +1 are walked; the flipped
+    Gray code order (``_gray_walk``). sign (odd g): only the 2^(N-1) vectors with W_{N-1} = +1 are walked; the flipped
     vector -W gives g(-H) = -g(H) exactly, so its row is -Y and its code the complement."""
     P, N = xi.shape
     M = 1 << N
     walk = M if relu else M >> 1
     Y = np.empty((M, P), np.int16)
     codes = np.empty(M, np.int64)
-    H = np.zeros(P, np.int64)
-    for mu in range(P):
-        for i in range(N):
-            H[mu] += xi[mu, i]
-    code = 0
-    for k in range(walk):
-        if k > 0:
-            i = 0
-            while not ((k >> i) & 1):
-                i += 1
-            code ^= 1 << i
-            s = -2 if (code >> i) & 1 else 2
-            for mu in range(P):
-                H[mu] += s * xi[mu, i]
-        codes[k] = code
-        for mu in range(P):
-            h = H[mu]
-            if relu:
-                g = h if h > 0 else 0
-            else:
-                g = 1 if h > 0 else (-1 if h < 0 else 0)
-            Y[k, mu] = sigma[mu] * g
-        if not relu:
-            codes[k + walk] = code ^ (M - 1)
+    _gray_walk(xi, sigma, 1, relu, walk, Y, codes)
+    if not relu:
+        for k in range(walk):
+            codes[k + walk] = codes[k] ^ (M - 1)
             for mu in range(P):
                 Y[k + walk, mu] = -Y[k, mu]
     return Y, codes
