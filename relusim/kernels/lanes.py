@@ -8,7 +8,7 @@ float64 width (measured on rocketlake: the sign loop at 175 ns per 320 patterns 
 counts, signs and zeros are exact in either), so the choice changes speed, never a result.
 
   as_field(like, x)    x in the dtype of ``like`` (an array or a scalar)
-  sgn(z, h)            sgn(h) in z's dtype (sgn(0) = 0), written the way each dtype vectorises
+  sgn(z, h)            sgn(h) in z's dtype (sgn(0) = 0), a select of copysign (vectorises in both dtypes)
   counter(z)           a zero error counter: int32 for float32 fields, int64 for float64
   count(cnt, flag)     cnt + flag in cnt's type
 """
@@ -36,9 +36,11 @@ def sgn(z, h):
 
 @overload(sgn)
 def _sgn(z, h):
-    if z == types.float32:  # two float compares: 8 lanes per vector
-        return lambda z, h: as_field(z, h > z) - as_field(z, h < z)
-    return lambda z, h: as_field(z, (h > z) - (h < z))  # float64: the integer form vectorises better
+    # a select, not a difference of converted compares: LLVM turns each bool -> float conversion into
+    # three vector instructions, copysign and the select into one or two (znver4, float32: a pattern loop
+    # of rotation_delta in 67 ns per 320 patterns instead of 110). (h > z) | (h < z) is false for 0 and nan,
+    # as the difference of compares was.
+    return lambda z, h: np.copysign(as_field(z, 1.0), h) if (h > z) | (h < z) else z
 
 
 def counter(z):
