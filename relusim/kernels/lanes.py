@@ -11,11 +11,16 @@ counts, signs and zeros are exact in either), so the choice changes speed, never
   sgn(z, h)            sgn(h) in z's dtype (sgn(0) = 0), a select of copysign (vectorises in both dtypes)
   counter(z)           a zero error counter: int32 for float32 fields, int64 for float64
   count(cnt, flag)     cnt + flag in cnt's type
+  madd(a, b, c)        a * b + c, fused where the CPU has FMA; only for an exact product a * b (a
+                       pattern entry or a label, +-1 or 0, times a field step; docs/algorithms.md §4.2),
+                       where one rounding and two give the same bits
 """
 from __future__ import annotations
 
 import numpy as np
+from llvmlite import ir
 from numba import types
+from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
 
@@ -72,3 +77,26 @@ def _count(cnt, flag):
     if cnt == types.int32:
         return lambda cnt, flag: _add32(cnt, flag)
     return lambda cnt, flag: cnt + flag
+
+
+def madd(a, b, c):
+    return a * b + c
+
+
+@intrinsic
+def _fmuladd(typingctx, a, b, c):
+    """llvm.fmuladd: a * b + c, fused or not as the target prefers (it vectorises as one instruction)."""
+    if not isinstance(a, types.Float) or not a == b == c:
+        return None
+
+    def codegen(context, builder, signature, args):
+        t = args[0].type
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(t, [t, t, t]),
+                                            "llvm.fmuladd.f32" if a == types.float32 else "llvm.fmuladd.f64")
+        return builder.call(fn, args)
+    return a(a, b, c), codegen
+
+
+@overload(madd)
+def _madd(a, b, c):
+    return lambda a, b, c: _fmuladd(a, b, c)

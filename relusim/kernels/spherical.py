@@ -55,7 +55,7 @@ import numpy as np
 from numba import njit
 
 from . import detmath, gfun
-from .lanes import as_field, count, counter, sgn
+from .lanes import as_field, count, counter, madd, sgn
 from .fields import RELU, SIGN, aligned_full, padded
 
 PAD = 1e30  # margin of a padding lane: never an error
@@ -254,7 +254,7 @@ def rotation_delta(XT, sig, c, n, p, H, marg, nact, G, S, gbuf, act, code, pc, a
     """(errors of replica a after the move, Delta of sum_mu err_mu S_mu) for the move of unit l's weights
     reading rows ri, rj of XT by steps di, dj (``rotation_steps``): one O(P) pass, nothing written but gbuf.
 
-    H'_l = H_l + di xi_ri + dj xi_rj; marg' = marg + c_l sigma (g(H' s) - g(H s)), s = ``scale``, in the
+    H'_l = H_l + di xi_ri + dj xi_rj (``lanes.madd``: xi is +-1 or 0, the products exact); marg' = marg + c_l sigma (g(H' s) - g(H s)), s = ``scale``, in the
     fields' dtype (``lanes``): sign sgn(H') - sgn(H) (marg an exact integer), ReLU max(H', 0) - max(H, 0)
     with nact' = nact + [H' > 0] - [H > 0]; the other codes g (act, a compile-time constant, or GENERIC:
     ``g_at``), g(H s) read from G for the costly codes and g(H' s) kept in gbuf for ``rotation_apply``.
@@ -271,13 +271,13 @@ def rotation_delta(XT, sig, c, n, p, H, marg, nact, G, S, gbuf, act, code, pc, a
     dL = 0.0
     for mu in range(XT.shape[1]):
         ho = H[a, l, mu]
-        hn = ho + dif * XT[ri, mu] + djf * XT[rj, mu]
+        hn = madd(djf, as_field(z, XT[rj, mu]), madd(dif, as_field(z, XT[ri, mu]), ho))
         if act == RELU:
             nm = marg[a, mu] + cl * sig[mu] * ((hn if hn > z else z) - (ho if ho > z else z))
             na = nact[a, mu] + as_field(nz, hn > z) - as_field(nz, ho > z)
             bad = (nm <= z) | (na == nz)
         elif act == SIGN:
-            nm = marg[a, mu] + cl * sig[mu] * (sgn(z, hn) - sgn(z, ho))
+            nm = madd(cl * as_field(z, sig[mu]), sgn(z, hn) - sgn(z, ho), marg[a, mu])
             bad = nm <= z
         else:
             gn = g_at(act, code, p, hn * rs)
@@ -316,7 +316,7 @@ def rotation_apply(XT, sig, c, n, p, w, H, marg, nact, G, S, gbuf, act, code, pc
     dif, djf, cl = as_field(z, di), as_field(z, dj), as_field(z, c[l])
     for mu in range(XT.shape[1]):
         ho = H[a, l, mu]
-        hn = ho + dif * XT[ri, mu] + djf * XT[rj, mu]
+        hn = madd(djf, as_field(z, XT[rj, mu]), madd(dif, as_field(z, XT[ri, mu]), ho))
         H[a, l, mu] = hn
         if pc:
             S[a, mu] += _against(cl * sig[mu], hn, z) - _against(cl * sig[mu], ho, z)
@@ -324,7 +324,7 @@ def rotation_apply(XT, sig, c, n, p, w, H, marg, nact, G, S, gbuf, act, code, pc
             marg[a, mu] += cl * sig[mu] * ((hn if hn > z else z) - (ho if ho > z else z))
             nact[a, mu] += as_field(nz, hn > z) - as_field(nz, ho > z)
         elif act == SIGN:
-            marg[a, mu] += cl * sig[mu] * (sgn(z, hn) - sgn(z, ho))
+            marg[a, mu] = madd(cl * as_field(z, sig[mu]), sgn(z, hn) - sgn(z, ho), marg[a, mu])
         elif cg:
             gn = gbuf[mu]
             marg[a, mu] += cl * sig[mu] * (gn - G[a, l, mu])
