@@ -328,89 +328,95 @@ def new(pb, st) -> Costs:
     return la
 
 
-@njit(inline="always")
-def sweep_loop(pb, st, pt, la, act, use_bits):
+def sweep_loop(act: int, use_bits: int):
     """One Metropolis sweep on exp(-beta L) (plus the coupling of the ensemble, as ``metropolis.sweep_loop``).
 
     The same draws as ``metropolis.sweep_loop``'s full pass: a proposal picks (replica, weight) from one
     64-bit draw and accepts if x >= 1 or u < x, x = exp(-beta dL) times the coupling factor. With
     ``use_bits`` (a compile-time constant; the perceptron only) dE and dL come from the class bitsets
     (``flip_delta_bits``), kept in sync on acceptance: the same chain, bit for bit.
+
+    A factory: the returned loop closes over the constants, which numba prunes before typing, and is
+    compiled by ``_compiled``. It is not an ``inline="always"`` function called by a wrapper: numba
+    copies an inlined function's IR block by block, which cost 2-4 s of compile per copy of this loop
+    (docs/ARCHITECTURE.md, "Compile time").
     """
-    XT, sig, c, n, unit = pb.XT, pb.sig, pb.c, pb.n, pb.unit
-    w, H, marg, E, ref, m, state = st.w, st.H, st.marg, st.E, st.ref, st.m, st.rng
-    C, L, Cn, NM, S = la.C, la.L, la.Cn, la.NM, la.S
-    XB, SG, CB = la.XB, la.SG, la.CB
-    mode, gamma, etab, ctab = pt.mode, pt.gamma, pt.etab, pt.ctab
-    y, N = w.shape
-    P = XT.shape[1]
-    e_up, e_dn = detmath.exp(-2.0 * gamma), detmath.exp(2.0 * gamma)
-    ny = y + 1 if mode == EXPLICIT else y
-    nvar = N * ny
-    fc = is_fc(XT, w)
-    acc = 0
-    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
-    for _ in range(nvar):
-        r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
-        a = np.int64(((r >> np.uint64(32)) * np.uint64(ny)) >> np.uint64(32))
-        i = np.int64(((r & np.uint64(0xFFFFFFFF)) * np.uint64(N)) >> np.uint64(32))
-        if a < y:
-            l = unit[i]
-            ri = row(i, l, n, fc)
-            t = np.int16(2 * w[a, i])
-            cl = np.int16(c[l])
-            if use_bits:
-                dE, dL = flip_delta_bits(XB, SG, CB, a, ri, w[a, i])
-                nerr = E[a] + dE
-            else:
-                nerr, dL = flip_delta(XT, sig, H, marg, C, L, Cn, NM, S, act, n, c, a, l, ri, t, cl)
-            x = etab[dL + P]
-            if mode == EXPLICIT:
-                x *= e_up if ref[i] == w[a, i] else e_dn
-            elif mode == TRACED:
-                x *= ctab[m[i] + y, (w[a, i] + 1) // 2]
-            take = x >= 1.0
-            if not take:
-                r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
-                take = _rng.to_unit(r) < x
-            if take:
-                for mu in range(XT.shape[1]):  # fields.flip_fields, inlined with the cost copy
-                    ho = H[a, l, mu]
-                    hn = np.int16(ho - t * XT[ri, mu])
-                    H[a, l, mu] = hn
-                    marg[a, mu] = np.int16(marg[a, mu] + np.int16(cl * sig[mu]) * _dg(act, ho, hn))
-                    if use_bits:  # the perceptron's cost of the new field (no Cn was computed)
-                        x = np.int32(sig[mu] * hn)
-                        C[a, mu] = np.int32(x <= 0) * np.int32(sig[mu] != 0) * (((-x) >> np.int32(1)) + np.int32(1))
-                    else:
-                        C[a, mu] = new_cost(act, c.shape[0], Cn, NM, mu)
+
+    def sweep_(pb, st, pt, la):
+        XT, sig, c, n, unit = pb.XT, pb.sig, pb.c, pb.n, pb.unit
+        w, H, marg, E, ref, m, state = st.w, st.H, st.marg, st.E, st.ref, st.m, st.rng
+        C, L, Cn, NM, S = la.C, la.L, la.Cn, la.NM, la.S
+        XB, SG, CB = la.XB, la.SG, la.CB
+        mode, gamma, etab, ctab = pt.mode, pt.gamma, pt.etab, pt.ctab
+        y, N = w.shape
+        P = XT.shape[1]
+        e_up, e_dn = detmath.exp(-2.0 * gamma), detmath.exp(2.0 * gamma)
+        ny = y + 1 if mode == EXPLICIT else y
+        nvar = N * ny
+        fc = is_fc(XT, w)
+        acc = 0
+        s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+        for _ in range(nvar):
+            r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
+            a = np.int64(((r >> np.uint64(32)) * np.uint64(ny)) >> np.uint64(32))
+            i = np.int64(((r & np.uint64(0xFFFFFFFF)) * np.uint64(N)) >> np.uint64(32))
+            if a < y:
+                l = unit[i]
+                ri = row(i, l, n, fc)
+                t = np.int16(2 * w[a, i])
+                cl = np.int16(c[l])
                 if use_bits:
-                    refresh(H, SG, a, CB)
-                m[i] -= t
-                w[a, i] = -w[a, i]
-                E[a] = nerr
-                L[a] += dL
-                acc += 1
-        else:
-            x = 2.0 * gamma * ref[i] * m[i]
-            take = x <= 0.0
-            if not take:
-                r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
-                take = _rng.to_unit(r) < detmath.exp(-x)
-            if take:
-                ref[i] = -ref[i]
-                acc += 1
-    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
-    return acc
+                    dE, dL = flip_delta_bits(XB, SG, CB, a, ri, w[a, i])
+                    nerr = E[a] + dE
+                else:
+                    nerr, dL = flip_delta(XT, sig, H, marg, C, L, Cn, NM, S, act, n, c, a, l, ri, t, cl)
+                x = etab[dL + P]
+                if mode == EXPLICIT:
+                    x *= e_up if ref[i] == w[a, i] else e_dn
+                elif mode == TRACED:
+                    x *= ctab[m[i] + y, (w[a, i] + 1) // 2]
+                take = x >= 1.0
+                if not take:
+                    r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
+                    take = _rng.to_unit(r) < x
+                if take:
+                    for mu in range(XT.shape[1]):  # fields.flip_fields, inlined with the cost copy
+                        ho = H[a, l, mu]
+                        hn = np.int16(ho - t * XT[ri, mu])
+                        H[a, l, mu] = hn
+                        marg[a, mu] = np.int16(marg[a, mu] + np.int16(cl * sig[mu]) * _dg(act, ho, hn))
+                        if use_bits:  # the perceptron's cost of the new field (no Cn was computed)
+                            x = np.int32(sig[mu] * hn)
+                            C[a, mu] = np.int32(x <= 0) * np.int32(sig[mu] != 0) * (((-x) >> np.int32(1)) + np.int32(1))
+                        else:
+                            C[a, mu] = new_cost(act, c.shape[0], Cn, NM, mu)
+                    if use_bits:
+                        refresh(H, SG, a, CB)
+                    m[i] -= t
+                    w[a, i] = -w[a, i]
+                    E[a] = nerr
+                    L[a] += dL
+                    acc += 1
+            else:
+                x = 2.0 * gamma * ref[i] * m[i]
+                take = x <= 0.0
+                if not take:
+                    r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
+                    take = _rng.to_unit(r) < detmath.exp(-x)
+                if take:
+                    ref[i] = -ref[i]
+                    acc += 1
+        state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+        return acc
+
+    return sweep_
 
 
 def _compiled(act: int, use_bits: bool, name: str):
     """``sweep_loop`` compiled for one activation code and path (compile-time constants, as
     ``metropolis._compiled``)."""
 
-    def sweep_(pb, st, pt, la):
-        return sweep_loop(pb, st, pt, la, act, use_bits)
-
+    sweep_ = sweep_loop(act, use_bits)
     sweep_.__name__ = sweep_.__qualname__ = name
     return njit(cache=True)(sweep_)
 

@@ -61,6 +61,80 @@ def sweep_bits(pb, st, pt, bt):
     return KERNELS[(act, int(_bits.levels(act, pb.n)))](pb, st, pt, bt)
 
 
+def sweep_loop(act: int, use_bits: int):
+    """One Metropolis sweep; returns the number of accepted moves.
+
+    ``pt.etab`` from ``fill_etab`` at this beta; ``pt.ctab`` from ``fill_ctab`` at this gamma (TRACED only).
+    The chain's E, H, marg, w, ref and m (sum of the replicas) are kept in sync, and with ``use_bits`` (a
+    compile-time constant: 0 for the full pass, else ``bits.levels``) the bitsets bt.UD, bt.M too.
+    The records are unpacked once, here: the loop body calls the model's energy change
+    (``fields.flip_delta`` or ``bits.flip_delta``) and update (``fields.flip_fields``) on plain arrays.
+
+    A factory: the returned loop closes over the constants, which numba prunes before typing, and is
+    compiled by ``_compiled``. It is not an ``inline="always"`` function called by a wrapper: numba
+    copies an inlined function's IR block by block, which cost 2-4 s of compile per copy of this loop
+    (docs/ARCHITECTURE.md, "Compile time").
+    """
+
+    def sweep_(pb, st, pt, bt):
+        XT, sig, c, n, unit, gtab = pb.XT, pb.sig, pb.c, pb.n, pb.unit, pb.gtab
+        w, H, marg, E, ref, m, state = st.w, st.H, st.marg, st.E, st.ref, st.m, st.rng
+        mode, gamma, etab, ctab = pt.mode, pt.gamma, pt.etab, pt.ctab
+        XB, SG, UD, M = bt.XB, bt.SG, bt.UD, bt.M
+        y, N = w.shape
+        P = XT.shape[1]
+        e_up, e_dn = detmath.exp(-2.0 * gamma), detmath.exp(2.0 * gamma)
+        ny = y + 1 if mode == EXPLICIT else y  # "replica" y is the reference
+        nvar = N * ny
+        fc = is_fc(XT, w)
+        acc = 0
+        s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+        for _ in range(nvar):
+            # one 64-bit draw gives both coordinates: (replica, weight) uniform over ny x N
+            r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
+            a = np.int64(((r >> np.uint64(32)) * np.uint64(ny)) >> np.uint64(32))
+            i = np.int64(((r & np.uint64(0xFFFFFFFF)) * np.uint64(N)) >> np.uint64(32))
+            if a < y:
+                l = unit[i]
+                ri = row(i, l, n, fc)
+                t = np.int16(2 * w[a, i])
+                cl = np.int16(c[l])
+                if use_bits:
+                    dE = _bits.flip_delta(XB, SG, UD, M, use_bits, a, l, ri, w[a, i], cl)
+                else:
+                    dE = -np.int64(flip_delta(XT, sig, H, marg, act, a, l, ri, t, cl, gtab, NO_MARGINS, False)) - E[a]
+                x = etab[dE + P]
+                if mode == EXPLICIT:
+                    x *= e_up if ref[i] == w[a, i] else e_dn
+                elif mode == TRACED:
+                    x *= ctab[m[i] + y, (w[a, i] + 1) // 2]
+                take = x >= 1.0
+                if not take:
+                    r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
+                    take = _rng.to_unit(r) < x
+                if take:
+                    flip_fields(XT, sig, H, marg, act, a, l, ri, t, cl, gtab)
+                    m[i] -= t
+                    w[a, i] = -w[a, i]
+                    E[a] += dE
+                    acc += 1
+                    if use_bits:
+                        _bits.refresh(act, use_bits, H, marg, a, l, UD, M)
+            else:
+                x = 2.0 * gamma * ref[i] * m[i]
+                take = x <= 0.0
+                if not take:
+                    r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
+                    take = _rng.to_unit(r) < detmath.exp(-x)
+                if take:
+                    ref[i] = -ref[i]
+                    acc += 1
+        state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+        return acc
+
+    return sweep_
+
+
 def _compiled(act: int, lev: int, name: str):
     """``sweep_loop`` compiled for one activation code and bitset level (0: the full pass).
 
@@ -71,9 +145,7 @@ def _compiled(act: int, lev: int, name: str):
     that closes over another compiled function).
     """
 
-    def sweep_(pb, st, pt, bt):
-        return sweep_loop(pb, st, pt, act, lev, bt)
-
+    sweep_ = sweep_loop(act, lev)
     sweep_.__name__ = sweep_.__qualname__ = name
     return njit(cache=True)(sweep_)
 
@@ -93,72 +165,6 @@ KERNELS = {(SIGN, 0): sweep_sign, (SIGN_ODD, 0): sweep_sign_odd, (RELU, 0): swee
 
 NO_BITS = Bitsets(np.zeros((0, 0), np.uint64), np.zeros((2, 0), np.uint64), np.zeros((0, 0, 4, 0), np.uint64),
                   np.zeros((0, 4, 0), np.uint64))  # the bitsets argument of a full-pass sweep
-
-
-@njit(inline="always")
-def sweep_loop(pb, st, pt, act, use_bits, bt):
-    """One Metropolis sweep; returns the number of accepted moves.
-
-    ``pt.etab`` from ``fill_etab`` at this beta; ``pt.ctab`` from ``fill_ctab`` at this gamma (TRACED only).
-    The chain's E, H, marg, w, ref and m (sum of the replicas) are kept in sync, and with ``use_bits`` (a
-    compile-time constant: 0 for the full pass, else ``bits.levels``) the bitsets bt.UD, bt.M too.
-    The records are unpacked once, here: the loop body calls the model's energy change
-    (``fields.flip_delta`` or ``bits.flip_delta``) and update (``fields.flip_fields``) on plain arrays.
-    """
-    XT, sig, c, n, unit, gtab = pb.XT, pb.sig, pb.c, pb.n, pb.unit, pb.gtab
-    w, H, marg, E, ref, m, state = st.w, st.H, st.marg, st.E, st.ref, st.m, st.rng
-    mode, gamma, etab, ctab = pt.mode, pt.gamma, pt.etab, pt.ctab
-    XB, SG, UD, M = bt.XB, bt.SG, bt.UD, bt.M
-    y, N = w.shape
-    P = XT.shape[1]
-    e_up, e_dn = detmath.exp(-2.0 * gamma), detmath.exp(2.0 * gamma)
-    ny = y + 1 if mode == EXPLICIT else y  # "replica" y is the reference
-    nvar = N * ny
-    fc = is_fc(XT, w)
-    acc = 0
-    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
-    for _ in range(nvar):
-        # one 64-bit draw gives both coordinates: (replica, weight) uniform over ny x N
-        r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
-        a = np.int64(((r >> np.uint64(32)) * np.uint64(ny)) >> np.uint64(32))
-        i = np.int64(((r & np.uint64(0xFFFFFFFF)) * np.uint64(N)) >> np.uint64(32))
-        if a < y:
-            l = unit[i]
-            ri = row(i, l, n, fc)
-            t = np.int16(2 * w[a, i])
-            cl = np.int16(c[l])
-            if use_bits:
-                dE = _bits.flip_delta(XB, SG, UD, M, use_bits, a, l, ri, w[a, i], cl)
-            else:
-                dE = -np.int64(flip_delta(XT, sig, H, marg, act, a, l, ri, t, cl, gtab, NO_MARGINS, False)) - E[a]
-            x = etab[dE + P]
-            if mode == EXPLICIT:
-                x *= e_up if ref[i] == w[a, i] else e_dn
-            elif mode == TRACED:
-                x *= ctab[m[i] + y, (w[a, i] + 1) // 2]
-            take = x >= 1.0
-            if not take:
-                r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
-                take = _rng.to_unit(r) < x
-            if take:
-                flip_fields(XT, sig, H, marg, act, a, l, ri, t, cl, gtab)
-                m[i] -= t
-                w[a, i] = -w[a, i]
-                E[a] += dE
-                acc += 1
-                if use_bits:
-                    _bits.refresh(act, use_bits, H, marg, a, l, UD, M)
-        else:
-            x = 2.0 * gamma * ref[i] * m[i]
-            take = x <= 0.0
-            if not take:
-                r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
-                take = _rng.to_unit(r) < detmath.exp(-x)
-            if take:
-                ref[i] = -ref[i]
-                acc += 1
-    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
-    return acc
 
 
 def sweeps(pb, st, betas, stop_when_solved, energies, accepted):

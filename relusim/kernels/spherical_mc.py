@@ -69,13 +69,94 @@ def sweep(problem, state, mode, etab, gamma, theta, beta):
     return KERNELS[loop_key(int(problem.act), int(problem.cost))](problem, state, mode, etab, gamma, theta, beta)
 
 
+def sweep_loop(act: int, pc: int):
+    """One sweep of rotation proposals (module docstring), written over the model's move
+    (``spherical.rotation_steps``, ``rotation_delta``, ``rotation_apply``; act and pc compile-time constants).
+
+    A factory: the returned loop closes over the constants, which numba prunes before typing, and is
+    compiled by ``_compiled``. It is not an ``inline="always"`` function called by a wrapper: numba
+    copies an inlined function's IR block by block, which cost 2-4 s of compile per copy of this loop
+    (docs/ARCHITECTURE.md, "Compile time").
+    """
+
+    def sweep_(problem, state, mode, etab, gamma, theta, beta):
+        XT, sig, c, n, code, p, _ = problem
+        w, H, marg, nact, E, ref, m, st, G, S, L = state
+        if act != GENERIC:
+            code = act
+        gbuf = np.empty(XT.shape[1] if costly(code) else 0)  # g of the proposed fields, kept for the update
+        y, Nw = w.shape
+        K = c.shape[0]
+        P = XT.shape[1]
+        fc = Nw != XT.shape[0]
+        ny = y + 1 if mode == EXPLICIT else y
+        gamma_n = gamma / n
+        brn = beta / np.sqrt(n)
+        acc = 0
+        s0, s1, s2, s3 = st[0], st[1], st[2], st[3]
+        m32 = np.uint64(0xFFFFFFFF)
+        for _ in range(Nw * ny):
+            r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
+            a = np.int64(((r >> np.uint64(32)) * np.uint64(ny)) >> np.uint64(32))
+            l = np.int64(((r & m32) * np.uint64(K)) >> np.uint64(32))
+            r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
+            i = np.int64(((r >> np.uint64(32)) * np.uint64(n)) >> np.uint64(32))
+            j = np.int64(((r & m32) * np.uint64(n - 1)) >> np.uint64(32))
+            j += j >= i
+            r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
+            sn, cs = detmath.sincos((2.0 * _rng.to_unit(r) - 1.0) * theta)
+            ri = i if fc else l * n + i  # the rows of XT the two weights read
+            rj = j if fc else l * n + j
+            i += l * n
+            j += l * n
+            if a < y:
+                di, dj = rotation_steps(w[a, i], w[a, j], cs, sn)
+                cnt, dL = rotation_delta(XT, sig, c, n, p, H, marg, nact, G, S, gbuf, act, code, pc, a, l, ri, rj, di, dj)
+                dE = cnt - E[a]
+                if pc:
+                    arg = -brn * dL
+                    if mode == EXPLICIT:
+                        arg += gamma_n * (ref[i] * di + ref[j] * dj)
+                    x = detmath.exp(min(arg, 700.0))
+                else:
+                    x = etab[dE + P]
+                    if mode == EXPLICIT:
+                        x *= detmath.exp(gamma_n * (ref[i] * di + ref[j] * dj))
+                take = x >= 1.0
+                if not take:
+                    r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
+                    take = _rng.to_unit(r) < x
+                if take:
+                    rotation_apply(XT, sig, c, n, p, w, H, marg, nact, G, S, gbuf, act, code, pc, a, l, i, j, ri, rj, di, dj)
+                    if mode == EXPLICIT:
+                        m[i] += di
+                        m[j] += dj
+                    E[a] += dE
+                    if pc:
+                        L[a] += dL / np.sqrt(n)
+                    acc += 1
+            else:
+                di, dj = rotation_steps(ref[i], ref[j], cs, sn)
+                x = detmath.exp(gamma_n * (m[i] * di + m[j] * dj))
+                take = x >= 1.0
+                if not take:
+                    r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
+                    take = _rng.to_unit(r) < x
+                if take:
+                    ref[i] += di
+                    ref[j] += dj
+                    acc += 1
+        st[0], st[1], st[2], st[3] = s0, s1, s2, s3
+        return acc
+
+    return sweep_
+
+
 def _compiled(act: int, pc: bool, name: str):
     """``sweep_loop`` compiled for one activation constant and energy, when a run first calls it
     (module-level names, so that the drivers call them from compiled code and stay cacheable)."""
 
-    def sweep_(problem, state, mode, etab, gamma, theta, beta):
-        return sweep_loop(problem, state, mode, etab, gamma, theta, beta, act, pc)
-
+    sweep_ = sweep_loop(act, pc)
     sweep_.__name__ = sweep_.__qualname__ = name
     return njit(cache=True)(sweep_)
 
@@ -92,80 +173,6 @@ KERNELS = {(RELU, False): sweep_relu, (SIGN, False): sweep_sign, (RELU, True): s
            (SIGN, True): sweep_sign_cost, (gfun.LINEAR, False): sweep_linear,
            (gfun.QUADRATIC, False): sweep_quadratic, (gfun.RELU_SHIFT, False): sweep_relu_shift,
            (GENERIC, False): sweep_generic}
-
-
-@njit(inline="always")
-def sweep_loop(problem, state, mode, etab, gamma, theta, beta, act, pc):
-    """One sweep of rotation proposals (module docstring), written over the model's move
-    (``spherical.rotation_steps``, ``rotation_delta``, ``rotation_apply``; act and pc compile-time constants)."""
-    XT, sig, c, n, code, p, _ = problem
-    w, H, marg, nact, E, ref, m, st, G, S, L = state
-    if act != GENERIC:
-        code = act
-    gbuf = np.empty(XT.shape[1] if costly(code) else 0)  # g of the proposed fields, kept for the update
-    y, Nw = w.shape
-    K = c.shape[0]
-    P = XT.shape[1]
-    fc = Nw != XT.shape[0]
-    ny = y + 1 if mode == EXPLICIT else y
-    gamma_n = gamma / n
-    brn = beta / np.sqrt(n)
-    acc = 0
-    s0, s1, s2, s3 = st[0], st[1], st[2], st[3]
-    m32 = np.uint64(0xFFFFFFFF)
-    for _ in range(Nw * ny):
-        r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
-        a = np.int64(((r >> np.uint64(32)) * np.uint64(ny)) >> np.uint64(32))
-        l = np.int64(((r & m32) * np.uint64(K)) >> np.uint64(32))
-        r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
-        i = np.int64(((r >> np.uint64(32)) * np.uint64(n)) >> np.uint64(32))
-        j = np.int64(((r & m32) * np.uint64(n - 1)) >> np.uint64(32))
-        j += j >= i
-        r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
-        sn, cs = detmath.sincos((2.0 * _rng.to_unit(r) - 1.0) * theta)
-        ri = i if fc else l * n + i  # the rows of XT the two weights read
-        rj = j if fc else l * n + j
-        i += l * n
-        j += l * n
-        if a < y:
-            di, dj = rotation_steps(w[a, i], w[a, j], cs, sn)
-            cnt, dL = rotation_delta(XT, sig, c, n, p, H, marg, nact, G, S, gbuf, act, code, pc, a, l, ri, rj, di, dj)
-            dE = cnt - E[a]
-            if pc:
-                arg = -brn * dL
-                if mode == EXPLICIT:
-                    arg += gamma_n * (ref[i] * di + ref[j] * dj)
-                x = detmath.exp(min(arg, 700.0))
-            else:
-                x = etab[dE + P]
-                if mode == EXPLICIT:
-                    x *= detmath.exp(gamma_n * (ref[i] * di + ref[j] * dj))
-            take = x >= 1.0
-            if not take:
-                r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
-                take = _rng.to_unit(r) < x
-            if take:
-                rotation_apply(XT, sig, c, n, p, w, H, marg, nact, G, S, gbuf, act, code, pc, a, l, i, j, ri, rj, di, dj)
-                if mode == EXPLICIT:
-                    m[i] += di
-                    m[j] += dj
-                E[a] += dE
-                if pc:
-                    L[a] += dL / np.sqrt(n)
-                acc += 1
-        else:
-            di, dj = rotation_steps(ref[i], ref[j], cs, sn)
-            x = detmath.exp(gamma_n * (m[i] * di + m[j] * dj))
-            take = x >= 1.0
-            if not take:
-                r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
-                take = _rng.to_unit(r) < x
-            if take:
-                ref[i] += di
-                ref[j] += dj
-                acc += 1
-    st[0], st[1], st[2], st[3] = s0, s1, s2, s3
-    return acc
 
 
 @njit(cache=True)
