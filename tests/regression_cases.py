@@ -1,6 +1,6 @@
 """Small runs whose bits must never change: the sha256 of every integer array of each sample.
 
-The hashes in ``tests/data/regression_hashes.json`` were written by ``python -m tests.regression_cases``
+The hashes in ``tests/data/regression_hashes.json`` were written by ``python -m tests.regression_cases --write``
 at commit e87d1e8, before the kernel redesign for fully connected networks (issue 14); the test
 ``test_regression_hashes`` recomputes them. A change that alters any of them changes the chain of an
 existing config, which a redesign must never do.
@@ -119,5 +119,8 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["--print"]:  # the hashes of the named cases, floats included, as JSON
         print(json.dumps({name: hashes(name, floats=True) for name in sys.argv[2:]}))
         raise SystemExit
+    if sys.argv[1:] != ["--write"]:  # rewriting the reference hashes is never a side effect of a typo
+        raise SystemExit(f"usage: python -m tests.regression_cases --print NAME... | --write (rewrites {PATH.name}); "
+                         f"cases: {' '.join(CASES)}")
     PATH.write_text(json.dumps({name: hashes(name) for name in CASES}, indent=1, sort_keys=True) + "\n")
     print(f"wrote {PATH}")
