@@ -44,7 +44,8 @@ from ..execution.runner import compile_kernels
 
 TAG = 18
 METHODS = ("exact", "anneal")
-BACKENDS = ("local", "dask", "slurm")
+BACKENDS = ("local", "dask", "slurm")  # slurm: a job array (relusim.capacity.array)
+RUNS_HERE = ("local", "dask")  # what ``run`` drives from this process
 ANSWER = {
     "exact": "exact SAT probability (complete search)",
     "anneal": "algorithmic threshold of the BASE anneal protocol (a lower bound on the capacity)",
@@ -321,7 +322,7 @@ def file_attrs(plan: Plan, command: str) -> dict:
 # ------------------------------------------------------------------------------ running --
 
 
-def _which(t) -> str:
+def which_instance(t) -> str:
     _, K, N, P, i = t
     return f"instance {i} of K={K} N={N} P={P}"
 
@@ -340,11 +341,19 @@ def run(plan: Plan, out: str, *, workers: int = 1, backend: str = "local", sched
         bootstrap: int = 200) -> CapacitySummary:
     """Answer every instance of ``plan`` not yet in ``out`` (resuming), then analyse and write.
 
+    ``backend``: ``local`` processes, or ``dask`` (a scheduler at ``scheduler``, a LocalCluster, or with
+    ``slurm`` (``relusim.execution.slurm.SlurmOptions``) Dask workers in SLURM jobs). A SLURM job array
+    is not run from here: ``relusim.capacity.array.submit``. The finished instances of an earlier array's
+    tasks are folded in when ``out`` is opened (``relusim.storage.capacity_file``).
+
     Holds ``out``'s owner lock (``relusim.storage.lock``, as ``anneal`` does) from before it is opened until
     it is written: a second run on the same ``out`` is refused with one line (InputError).
     """
-    if backend not in BACKENDS:
-        raise InputError("--backend", backend, f"allowed: {', '.join(BACKENDS)}")
+    if backend not in RUNS_HERE:
+        raise InputError("--backend", backend, f"allowed here: {', '.join(RUNS_HERE)}; a SLURM job array is "
+                         "relusim.capacity.array.submit")
+    if slurm is not None and backend != "dask":
+        raise InputError("--slurm", True, "only with --backend dask (Dask workers as SLURM jobs)")
     from .. import paths
     from ..execution import processes
     from ..execution.runner import disk_full_is_one_line
@@ -387,10 +396,10 @@ def _run_open(plan, store, out, workers, backend, scheduler, slurm, command, qui
         # at most 8 instances per worker submitted at once: a grid can hold 10^6 of them
         executor = Local(workers, window=8 * workers)
     else:
-        executor = Dask(scheduler, workers, slurm if backend == "slurm" else None)
+        executor = Dask(scheduler, workers, slurm)
     # workers that die with this process: on an interruption they are killed, on a failure the
     # running instances finish (their answers are dropped: this process journals what it is given)
-    failure = Failure(describe=_which, kept_in="the capacity journal")
+    failure = Failure(describe=which_instance, kept_in="the capacity journal")
     source = executor.map(solve_instance, [(plan, *t) for t in todo], failure)
     try:
         for _, rec in source:

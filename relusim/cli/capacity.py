@@ -8,6 +8,7 @@ import sys
 import click
 
 from .. import ranges
+from .backends import HELP, check_options, mode_of, slurm_from, slurm_options
 from ..errors import InputError
 
 
@@ -30,21 +31,23 @@ from ..errors import InputError
                    "Default: exact for binary weights, anneal for spherical.")
 @click.option("--max-nodes", type=int, default=10**12, show_default=True,
               help="exact: node budget per instance; an instance that hits it is counted as unknown.")
-@click.option("--workers", type=int, default=None, help="Processes (local) or Dask workers (default: all cores).")
+@click.option("--workers", type=int, default=None,
+              help="local: processes (default: all cores); dask: LocalCluster workers, or with --slurm "
+                   "worker processes in all.")
 @click.option("--backend", default="local", show_default=True,
-              help="local processes, dask (a LocalCluster, or --scheduler), or slurm (Dask workers "
-                   "started as SLURM jobs by dask-jobqueue).")
+              help=HELP + " A job array's tasks each append their instances to a journal of their own; "
+                          "`relusim merge OUT`, or this command run again, folds them into OUT.")
 @click.option("--scheduler", default=None, metavar="ADDRESS", help="dask: a running scheduler's address.")
-@click.option("--queue", default=None, help="slurm: partition.")
-@click.option("--walltime", default=None, help="slurm: time limit per job (e.g. 02:00:00).")
+@slurm_options("instance")
 @click.option("--out", default=None, help="HDF5 output (default: the config's output with _capacity).")
 @click.option("--json", "json_path", default=None, type=str, help="Write the analysis as JSON.")
 @click.option("--plot", "plot_path", default=None, type=str, help="Write the figure (png, pdf, svg).")
 @click.option("--bootstrap", type=int, default=200, show_default=True, help="Bootstrap refits for the errors.")
 @click.option("--overwrite", is_flag=True, help="Start afresh instead of resuming.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def capacity(config_path, alpha, N, samples, K, method, max_nodes, workers, backend, scheduler, queue,
-             walltime, out, json_path, plot_path, bootstrap, overwrite, quiet) -> None:
+def capacity(config_path, alpha, N, samples, K, method, max_nodes, workers, backend, scheduler, slurm, queue,
+             walltime, cores, memory, setup, chunk, dry_run, wait, out, json_path, plot_path, bootstrap, overwrite,
+             quiet) -> None:
     """Storage capacity: solved fraction over (K, N, alpha), 50% points, finite-size scaling, theory.
 
     Example: relusim capacity --config configs/default.yaml --K 2,4 --N 8,12,16 --alpha 0.5:1.2:0.1
@@ -63,15 +66,11 @@ def capacity(config_path, alpha, N, samples, K, method, max_nodes, workers, back
         raise InputError("--method", method, f"allowed: {', '.join(cap.METHODS)}")
     if backend not in cap.BACKENDS:
         raise InputError("--backend", backend, f"allowed: {', '.join(cap.BACKENDS)}")
-    if workers is not None and workers < 1:
-        raise InputError("--workers", workers, "must be >= 1")
+    check_options(mode_of(backend, slurm), dict(workers=workers, scheduler=scheduler, slurm=slurm, queue=queue,
+                                                walltime=walltime, cores=cores, memory=memory, setup=setup,
+                                                chunk=chunk, dry_run=dry_run, wait=wait))
     if not 0 <= bootstrap <= cap.MAX_BOOTSTRAP:
         raise InputError("--bootstrap", bootstrap, f"must be >= 0 and <= {cap.MAX_BOOTSTRAP} (refits per 50% point)")
-    if scheduler and backend != "dask":
-        raise InputError("--scheduler", scheduler, "only with --backend dask")
-    for name, value in (("--queue", queue), ("--walltime", walltime)):
-        if value is not None and backend != "slurm":
-            raise InputError(name, value, "only with --backend slurm")
     plan = cap.make_plan(base, method, alpha, N, K, samples, max_nodes)
     out = out or str(Path(base.output).with_name(Path(base.output).stem + "_capacity.h5"))
     if not out.endswith((".h5", ".hdf5")):
@@ -87,18 +86,25 @@ def capacity(config_path, alpha, N, samples, K, method, max_nodes, workers, back
     for key, path in (("--json", json_path), ("--plot", plot_path)):
         if path and os.path.abspath(path) == os.path.abspath(out):
             raise InputError(key, path, "is the --out file; give another path")
-    slurm = None
+    opts = slurm_from(queue, walltime, cores, memory, setup)
+    command = "relusim " + " ".join(sys.argv[1:])
     if backend == "slurm":
-        from ..execution.cluster import SlurmOptions, parse_walltime
+        from ..capacity import array
 
-        slurm = SlurmOptions(queue=queue, walltime=parse_walltime(walltime) if walltime else None)
-    from ..execution.runner import default_workers
+        sub = array.submit(plan, out, opts, chunk=chunk, dry_run=dry_run, wait=wait, overwrite=overwrite,
+                           command=command, bootstrap=bootstrap)
+        _echo_submission(sub, out)
+        if sub.merged is None or sub.merged.summary is None:
+            return
+        s = sub.merged.summary
+    else:
+        from ..execution.runner import default_workers
 
-    if backend == "local" or (backend == "dask" and not scheduler):
-        _check_workers(workers or default_workers(), cap.count_instances(plan))
-    s = cap.run(plan, out, workers=workers or default_workers(), backend=backend, scheduler=scheduler,
-                slurm=slurm, overwrite=overwrite, command="relusim " + " ".join(sys.argv[1:]), quiet=quiet,
-                bootstrap=bootstrap)
+        if backend == "local" or (backend == "dask" and not scheduler and not slurm):
+            _check_workers(workers or default_workers(), cap.count_instances(plan))
+        s = cap.run(plan, out, workers=workers or default_workers(), backend=backend, scheduler=scheduler,
+                    slurm=opts if slurm else None, overwrite=overwrite, command=command, quiet=quiet,
+                    bootstrap=bootstrap)
     click.echo(table(s.analysis))
     click.echo(f"{s.path}: {s.instances} instances ({s.ran} run now) in {s.wall_s:.1f} s")
     if json_path:
@@ -107,6 +113,29 @@ def capacity(config_path, alpha, N, samples, K, method, max_nodes, workers, back
     if plot_path:
         paths.make_parent(plot_path)
         plot(s.analysis, plot_path)
+
+
+def _echo_submission(sub, out: str) -> None:
+    """What ``--backend slurm`` did: the script written, the job submitted, or the merge at its end."""
+    from ..capacity import array
+
+    if sub.job is not None and sub.job_id is None:
+        click.echo(f"wrote {sub.job.script} ({sub.job.n_tasks} array tasks, {sub.job.samples} instances)")
+        click.echo(f"submit with: {' '.join(sub.job.sbatch_command())}")
+        click.echo(f"then merge with: relusim merge {out}")
+    elif sub.job is not None:
+        click.echo(f"submitted job {sub.job_id}: {sub.job.n_tasks} array tasks, {sub.job.samples} instances; "
+                   f"logs in {sub.job.script.parent / 'logs'}")
+        if sub.merged is None:
+            click.echo(f"when it ends: relusim merge {out}")
+    if sub.merged is not None:
+        echo_merge(sub.merged)
+        array.check_complete(sub.merged)
+
+
+def echo_merge(r) -> None:
+    state = "complete" if not r.missing else f"{len(r.missing)} missing"
+    click.echo(f"{r.path}: {r.done}/{r.instances} instances, {r.merged} merged now ({state})")
 
 
 def _check_workers(workers: int, instances: int) -> None:

@@ -8,37 +8,8 @@ import sys
 import click
 
 from .. import ranges
+from .backends import HELP, check_options, mode_of, slurm_from, slurm_options
 from ..errors import InputError
-
-# Which options mean something for which way of running; any other given option is an error,
-# not silently ignored.
-_MODES = {
-    "local": {"workers"},
-    "dask": {"workers", "scheduler"},
-    "dask --slurm": {"workers", "slurm", "queue", "walltime", "cores", "memory", "setup"},
-    "slurm": {"queue", "walltime", "cores", "memory", "setup", "chunk", "dry_run", "wait"},
-}
-
-
-MAX_CORES = 4096
-
-
-def _check_options(mode: str, given: dict) -> None:
-    for name, value in given.items():
-        if value in (None, False, ()) or name in _MODES[mode]:
-            continue
-        where = [m for m, names in _MODES.items() if name in names]
-        raise InputError("--" + name.replace("_", "-"), value,
-                         f"not used by --backend {mode}; only with --backend {' or '.join(where)}")
-    if given.get("scheduler") and given.get("workers"):
-        raise InputError("--workers", given["workers"], "not used with --scheduler: that cluster has its own")
-    for name in ("workers", "cores", "chunk"):
-        if given.get(name) is not None and given[name] < 1:
-            raise InputError("--" + name, given[name], "must be >= 1")
-    if given.get("cores") is not None and given["cores"] > MAX_CORES:
-        raise InputError("--cores", given["cores"], f"must be <= {MAX_CORES} (cores of one node: each job "
-                         "starts that many worker processes)")
-
 
 def _command() -> str:
     return "relusim " + " ".join(sys.argv[1:])
@@ -56,23 +27,13 @@ def _command() -> str:
               help="Where the points' files go (default: beside the config's output, in a folder "
                    "named after the config's name).")
 @click.option("--backend", type=click.Choice(["local", "dask", "slurm"]), default="local", show_default=True,
-              help="local processes, dask.distributed, or a SLURM job array.")
+              help=HELP)
 @click.option("--workers", type=int, default=None,
               help="local: processes (default: all cores); dask: LocalCluster workers, or with --slurm "
                    "worker processes in all.")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="dask: the address of a running scheduler (e.g. tcp://10.0.0.1:8786).")
-@click.option("--slurm", is_flag=True, help="dask: start the workers as SLURM jobs (dask-jobqueue).")
-@click.option("--queue", default=None, help="SLURM partition.")
-@click.option("--walltime", default=None, help="SLURM time limit per job (e.g. 02:00:00).")
-@click.option("--cores", type=int, default=None, help="SLURM cores per job (one sample per core at a time).")
-@click.option("--memory", default=None, help="SLURM memory per job (e.g. 4G).")
-@click.option("--setup", multiple=True, metavar="LINE",
-              help="A shell line run first in each SLURM job (e.g. 'module load python'); repeatable.")
-@click.option("--chunk", type=int, default=None,
-              help="slurm: samples per array task (default: --cores, more past 1000 tasks).")
-@click.option("--dry-run", is_flag=True, help="slurm: write the job script and print the sbatch command only.")
-@click.option("--wait", is_flag=True, help="slurm: wait for the array to end, then merge.")
+@slurm_options("sample")
 @click.option("--overwrite", is_flag=True, help="Start every point afresh instead of resuming.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def sweep(config_path, grids, samples, out_dir, backend, workers, scheduler, slurm, queue, walltime, cores,
@@ -93,8 +54,7 @@ def sweep(config_path, grids, samples, out_dir, backend, workers, scheduler, slu
     from ..execution import sweep as sweep_
     from ..execution.runner import default_workers
 
-    mode = "dask --slurm" if backend == "dask" and slurm else backend
-    _check_options(mode, dict(workers=workers, scheduler=scheduler, slurm=slurm, queue=queue,
+    check_options(mode_of(backend, slurm), dict(workers=workers, scheduler=scheduler, slurm=slurm, queue=queue,
                               walltime=walltime, cores=cores, memory=memory, setup=setup, chunk=chunk,
                               dry_run=dry_run, wait=wait))
     from .. import paths
@@ -108,9 +68,7 @@ def sweep(config_path, grids, samples, out_dir, backend, workers, scheduler, slu
     points = sweep_.expand(base, sweep_.parse_grid(grids, base), out_dir, samples)
     if backend == "local" or (backend == "dask" and not scheduler and not slurm):
         check_memory([p.cfg for p in points], workers or default_workers())
-    opts = cluster.SlurmOptions(queue=queue, walltime=walltime and cluster.parse_walltime(walltime),
-                                cores=cores or 1, memory_bytes=memory and cluster.parse_memory(memory),
-                                setup=tuple(setup))
+    opts = slurm_from(queue, walltime, cores, memory, setup)
     if backend == "slurm":
         sub = cluster.submit_sweep(points, opts, chunk=chunk, dry_run=dry_run, wait=wait, overwrite=overwrite,
                                    command=_command())
@@ -159,19 +117,35 @@ def _echo_reports(reports) -> None:
 @click.option("--allow-missing", is_flag=True,
               help="Exit 0 even when samples are still missing (e.g. to look at a sweep while its array "
                    "runs).")
-def merge(results, allow_missing) -> None:
-    """Join the per-task files of SLURM array tasks into each point's result file.
+@click.option("--bootstrap", type=int, default=200, show_default=True,
+              help="capacity files: bootstrap refits for the errors of the analysis.")
+def merge(results, allow_missing, bootstrap) -> None:
+    """Join the per-task files of SLURM array tasks into each point's result file, or into a capacity file.
 
     RESULTS are result files or folders of them. Each file's finished-sample shards are checked
     against the file's config first: a shard of another config is refused and nothing is written.
     The samples found are merged; if any sample of a file is still missing the exit status is 1,
-    unless --allow-missing.
+    unless --allow-missing. A capacity file (`relusim capacity --backend slurm`) gets every array
+    task's journal of finished instances folded in, and its analysis once every instance is answered.
 
     Example: relusim merge results/default/
     """
     from ..execution import cluster
+    from .capacity import echo_merge
 
-    reports = cluster.merge(results)
+    files, capacity = cluster.result_files(results)
+    if capacity:
+        from ..capacity import array
+        from ..capacity.grid import MAX_BOOTSTRAP
+
+        if not 0 <= bootstrap <= MAX_BOOTSTRAP:
+            raise InputError("--bootstrap", bootstrap, f"must be >= 0 and <= {MAX_BOOTSTRAP} (refits per 50% point)")
+        for path in capacity:  # every journal checked before its file is written
+            report = array.merge(path, bootstrap)
+            echo_merge(report)
+            if not allow_missing:
+                array.check_complete(report)
+    reports = cluster.merge(files) if files else []
     _echo_reports(reports)
     if not allow_missing:
         cluster.check_complete(reports)
@@ -179,12 +153,13 @@ def merge(results, allow_missing) -> None:
 
 @click.command("run-task", hidden=True)
 @click.option("--tasks", "table", required=True, type=click.Path(dir_okay=False),
-              help="The task table written by `relusim sweep --backend slurm`.")
+              help="The task table written by `relusim sweep --backend slurm` or `relusim capacity --backend slurm`.")
 @click.option("--task-id", type=int, required=True, envvar="SLURM_ARRAY_TASK_ID",
               help="Which array task to run (default: $SLURM_ARRAY_TASK_ID).")
 @click.option("--workers", type=int, default=1, show_default=True, help="Local processes for this task.")
 def run_task(table, task_id, workers) -> None:
-    """Run one array task of a SLURM sweep: write a shard per finished sample (used by array.sbatch).
+    """Run one array task of a SLURM sweep (a shard per finished sample) or capacity run (a line of the
+    task's journal per finished instance); used by array.sbatch.
 
     \b
     Example:
@@ -199,8 +174,19 @@ def run_task(table, task_id, workers) -> None:
         raise InputError("--workers", workers, "must be >= 1")
     t0 = time.perf_counter()
     job = os.environ.get("SLURM_ARRAY_JOB_ID")
+    kind = cluster.table_kind(table)
     click.echo(f"task {task_id}{f' of job {job}' if job else ''} on {platform.node()}: {table}")
     n = 0
+    if kind == cluster.CAPACITY:
+        from ..capacity import array
+
+        for r in array.run_task(table, task_id, workers):
+            n += 1
+            state = "solved" if r.status == 1 else "unknown" if r.status < 0 else "not solved"
+            click.echo(f"  instance {r.i} of K={r.K} N={r.N} P={r.P}: {state}")
+            sys.stdout.flush()
+        click.echo(f"task {task_id}: {n} instances in {time.perf_counter() - t0:.1f} s")
+        return
     for f in cluster.run_task(table, task_id, workers):
         n += 1
         click.echo(f"  {f.output} sample {f.index}: E={f.energy}{' solved' if f.solved else ''}")

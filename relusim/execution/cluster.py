@@ -180,8 +180,6 @@ def write_array(tasks: Sequence[Task], job_dir: str | os.PathLike, opts: SlurmOp
     if not tasks:
         raise InputError("--backend", "slurm", "nothing to run: every sample of the sweep is done")
     chunk = chunk or default_chunk(len(tasks), opts.cores)
-    job_dir = Path(job_dir).resolve()
-    (job_dir / "logs").mkdir(parents=True, exist_ok=True)
     configs: dict[str, int] = {}
     points: list[dict] = []
     for t in tasks:
@@ -189,21 +187,44 @@ def write_array(tasks: Sequence[Task], job_dir: str | os.PathLike, opts: SlurmOp
             cfg = t.cfg.replace(output=str(Path(t.cfg.output).resolve()))
             configs[t.cfg.output] = len(points)
             points.append({"config": cfg.to_dict(), "config_sha256": cfg.physics_sha256()})
-    table = {
-        "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "points": points,
-        "tasks": [[[configs[t.cfg.output], t.index] for t in c] for c in chunks(tasks, chunk)],
-    }
+    table = {"points": points,
+             "tasks": [[[configs[t.cfg.output], t.index] for t in c] for c in chunks(tasks, chunk)]}
+    return write_job(SWEEP, table, job_dir, opts, name, len(tasks))
+
+
+SWEEP, CAPACITY = "sweep", "capacity"  # the kinds of task table; a table without "kind" is a sweep's
+_ABOUT = {
+    SWEEP: ["# A relusim sweep as a job array, written by `relusim sweep --backend slurm`. Array task i runs",
+            "# the samples listed under tasks[i] of tasks.json and writes one shard per finished sample next",
+            "# to its point's result file; `relusim merge` joins them. A rerun of a task skips finished",
+            "# samples; a sample's bits do not depend on which task ran it."],
+    CAPACITY: ["# A relusim capacity run as a job array, written by `relusim capacity --backend slurm`. Array",
+               "# task i answers the instances listed under tasks[i] of tasks.json and appends each to its own",
+               "# journal in <out>.parts/; `relusim merge <out>` (or the same `relusim capacity` command)",
+               "# folds them into the capacity file. A rerun of a task skips finished instances; an",
+               "# instance's bits do not depend on which task ran it."],
+}
+
+
+def write_job(kind: str, table: dict, job_dir: str | os.PathLike, opts: SlurmOptions, name: str,
+              units: int) -> ArrayJob:
+    """Write ``job_dir/tasks.json`` (``table`` with its ``kind`` and the time) and ``job_dir/array.sbatch``,
+    whose array task i runs ``relusim run-task`` on ``table["tasks"][i]``. ``units``: samples or instances."""
+    job_dir = Path(job_dir).resolve()
+    (job_dir / "logs").mkdir(parents=True, exist_ok=True)
+    table = {"kind": kind, "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+             **table}
     table_path = job_dir / "tasks.json"
     table_path.write_text(json.dumps(table, indent=1))
     n = len(table["tasks"])
     script = job_dir / "array.sbatch"
-    script.write_text(_array_script(job_dir, table_path, n, opts, name))
+    script.write_text(_array_script(job_dir, table_path, n, opts, name, _ABOUT[kind]))
     script.chmod(0o755)
-    return ArrayJob(script, table_path, n, len(tasks))
+    return ArrayJob(script, table_path, n, units)
 
 
-def _array_script(job_dir: Path, table: Path, n_tasks: int, opts: SlurmOptions, name: str) -> str:
+def _array_script(job_dir: Path, table: Path, n_tasks: int, opts: SlurmOptions, name: str,
+                  about: Sequence[str] = _ABOUT[SWEEP]) -> str:
     """The sbatch script. Every value is quoted for bash and for sbatch's own ``#SBATCH`` parser (which
     reads quotes as bash does), and none can end a line: every value was refused at the command line if
     it held a control character, and the whole script is checked again here."""
@@ -228,10 +249,7 @@ def _array_script(job_dir: Path, table: Path, n_tasks: int, opts: SlurmOptions, 
         lines.append(f"#SBATCH --mem={math.ceil(opts.memory_bytes / 2**20)}M")
     lines += [
         "#",
-        "# A relusim sweep as a job array, written by `relusim sweep --backend slurm`. Array task i runs",
-        "# the samples listed under tasks[i] of tasks.json and writes one shard per finished sample next",
-        "# to its point's result file; `relusim merge` joins them. A rerun of a task skips finished",
-        "# samples; a sample's bits do not depend on which task ran it.",
+        *about,
         "set -euo pipefail",
         *opts.prologue(),
         f"exec {q(opts.python)} -m relusim run-task --tasks {q(str(table))} "
@@ -255,33 +273,67 @@ def submit(job: ArrayJob, *, dry_run: bool = False, wait: bool = False) -> str |
     return job_id
 
 
-def load_table(path: str | os.PathLike) -> tuple[list[Config], list[list[tuple[int, int]]]]:
-    """Read a task table; refuse a point whose config does not hash as when it was written."""
+def read_table(path: str | os.PathLike, kind: str) -> dict:
+    """A task table of ``kind`` as written by ``write_job``; one line (InputError) for a file that is not
+    one, or a table of the other kind (a sweep's given where a capacity run's is expected, or back)."""
     try:
         table = json.loads(Path(path).read_text())
-        points, tasks = table["points"], table["tasks"]
-    except (OSError, ValueError, KeyError, TypeError):
+        theirs, tasks = table.get("kind", SWEEP), table["tasks"]
+        if not isinstance(tasks, list):
+            raise TypeError
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         raise InputError("--tasks", str(path), "is not a readable relusim task table") from None
-    configs = []
-    for p in points:
-        cfg = from_dict(p["config"])
-        if cfg.physics_sha256() != p["config_sha256"]:
-            raise InputError("--tasks", str(path), f"point {cfg.name} hashes differently with this relusim "
-                             "version than when the sweep was written; use the same version")
-        configs.append(cfg)
-    return configs, [[(int(pi), int(i)) for pi, i in chunk] for chunk in tasks]
+    if theirs != kind:
+        raise InputError("--tasks", str(path), f"is a task table of `relusim {theirs}`, not of `relusim {kind}`")
+    return table
+
+
+def table_kind(path: str | os.PathLike) -> str:
+    """Which command wrote the task table at ``path`` (``SWEEP`` or ``CAPACITY``)."""
+    try:
+        kind = json.loads(Path(path).read_text()).get("kind", SWEEP)
+    except (OSError, ValueError, AttributeError):
+        raise InputError("--tasks", str(path), "is not a readable relusim task table") from None
+    if kind not in _ABOUT:
+        raise InputError("--tasks", str(path), f"is a task table of an unknown kind {kind!r}")
+    return kind
+
+
+def task_of(tasks: list, task_id: int) -> list:
+    """Array task ``task_id``'s chunk of a table's ``tasks``."""
+    if not 0 <= task_id < len(tasks):
+        raise InputError("--task-id", task_id, f"must be in 0..{len(tasks) - 1}")
+    return tasks[task_id]
+
+
+def load_table(path: str | os.PathLike) -> tuple[list[Config], list[list[tuple[int, int]]]]:
+    """Read a sweep's task table; refuse a point whose config does not hash as when it was written."""
+    table = read_table(path, SWEEP)
+    try:
+        points, tasks = table["points"], table["tasks"]
+        configs = []
+        for p in points:
+            cfg = from_dict(p["config"])
+            if cfg.physics_sha256() != p["config_sha256"]:
+                raise InputError("--tasks", str(path), f"point {cfg.name} hashes differently with this relusim "
+                                 "version than when the sweep was written; use the same version")
+            configs.append(cfg)
+        return configs, [[(int(pi), int(i)) for pi, i in chunk] for chunk in tasks]
+    except InputError:
+        raise
+    except (KeyError, TypeError, ValueError):
+        raise InputError("--tasks", str(path), "is not a readable relusim task table") from None
 
 
 def run_task(table: str | os.PathLike, task_id: int, workers: int = 1) -> Iterator[Finished]:
     """Run array task ``task_id`` of a task table; samples already finished are skipped."""
     configs, tasks = load_table(table)
-    if not 0 <= task_id < len(tasks):
-        raise InputError("--task-id", task_id, f"must be in 0..{len(tasks) - 1}")
+    mine = task_of(tasks, task_id)
     done: dict[int, set[int]] = {}
     todo = []
-    for pi, _ in tasks[task_id]:  # array tasks share a point; an anneal or sweep on it excludes them
+    for pi, _ in mine:  # array tasks share a point; an anneal or sweep on it excludes them
         results.ResultsFile(configs[pi].output).claim(shared_tasks=True)
-    for pi, index in tasks[task_id]:
+    for pi, index in mine:
         if pi not in done:
             rf = results.ResultsFile(configs[pi].output)
             done[pi] = rf.done_indices() if rf.path.exists() else set(rf.shard_paths())
@@ -302,25 +354,23 @@ class MergeReport:
     missing: tuple[int, ...]
 
 
-def result_files(paths: Sequence[str | os.PathLike]) -> list[Path]:
-    """The result files named by ``paths``: files as given, directories for their ``*.h5`` (a folder's
-    capacity files are not merge targets: skipped there; named alone, ``file_config`` refuses them)."""
+def result_files(paths: Sequence[str | os.PathLike]) -> tuple[list[Path], list[Path]]:
+    """The sweeps' result files and the capacity files named by ``paths``: files as given, directories
+    for their ``*.h5``."""
     files: list[Path] = []
-    skipped: list[Path] = []
+    capacity: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            for f in sorted(p.iterdir()):
-                if f.suffix in (".h5", ".hdf5") and not f.name.startswith("."):
-                    (skipped if capacity_file.is_capacity(f) else files).append(f)
+            found = [f for f in sorted(p.iterdir()) if f.suffix in (".h5", ".hdf5") and not f.name.startswith(".")]
         elif p.is_file():
-            files.append(p)
+            found = [p]
         else:
             raise InputError("RESULTS", str(p), "does not exist")
-    if not files:
-        what = (f"holds only capacity files ({', '.join(f.name for f in skipped[:3])}), which need no merge: a "
-                "capacity run resumes when rerun" if skipped else "holds no result files (*.h5)")
-        raise InputError("RESULTS", " ".join(map(str, paths)), what)
-    return files
+        for f in found:
+            (capacity if capacity_file.is_capacity(f) else files).append(f)
+    if not files and not capacity:
+        raise InputError("RESULTS", " ".join(map(str, paths)), "holds no result files (*.h5)")
+    return files, capacity
 
 
 def file_config(path: Path) -> tuple[Config, str]:
@@ -332,8 +382,7 @@ def file_config(path: Path) -> tuple[Config, str]:
         raise InputError("RESULTS", str(path), "is not a readable HDF5 file") from None
     if kind == capacity_file.KIND:
         raise InputError("RESULTS", str(path), "is a capacity file (written by `relusim capacity`), not a "
-                         "sweep's result file: merge joins the shards of SLURM array tasks; a capacity run "
-                         "keeps its own journal and resumes when rerun with the same options")
+                         "sweep's result file: relusim.capacity.array.merge folds its array tasks' journals")
     if text is None or sha is None:
         raise InputError("RESULTS", str(path), "is not a relusim result file (no config in it)")
     from ..config import parse_yaml
@@ -351,11 +400,12 @@ def file_config(path: Path) -> tuple[Config, str]:
 
 
 def merge(paths: Sequence[str | os.PathLike]) -> list[MergeReport]:
-    """Join the shards of each result file into it, refusing shards of another config.
+    """Join the shards of each sweep result file of ``paths`` into it, refusing shards of another config.
 
     Every shard of every file is checked before anything is written, so a refusal changes nothing.
+    Capacity files are folded by ``relusim.capacity.array.merge``.
     """
-    files = result_files(paths)
+    files = result_files(paths)[0]
     checked = []
     for path in files:
         cfg, sha = file_config(path)
@@ -425,14 +475,14 @@ def submit_sweep(points: Sequence[Point], opts: SlurmOptions, *, chunk: int | No
         lock.release(out, lock.TASKS)  # keeps the file lock (for the merge) only
     if not tasks:
         return Submission(None, None, tuple(merge(outputs)))
-    job = write_array(tasks, _new_job_dir(Path(outputs[0]).parent / "slurm"), opts, chunk,
+    job = write_array(tasks, new_job_dir(Path(outputs[0]).parent / "slurm"), opts, chunk,
                       name=f"relusim-{points[0].cfg.name.split('__')[0]}")
     job_id = submit(job, dry_run=dry_run, wait=wait)
     reports = tuple(merge(outputs)) if wait and job_id else ()
     return Submission(job, job_id, reports)
 
 
-def _new_job_dir(parent: Path) -> Path:
+def new_job_dir(parent: Path) -> Path:
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     for n in range(1000):  # two submissions within a second must not share a task table
         d = parent / (stamp if n == 0 else f"{stamp}-{n}")

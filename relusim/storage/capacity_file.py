@@ -4,7 +4,10 @@
 Written as every relusim file is (``relusim.storage.results``): never in place. Finished instances are
 appended to a journal, ``<out>.parts/instances.jsonl`` (``relusim.storage.journal``), and the whole
 file is rewritten from them every few seconds and at the end: temporary file, fsync, rename; then
-the journal is dropped.
+the journal is dropped. The array tasks of ``relusim capacity --backend slurm`` each append to a journal
+of their own, ``<out>.parts/task-<job>-<id>.jsonl`` (one writer per file: the task holds its lock);
+``CapacityFile.open`` folds every one of them in, refusing one that holds instances of another plan
+(nothing is written), and ``write`` drops those whose task has ended.
 
 Sealed with the seals of result files (``relusim.storage.seals``, schema 3): every group
 ``/instances/K{K}/N{N}`` bound to the plan's ``capacity_sha256``, its K and its N; ``/analysis`` bound
@@ -32,7 +35,7 @@ from typing import Callable, Iterable, Iterator
 import h5py
 import numpy as np
 
-from . import results, seals
+from . import lock, results, seals
 from .journal import Journal
 from .seals import DIGEST_ATTR, MANIFEST, SCHEMA_VERSION
 from ..errors import DataError, InputError
@@ -84,6 +87,16 @@ class Record:
 
 def journal_path(path: str | os.PathLike) -> Path:
     return results.parts_dir(path) / JOURNAL
+
+
+def task_journal_path(path: str | os.PathLike, job: str, task_id: int) -> Path:
+    """The journal of array task ``task_id`` of job directory ``job``: its one writer."""
+    return results.parts_dir(path) / f"task-{job}-{task_id:06d}.jsonl"
+
+
+def task_journals(path: str | os.PathLike) -> list[Path]:
+    parts = results.parts_dir(path)
+    return sorted(parts.glob("task-*.jsonl")) if parts.is_dir() else []
 
 
 # -------------------------------------------------------------------------------- layout --
@@ -434,14 +447,20 @@ class CapacityFile:
         self.records: dict[tuple[int, int, int, int], Record] = {}
         self.created = None
         self.sha: str | None = None
+        self.from_file = 0  # records read from the sealed file; the rest came from journals
+        self._ended: list[Path] = []  # task journals folded whose task has ended: dropped by ``write``
 
-    def open(self, sha: str, overwrite: bool = False) -> None:
+    def open(self, sha: str, overwrite: bool = False, key: str = "--out") -> None:
         """Load what is done for the plan of hash ``sha``: the instances of the file that pass its
         seals, then the journal. A file of another plan is refused (InputError); groups that fail
         their seals are dropped (said on stderr) and their instances run again; the next ``write``
         seals the file anew."""
         if overwrite:
             self.path.unlink(missing_ok=True)
+            for j in task_journals(self.path):
+                lock.acquire(j, lock.FILE, key=key)  # refused while its task runs
+                j.unlink()
+                lock.release(j, lock.FILE)
             self.journal.remove()
         if self.path.exists():
             try:
@@ -461,11 +480,36 @@ class CapacityFile:
                     raise DataError(f"{self.path}: {a.fatal}; rerun with --overwrite to recompute every instance")
                 self.records.update({r.key: r for r in read_records(f[p] for p in a.instance_groups())})
             self._say_repaired(a)
+        self.from_file = len(self.records)
         for d in self.journal.read():
             if d.get("sha") == sha:
                 r = Record.from_json(d)
                 self.records[r.key] = r
+        self._fold_tasks(sha, key)
         self.sha = sha
+
+    def _fold_tasks(self, sha: str, key: str) -> None:
+        """Every array task's journal: all checked before any is used (one of another plan is refused
+        with one line), then folded in; those whose task has ended (their lock is free) are kept
+        locked until ``write`` drops them."""
+        lines = {}
+        for j in task_journals(self.path):
+            lines[j] = list(Journal(j).read())
+            foreign = [d.get("sha") for d in lines[j] if d.get("sha") != sha]
+            if foreign:
+                theirs = foreign[0]
+                raise InputError(key, str(self.path), f"{j.name} in {j.parent} holds instances of another "
+                                 f"capacity run (capacity_sha256 {str(theirs)[:12]}, not this file's {sha[:12]}; "
+                                 "copied from another run?): move it away, or use --overwrite to start afresh")
+        for j, ds in lines.items():
+            for d in ds:
+                r = Record.from_json(d)
+                self.records[r.key] = r
+            try:
+                lock.acquire(j, lock.FILE, key=key)
+                self._ended.append(j)
+            except InputError:
+                pass  # its task still runs: read again by the next merge
 
     def _say_repaired(self, a: Audit) -> None:
         for where, why in a.root:
@@ -504,7 +548,14 @@ class CapacityFile:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
+        for j in self._ended:
+            j.unlink(missing_ok=True)
+            lock.release(j, lock.FILE)
+        self._ended = []
         self.journal.remove()
 
     def close(self) -> None:
         self.journal.close()
+        for j in self._ended:
+            lock.release(j, lock.FILE)
+        self._ended = []

@@ -3,7 +3,8 @@
 One process writes it (the owner of the file it belongs to: ``relusim.storage.lock``), one whole line
 per finished unit of work, flushed at once and fsynced at most every second. A kill can tear only the
 last line: ``read`` skips any line that is not a complete JSON object, and the unit it held is run
-again. ``remove`` drops the journal once its lines are in the file it belongs to.
+again; the next writer starts a new line first, so its own first line is never glued to the torn
+one. ``remove`` drops the journal once its lines are in the file it belongs to.
 """
 from __future__ import annotations
 
@@ -41,6 +42,8 @@ class Journal:
         if self._fh is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fh = open(self.path, "a")
+            if _torn(self.path):  # a line torn by a kill: end it, or our first line would join it
+                self._fh.write("\n")
         self._fh.write(line + "\n")
         self._fh.flush()
         if time.monotonic() - self._synced > FSYNC_EVERY_S:
@@ -60,3 +63,12 @@ class Journal:
             self.path.parent.rmdir()
         except OSError:
             pass
+
+
+def _torn(path: Path) -> bool:
+    """Whether ``path`` ends inside a line (its last byte is not a newline)."""
+    with open(path, "rb") as fh:
+        if fh.seek(0, os.SEEK_END) == 0:
+            return False
+        fh.seek(-1, os.SEEK_END)
+        return fh.read(1) != b"\n"
