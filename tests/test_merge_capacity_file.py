@@ -1,9 +1,8 @@
-"""``relusim merge`` on a capacity file (issue 27 item 7): one line saying what the file is, exit 2,
-nothing written. Before, it failed with exit 1 and "its index of samples is unreadable (KeyError)".
-
-A capacity file holds a config and its hash too, so it passed as a result file until the merge read
-its samples. Named alone it is refused; in a folder it is skipped (it needs no merge). The files are
-made without computing anything (a capacity store with no instance, a result file with no sample).
+"""``relusim merge`` on a capacity file. Issue 27 item 7: it failed with exit 1 and "its index of samples
+is unreadable (KeyError)", then was refused; since issue 28 it folds the journals of a capacity job
+array (``relusim capacity --backend slurm``, tests/test_capacity_array.py) into the file, named alone
+or found in a folder, and a file with nothing to fold is left as it is. The files are made without
+computing anything (a capacity store with no instance, a result file with no sample).
 """
 import copy
 import hashlib
@@ -40,29 +39,35 @@ def tree(d: Path) -> dict:
     return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in d.rglob("*") if p.is_file()}
 
 
-def test_merge_on_a_capacity_file_says_what_it_is(tmp_path):
+def test_merge_on_a_capacity_file_with_nothing_to_fold_names_the_missing_instances_and_writes_nothing(tmp_path):
     cap = capacity_file(tmp_path / "cap.h5")
     before = tree(tmp_path)
-    code, _, err = relusim_here("merge", cap)
-    assert code == 2 and len(err.strip().splitlines()) == 1, err
-    assert "is a capacity file (written by `relusim capacity`)" in err
+    code, out, err = relusim_here("merge", cap)
+    assert code == 1 and len(err.strip().splitlines()) == 1, err
+    assert "cap.h5: 0/4 instances, 0 merged now (4 missing)" in out
+    assert "4 instances of" in err and "K=4 N=8 P=4 i=0" in err and "relusim capacity" in err
     assert tree(tmp_path) == before and not os.path.exists(str(cap) + ".lock")
+    code, out, err = relusim_here("merge", "--allow-missing", cap)
+    assert code == 0 and tree(tmp_path) == before, err
 
 
-def test_a_folder_of_capacity_files_only_is_one_line(tmp_path):
-    capacity_file(tmp_path / "cap.h5")
-    code, _, err = relusim_here("merge", tmp_path)
-    assert code == 2 and "holds only capacity files (cap.h5)" in err and len(err.strip().splitlines()) == 1, err
-
-
-def test_a_folder_with_both_merges_the_result_file_and_skips_the_capacity_file(tmp_path):
+def test_a_folder_with_both_merges_the_result_file_and_the_capacity_file(tmp_path):
     cap = capacity_file(tmp_path / "t_capacity.h5")
     result_file(tmp_path / "t.h5")
     before = cap.read_bytes()
     code, out, err = relusim_here("merge", "--allow-missing", tmp_path)
     assert code == 0, err
-    assert "t.h5: 0/1 samples" in out and "t_capacity" not in out
+    assert "t.h5: 0/1 samples" in out and "t_capacity.h5: 0/4 instances" in out
     assert cap.read_bytes() == before
+
+
+def test_a_capacity_file_named_to_the_sweeps_reader_is_refused(tmp_path):
+    from relusim.errors import InputError
+    from relusim.execution import cluster
+
+    cap = capacity_file(tmp_path / "cap.h5")
+    with pytest.raises(InputError, match="is a capacity file"):
+        cluster.file_config(cap)
 
 
 @pytest.mark.parametrize("command", [["robustness", "--quiet"], ["compare", "--no-plot"]])

@@ -1,5 +1,5 @@
-"""A real single-node Slurm (slurm-wlm + munge on localhost) runs a sweep end to end, as a job array
-and as dask-jobqueue workers, with the bits of a local run.
+"""A real single-node Slurm (slurm-wlm + munge on localhost) runs a sweep and a capacity grid end to
+end, as a job array and as dask-jobqueue workers, with the bits of a local run.
 
 The fixture starts the daemons with .ci/slurm-setup.sh when they are installed and this is root;
 elsewhere the tests skip, saying why (pytest -ra prints it).
@@ -103,7 +103,7 @@ def test_dask_jobqueue_workers_run_a_sweep_as_slurm_jobs(slurm, setup):
 
 @pytest.mark.slow
 def test_capacity_on_slurm_jobqueue_workers_gives_the_local_bits(slurm, tmp_path, monkeypatch):
-    """relusim capacity --backend slurm: instances answered by dask-jobqueue workers in Slurm jobs."""
+    """relusim capacity --backend dask --slurm: instances answered by dask-jobqueue workers in Slurm jobs."""
     from relusim.capacity import grid as cap
     from relusim.execution.cluster import SlurmOptions
     from relusim.config import from_dict
@@ -113,6 +113,27 @@ def test_capacity_on_slurm_jobqueue_workers_gives_the_local_bits(slurm, tmp_path
     plan = cap.make_plan(base, "exact", "0.6,1.0", "9,15", None, 3)
     cap.run(plan, str(tmp_path / "local.h5"), workers=1, quiet=True, bootstrap=2)
     opts = SlurmOptions(walltime="00:05:00", cores=2, memory_bytes=2**30)
-    s = cap.run(plan, str(tmp_path / "slurm.h5"), workers=2, backend="slurm", slurm=opts, quiet=True, bootstrap=2)
+    s = cap.run(plan, str(tmp_path / "slurm.h5"), workers=2, backend="dask", slurm=opts, quiet=True, bootstrap=2)
     assert s.ran == 12
     assert cap.check_bits(cap.load_records(tmp_path / "local.h5")[1], cap.load_records(tmp_path / "slurm.h5")[1])
+
+
+@pytest.mark.slow
+def test_capacity_as_a_two_task_job_array_gives_the_local_records(slurm, tmp_path):
+    """relusim capacity --backend slurm --wait: two array tasks, each its own journal, merged at the end."""
+    from relusim.capacity import grid as cap
+
+    cfg = write_config(tmp_path / "b.yaml", {"name": "c", "seed": 4, "model": {"activation": "sign", "K": 3, "N": 9},
+                                             "output": str(tmp_path / "x.h5")})
+    grid = ["--config", cfg, "--method", "exact", "--alpha", "0.6,1.0", "--N", "9,15", "--samples", 2,
+            "--bootstrap", 2]
+    code, _, err = relusim("capacity", *grid, "--workers", 1, "--quiet", "--out", tmp_path / "local.h5", cwd=tmp_path)
+    assert code == 0, err
+    code, out, err = relusim("capacity", *grid, "--backend", "slurm", "--chunk", 4, "--walltime", "00:05:00",
+                             "--wait", "--out", tmp_path / "array.h5", timeout=TIMEOUT, cwd=tmp_path)
+    assert code == 0, err
+    assert "submitted job" in out and "2 array tasks, 8 instances" in out, out
+    assert "8/8 instances, 8 merged now (complete)" in out and "theory" in out, out
+    logs = sorted((tmp_path / "slurm").glob("*/logs/*.out"))
+    assert len(logs) == 2 and all(log.read_text().count(" instance ") == 4 for log in logs)
+    assert cap.check_bits(cap.load_records(tmp_path / "local.h5")[1], cap.load_records(tmp_path / "array.h5")[1])

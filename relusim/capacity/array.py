@@ -146,6 +146,8 @@ def load_table(path: str | os.PathLike) -> tuple[dict, Plan]:
         if not all(isinstance(table[k], str) and table[k] for k in ("out", "job")):
             raise TypeError
         listed = {tuple(int(x) for x in t) for c in table["tasks"] for t in c}
+    except InputError:
+        raise
     except (KeyError, TypeError, ValueError):
         raise InputError("--tasks", str(path), "is not a readable relusim task table") from None
     if any(len(t) != 4 for t in listed) or not listed <= set(plan.instances()):
@@ -203,17 +205,22 @@ def merge(out: str | os.PathLike, bootstrap: int = 200) -> MergeReport:
         rf.clean_debris(shards_too=False)
         store = CapacityFile(out)
         store.open(plan.sha256(), key="RESULTS")
-        return _finish(plan, store, str(attrs.get("command", "")), bootstrap, t0)
+        return _finish(plan, store, str(attrs.get("command", "")), bootstrap, t0, bool(attrs.get("finished")))
     finally:
         rf.release()
 
 
-def _finish(plan: Plan, store: CapacityFile, command: str, bootstrap: int, t0: float) -> MergeReport:
+def _finish(plan: Plan, store: CapacityFile, command: str, bootstrap: int, t0: float,
+            finished: bool = False) -> MergeReport:
+    """Write the file from the records folded in (with the analysis once none is missing); a file that
+    gains nothing and is as finished as it can be is left as it is."""
     merged = len(store.records) - store.from_file
     missing = tuple(t for t in plan.instances() if t not in store.records)
     total = count_instances(plan)
     summary = None
-    if missing:
+    if merged == 0 and (finished or missing):
+        store.close()
+    elif missing:
         store.write(file_attrs(plan, command), plan.weights)
     else:
         analysis = analyse(plan, store.records, bootstrap=bootstrap)
