@@ -18,7 +18,9 @@ Two answers, never mixed in one file (the root attribute ``answer`` says which):
 Resumable: every finished instance is one line of ``<out>.parts/instances.jsonl``, folded into the
 HDF5 file every ``WRITE_EVERY_S`` seconds and at the end (``relusim.storage.capacity_file``: written
 through a temporary file and sealed, a torn last line of the journal ignored on resume, and a group that fails
-its seals dropped and its instances run again).
+its seals dropped and its instances run again). ``--backend slurm`` runs the instances as a SLURM job
+array instead, each task with a journal of its own (``relusim.capacity.array``); ``run`` folds those in
+too.
 """
 from __future__ import annotations
 

@@ -13,7 +13,9 @@ atomically (``relusim.storage.results``) before it is reported, so killing anyth
   worker that dies has its task rerun elsewhere by the scheduler.
 * SLURM job arrays: ``write_array`` writes an ``sbatch`` script and a task table (one array task per
   chunk of samples); each task runs ``relusim run-task``, which writes its shards next to each point's
-  result file on the shared file system; ``merge`` joins them after checking their provenance.
+  result file on the shared file system; ``merge`` joins them after checking their provenance. The
+  table and script writer (``write_job``, ``read_table``: a table says which command wrote it),
+  ``submit`` and ``new_job_dir`` serve ``relusim capacity --backend slurm`` too (``relusim.capacity.array``).
 
 Numba compiles the kernels once and caches them on disk (``cache=True``). On a cluster, set
 ``NUMBA_CACHE_DIR`` to a per-user directory on a file system the nodes share: the job scripts written

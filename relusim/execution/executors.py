@@ -15,7 +15,7 @@ finish and turns a task that raised into the command line's one line. Three exec
 A task's result depends only on its arguments, never on the executor, the worker or the order: the
 bits of every sample and instance are the same on every executor and worker count.
 SLURM job arrays are not an executor: their tasks run later in jobs of their own, and ``relusim merge``
-collects them (``relusim.execution.cluster``).
+collects them (``relusim.execution.cluster``; a capacity grid's: ``relusim.capacity.array``).
 """
 from __future__ import annotations
 
