@@ -292,11 +292,8 @@ def audit(f: h5py.File, sha: str | None = None) -> Audit:
     def check(path: str, g, binding: dict) -> None:
         why = _check_bound(g, binding, a.schema)
         d = seals.digest_of(g) if why is None else None
-        if why is None and manifest is not None:
-            if path not in manifest:
-                why = "is not in the manifest (added after the file was sealed)"
-            elif manifest[path] != d:
-                why = "does not match its digest in the manifest (replaced after the file was sealed)"
+        if why is None:
+            why = seals.against_manifest(manifest, path, d)
         if why is None:
             a.good[path] = d
         else:

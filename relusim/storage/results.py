@@ -314,11 +314,8 @@ def audit(f: h5py.File, deep: bool = True, seed=None, config_sha256=None) -> Aud
             d = digest_of(g) if why is None else None
         except Exception as exc:  # noqa: BLE001
             why, d = f"unreadable ({type(exc).__name__})", None
-        if why is None and manifest is not None:
-            if index not in manifest:
-                why = "is not in the manifest (added after the file was sealed)"
-            elif manifest[index] != d:
-                why = "does not match its digest in the manifest (replaced after the file was sealed)"
+        if why is None:
+            why = seals.against_manifest(manifest, index, d)
         if why is None:
             a.good[index] = d
         else:

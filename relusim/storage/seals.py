@@ -249,3 +249,15 @@ def read_manifest(f: h5py.File, header_keys, keys: str = "index") -> tuple[dict 
         problems.append(f"does not match the root attributes: {what}{' ...' if len(changed) > 4 else ''} "
                         "changed after it was sealed")
     return dict(zip(index, digests)), problems
+
+
+def against_manifest(manifest: dict | None, key, digest: str | None) -> str | None:
+    """Why a group that passed its own seal is still not trusted, or None: its key or digest is not the
+    manifest's (a file without a manifest, ``None``, has nothing to say here)."""
+    if manifest is None:
+        return None
+    if key not in manifest:
+        return "is not in the manifest (added after the file was sealed)"
+    if manifest[key] != digest:
+        return "does not match its digest in the manifest (replaced after the file was sealed)"
+    return None
