@@ -23,18 +23,17 @@ does. No RRR. The error-count kernels are not touched.
 from __future__ import annotations
 
 import functools
+import sys
 from collections import namedtuple
 
 import numpy as np
 from numba import njit
 
 from . import bits as _bits
-from . import detmath
-from . import rng as _rng
 from .calls import apart
 from . import fields as _fields
 from .fields import RELU, SIGN, SIGN_ODD, _dg, is_fc, row
-from .metropolis import EXPLICIT, TRACED, fill_ctab, fill_etab
+from .metropolis import EXPLICIT, TRACED, fill_ctab, fill_etab, sweep_loop
 from .records import Point
 from .replicated import mean_mutual_overlap
 
@@ -154,10 +153,11 @@ def pattern_cost(act, n, s, c, H, a, mu, l, hn, S):
 
 
 @njit(inline="always")
-def flip_delta(XT, sig, H, marg, C, L, Cn, NM, S, act, n, c, a, l, r, t, cl):
-    """(errors after the flip of a weight of unit l that moves H[a, l] by -t XT[r], dL); writes Cn (the
-    costs after the flip: the perceptron every pattern's, committees the wrong ones') and, for committees,
-    NM (the margins after it)."""
+def delta(XT, sig, H, marg, E, act, n, c, lev, a, l, r, t, cl, wi, C, L, Cn, NM, S, XB, SG, CB):
+    """(dL, errors after the flip) of a weight of unit l that moves H[a, l] by -t XT[r], the sweep's
+    energy change (``metropolis.sweep_loop``; E, lev, wi and the bitsets unused); writes Cn (the costs
+    after the flip: the perceptron every pattern's, committees the wrong ones') and, for committees, NM
+    (the margins after it)."""
     nerr = np.int64(0)
     dL = np.int64(0)
     z = np.int16(0)
@@ -173,7 +173,7 @@ def flip_delta(XT, sig, H, marg, C, L, Cn, NM, S, act, n, c, a, l, r, t, cl):
             Cn[mu] = cn
             nerr += wrong
             dL += cn - C[a, mu]
-        return nerr, dL
+        return dL, nerr
     # committees, in two passes: the margins after the flip (``fields.flip_delta``, kept in NM), then the
     # costs of the patterns wrong after it (few, near a solution; a right pattern costs 0, so dL = (sum of
     # those costs) - L[a], and Cn is written for the wrong ones only: ``new_cost`` reads it where NM <= 0)
@@ -190,12 +190,12 @@ def flip_delta(XT, sig, H, marg, C, L, Cn, NM, S, act, n, c, a, l, r, t, cl):
             cn = np.int32(pattern_cost(act, n, np.int64(sig[mu]), c, H, a, mu, l, hn, S))
             Cn[mu] = cn
             tot += cn
-    return -np.int64(cnt), tot - L[a]
+    return tot - L[a], -np.int64(cnt)
 
 
 @njit(inline="always")
 def new_cost(act, K, Cn, NM, mu):
-    """C[a, mu] after a committed flip scored by ``flip_delta``: Cn[mu] (the perceptron's flip_delta writes
+    """C[a, mu] after a committed flip scored by ``delta``: Cn[mu] (the perceptron's ``delta`` writes
     every pattern's), for committees Cn[mu] where the pattern is wrong after it (NM <= 0), else 0."""
     if act != RELU and K == 1:
         return Cn[mu]
@@ -220,30 +220,27 @@ def build(pb, st, la, a):
 
 @njit(cache=True)
 def delta_cost(pb, st, la, a, i):
-    """(errors after flipping W^a_i, dL of the flip), nothing committed but la.Cn (the model's energy change)."""
+    """(errors after flipping W^a_i, dL of the flip), nothing committed but la.Cn (the model's energy change:
+    the sweep's ``delta``)."""
     l = pb.unit[i]
     r = row(i, l, pb.n, is_fc(pb.XT, st.w))
-    return flip_delta(pb.XT, pb.sig, st.H, st.marg, la.C, la.L, la.Cn, la.NM, la.S, pb.act, pb.n, pb.c, a, l, r,
-                      np.int16(2 * st.w[a, i]), np.int16(pb.c[l]))
+    dL, nerr = delta(pb.XT, pb.sig, st.H, st.marg, st.E, pb.act, pb.n, pb.c, 0, a, l, r, np.int16(2 * st.w[a, i]),
+                     np.int16(pb.c[l]), st.w[a, i], la.C, la.L, la.Cn, la.NM, la.S, la.XB, la.SG, la.CB)
+    return nerr, dL
 
 
 @njit(cache=True)
 def apply_flip(pb, st, la, a, i, nerr, dL):
-    """Commit the flip of W^a_i whose ``delta_cost`` (nerr, dL) was the last computed: fields, margins, costs."""
+    """Commit the flip of W^a_i whose ``delta_cost`` (nerr, dL) was the last computed: fields, margins, costs
+    (the sweep's ``commit``), the weight, the replica sum and E[a]."""
     l = pb.unit[i]
     r = row(i, l, pb.n, is_fc(pb.XT, st.w))
     t = np.int16(2 * st.w[a, i])
-    cl = np.int16(pb.c[l])
-    for mu in range(pb.XT.shape[1]):
-        ho = st.H[a, l, mu]
-        hn = np.int16(ho - t * pb.XT[r, mu])
-        st.H[a, l, mu] = hn
-        st.marg[a, mu] = np.int16(st.marg[a, mu] + np.int16(cl * pb.sig[mu]) * _dg(pb.act, ho, hn))
-        la.C[a, mu] = new_cost(pb.act, pb.c.shape[0], la.Cn, la.NM, mu)
+    commit(pb.XT, pb.sig, st.H, st.marg, pb.act, pb.n, pb.c, 0, a, l, r, t, np.int16(pb.c[l]), dL,
+           la.C, la.L, la.Cn, la.NM, la.S, la.XB, la.SG, la.CB)
     st.m[i] -= t
     st.w[a, i] = -st.w[a, i]
     st.E[a] = nerr
-    la.L[a] += dL
 
 
 def uses_bits(act: int, K: int) -> bool:
@@ -328,95 +325,51 @@ def new(pb, st) -> Costs:
     return la
 
 
-def sweep_loop(act: int, use_bits: int):
-    """One Metropolis sweep on exp(-beta L) (plus the coupling of the ensemble, as ``metropolis.sweep_loop``).
+@njit(inline="always")
+def caches(pb, st, la):
+    """The arrays of ``Costs``, in its order: the sweep's energy interface (``metropolis.sweep_loop``)."""
+    return la.C, la.L, la.Cn, la.NM, la.S, la.XB, la.SG, la.CB
 
-    The same draws as ``metropolis.sweep_loop``'s full pass: a proposal picks (replica, weight) from one
-    64-bit draw and accepts if x >= 1 or u < x, x = exp(-beta dL) times the coupling factor. With
-    ``use_bits`` (a compile-time constant; the perceptron only) dE and dL come from the class bitsets
-    (``flip_delta_bits``), kept in sync on acceptance: the same chain, bit for bit.
 
-    A factory: the returned loop closes over the constants, which numba prunes before typing, and is
-    compiled by ``_compiled``. It is not an ``inline="always"`` function called by a wrapper: numba
-    copies an inlined function's IR block by block, which cost 2-4 s of compile per copy of this loop
-    (docs/ARCHITECTURE.md, "Compile time").
-    """
+@njit(inline="always")
+def delta_bits(XT, sig, H, marg, E, act, n, c, lev, a, l, r, t, cl, wi, C, L, Cn, NM, S, XB, SG, CB):
+    """(dL, errors after the flip) of the perceptron from the class bitsets (``flip_delta_bits``)."""
+    dE, dL = flip_delta_bits(XB, SG, CB, a, r, wi)
+    return dL, E[a] + dE
 
-    def sweep_(pb, st, pt, la):
-        XT, sig, c, n, unit = pb.XT, pb.sig, pb.c, pb.n, pb.unit
-        w, H, marg, E, ref, m, state = st.w, st.H, st.marg, st.E, st.ref, st.m, st.rng
-        C, L, Cn, NM, S = la.C, la.L, la.Cn, la.NM, la.S
-        XB, SG, CB = la.XB, la.SG, la.CB
-        mode, gamma, etab, ctab = pt.mode, pt.gamma, pt.etab, pt.ctab
-        y, N = w.shape
-        P = XT.shape[1]
-        e_up, e_dn = detmath.exp(-2.0 * gamma), detmath.exp(2.0 * gamma)
-        ny = y + 1 if mode == EXPLICIT else y
-        nvar = N * ny
-        fc = is_fc(XT, w)
-        acc = 0
-        s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
-        for _ in range(nvar):
-            r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
-            a = np.int64(((r >> np.uint64(32)) * np.uint64(ny)) >> np.uint64(32))
-            i = np.int64(((r & np.uint64(0xFFFFFFFF)) * np.uint64(N)) >> np.uint64(32))
-            if a < y:
-                l = unit[i]
-                ri = row(i, l, n, fc)
-                t = np.int16(2 * w[a, i])
-                cl = np.int16(c[l])
-                if use_bits:
-                    dE, dL = flip_delta_bits(XB, SG, CB, a, ri, w[a, i])
-                    nerr = E[a] + dE
-                else:
-                    nerr, dL = flip_delta(XT, sig, H, marg, C, L, Cn, NM, S, act, n, c, a, l, ri, t, cl)
-                x = etab[dL + P]
-                if mode == EXPLICIT:
-                    x *= e_up if ref[i] == w[a, i] else e_dn
-                elif mode == TRACED:
-                    x *= ctab[m[i] + y, (w[a, i] + 1) // 2]
-                take = x >= 1.0
-                if not take:
-                    r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
-                    take = _rng.to_unit(r) < x
-                if take:
-                    for mu in range(XT.shape[1]):  # fields.flip_fields, inlined with the cost copy
-                        ho = H[a, l, mu]
-                        hn = np.int16(ho - t * XT[ri, mu])
-                        H[a, l, mu] = hn
-                        marg[a, mu] = np.int16(marg[a, mu] + np.int16(cl * sig[mu]) * _dg(act, ho, hn))
-                        if use_bits:  # the perceptron's cost of the new field (no Cn was computed)
-                            x = np.int32(sig[mu] * hn)
-                            C[a, mu] = np.int32(x <= 0) * np.int32(sig[mu] != 0) * (((-x) >> np.int32(1)) + np.int32(1))
-                        else:
-                            C[a, mu] = new_cost(act, c.shape[0], Cn, NM, mu)
-                    if use_bits:
-                        refresh(H, SG, a, CB)
-                    m[i] -= t
-                    w[a, i] = -w[a, i]
-                    E[a] = nerr
-                    L[a] += dL
-                    acc += 1
-            else:
-                x = 2.0 * gamma * ref[i] * m[i]
-                take = x <= 0.0
-                if not take:
-                    r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
-                    take = _rng.to_unit(r) < detmath.exp(-x)
-                if take:
-                    ref[i] = -ref[i]
-                    acc += 1
-        state[0], state[1], state[2], state[3] = s0, s1, s2, s3
-        return acc
 
-    return sweep_
+@njit(inline="always")
+def commit(XT, sig, H, marg, act, n, c, lev, a, l, r, t, cl, dL, C, L, Cn, NM, S, XB, SG, CB):
+    """Fields, margins and C[a] (``new_cost``) after the flip scored by ``delta``, in one pass; L[a] += dL."""
+    for mu in range(XT.shape[1]):  # fields.flip_fields with the cost copy
+        ho = H[a, l, mu]
+        hn = np.int16(ho - t * XT[r, mu])
+        H[a, l, mu] = hn
+        marg[a, mu] = np.int16(marg[a, mu] + np.int16(cl * sig[mu]) * _dg(act, ho, hn))
+        C[a, mu] = new_cost(act, c.shape[0], Cn, NM, mu)
+    L[a] += dL
+
+
+@njit(inline="always")
+def commit_bits(XT, sig, H, marg, act, n, c, lev, a, l, r, t, cl, dL, C, L, Cn, NM, S, XB, SG, CB):
+    """``commit`` for the perceptron on the bitset path: each pattern's cost from its new field (no Cn was
+    computed), then the class bitsets of replica a (``refresh``)."""
+    for mu in range(XT.shape[1]):
+        ho = H[a, l, mu]
+        hn = np.int16(ho - t * XT[r, mu])
+        H[a, l, mu] = hn
+        marg[a, mu] = np.int16(marg[a, mu] + np.int16(cl * sig[mu]) * _dg(act, ho, hn))
+        x = np.int32(sig[mu] * hn)
+        C[a, mu] = np.int32(x <= 0) * np.int32(sig[mu] != 0) * (((-x) >> np.int32(1)) + np.int32(1))
+    refresh(H, SG, a, CB)
+    L[a] += dL
 
 
 def _compiled(act: int, use_bits: bool, name: str):
-    """``sweep_loop`` compiled for one activation code and path (compile-time constants, as
-    ``metropolis._compiled``)."""
+    """``metropolis.sweep_loop`` on the least-action cost (this module's ``caches``, ``delta``, ``commit``),
+    compiled for one activation code and path (compile-time constants, as ``metropolis._compiled``)."""
 
-    sweep_ = sweep_loop(act, use_bits)
+    sweep_ = sweep_loop(sys.modules[__name__], act, int(use_bits))
     sweep_.__name__ = sweep_.__qualname__ = name
     return njit(cache=True)(sweep_)
 
