@@ -14,11 +14,11 @@ L[a] = sum_mu C[a, mu]; the move is a flip of W^a_i, as for the error count (``f
 margins the sampler keeps as ``fields.flip_fields`` does. Only patterns wrong after the move need a
 cost evaluated: a right one costs 0.
 
-The sampler is ``metropolis.sweep_loop`` with dL in place of dE (one machine, the explicit and the
-traced robust ensemble: the coupling terms are the same), the same draws; ``driver`` runs it along a
-schedule like ``replicated.driver``. Committees take the full O(P) pass; the perceptron (sign, K = 1)
-also has class bitsets (``flip_delta_bits``), used while the acceptance is low, as the error count
-does. No RRR. The error-count kernels are not touched.
+The sampler is ``metropolis.sweep_loop`` over this module as its energy (``caches``, ``delta``,
+``commit`` and their bitset forms: dL in place of dE; one machine, the explicit and the traced robust
+ensemble), the same loop and draws as the error count's; ``driver`` runs it along a schedule like
+``replicated.driver``. Committees take the full O(P) pass; the perceptron (sign, K = 1) also has class
+bitsets (``flip_delta_bits``), used while the acceptance is low, as the error count does. No RRR.
 """
 from __future__ import annotations
 

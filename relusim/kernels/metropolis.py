@@ -8,6 +8,8 @@ a sweep is one proposal per variable. With gamma dimensionless (docs/model.md §
               reference flip i:     beta dH = 2 gamma ref_i m_i,     m_i = sum_a W^a_i
   TRACED    the reference summed out ([R] RE.jl), N y variables; flipping W^a_i = s:
               beta dH = beta dE_a - [log cosh gamma (m_i - 2s) - log cosh gamma m_i]
+E_a is any integer energy of binary weights with its flip move (``sweep_loop``): the error count
+(``error_count``) or the least-action cost (``least_action``, docs/algorithms.md §10); one loop serves both.
 """
 from __future__ import annotations
 
