@@ -17,8 +17,9 @@ from .fields import NO_MARGINS, flip_delta, flip_fields
 
 @njit(inline="always")
 def caches(pb, st, bt):
-    """(gtab, XB, SG, UD, M), padded to the sweep's eight slots with gtab (unused)."""
-    return pb.gtab, bt.XB, bt.SG, bt.UD, bt.M, pb.gtab, pb.gtab, pb.gtab
+    """(gtab, XB, SG, UD, M), padded to the sweep's eight slots with zeros (unused; a scalar, since each
+    array slot costs the sweep a reference-count update at its start and end)."""
+    return pb.gtab, bt.XB, bt.SG, bt.UD, bt.M, 0, 0, 0
 
 
 @njit(inline="always")
