@@ -1,9 +1,9 @@
 """The error count E as an energy of the binary Metropolis sweep (``metropolis.sweep_loop``; docs/algorithms.md §1-2).
 
 E[a] = #{mu : sigma^mu out^mu <= 0}; a flip of W^a_i moves H[a, l] by -2 W_i xi_i and E[a] to the errors
-after it. The sweep's energy interface, on plain arrays (module docstring of ``metropolis``):
-``caches`` unpacks the energy's arrays once per sweep, ``delta`` / ``delta_bits`` give (dE, E') from the
-full O(P) pass (``fields.flip_delta``) or the class-change bitsets (``bits.flip_delta``), ``commit`` /
+after it. The sweep's energy interface, on plain arrays (``metropolis.sweep_loop``): ``caches`` gives
+the tuple of the energy's arrays once per sweep, ``delta`` / ``delta_bits`` give (dE, E') from the full
+O(P) pass (``fields.flip_delta``) or the class-change bitsets (``bits.flip_delta``), ``commit`` /
 ``commit_bits`` update the fields and margins (``fields.flip_fields``) and, on the bitset path, the bitsets.
 """
 from __future__ import annotations
@@ -17,33 +17,40 @@ from .fields import NO_MARGINS, flip_delta, flip_fields
 
 @njit(inline="always")
 def caches(pb, st, bt):
-    """(gtab, XB, SG, UD, M), padded to the sweep's eight slots with zeros (unused; a scalar, since each
-    array slot costs the sweep a reference-count update at its start and end)."""
-    return pb.gtab, bt.XB, bt.SG, bt.UD, bt.M, 0, 0, 0
+    """(gtab, XB, SG, UD, M): the table of g and the class-change bitsets."""
+    return pb.gtab, bt.XB, bt.SG, bt.UD, bt.M
 
 
 @njit(inline="always")
-def delta(XT, sig, H, marg, E, act, n, c, lev, a, l, r, t, cl, wi, gtab, XB, SG, UD, M, x5, x6, x7):
+def delta(XT, sig, H, marg, E, act, n, c, lev, mv, cx):
     """(dE, E'): minus the count of ``fields.flip_delta`` is the errors after the flip."""
+    a, l, r, t, cl, wi = mv
+    gtab, XB, SG, UD, M = cx
     nerr = -np.int64(flip_delta(XT, sig, H, marg, act, a, l, r, t, cl, gtab, NO_MARGINS, False))
     return nerr - E[a], nerr
 
 
 @njit(inline="always")
-def delta_bits(XT, sig, H, marg, E, act, n, c, lev, a, l, r, t, cl, wi, gtab, XB, SG, UD, M, x5, x6, x7):
+def delta_bits(XT, sig, H, marg, E, act, n, c, lev, mv, cx):
     """(dE, E') from the bitsets at level lev (``bits.flip_delta``)."""
+    a, l, r, t, cl, wi = mv
+    gtab, XB, SG, UD, M = cx
     dE = _bits.flip_delta(XB, SG, UD, M, lev, a, l, r, wi, cl)
     return dE, E[a] + dE
 
 
 @njit(inline="always")
-def commit(XT, sig, H, marg, act, n, c, lev, a, l, r, t, cl, dH, gtab, XB, SG, UD, M, x5, x6, x7):
+def commit(XT, sig, H, marg, act, n, c, lev, mv, dH, cx):
     """The fields and margins of the committed flip (``fields.flip_fields``)."""
+    a, l, r, t, cl, wi = mv
+    gtab, XB, SG, UD, M = cx
     flip_fields(XT, sig, H, marg, act, a, l, r, t, cl, gtab)
 
 
 @njit(inline="always")
-def commit_bits(XT, sig, H, marg, act, n, c, lev, a, l, r, t, cl, dH, gtab, XB, SG, UD, M, x5, x6, x7):
+def commit_bits(XT, sig, H, marg, act, n, c, lev, mv, dH, cx):
     """``commit`` and the bitsets of replica a (``bits.refresh``)."""
+    a, l, r, t, cl, wi = mv
+    gtab, XB, SG, UD, M = cx
     flip_fields(XT, sig, H, marg, act, a, l, r, t, cl, gtab)
     _bits.refresh(act, lev, H, marg, a, l, UD, M)

@@ -153,11 +153,13 @@ def pattern_cost(act, n, s, c, H, a, mu, l, hn, S):
 
 
 @njit(inline="always")
-def delta(XT, sig, H, marg, E, act, n, c, lev, a, l, r, t, cl, wi, C, L, Cn, NM, S, XB, SG, CB):
+def delta(XT, sig, H, marg, E, act, n, c, lev, mv, cx):
     """(dL, errors after the flip) of a weight of unit l that moves H[a, l] by -t XT[r], the sweep's
     energy change (``metropolis.sweep_loop``; E, lev, wi and the bitsets unused); writes Cn (the costs
     after the flip: the perceptron every pattern's, committees the wrong ones') and, for committees, NM
     (the margins after it)."""
+    a, l, r, t, cl, wi = mv
+    C, L, Cn, NM, S, XB, SG, CB = cx
     nerr = np.int64(0)
     dL = np.int64(0)
     z = np.int16(0)
@@ -224,8 +226,8 @@ def delta_cost(pb, st, la, a, i):
     the sweep's ``delta``)."""
     l = pb.unit[i]
     r = row(i, l, pb.n, is_fc(pb.XT, st.w))
-    dL, nerr = delta(pb.XT, pb.sig, st.H, st.marg, st.E, pb.act, pb.n, pb.c, 0, a, l, r, np.int16(2 * st.w[a, i]),
-                     np.int16(pb.c[l]), st.w[a, i], la.C, la.L, la.Cn, la.NM, la.S, la.XB, la.SG, la.CB)
+    mv = (a, l, r, np.int16(2 * st.w[a, i]), np.int16(pb.c[l]), st.w[a, i])
+    dL, nerr = delta(pb.XT, pb.sig, st.H, st.marg, st.E, pb.act, pb.n, pb.c, 0, mv, caches(pb, st, la))
     return nerr, dL
 
 
@@ -236,8 +238,8 @@ def apply_flip(pb, st, la, a, i, nerr, dL):
     l = pb.unit[i]
     r = row(i, l, pb.n, is_fc(pb.XT, st.w))
     t = np.int16(2 * st.w[a, i])
-    commit(pb.XT, pb.sig, st.H, st.marg, pb.act, pb.n, pb.c, 0, a, l, r, t, np.int16(pb.c[l]), dL,
-           la.C, la.L, la.Cn, la.NM, la.S, la.XB, la.SG, la.CB)
+    commit(pb.XT, pb.sig, st.H, st.marg, pb.act, pb.n, pb.c, 0, (a, l, r, t, np.int16(pb.c[l]), st.w[a, i]), dL,
+           caches(pb, st, la))
     st.m[i] -= t
     st.w[a, i] = -st.w[a, i]
     st.E[a] = nerr
@@ -332,15 +334,19 @@ def caches(pb, st, la):
 
 
 @njit(inline="always")
-def delta_bits(XT, sig, H, marg, E, act, n, c, lev, a, l, r, t, cl, wi, C, L, Cn, NM, S, XB, SG, CB):
+def delta_bits(XT, sig, H, marg, E, act, n, c, lev, mv, cx):
     """(dL, errors after the flip) of the perceptron from the class bitsets (``flip_delta_bits``)."""
+    a, l, r, t, cl, wi = mv
+    C, L, Cn, NM, S, XB, SG, CB = cx
     dE, dL = flip_delta_bits(XB, SG, CB, a, r, wi)
     return dL, E[a] + dE
 
 
 @njit(inline="always")
-def commit(XT, sig, H, marg, act, n, c, lev, a, l, r, t, cl, dL, C, L, Cn, NM, S, XB, SG, CB):
+def commit(XT, sig, H, marg, act, n, c, lev, mv, dL, cx):
     """Fields, margins and C[a] (``new_cost``) after the flip scored by ``delta``, in one pass; L[a] += dL."""
+    a, l, r, t, cl, wi = mv
+    C, L, Cn, NM, S, XB, SG, CB = cx
     for mu in range(XT.shape[1]):  # fields.flip_fields with the cost copy
         ho = H[a, l, mu]
         hn = np.int16(ho - t * XT[r, mu])
@@ -351,9 +357,11 @@ def commit(XT, sig, H, marg, act, n, c, lev, a, l, r, t, cl, dL, C, L, Cn, NM, S
 
 
 @njit(inline="always")
-def commit_bits(XT, sig, H, marg, act, n, c, lev, a, l, r, t, cl, dL, C, L, Cn, NM, S, XB, SG, CB):
+def commit_bits(XT, sig, H, marg, act, n, c, lev, mv, dL, cx):
     """``commit`` for the perceptron on the bitset path: each pattern's cost from its new field (no Cn was
     computed), then the class bitsets of replica a (``refresh``)."""
+    a, l, r, t, cl, wi = mv
+    C, L, Cn, NM, S, XB, SG, CB = cx
     for mu in range(XT.shape[1]):
         ho = H[a, l, mu]
         hn = np.int16(ho - t * XT[r, mu])

@@ -67,15 +67,25 @@ def sweep_loop(energy, act: int, use_bits: int):
     """One Metropolis sweep on exp(-beta H) of a binary energy H, plus the ensemble's coupling (module
     docstring); returns the number of accepted moves.
 
-    ``energy`` is a module with the energy's move on plain arrays, ``inline="always"`` functions
-    (``error_count``: E; ``least_action``: L):
-      caches(pb, st, aux) -> 8 arrays    its caches (from the sweep's last argument), unpacked once
-      delta(..., a, l, r, t, cl, wi, *8) -> (dH, H')   the change of H[a] by the flip, nothing written
-      commit(..., a, l, r, t, cl, dH, *8)              fields, margins and its caches after the flip
-    and ``delta_bits`` / ``commit_bits``, the same on the class-change bitsets, used when ``use_bits``
-    (0 for the full pass, else the bitset level) is set. The loop keeps w, m (sum of the replicas), ref
-    and E[a] = H' (the error count, or the energy's own E'). ``pt.etab`` from ``fill_etab`` at this
-    beta serves every integer energy in [-P, P]; ``pt.ctab`` from ``fill_ctab`` at this gamma (TRACED).
+    ``energy`` is a module (``error_count``: E; ``least_action``: L) that provides, as ``inline="always"``
+    functions on plain arrays (the loop unpacks the records once, at its top):
+      caches(pb, st, aux) -> cx
+          the tuple of exactly the arrays the energy needs (aux: the sweep's last argument), built once
+          per sweep and unpacked inside the functions below (``gtab, XB, SG, UD, M = cx``)
+      delta(XT, sig, H, marg, E, act, n, c, lev, mv, cx) -> (dH, H')
+          the change of H[a] by the proposed flip and H[a] after it; writes only the energy's scratch
+      commit(XT, sig, H, marg, act, n, c, lev, mv, dH, cx)
+          the fields H, margins marg and the energy's caches after the accepted flip
+      delta_bits, commit_bits   the same on class-change bitsets, used instead when ``use_bits`` (the
+                                bitset level lev; 0: the full pass, and these are never compiled)
+    where mv = (a, l, r, t, cl, wi) is the move: replica a, unit l, pattern row r (``fields.row``),
+    t = 2 W^a_i (H[a, l] moves by -t XT[r]), cl = c[l], wi = W^a_i; ``act`` and ``lev`` are compile-time
+    constants. Tuples of arrays and of scalars are SSA values in numba: once inlined, the loop compiles
+    to the same code as with every array passed alone (its reference counts are taken once, at the
+    sweep's start and end). The loop keeps w, m (sum of the replicas), ref and E[a] = H' (the error
+    count, or the energy's own E'). ``pt.etab`` from ``fill_etab`` at this beta serves every integer
+    energy in [-P, P]; ``pt.ctab`` from ``fill_ctab`` at this gamma (TRACED). A new binary energy is
+    one module with these five functions (docs/ARCHITECTURE.md, "Compile time").
 
     A factory: the returned loop closes over the energy module and the constants, which numba prunes
     before typing, and is compiled by ``_compiled``. It is not an ``inline="always"`` function called by
@@ -89,7 +99,7 @@ def sweep_loop(energy, act: int, use_bits: int):
         XT, sig, c, n, unit = pb.XT, pb.sig, pb.c, pb.n, pb.unit
         w, H, marg, E, ref, m, state = st.w, st.H, st.marg, st.E, st.ref, st.m, st.rng
         mode, gamma, etab, ctab = pt.mode, pt.gamma, pt.etab, pt.ctab
-        x0, x1, x2, x3, x4, x5, x6, x7 = energy.caches(pb, st, aux)
+        cx = energy.caches(pb, st, aux)
         y, N = w.shape
         P = XT.shape[1]
         e_up, e_dn = detmath.exp(-2.0 * gamma), detmath.exp(2.0 * gamma)
@@ -108,12 +118,11 @@ def sweep_loop(energy, act: int, use_bits: int):
                 ri = row(i, l, n, fc)
                 t = np.int16(2 * w[a, i])
                 cl = np.int16(c[l])
+                mv = (a, l, ri, t, cl, w[a, i])
                 if use_bits:
-                    dH, En = energy.delta_bits(XT, sig, H, marg, E, act, n, c, use_bits, a, l, ri, t, cl, w[a, i],
-                                               x0, x1, x2, x3, x4, x5, x6, x7)
+                    dH, En = energy.delta_bits(XT, sig, H, marg, E, act, n, c, use_bits, mv, cx)
                 else:
-                    dH, En = energy.delta(XT, sig, H, marg, E, act, n, c, use_bits, a, l, ri, t, cl, w[a, i],
-                                          x0, x1, x2, x3, x4, x5, x6, x7)
+                    dH, En = energy.delta(XT, sig, H, marg, E, act, n, c, use_bits, mv, cx)
                 x = etab[dH + P]
                 if mode == EXPLICIT:
                     x *= e_up if ref[i] == w[a, i] else e_dn
@@ -125,11 +134,9 @@ def sweep_loop(energy, act: int, use_bits: int):
                     take = _rng.to_unit(r) < x
                 if take:
                     if use_bits:
-                        energy.commit_bits(XT, sig, H, marg, act, n, c, use_bits, a, l, ri, t, cl, dH,
-                                           x0, x1, x2, x3, x4, x5, x6, x7)
+                        energy.commit_bits(XT, sig, H, marg, act, n, c, use_bits, mv, dH, cx)
                     else:
-                        energy.commit(XT, sig, H, marg, act, n, c, use_bits, a, l, ri, t, cl, dH,
-                                      x0, x1, x2, x3, x4, x5, x6, x7)
+                        energy.commit(XT, sig, H, marg, act, n, c, use_bits, mv, dH, cx)
                     m[i] -= t
                     w[a, i] = -w[a, i]
                     E[a] = En
