@@ -178,7 +178,7 @@ def delta(XT, sig, H, marg, E, act, n, c, lev, mv, cx):
         return dL, nerr
     # committees, in two passes: the margins after the flip (``fields.flip_delta``, kept in NM), then the
     # costs of the patterns wrong after it (few, near a solution; a right pattern costs 0, so dL = (sum of
-    # those costs) - L[a], and Cn is written for the wrong ones only: ``new_cost`` reads it where NM <= 0)
+    # those costs) - L[a], and Cn is written for the wrong ones only: ``commit`` reads it where NM <= 0)
     cnt = _fields.flip_delta(XT, sig, H, marg, act, a, l, r, t, cl, NO_TABLE, NM, True)
     one = np.int16(1)
     tot = np.int64(0)
@@ -193,15 +193,6 @@ def delta(XT, sig, H, marg, E, act, n, c, lev, mv, cx):
             Cn[mu] = cn
             tot += cn
     return tot - L[a], -np.int64(cnt)
-
-
-@njit(inline="always")
-def new_cost(act, K, Cn, NM, mu):
-    """C[a, mu] after a committed flip scored by ``delta``: Cn[mu] (the perceptron's ``delta`` writes
-    every pattern's), for committees Cn[mu] where the pattern is wrong after it (NM <= 0), else 0."""
-    if act != RELU and K == 1:
-        return Cn[mu]
-    return Cn[mu] if NM[mu] < np.int16(1) else np.int32(0)
 
 
 @njit(cache=True)
@@ -344,15 +335,19 @@ def delta_bits(XT, sig, H, marg, E, act, n, c, lev, mv, cx):
 
 @njit(inline="always")
 def commit(XT, sig, H, marg, act, n, c, lev, mv, dL, cx):
-    """Fields, margins and C[a] (``new_cost``) after the flip scored by ``delta``, in one pass; L[a] += dL."""
+    """Fields, margins and C[a] after the flip scored by ``delta``, in one pass; L[a] += dL. C[a, mu] = Cn[mu]
+    (the perceptron's ``delta`` writes every pattern's), for committees Cn[mu] where the pattern is wrong
+    after it (NM <= 0), else 0; the perceptron test is taken out of the loop, which then holds no reference
+    count of the inlined arguments (numba kept nine incref/decref pairs around it per accepted flip)."""
     a, l, r, t, cl, wi = mv
     C, L, Cn, NM, S, XB, SG, CB = cx
+    perc = act != RELU and c.shape[0] == 1
     for mu in range(XT.shape[1]):  # fields.flip_fields with the cost copy
         ho = H[a, l, mu]
         hn = np.int16(ho - t * XT[r, mu])
         H[a, l, mu] = hn
         marg[a, mu] = np.int16(marg[a, mu] + np.int16(cl * sig[mu]) * _dg(act, ho, hn))
-        C[a, mu] = new_cost(act, c.shape[0], Cn, NM, mu)
+        C[a, mu] = Cn[mu] if perc or NM[mu] < np.int16(1) else np.int32(0)
     L[a] += dL
 
 
