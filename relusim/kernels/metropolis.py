@@ -72,20 +72,21 @@ def sweep_loop(energy, act: int, use_bits: int):
       caches(pb, st, aux) -> cx
           the tuple of exactly the arrays the energy needs (aux: the sweep's last argument), built once
           per sweep and unpacked inside the functions below (``gtab, XB, SG, UD, M = cx``)
-      delta(XT, sig, H, marg, E, act, n, c, lev, mv, cx) -> (dH, H')
-          the change of H[a] by the proposed flip and H[a] after it; writes only the energy's scratch
+      delta(XT, sig, H, marg, E, act, n, c, lev, mv, cx) -> (dH, E')
+          the change of replica a's energy by the proposed flip and its errors after it (kept in E[a]
+          when the flip is accepted); writes only the energy's scratch
       commit(XT, sig, H, marg, act, n, c, lev, mv, dH, cx)
           the fields H, margins marg and the energy's caches after the accepted flip
       delta_bits, commit_bits   the same on class-change bitsets, used instead when ``use_bits`` (the
                                 bitset level lev; 0: the full pass, and these are never compiled)
     where mv = (a, l, r, t, cl, wi) is the move: replica a, unit l, pattern row r (``fields.row``),
-    t = 2 W^a_i (H[a, l] moves by -t XT[r]), cl = c[l], wi = W^a_i; ``act`` and ``lev`` are compile-time
-    constants. Tuples of arrays and of scalars are SSA values in numba: once inlined, the loop compiles
-    to the same code as with every array passed alone (its reference counts are taken once, at the
-    sweep's start and end). The loop keeps w, m (sum of the replicas), ref and E[a] = H' (the error
-    count, or the energy's own E'). ``pt.etab`` from ``fill_etab`` at this beta serves every integer
-    energy in [-P, P]; ``pt.ctab`` from ``fill_ctab`` at this gamma (TRACED). A new binary energy is
-    one module with these five functions (docs/ARCHITECTURE.md, "Compile time").
+    t = 2 W^a_i (H[a, l] moves by -t XT[r]), cl = c[l], wi = W^a_i; ``act`` and ``lev`` are
+    compile-time constants. Tuples of arrays and of scalars are SSA values in numba: once inlined, the
+    loop compiles to the same code as with every array passed alone (reference counts taken once, at
+    the sweep's start and end). The loop keeps w, m (sum of the replicas), ref and E. ``pt.etab`` from
+    ``fill_etab`` at this beta serves every integer dH in [-P, P]; ``pt.ctab`` from ``fill_ctab`` at
+    this gamma (TRACED). A new binary energy is one module with these five functions
+    (docs/ARCHITECTURE.md, "Why the kernels look as they do").
 
     A factory: the returned loop closes over the energy module and the constants, which numba prunes
     before typing, and is compiled by ``_compiled``. It is not an ``inline="always"`` function called by
