@@ -52,7 +52,7 @@ def rows(spec: str):
         cap = capacity if capacity != "-" else (f"{th['alpha']:.3f} (theory)" if th else "-")
         for m in k["midpoints"]:
             pts = sorted((p for p in k["points"] if p["N"] == m["N"]), key=lambda p: p["alpha"])
-            solved = ", ".join(f"{p['alpha']:.2f}: {p['solved']}/{p['done'] - p['unknown']}" for p in pts)
+            solved = ", ".join(f"{p['alpha']:.3g}: {p['solved']}/{p['done'] - p['unknown']}" for p in pts)
             yield model, algorithm, int(K), m, solved, frontier_cpu(pts), cap
 
 
