@@ -64,8 +64,9 @@ def analyse(plan, records: dict, bootstrap: int = 200) -> dict:
             for P in plan.Ps(N, K):
                 rs = [records[(K, N, P, i)] for i in range(plan.samples) if (K, N, P, i) in records]
                 st = np.array([r.status for r in rs], np.int64)
+                spent = float(sum(seconds(r) for r in rs))
                 wall += sum(r.wall_s for r in rs)
-                cpu += sum(seconds(r) for r in rs)
+                cpu += spent
                 known = int(np.count_nonzero(st >= 0))
                 solved = int(np.count_nonzero(st == 1))
                 lo, hi = fss.wilson(solved, known)
@@ -73,7 +74,7 @@ def analyse(plan, records: dict, bootstrap: int = 200) -> dict:
                                "unknown": int(np.count_nonzero(st < 0)),
                                "fraction": solved / known if known else float("nan"),
                                "wilson_lo": float(lo), "wilson_hi": float(hi),
-                               "cpu_s": float(sum(seconds(r) for r in rs)),
+                               "cpu_s": spent,
                                "cpu_s_solved": median_solved(rs)})
             sel = [p for p in points if p["N"] == N]
             m = fss.midpoint([p["alpha"] for p in sel], [p["solved"] for p in sel],
@@ -176,7 +177,7 @@ def table(analysis: dict) -> str:
             tv = f"{th['alpha']:.4f}" if th and last else ""
             ex = a["midpoint_extrapolation"]
             xs = _pm(ex["alpha_inf"], ex["err"]) if last else ""
-            ws = f"{a.get('cpu_s', a['wall_s']):.1f}" if last else ""
+            ws = f"{a['cpu_s']:.1f}" if last else ""
             lines.append(f"{K:>3} {m['N']:>6} {_mid(m):>21}   {fc:>22} {nu:>16} {xs:>16} {tv:>8}  {ws}")
         if a["fit_skipped"]:
             lines.append(f"    K = {K}: no scaling fit ({a['fit_skipped']})")
