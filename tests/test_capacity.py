@@ -11,6 +11,7 @@ from cli_helpers import relusim_here, write_config
 from relusim.capacity import grid as cap
 from relusim.capacity import exact as ce
 from relusim.capacity import fss
+from relusim.capacity.analysis import median_solved, seconds
 from relusim.config import from_dict
 
 KRAUTH_MEZARD = 0.8331
@@ -164,6 +165,24 @@ def test_outputs_label_the_answer_and_carry_provenance(tmp_path):
     with h5py.File(out, "r") as f:
         assert "lower bound" in f.attrs["answer"] and f.attrs["git_commit"] and "anneal:" in f.attrs["config"]
         assert f["analysis/K4"].attrs["theory_alpha"] == pytest.approx(0.904, abs=1e-3)
+        g, a = f["instances/K2/N8"], f["analysis/K2"]
+        ran = g["status"][()] != -2
+        cpu, wall = g["cpu_s"][()][ran], g["wall_s"][()][ran]
+        assert np.all(cpu > 0) and np.all(cpu <= wall + 1e-3)  # one thread's CPU time, at most its wall time
+        for j in range(3):  # the first N's points: time to solution is the median over the solved instances
+            solved = g["status"][j] == 1
+            expect = np.median(g["cpu_s"][j][solved]) if solved.any() else np.nan
+            np.testing.assert_equal(a["cpu_s_solved"][j], expect)
+
+
+def test_instances_journalled_before_cpu_times_were_recorded_count_their_wall_time():
+    old = {"sha": "x", "K": 1, "N": 9, "P": 4, "i": 0, "status": 1, "work": 3, "energy": 0, "wall_s": 2.5,
+           "witness": None}
+    r = cap.Record.from_json(old)
+    assert np.isnan(r.cpu_s) and cap.Record.from_json(json.loads(r.to_json("x"))).wall_s == 2.5
+    assert seconds(r) == 2.5 and median_solved([r]) == 2.5
+    timed = cap.Record(1, 9, 4, 1, 1, 3, 0, 2.5, None, 0.5)
+    assert seconds(timed) == 0.5 and median_solved([r, timed, timed]) == 0.5
 
 
 @pytest.mark.parametrize("args,key", [

@@ -59,19 +59,23 @@ def analyse(plan, records: dict, bootstrap: int = 200) -> dict:
            "samples": plan.samples, "by_K": {}}
     for K in plan.Ks:
         points, mids = [], []
-        wall = 0.0
+        wall = cpu = 0.0
         for N in plan.Ns:
             for P in plan.Ps(N, K):
-                st = np.array([records[(K, N, P, i)].status for i in range(plan.samples)
-                               if (K, N, P, i) in records], np.int64)
-                wall += sum(records[(K, N, P, i)].wall_s for i in range(plan.samples) if (K, N, P, i) in records)
+                rs = [records[(K, N, P, i)] for i in range(plan.samples) if (K, N, P, i) in records]
+                st = np.array([r.status for r in rs], np.int64)
+                spent = float(sum(seconds(r) for r in rs))
+                wall += sum(r.wall_s for r in rs)
+                cpu += spent
                 known = int(np.count_nonzero(st >= 0))
                 solved = int(np.count_nonzero(st == 1))
                 lo, hi = fss.wilson(solved, known)
                 points.append({"N": N, "P": P, "alpha": P / plan.weights(K, N), "done": int(len(st)), "solved": solved,
                                "unknown": int(np.count_nonzero(st < 0)),
                                "fraction": solved / known if known else float("nan"),
-                               "wilson_lo": float(lo), "wilson_hi": float(hi)})
+                               "wilson_lo": float(lo), "wilson_hi": float(hi),
+                               "cpu_s": spent,
+                               "cpu_s_solved": median_solved(rs)})
             sel = [p for p in points if p["N"] == N]
             m = fss.midpoint([p["alpha"] for p in sel], [p["solved"] for p in sel],
                              [p["done"] - p["unknown"] for p in sel], N, bootstrap=bootstrap, seed=plan.base.seed)
@@ -99,8 +103,19 @@ def analyse(plan, records: dict, bootstrap: int = 200) -> dict:
                                                      "forms_disagree": sy.disagree,
                                                      "variants": [asdict(v) for v in sy.variants]},
                           "theory": theory(plan.base.model.activation, K, plan.base.model.weights, arch),
-                          "wall_s": wall}
+                          "wall_s": wall, "cpu_s": cpu}
     return out
+
+
+def seconds(r) -> float:
+    """An instance's CPU seconds; its wall time when the file predates CPU times (``Record.cpu_s`` nan)."""
+    return r.cpu_s if math.isfinite(r.cpu_s) else r.wall_s
+
+
+def median_solved(rs) -> float:
+    """The median CPU seconds of the solved instances among ``rs`` (time to solution), nan if none."""
+    t = [seconds(r) for r in rs if r.status == 1]
+    return float(np.median(t)) if t else float("nan")
 
 
 BELOW, INSIDE, ABOVE = -1, 0, 1
@@ -162,7 +177,7 @@ def table(analysis: dict) -> str:
             tv = f"{th['alpha']:.4f}" if th and last else ""
             ex = a["midpoint_extrapolation"]
             xs = _pm(ex["alpha_inf"], ex["err"]) if last else ""
-            ws = f"{a['wall_s']:.1f}" if last else ""
+            ws = f"{a['cpu_s']:.1f}" if last else ""
             lines.append(f"{K:>3} {m['N']:>6} {_mid(m):>21}   {fc:>22} {nu:>16} {xs:>16} {tv:>8}  {ws}")
         if a["fit_skipped"]:
             lines.append(f"    K = {K}: no scaling fit ({a['fit_skipped']})")

@@ -275,7 +275,7 @@ def make_instance(seed: int, K: int, N: int, P: int, i: int) -> tuple[np.ndarray
 
 def solve_instance(plan: Plan, K: int, N: int, P: int, i: int) -> Record:
     """Answer one instance with the plan's method; a found solution is checked by ``relusim.models.machine``."""
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.thread_time()
     seed, act, arch = plan.base.seed, plan.base.model.activation, plan.base.model.architecture
     xi, sigma = make_instance(seed, K, N, P, i)
     if plan.method == "exact":
@@ -283,7 +283,7 @@ def solve_instance(plan: Plan, K: int, N: int, P: int, i: int) -> Record:
 
         res = solve(xi, sigma, act, K, plan.max_nodes, arch)
         return Record(K, N, P, i, res.status, res.nodes, 0 if res.status == SAT else -1,
-                      time.perf_counter() - t0, res.weights)
+                      time.perf_counter() - t0, res.weights, time.thread_time() - c0)
     cfg = plan.point_config(K, N, P)
     _, state, trace = anneal.anneal_instance(cfg, xi, sigma, streams(seed, K, N, P, i)[1], i)
     energies = np.array([machine.energy(w, xi, sigma, act, K, arch) for w in state.w], np.int64)
@@ -292,7 +292,8 @@ def solve_instance(plan: Plan, K: int, N: int, P: int, i: int) -> Record:
     best = int(np.argmin(energies))
     found = bool(energies[best] == 0)
     return Record(K, N, P, i, int(found), int(trace["sweep"][-1]), int(energies[best]),
-                  time.perf_counter() - t0, prior_of(cfg).witness(state.w[best]) if found else None)
+                  time.perf_counter() - t0, prior_of(cfg).witness(state.w[best]) if found else None,
+                  time.thread_time() - c0)
 
 
 def exact_priors() -> list[str]:
@@ -425,7 +426,7 @@ def _run_open(plan, store, out, workers, backend, scheduler, slurm, command, qui
 
 
 def check_bits(a: Sequence[Record], b: Sequence[Record]) -> bool:
-    """Whether two runs gave the same answers (everything but the wall time)."""
+    """Whether two runs gave the same answers (everything but the timings)."""
     ka = {r.key: r for r in a}
     kb = {r.key: r for r in b}
     if ka.keys() != kb.keys():

@@ -239,9 +239,12 @@ def step(pb, st, pt, sc):
         a = j // N
         i = j - a * N
         l = pb.unit[i]
-        hsave[:] = H[a, l, :]
-        msave[:] = marg[a, :]
-        dsave[:] = dEd[a, :]
+        # loops, not slice assignments: a slice's shape check compiles numba's error formatting
+        for mu in range(hsave.shape[0]):
+            hsave[mu] = H[a, l, mu]
+            msave[mu] = marg[a, mu]
+        for k in range(N):
+            dsave[k] = dEd[a, k]
         dE = dEd[a, i]
         apply_flip(pb, st, a, i, dE)
         unit_delta_energies(pb, st, a, l, dEd[a])
@@ -250,9 +253,11 @@ def step(pb, st, pt, sc):
         z1 = _z(bsum)
         if z1 <= z0 or _rng.uniform(state) * z1 < z0:
             return True, z0
-        H[a, l, :] = hsave
-        marg[a, :] = msave
-        dEd[a, :] = dsave
+        for mu in range(hsave.shape[0]):
+            H[a, l, mu] = hsave[mu]
+            marg[a, mu] = msave[mu]
+        for k in range(N):
+            dEd[a, k] = dsave[k]
         w[a, i] = -w[a, i]
         m[i] += 2 * w[a, i]
         E[a] -= dE

@@ -52,7 +52,9 @@ _REPAIR = "`relusim capacity` with the same options"
 class Record:
     """The answer for one instance. ``status``: 1 solved, 0 not (exact: proven UNSAT), -1 unknown
     (exact search hit its node budget). ``work``: search nodes (exact) or sweeps (anneal);
-    ``energy``: the lowest final energy of the replicas (anneal; exact: 0 if SAT, else -1)."""
+    ``energy``: the lowest final energy of the replicas (anneal; exact: 0 if SAT, else -1). ``wall_s`` and
+    ``cpu_s``: the instance's wall time and the CPU time of the thread that answered it (nan in files
+    written before CPU times were recorded); timings, the only fields two identical runs differ in."""
 
     K: int
     N: int
@@ -63,6 +65,7 @@ class Record:
     energy: int
     wall_s: float
     witness: np.ndarray | None = field(default=None, repr=False)
+    cpu_s: float = float("nan")
 
     @property
     def key(self) -> tuple[int, int, int, int]:
@@ -71,7 +74,8 @@ class Record:
     def to_json(self, sha: str) -> str:
         wit = None if self.witness is None else np.packbits(self.witness < 0).tobytes().hex()
         d = {"sha": sha, "K": self.K, "N": self.N, "P": self.P, "i": self.i, "status": self.status,
-             "work": self.work, "energy": self.energy, "wall_s": self.wall_s, "witness": wit}
+             "work": self.work, "energy": self.energy, "wall_s": self.wall_s, "cpu_s": self.cpu_s,
+             "witness": wit}
         if self.witness is not None and len(self.witness) != self.N:  # fully connected: K N weights
             d["weights"] = len(self.witness)
         return json.dumps(d, separators=(",", ":"))
@@ -82,7 +86,8 @@ class Record:
         if d["witness"] is not None:
             bits = np.unpackbits(np.frombuffer(bytes.fromhex(d["witness"]), np.uint8))[:d.get("weights", d["N"])]
             w = np.where(bits, -1, 1).astype(np.int8)
-        return Record(d["K"], d["N"], d["P"], d["i"], d["status"], d["work"], d["energy"], d["wall_s"], w)
+        return Record(d["K"], d["N"], d["P"], d["i"], d["status"], d["work"], d["energy"], d["wall_s"], w,
+                      float(d.get("cpu_s", "nan")))
 
 
 def journal_path(path: str | os.PathLike) -> Path:
@@ -118,10 +123,12 @@ def write_records(g: h5py.Group, records: Iterable[Record], weights: Callable[[i
         work = np.zeros((len(Ps), S), np.int64)
         energy = np.full((len(Ps), S), -1, np.int64)
         wall = np.zeros((len(Ps), S), np.float64)
+        cpu = np.full((len(Ps), S), np.nan)
         witness = np.zeros((len(Ps), S, weights(K, N)), np.int8)
         for r in rs:
             j = row[r.P]
             status[j, r.i], work[j, r.i], energy[j, r.i], wall[j, r.i] = r.status, r.work, r.energy, r.wall_s
+            cpu[j, r.i] = r.cpu_s
             if r.witness is not None:
                 witness[j, r.i] = r.witness
         h = g.create_group(f"K{K}/N{N}")
@@ -132,6 +139,7 @@ def write_records(g: h5py.Group, records: Iterable[Record], weights: Callable[[i
         h.create_dataset("work", data=work)
         h.create_dataset("energy", data=energy)
         h.create_dataset("wall_s", data=wall)
+        h.create_dataset("cpu_s", data=cpu)
         h.create_dataset("witness", data=witness, compression="gzip", compression_opts=4, shuffle=True)
         entries[h.name.lstrip("/")] = seals.seal_bound(h, {"capacity_sha256": sha, "K": K, "N": N})
     return entries
@@ -143,11 +151,12 @@ def read_records(groups: Iterable[h5py.Group]) -> Iterator[Record]:
         K, N = int(h.attrs["K"]), int(h.attrs["N"])
         Ps, status, work, energy, wall, wit = (h[k][()] for k in ("P", "status", "work", "energy",
                                                                    "wall_s", "witness"))
+        cpu = h["cpu_s"][()] if "cpu_s" in h else np.full(status.shape, np.nan)
         for j, P in enumerate(Ps):
             for i in np.nonzero(status[j] != NOT_RUN)[0]:
                 s = int(status[j, i])
                 yield Record(K, N, int(P), int(i), s, int(work[j, i]), int(energy[j, i]),
-                             float(wall[j, i]), wit[j, i].copy() if s == 1 else None)
+                             float(wall[j, i]), wit[j, i].copy() if s == 1 else None, float(cpu[j, i]))
 
 
 def _basis(entries: dict[str, str]) -> str:
@@ -164,7 +173,8 @@ def write_analysis(g: h5py.Group, analysis: dict, sha: str, instances: dict[str,
     g.attrs["answer"] = analysis["answer"]
     for K, a in analysis["by_K"].items():
         h = g.create_group(f"K{K}")
-        for key in ("N", "P", "alpha", "done", "solved", "unknown", "fraction", "wilson_lo", "wilson_hi"):
+        for key in ("N", "P", "alpha", "done", "solved", "unknown", "fraction", "wilson_lo", "wilson_hi",
+                    "cpu_s", "cpu_s_solved"):
             h.create_dataset(key, data=np.array([row[key] for row in a["points"]]))
         m = h.create_group("midpoints")
         for key in ("N", "alpha50", "err", "grid_edge"):
@@ -187,6 +197,7 @@ def write_analysis(g: h5py.Group, analysis: dict, sha: str, instances: dict[str,
         if a["theory"] is not None:
             h.attrs.update({"theory_alpha": a["theory"]["alpha"], "theory_label": a["theory"]["label"]})
         h.attrs["wall_s"] = a["wall_s"]
+        h.attrs["cpu_s"] = a["cpu_s"]
     return seals.seal_bound(g, {"capacity_sha256": sha, "instances": _basis(instances)})
 
 
