@@ -154,8 +154,9 @@ def pattern_cost(act, n, s, c, H, a, mu, l, hn, S):
 
 @njit(inline="always")
 def delta(XT, sig, H, marg, E, act, n, c, lev, mv, cx):
-    """(dL, errors after the flip) of a weight of unit l that moves H[a, l] by -t XT[r], the sweep's
-    energy change (``metropolis.sweep_loop``; E, lev, wi and the bitsets unused); writes Cn (the costs
+    """(dL, dE), the changes of the cost and of the errors E[a], of the flip of a weight of unit l that moves
+    H[a, l] by -t XT[r], the sweep's energy change (``metropolis.sweep_loop``; lev, wi and the bitsets
+    unused); writes Cn (the costs
     after the flip: the perceptron every pattern's, committees the wrong ones') and, for committees, NM
     (the margins after it)."""
     a, l, r, t, cl, wi = mv
@@ -175,7 +176,7 @@ def delta(XT, sig, H, marg, E, act, n, c, lev, mv, cx):
             Cn[mu] = cn
             nerr += wrong
             dL += cn - C[a, mu]
-        return dL, nerr
+        return dL, nerr - E[a]
     # committees, in two passes: the margins after the flip (``fields.flip_delta``, kept in NM), then the
     # costs of the patterns wrong after it (few, near a solution; a right pattern costs 0, so dL = (sum of
     # those costs) - L[a], and Cn is written for the wrong ones only: ``commit`` reads it where NM <= 0)
@@ -192,7 +193,7 @@ def delta(XT, sig, H, marg, E, act, n, c, lev, mv, cx):
             cn = np.int32(pattern_cost(act, n, np.int64(sig[mu]), c, H, a, mu, l, hn, S))
             Cn[mu] = cn
             tot += cn
-    return tot - L[a], -np.int64(cnt)
+    return tot - L[a], -np.int64(cnt) - E[a]
 
 
 @njit(cache=True)
@@ -218,8 +219,8 @@ def delta_cost(pb, st, la, a, i):
     l = pb.unit[i]
     r = row(i, l, pb.n, is_fc(pb.XT, st.w))
     mv = (a, l, r, np.int16(2 * st.w[a, i]), np.int16(pb.c[l]), st.w[a, i])
-    dL, nerr = delta(pb.XT, pb.sig, st.H, st.marg, st.E, pb.act, pb.n, pb.c, 0, mv, caches(pb, st, la))
-    return nerr, dL
+    dL, dE = delta(pb.XT, pb.sig, st.H, st.marg, st.E, pb.act, pb.n, pb.c, 0, mv, caches(pb, st, la))
+    return st.E[a] + dE, dL
 
 
 @njit(cache=True)
@@ -326,11 +327,11 @@ def caches(pb, st, la):
 
 @njit(inline="always")
 def delta_bits(XT, sig, H, marg, E, act, n, c, lev, mv, cx):
-    """(dL, errors after the flip) of the perceptron from the class bitsets (``flip_delta_bits``)."""
+    """(dL, dE) of the perceptron from the class bitsets (``flip_delta_bits``)."""
     a, l, r, t, cl, wi = mv
     C, L, Cn, NM, S, XB, SG, CB = cx
     dE, dL = flip_delta_bits(XB, SG, CB, a, r, wi)
-    return dL, E[a] + dE
+    return dL, dE
 
 
 @njit(inline="always")
@@ -366,6 +367,12 @@ def commit_bits(XT, sig, H, marg, act, n, c, lev, mv, dL, cx):
         C[a, mu] = np.int32(x <= 0) * np.int32(sig[mu] != 0) * (((-x) >> np.int32(1)) + np.int32(1))
     refresh(H, SG, a, CB)
     L[a] += dL
+
+
+@njit(inline="always")
+def refresh_bits(XT, sig, H, marg, act, n, c, lev, mv, dL, cx):
+    """Nothing: ``commit_bits`` already refreshed the class bitsets (before the sweep's bookkeeping, as
+    the loop of this energy always did; its compiled code is unchanged)."""
 
 
 def _compiled(act: int, use_bits: bool, name: str):

@@ -72,20 +72,24 @@ def sweep_loop(energy, act: int, use_bits: int):
       caches(pb, st, aux) -> cx
           the tuple of exactly the arrays the energy needs (aux: the sweep's last argument), built once
           per sweep and unpacked inside the functions below (``gtab, XB, SG, UD, M = cx``)
-      delta(XT, sig, H, marg, E, act, n, c, lev, mv, cx) -> (dH, E')
-          the change of replica a's energy by the proposed flip and its errors after it (kept in E[a]
-          when the flip is accepted); writes only the energy's scratch
+      delta(XT, sig, H, marg, E, act, n, c, lev, mv, cx) -> (dH, dE)
+          the changes of replica a's energy and of its errors E[a] by the proposed flip (E[a] += dE
+          when it is accepted, as the error count's own dE: no E[a] is read on a rejected proposal);
+          writes only the energy's scratch
       commit(XT, sig, H, marg, act, n, c, lev, mv, dH, cx)
           the fields H, margins marg and the energy's caches after the accepted flip
       delta_bits, commit_bits   the same on class-change bitsets, used instead when ``use_bits`` (the
                                 bitset level lev; 0: the full pass, and these are never compiled)
+      refresh_bits(XT, sig, H, marg, act, n, c, lev, mv, dH, cx)
+          the bitsets after the accepted flip, from its new fields and margins, once the loop has
+          kept w, m, E and the count (the bitset path only)
     where mv = (a, l, r, t, cl, wi) is the move: replica a, unit l, pattern row r (``fields.row``),
     t = 2 W^a_i (H[a, l] moves by -t XT[r]), cl = c[l], wi = W^a_i; ``act`` and ``lev`` are
     compile-time constants. Tuples of arrays and of scalars are SSA values in numba: once inlined, the
     loop compiles to the same code as with every array passed alone (reference counts taken once, at
     the sweep's start and end). The loop keeps w, m (sum of the replicas), ref and E. ``pt.etab`` from
     ``fill_etab`` at this beta serves every integer dH in [-P, P]; ``pt.ctab`` from ``fill_ctab`` at
-    this gamma (TRACED). A new binary energy is one module with these five functions
+    this gamma (TRACED). A new binary energy is one module with these six functions
     (docs/ARCHITECTURE.md, "Why the kernels look as they do").
 
     A factory: the returned loop closes over the energy module and the constants, which numba prunes
@@ -121,9 +125,9 @@ def sweep_loop(energy, act: int, use_bits: int):
                 cl = np.int16(c[l])
                 mv = (a, l, ri, t, cl, w[a, i])
                 if use_bits:
-                    dH, En = energy.delta_bits(XT, sig, H, marg, E, act, n, c, use_bits, mv, cx)
+                    dH, dE = energy.delta_bits(XT, sig, H, marg, E, act, n, c, use_bits, mv, cx)
                 else:
-                    dH, En = energy.delta(XT, sig, H, marg, E, act, n, c, use_bits, mv, cx)
+                    dH, dE = energy.delta(XT, sig, H, marg, E, act, n, c, use_bits, mv, cx)
                 x = etab[dH + P]
                 if mode == EXPLICIT:
                     x *= e_up if ref[i] == w[a, i] else e_dn
@@ -140,8 +144,10 @@ def sweep_loop(energy, act: int, use_bits: int):
                         energy.commit(XT, sig, H, marg, act, n, c, use_bits, mv, dH, cx)
                     m[i] -= t
                     w[a, i] = -w[a, i]
-                    E[a] = En
+                    E[a] += dE
                     acc += 1
+                    if use_bits:
+                        energy.refresh_bits(XT, sig, H, marg, act, n, c, use_bits, mv, dH, cx)
             else:
                 x = 2.0 * gamma * ref[i] * m[i]
                 take = x <= 0.0
