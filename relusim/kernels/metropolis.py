@@ -74,8 +74,8 @@ def sweep_loop(energy, act: int, use_bits: int):
           per sweep and unpacked inside the functions below (``gtab, XB, SG, UD, M = cx``)
       delta(XT, sig, H, marg, E, act, n, c, lev, mv, cx) -> (dH, dE)
           the changes of replica a's energy and of its errors E[a] by the proposed flip (E[a] += dE
-          when it is accepted, as the error count's own dE: no E[a] is read on a rejected proposal);
-          writes only the energy's scratch
+          when it is accepted; returning E[a] + dE kept it live across the acceptance test and cost
+          the proposal loop stack reloads); writes only the energy's scratch
       commit(XT, sig, H, marg, act, n, c, lev, mv, dH, cx)
           the fields H, margins marg and the energy's caches after the accepted flip
       delta_bits, commit_bits   the same on class-change bitsets, used instead when ``use_bits`` (the
