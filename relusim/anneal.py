@@ -25,7 +25,7 @@ from . import tempering
 from .config import Config
 from .kernels import detmath
 from .priors import prior_of
-from .protocol import LOG_GAMMA_CLAMP, feedback, schedule, solved
+from .protocol import LOG_GAMMA_CLAMP, feedback, schedule, solved, stopped
 
 Progress = Callable[[int, int, int], None]  # (sample index, sweeps done, current total energy)
 COMMON = ("sweep", "beta", "gamma", "energy", "overlap", "accepted")  # every prior's trace, first, in this order
@@ -136,7 +136,7 @@ def anneal(cfg: Config, problem, state, index: int = 0, progress: Progress | Non
                              0.0 if s < a.sweeps else LOG_GAMMA_CLAMP)
         if progress is not None:
             progress(index, s, int(state.E.sum()))
-        if s < stop:  # the kernel stopped: solved (at the target overlap)
+        if s < stop or stopped(cfg, state.E, qbar[s - 1]):  # solved (at the target overlap)
             break
     blocks.finish(index, log_c)
     dtype = {**dict.fromkeys(COMMON, np.float64), **dict.fromkeys(INTEGER, np.int64), **blocks.trace}

@@ -33,8 +33,10 @@ def schedule(cfg: Config) -> tuple[np.ndarray, np.ndarray]:
 
 def stop_rule(cfg: Config) -> int:
     """The kernels' stop code (``relusim.kernels.stop``): NEVER without ``anneal.stop_when_solved``, else
-    ALL or ANY as ``ensemble.solved_when`` says."""
-    return SOLVED_WHEN[cfg.ensemble.solved_when] if cfg.anneal.stop_when_solved else stop.NEVER
+    ALL or ANY as ``ensemble.solved_when`` says (ALL for a single machine, where the two agree)."""
+    if not cfg.anneal.stop_when_solved:
+        return stop.NEVER
+    return SOLVED_WHEN[cfg.ensemble.solved_when] if cfg.ensemble.replicas > 1 else stop.ALL
 
 
 def solved(cfg: Config, E: np.ndarray, q: float) -> bool:
@@ -44,6 +46,15 @@ def solved(cfg: Config, E: np.ndarray, q: float) -> bool:
     e = cfg.ensemble
     errors = E.min() if e.solved_when == "any" else E.max()
     return bool(errors == 0 and (e.target_overlap is None or abs(q - e.target_overlap) <= e.overlap_tolerance))
+
+
+def stopped(cfg: Config, E: np.ndarray, q: float) -> bool:
+    """Whether a block of sweeps that ran to its end (errors E, overlap q after its last sweep) ends the
+    run under the ANY rule: the kernel stops after the first solved sweep, and when that is the block's
+    last one only this tells the caller. Under ALL the caller sees only a block cut short, as before
+    this rule existed (so a solution on a block's last sweep runs one more sweep; with record_every 1
+    the run never stops): fixing that changes the bits of existing configs."""
+    return stop_rule(cfg) == stop.ANY and solved(cfg, E, q)
 
 
 def feedback(log_c: float, gain: float, q1: float, qbar: np.ndarray, upper: float = LOG_GAMMA_CLAMP) -> float:
