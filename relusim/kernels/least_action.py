@@ -443,11 +443,11 @@ def run(pb, st, la, betas, gammas, ctl, out, costs, hyb):
     """len(betas) sweeps at (betas[s], gammas[s]), as ``replicated.run`` with Metropolis on exp(-beta L).
 
     After sweep s: out.energies[s, :] = E (errors), costs[s, :] = L, out.accepted[s], out.qbar[s]
-    (nan for y = 1), out.rrr_used[s] = False. Stops early as ``replicated.run`` (ctl.stop: every E[a] == 0, or
-    some; E[a] == 0 iff L[a] == 0; at the target overlap if any). The perceptron takes dL from the bitsets while
-    the acceptance of the sweep before is below ctl.bits_below (< 0: never, > 1: always), as the error
-    count does; both paths are the same chain. hyb[0] (``replicated.hybrid_state``) carries that
-    acceptance from one call to the next. Returns the number of sweeps done.
+    (nan for y = 1), out.rrr_used[s] = False. Stops early as ``replicated.run`` (ctl.stop: every
+    E[a] == 0, or some; E[a] == 0 iff L[a] == 0; at the target overlap if any). The perceptron takes dL
+    from the bitsets while the acceptance of the sweep before is below ctl.bits_below (< 0: never,
+    > 1: always), as the error count does; both paths are the same chain. hyb[0]
+    (``replicated.hybrid_state``) carries that acceptance from one call to the next. Returns the number of sweeps done.
     """
     if int(pb.act) not in SUPPORTED:
         raise ValueError("the least-action energy is implemented for sign and ReLU units")

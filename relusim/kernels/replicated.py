@@ -95,10 +95,10 @@ def run(pb, st, betas, gammas, ctl, out, hyb):
     out.accepted[s], out.qbar[s] (nan for y = 1), out.rrr_used[s]. ``hyb`` (``hybrid_state``) carries
     the RRR/Metropolis choice across calls (module docstring); RRR is forced with ctl.rrr_below > 1.
     Stops early when the errors meet ctl.stop (``stop.solved``: every E[a] == 0 for ALL, some for
-    ANY) and (ctl.q_target is nan or |qbar - q_target| <= q_tol). Metropolis sweeps take Delta E from class-change bitsets
-    (``metropolis.sweep_bits``) where ``bits.pays`` and while the acceptance is below ctl.bits_below
-    (BITS_BELOW; a benchmark or test forces the full pass with bits_below < 0, the bitsets with > 1),
-    else the full pass; both are the same chain, so the choice never changes a result.
+    ANY) and (ctl.q_target is nan or |qbar - q_target| <= q_tol). Metropolis sweeps take Delta E
+    from class-change bitsets (``metropolis.sweep_bits``) where ``bits.pays`` and while the acceptance
+    is below ctl.bits_below (BITS_BELOW; a benchmark or test forces the full pass with bits_below < 0,
+    the bitsets with > 1), else the full pass; both are the same chain, so the choice never changes a result.
 
     Runs the driver compiled for this problem and control only (``driver``, ``kernel_key``).
     """
