@@ -50,11 +50,10 @@ def solved(cfg: Config, E: np.ndarray, q: float) -> bool:
 
 def stopped(cfg: Config, E: np.ndarray, q: float) -> bool:
     """Whether a block of sweeps that ran to its end (errors E, overlap q after its last sweep) ends the
-    run under the ANY rule: the kernel stops after the first solved sweep, and when that is the block's
-    last one only this tells the caller. Under ALL the caller sees only a block cut short, as before
-    this rule existed (so a solution on a block's last sweep runs one more sweep; with record_every 1
-    the run never stops): fixing that changes the bits of existing configs."""
-    return stop_rule(cfg) == stop.ANY and solved(cfg, E, q)
+    run: the kernel stops after the first solved sweep, and when that is the block's last one only this
+    tells the caller (before it, such a run went on: one more sweep, and with record_every 1 it never
+    stopped)."""
+    return stop_rule(cfg) != stop.NEVER and solved(cfg, E, q)
 
 
 def feedback(log_c: float, gain: float, q1: float, qbar: np.ndarray, upper: float = LOG_GAMMA_CLAMP) -> float:

@@ -107,3 +107,15 @@ def test_bad_solved_when_is_refused_in_one_line_naming_the_key(changes, says):
         small().replace(**changes)
     assert err.value.key == "ensemble.solved_when" and says in str(err.value) and "\n" not in str(err.value)
     assert str(changes["ensemble.solved_when"]) in str(err.value)
+
+
+@pytest.mark.parametrize("replicas,record_every", [(1, 1), (1, 7), (3, 1), (3, 7)])
+def test_solved_when_all_stops_at_the_first_sweep_where_every_replica_has_no_error(replicas, record_every):
+    """Before this was fixed, a run whose solution fell on a block's last sweep went on (with
+    record_every 1: every sweep is a block's last, and the run never stopped)."""
+    cfg = small(record_every=record_every).replace(**{"ensemble.replicas": replicas})
+    free = anneal.run_sample(cfg.replace(**{"anneal.stop_when_solved": False, "anneal.record_every": 1}), 0)
+    solved = np.flatnonzero(free.trace["energy"].max(axis=1) == 0)
+    assert solved.size, "this seed must reach a solution of every replica within the sweeps"
+    r = anneal.run_sample(cfg, 0)
+    assert r.sweeps_done == solved[0] + 1 < 300 and r.solved and r.energy.max() == 0
