@@ -8,7 +8,8 @@ a feedback factor exp(c) with c += gamma_gain (q1 - q-bar) after each record (q-
 record's second half; ``relusim.protocol``). During the schedule c <= 0: the feedback only stops the
 replicas from collapsing past q1, since forcing q1 at high temperature freezes them far from any
 solution (measured). Then up to ``extra_sweeps`` sweeps at the final beta steer q-bar to q1 from both
-sides, until every replica is a solution at the target overlap.
+sides, until the sample is solved (``protocol.solved``: every replica, or with ``ensemble.solved_when:
+any`` some replica, a solution) at the target overlap.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from . import tempering
 from .config import Config
 from .kernels import detmath
 from .priors import prior_of
-from .protocol import LOG_GAMMA_CLAMP, feedback, schedule
+from .protocol import LOG_GAMMA_CLAMP, feedback, schedule, solved, stopped
 
 Progress = Callable[[int, int, int], None]  # (sample index, sweeps done, current total energy)
 COMMON = ("sweep", "beta", "gamma", "energy", "overlap", "accepted")  # every prior's trace, first, in this order
@@ -135,16 +136,11 @@ def anneal(cfg: Config, problem, state, index: int = 0, progress: Progress | Non
                              0.0 if s < a.sweeps else LOG_GAMMA_CLAMP)
         if progress is not None:
             progress(index, s, int(state.E.sum()))
-        if s < stop:  # the kernel stopped: solved (at the target overlap)
+        if s < stop or stopped(cfg, state.E, qbar[s - 1]):  # solved (at the target overlap)
             break
     blocks.finish(index, log_c)
     dtype = {**dict.fromkeys(COMMON, np.float64), **dict.fromkeys(INTEGER, np.int64), **blocks.trace}
     return {k: np.array(v, dtype=dtype[k]) for k, v in rec.items() if y > 1 or k not in ("gamma", "overlap")}
-
-
-def _solved(cfg: Config, E: np.ndarray, q: float) -> bool:
-    t = cfg.ensemble.target_overlap
-    return bool(E.max() == 0 and (t is None or abs(q - t) <= cfg.ensemble.overlap_tolerance))
 
 
 def measure_sample(cfg: Config, inst, state, trace: dict, index: int, wall_s: float) -> SampleResult:
@@ -171,5 +167,5 @@ def measure_sample(cfg: Config, inst, state, trace: dict, index: int, wall_s: fl
             "reference_kind": kind,
             "reference_overlaps": prior.overlaps(W, ref),
         }
-    res.solved = _solved(cfg, energy, q)
+    res.solved = solved(cfg, energy, q)
     return res

@@ -33,6 +33,7 @@ PRECISIONS = ("float64", "float32")
 SAMPLERS = ("metropolis", "rrr")
 SCHEDULES = ("constant", "linear", "geometric")
 REFERENCES = ("explicit", "traced")
+SOLVED_WHEN = ("all", "any")  # ensemble.solved_when: a sample is solved when every replica, or some, has E = 0
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,9 @@ class EnsembleConfig:
     target_overlap: float | None = None
     overlap_tolerance: float = 0.01
     gamma_gain: float = 2.0  # kappa: log gamma += kappa (q1 - q-bar) after each record (docs/model.md §8)
+    # solved (and, with stop_when_solved, the run stops) when every replica has E = 0 (all) or some
+    # replica has (any: replicated simulated annealing's rule, docs/algorithms.md §12)
+    solved_when: str = "all"
 
 
 @dataclass(frozen=True)
@@ -193,11 +197,14 @@ class AnnealConfig:
     tempering: TemperingConfig = field(default_factory=TemperingConfig)
 
 
-def drop_later_defaults(anneal: dict) -> dict:
-    """Remove from an ``anneal`` section (a dict, in place) the keys added after result files existed
-    while they hold their default (``energy: errors``, ``precision: float64``, ``equilibrium`` and
-    ``tempering`` off), so that the hashes of configs written before them (a result file's, a capacity
-    plan's) do not change."""
+def drop_later_defaults(d: dict) -> dict:
+    """Remove from a config dict (in place) the keys added after result files existed while they hold
+    their default (``anneal``: ``energy: errors``, ``precision: float64``, ``equilibrium`` and
+    ``tempering`` off; ``ensemble.solved_when: all``), so that the hashes of configs written before them
+    (a result file's, a capacity plan's) do not change."""
+    if d.get("ensemble", {}).get("solved_when") == "all":
+        d["ensemble"].pop("solved_when")
+    anneal = d["anneal"]
     if anneal.get("equilibrium", {}).get("sweeps", 0) == 0:
         anneal.pop("equilibrium", None)
     if anneal.get("tempering", {}).get("rungs", 1) == 1:
@@ -205,7 +212,7 @@ def drop_later_defaults(anneal: dict) -> dict:
     for key, default in (("energy", "errors"), ("precision", "float64")):
         if anneal.get(key) == default:
             anneal.pop(key)
-    return anneal
+    return d
 
 
 @dataclass(frozen=True)
@@ -238,7 +245,7 @@ class Config:
             d["model"].pop("architecture")
         if not PRIORS[d["model"]["weights"]].step:  # binary runs never read anneal.step
             d["anneal"].pop("step")
-        drop_later_defaults(d["anneal"])
+        drop_later_defaults(d)
         return hashlib.sha256(yaml.safe_dump(d, sort_keys=True).encode()).hexdigest()
 
     def replace(self, **changes) -> "Config":
@@ -265,7 +272,7 @@ KINDS: dict[type, dict[str, Any]] = {
     ModelConfig: {"activation": ACTIVATION, "weights": str, "N": int, "K": int, "alpha": float, "allow_ties": bool,
                   "architecture": str},
     EnsembleConfig: {"replicas": int, "reference": str, "gamma": Schedule, "target_overlap": OPTIONAL_FLOAT,
-                     "overlap_tolerance": float, "gamma_gain": float},
+                     "overlap_tolerance": float, "gamma_gain": float, "solved_when": str},
     AnnealConfig: {"sampler": str, "beta": Schedule, "sweeps": int, "stop_when_solved": bool,
                    "record_every": int, "extra_sweeps": int, "rrr_below": float, "step": StepConfig,
                    "energy": str, "precision": str, "equilibrium": EquilibriumConfig,
@@ -451,6 +458,7 @@ def validate(cfg: Config) -> None:
         raise InputError("ensemble.target_overlap", e.target_overlap, "needs ensemble.replicas >= 2")
     if e.gamma_gain < 0:
         raise InputError("ensemble.gamma_gain", e.gamma_gain, "must be >= 0")
+    _one_of(e.solved_when, "ensemble.solved_when", SOLVED_WHEN)
     _one_of(a.sampler, "anneal.sampler", SAMPLERS)
     if a.step.theta_max is not None and not 0 < a.step.theta_max <= math.pi:
         raise InputError("anneal.step.theta_max", a.step.theta_max, "must be in (0, pi] or null (min(pi, 15/sqrt(n)))")
@@ -505,6 +513,9 @@ def validate(cfg: Config) -> None:
         raise InputError("anneal.equilibrium.steer", q.steer, "must be >= 0 (0: gamma frozen where the anneal left it)")
     if q.steer > 0 and e.target_overlap is None:
         raise InputError("anneal.equilibrium.steer", q.steer, "needs ensemble.target_overlap (the q1 to steer to)")
+    if q.sweeps > 0 and e.solved_when == "any" and e.replicas > 1:
+        raise InputError("ensemble.solved_when", e.solved_when, "equilibrium sampling (anneal.equilibrium.sweeps > 0) "
+                         "starts from a state where every replica is a solution: needs solved_when: all")
     if q.sweeps > 0 and not rules.equilibrium:
         raise InputError("anneal.equilibrium.sweeps", q.sweeps, f"needs model.weights: "
                          f"{_priors_with(lambda r: r.equilibrium)} (errors are forbidden by rejecting every move "

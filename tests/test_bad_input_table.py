@@ -76,6 +76,8 @@ CASES = [
     ("record-0", ["validate", "--config", "{c}"], {"C": conf(anneal__record_every=0)}),
     ("tolerance-inf", ["validate", "--config", "{c}"],
      {"C": conf(ensemble={"replicas": 3, "overlap_tolerance": float("inf")})}),
+    ("solved-when-some", ["anneal", "--config", "{c}", "--quiet"],
+     {"C": conf(ensemble={"replicas": 3, "solved_when": "some"})}),
     # --- sizes no machine holds: refused before anything runs
     ("alpha-1e9", ["anneal", "--config", "{c}", "--quiet"], {"T": "model:\n  alpha: 1e9\noutput: {d}/o.h5\n"}),
     ("alpha-1e9-validate", ["validate", "--config", "{c}"], {"T": "model:\n  alpha: 1e9\noutput: {d}/o.h5\n"}),

@@ -273,3 +273,33 @@ def test_capacity_files_made_before_the_energy_key_keep_their_hash():
     assert cap.make_plan(base, "anneal", "0.2", "1000", "2", 1).sha256().startswith("a7255bb5f2179fe2")
     assert cap.make_plan(base.replace(**{"model.weights": "spherical", "anneal.energy": "perceptron"}), "anneal",
                          "0.2", "1000", "2", 1).sha256() != cap.make_plan(base, "anneal", "0.2", "1000", "2", 1).sha256()
+
+
+@pytest.mark.slow
+def test_solved_when_any_answers_every_instance_all_solves_in_no_more_sweeps(tmp_path):
+    """``ensemble.solved_when: any`` stops the robust ensemble at its first replica solution, which is
+    what ``--method anneal`` scores: the chain is the same up to there, so every instance 'all' solves is
+    solved, in at most as many sweeps, and the plan's hash moves only with 'any'."""
+    runs = {}
+    for rule in ("all", "any", None):
+        ens = {"replicas": 3, "reference": "traced", "gamma": {"start": 0.1, "stop": 2.0},
+               **({"solved_when": rule} if rule else {})}
+        base = write_config(tmp_path / f"{rule}.yaml", {
+            "seed": 2, "model": {"activation": "sign", "K": 1, "N": 21}, "ensemble": ens,
+            "anneal": {"sweeps": 300, "record_every": 10, "energy": "least_action",
+                       "beta": {"start": 1.0, "stop": 6.0}},
+            "output": str(tmp_path / "x.h5")})
+        out = tmp_path / f"{rule}.h5"
+        rc, so, se = relusim_here("capacity", "--config", base, "--method", "anneal", "--N", "21,25",
+                                  "--alpha", "0.5,0.7,0.9", "--samples", 3, "--workers", 1, "--out", out,
+                                  "--bootstrap", 5)
+        assert rc == 0, se
+        with h5py.File(out, "r") as f:
+            sha = f.attrs["capacity_sha256"]
+        runs[rule] = sha, {(r.K, r.N, r.P, r.i): r for r in cap.load_records(str(out))[1]}
+    (sha_all, every), (sha_any, first), (sha_before, _) = runs["all"], runs["any"], runs[None]
+    assert sha_all == sha_before != sha_any
+    assert every.keys() == first.keys() and len(every) == 18
+    assert all(first[k].status >= every[k].status and first[k].work <= every[k].work for k in every)
+    assert sum(first[k].work for k in every) < sum(every[k].work for k in every)  # it stops earlier somewhere
+    assert sum(r.status == 1 for r in first.values()) > 0

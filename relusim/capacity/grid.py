@@ -151,7 +151,7 @@ class Plan:
             d.pop(k)
         for k in ("N", "K", "alpha"):
             d["model"].pop(k)
-        drop_later_defaults(d["anneal"])  # files made before those keys existed keep their hash
+        drop_later_defaults(d)  # files made before those keys existed keep their hash
         if self.method == "exact":
             d = {"seed": d["seed"], "model": d["model"], "max_nodes": self.max_nodes}
         d["method"] = self.method

@@ -30,6 +30,7 @@ import numpy as np
 from numba import njit
 
 from . import bits as _bits
+from . import stop
 from .calls import apart
 from . import fields as _fields
 from .fields import RELU, SIGN, SIGN_ODD, _dg, is_fc, row
@@ -405,11 +406,11 @@ def run(pb, st, la, betas, gammas, ctl, out, costs, hyb):
     """len(betas) sweeps at (betas[s], gammas[s]), as ``replicated.run`` with Metropolis on exp(-beta L).
 
     After sweep s: out.energies[s, :] = E (errors), costs[s, :] = L, out.accepted[s], out.qbar[s]
-    (nan for y = 1), out.rrr_used[s] = False. Stops early as ``replicated.run`` (every E[a] == 0, which
-    is every L[a] == 0, at the target overlap if any). The perceptron takes dL from the bitsets while
-    the acceptance of the sweep before is below ctl.bits_below (< 0: never, > 1: always), as the error
-    count does; both paths are the same chain. hyb[0] (``replicated.hybrid_state``) carries that
-    acceptance from one call to the next. Returns the number of sweeps done.
+    (nan for y = 1), out.rrr_used[s] = False. Stops early as ``replicated.run`` (ctl.stop: every
+    E[a] == 0, or some; E[a] == 0 iff L[a] == 0; at the target overlap if any). The perceptron takes dL
+    from the bitsets while the acceptance of the sweep before is below ctl.bits_below (< 0: never,
+    > 1: always), as the error count does; both paths are the same chain. hyb[0]
+    (``replicated.hybrid_state``) carries that acceptance from one call to the next. Returns the number of sweeps done.
     """
     if int(pb.act) not in SUPPORTED:
         raise ValueError("the least-action energy is implemented for sign and ReLU units")
@@ -468,7 +469,7 @@ def driver(act: int, with_bits: bool = False):
             out.rrr_used[s] = False
             q = mean_mutual_overlap(m, y) if y > 1 else np.nan
             out.qbar[s] = q
-            if ctl.stop_when_solved and E.max() == 0 and (np.isnan(ctl.q_target) or abs(q - ctl.q_target) <= ctl.q_tol):
+            if stop.solved(E, ctl.stop) and (np.isnan(ctl.q_target) or abs(q - ctl.q_target) <= ctl.q_tol):
                 return s + 1
         return betas.shape[0]
 

@@ -11,7 +11,7 @@ A model (``fields`` for binary weights) fills these; a sampler (``metropolis``, 
            the random stream
   Point    one point of the schedule: the sampling mode, beta and gamma with their tables
   Control  the sampling mode (one machine, explicit or traced reference), how the driver chooses
-           kernels, and when it stops
+           kernels, and when it stops (``stop``: a code of ``relusim.kernels.stop``, with the target overlap)
   Trace    per-sweep outputs of the driver
   Bitsets  the class-change bitsets of the binary model (``bits``): problem bits XB, SG (the label bits and
            their complement); state bits UD, M
@@ -23,6 +23,6 @@ from collections import namedtuple
 Problem = namedtuple("Problem", ["XT", "sig", "c", "n", "act", "unit", "gtab"])
 State = namedtuple("State", ["w", "H", "marg", "E", "ref", "m", "rng"])
 Point = namedtuple("Point", ["mode", "gamma", "etab", "ctab"])
-Control = namedtuple("Control", ["mode", "use_rrr", "rrr_below", "bits_below", "stop_when_solved", "q_target", "q_tol"])
+Control = namedtuple("Control", ["mode", "use_rrr", "rrr_below", "bits_below", "stop", "q_target", "q_tol"])
 Trace = namedtuple("Trace", ["energies", "accepted", "qbar", "rrr_used"])
 Bitsets = namedtuple("Bitsets", ["XB", "SG", "UD", "M"])

@@ -26,7 +26,7 @@ import functools
 import numpy as np
 from numba import njit
 
-from . import bits, metropolis, rrr
+from . import bits, metropolis, rrr, stop
 from .calls import apart
 from .fields import RELU, SIGN_ODD
 from .fields import TABLE as TABLE_ACT
@@ -64,9 +64,10 @@ def hybrid_state() -> np.ndarray:
 
 
 def control(mode: int, use_rrr: bool = False, rrr_below: float = 0.0, bits_below: float = BITS_BELOW,
-            stop_when_solved: bool = False, q_target: float = np.nan, q_tol: float = 0.0) -> Control:
-    """A ``Control`` record with the field types ``run`` is compiled for (one compilation for all callers)."""
-    return Control(int(mode), bool(use_rrr), float(rrr_below), float(bits_below), bool(stop_when_solved),
+            stop_rule: int = stop.NEVER, q_target: float = np.nan, q_tol: float = 0.0) -> Control:
+    """A ``Control`` record with the field types ``run`` is compiled for (one compilation for all callers).
+    ``stop_rule``: ``stop.NEVER``, ``ALL`` or ``ANY`` (False and True read as NEVER and ALL)."""
+    return Control(int(mode), bool(use_rrr), float(rrr_below), float(bits_below), int(stop_rule),
                    float(q_target), float(q_tol))
 
 
@@ -93,11 +94,11 @@ def run(pb, st, betas, gammas, ctl, out, hyb):
     The sampling mode is the chain's (``mode_of``). After sweep s: out.energies[s, :] = E,
     out.accepted[s], out.qbar[s] (nan for y = 1), out.rrr_used[s]. ``hyb`` (``hybrid_state``) carries
     the RRR/Metropolis choice across calls (module docstring); RRR is forced with ctl.rrr_below > 1.
-    Stops early when ctl.stop_when_solved, every E[a] == 0 and (ctl.q_target is nan or
-    |qbar - q_target| <= q_tol). Metropolis sweeps take Delta E from class-change bitsets
-    (``metropolis.sweep_bits``) where ``bits.pays`` and while the acceptance is below ctl.bits_below
-    (BITS_BELOW; a benchmark or test forces the full pass with bits_below < 0, the bitsets with > 1),
-    else the full pass; both are the same chain, so the choice never changes a result.
+    Stops early when the errors meet ctl.stop (``stop.solved``: every E[a] == 0 for ALL, some for
+    ANY) and (ctl.q_target is nan or |qbar - q_target| <= q_tol). Metropolis sweeps take Delta E
+    from class-change bitsets (``metropolis.sweep_bits``) where ``bits.pays`` and while the acceptance
+    is below ctl.bits_below (BITS_BELOW; a benchmark or test forces the full pass with bits_below < 0,
+    the bitsets with > 1), else the full pass; both are the same chain, so the choice never changes a result.
 
     Runs the driver compiled for this problem and control only (``driver``, ``kernel_key``).
     """
@@ -153,7 +154,7 @@ def driver(act: int, lev: int, use_rrr: bool):
                         rrr.rebuild_delta(pb, st, sc.dEd)
                     if not in_rrr or changed:
                         rrr.rebuild_p(st, pt, sc)
-                    acc, rate = rrr.sweep(pb, st, pt, sc, ctl.stop_when_solved)
+                    acc, rate = rrr.sweep(pb, st, pt, sc, ctl.stop)
                     in_rrr, in_bits, rrr_now = True, False, True
                     out.rrr_used[s] = True
             if not rrr_now:
@@ -190,7 +191,7 @@ def driver(act: int, lev: int, use_rrr: bool):
             out.accepted[s] = acc
             q = mean_mutual_overlap(m, y) if y > 1 else np.nan
             out.qbar[s] = q
-            if ctl.stop_when_solved and E.max() == 0 and (np.isnan(ctl.q_target) or abs(q - ctl.q_target) <= ctl.q_tol):
+            if stop.solved(E, ctl.stop) and (np.isnan(ctl.q_target) or abs(q - ctl.q_target) <= ctl.q_tol):
                 return s + 1
         return betas.shape[0]
 

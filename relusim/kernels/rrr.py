@@ -27,6 +27,7 @@ from numba import njit
 
 from . import detmath
 from . import rng as _rng
+from . import stop
 from .fields import TABLE, _dg, apply_flip, is_fc, row, unit_delta_energies
 from .metropolis import EXPLICIT
 
@@ -275,12 +276,14 @@ def step(pb, st, pt, sc):
 
 
 @njit(cache=True)
-def sweep(pb, st, pt, sc, stop_when_solved):
+def sweep(pb, st, pt, sc, stop_rule):
     """One RRR sweep: nv steps, as [R] counts iterations; returns (accepted, mean z / nv).
 
     The number of steps is fixed: ending a sweep on a state-dependent clock (nv / z per step, as a
     rejection-free method would) weights states by 1 / z and biases the recorded samples.
     ``sc`` must hold dEd and p consistent with the state (``rebuild_delta`` + ``rebuild_p``).
+    Ends early at the step after which the errors meet ``stop_rule`` (``stop.solved``; the driver
+    then checks the target overlap).
     """
     y, N = st.w.shape
     nv = y * N + (N if pt.mode == EXPLICIT else 0)
@@ -292,6 +295,6 @@ def sweep(pb, st, pt, sc, stop_when_solved):
         acc += ok
         zsum += z0
         steps += 1
-        if stop_when_solved and st.E.max() == 0:
+        if stop.solved(st.E, stop_rule):
             break
     return acc, zsum / steps / nv

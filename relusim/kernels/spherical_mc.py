@@ -30,7 +30,7 @@ import functools
 import numpy as np
 from numba import njit
 
-from . import detmath, gfun
+from . import detmath, gfun, stop
 from . import rng as _rng
 from .fields import RELU, SIGN
 from .calls import apart
@@ -224,7 +224,7 @@ def fill_etab(etab, beta, P):
         etab[k] = detmath.exp(min(-beta * (k - P), 700.0))
 
 
-def run(problem, state, mode, betas, gammas, adapt, theta, target, sweep0, stop_when_solved, q_target, q_tol,
+def run(problem, state, mode, betas, gammas, adapt, theta, target, sweep0, stop_rule, q_target, q_tol,
         energies, accepted, qbar, thetas):
     """len(betas) sweeps at (betas[s], gammas[s]); returns the sweeps done (fewer only when solved).
 
@@ -232,11 +232,13 @@ def run(problem, state, mode, betas, gammas, adapt, theta, target, sweep0, stop_
     (theta *= exp(acceptance - target), within [THETA_MIN, pi]); ``sweep0`` is the number of sweeps
     of the run before this block (the rebuild clock). After sweep s: energies[s, :], accepted[s],
     qbar[s] (nan for y = 1), thetas[s] (the theta_max the sweep used).
+    Stops after the sweep whose errors meet ``stop_rule`` (``relusim.kernels.stop``: every E_a = 0, or
+    some) at the target overlap q_target (nan: any overlap), |q-bar - q_target| <= q_tol.
     A zero energy is trusted only after a rebuild confirms it. Runs the driver compiled for this
     problem's loop only (``driver``).
     """
     return driver(*loop_key(int(problem.act), int(problem.cost)))(problem, state, mode, betas, gammas, adapt, theta, target, sweep0,
-                                      stop_when_solved, q_target, q_tol, energies, accepted, qbar, thetas)
+                                      stop_rule, q_target, q_tol, energies, accepted, qbar, thetas)
 
 
 @functools.cache
@@ -245,7 +247,7 @@ def driver(act: int, pc: bool):
     sweep (``KERNELS``; the arguments are closure constants, the branches on them pruned before typing)."""
 
     @njit(cache=True)
-    def run_(problem, state, mode, betas, gammas, adapt, theta, target, sweep0, stop_when_solved, q_target, q_tol,
+    def run_(problem, state, mode, betas, gammas, adapt, theta, target, sweep0, stop_rule, q_target, q_tol,
              energies, accepted, qbar, thetas):
         y, Nw = state.w.shape
         P = problem.XT.shape[1]
@@ -280,14 +282,14 @@ def driver(act: int, pc: bool):
             if adapt[s]:
                 theta[0] = min(np.pi, max(THETA_MIN, theta[0] * detmath.exp(acc / nv - target)))
             q = mean_mutual_overlap(state) if y > 1 else np.nan
-            if stop_when_solved and state.E.max() == 0 and (np.isnan(q_target) or abs(q - q_target) <= q_tol):
+            if stop.solved(state.E, stop_rule) and (np.isnan(q_target) or abs(q - q_target) <= q_tol):
                 rebuild(problem, state, mode)
                 q = mean_mutual_overlap(state) if y > 1 else np.nan
             for a in range(y):  # not a slice assignment: its shape check compiles numba's error formatting
                 energies[s, a] = state.E[a]
             accepted[s] = acc
             qbar[s] = q
-            if stop_when_solved and state.E.max() == 0 and (np.isnan(q_target) or abs(q - q_target) <= q_tol):
+            if stop.solved(state.E, stop_rule) and (np.isnan(q_target) or abs(q - q_target) <= q_tol):
                 return s + 1
         return betas.shape[0]
 

@@ -16,7 +16,7 @@ from ..models import activations, measure, machine
 from ..config import Config
 from ..kernels import detmath, fields, least_action, metropolis, records, replicated
 from ..kernels import rng as _rng
-from ..protocol import feedback, schedule
+from ..protocol import feedback, schedule, stop_rule
 
 EXACT_SEARCH = True  # relusim capacity --method exact: the complete search (relusim.capacity.exact) is for +-1 weights
 NOISE = "weight_flip"  # the weight noise of ``relusim robustness`` (relusim.analysis.robustness.NOISE_MODELS)
@@ -135,7 +135,7 @@ class Blocks:
         self.problem, self.chain, self.nw = problem, chain, cfg.model.weights_count
         self.used_rrr = np.zeros(sweeps, np.bool_)
         self.ctl = replicated.control(_mode(cfg), a.sampler == "rrr", a.rrr_below, replicated.BITS_BELOW,
-                                      a.stop_when_solved, q1, e.overlap_tolerance)
+                                      stop_rule(cfg), q1, e.overlap_tolerance)
         self.la = least_action.new(problem, chain.state) if a.energy == "least_action" else None
         if self.la is not None:
             self.costs = np.zeros((sweeps, e.replicas), np.int64)

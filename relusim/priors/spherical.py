@@ -19,6 +19,7 @@ from ..config import Config
 from ..errors import RunError
 from ..kernels import spherical, spherical_mc
 from ..kernels import rng as _rng
+from ..protocol import stop_rule
 
 EXACT_SEARCH = False  # no complete search over real weights: relusim capacity --method anneal
 NOISE = "gaussian"  # the weight noise of ``relusim robustness`` (relusim.analysis.robustness.NOISE_MODELS)
@@ -123,7 +124,7 @@ class Blocks:
         self.adapt = adapt_flags(cfg, betas, gammas)
         self.thetas = np.zeros(len(betas))
         self.theta = np.array([theta_start(cfg)])
-        self.target, self.stop = a.step.target_acceptance, a.stop_when_solved
+        self.target, self.stop = a.step.target_acceptance, stop_rule(cfg)
         self.q1 = np.nan if e.target_overlap is None else e.target_overlap
         self.tol = e.overlap_tolerance
         self.explicit = self.mode == spherical_mc.EXPLICIT
