@@ -40,6 +40,14 @@ ROWS = {  # name: (model, ensemble, anneal), all at constant beta from a random 
                              {"sampler": "rrr", "rrr_below": 2.0, "beta": 5.0, "sweeps": 150}),
     "fc_relu_y1": ({"activation": "relu", "N": 100, "K": 10, "alpha": 0.6, "architecture": "fully_connected"},
                    {"replicas": 1}, {"sampler": "metropolis", "beta": 5.0, "sweeps": 6000}),
+    # the least-action cost (anneal.energy: least_action): committees on the full pass, the perceptron on its bitsets
+    "la_sign_y1": ({"activation": "sign", "N": 999, "K": 9, "alpha": 0.6},
+                   {"replicas": 1}, {"sampler": "metropolis", "beta": 5.0, "sweeps": 500, "energy": "least_action"}),
+    "la_relu_y3_explicit": ({"activation": "relu", "N": 400, "K": 4, "alpha": 0.5},
+                            {"replicas": 3, "reference": "explicit", "gamma": 0.5},
+                            {"sampler": "metropolis", "beta": 5.0, "sweeps": 2000, "energy": "least_action"}),
+    "la_sign_perceptron": ({"activation": "sign", "N": 401, "K": 1, "alpha": 0.6},
+                           {"replicas": 1}, {"sampler": "metropolis", "beta": 5.0, "sweeps": 60000, "energy": "least_action"}),
     # spherical weights (relusim.priors.spherical): rotations, float64 and float32 fields, the perceptron cost
     "sph_relu_y1": ({"activation": "relu", "weights": "spherical", "N": 400, "K": 4, "alpha": 1.0},
                     {"replicas": 1}, {"sampler": "metropolis", "beta": 5.0, "sweeps": 300}),

@@ -11,7 +11,8 @@ module holds the cached state of its machines and answers three questions about 
                   (``delta_energy(pb, st, a, i)``, ``apply_flip(pb, st, a, i, dE)``); ``bits.py`` gives the
                   same energy change from class-change bitsets (``bits.delta_energy(pb, st, bt, a, i)``)
   least_action.py the least-action cost of binary weights over ``fields``' caches: the same flip move,
-                  its cost change ``delta_cost(pb, st, la, a, i)`` and ``apply_flip``
+                  its cost change ``delta_cost(pb, st, la, a, i)`` and ``apply_flip`` (the sweep's own
+                  ``delta`` and ``commit``)
   spherical.py    spherical weights: the move is a rotation of two coordinates of one unit
                   (``rotation_delta``, ``rotation_apply`` on plain arrays, called by ``spherical_mc``;
                   ``delta_energy(problem, state, move)``, ``apply`` on the records, the same functions)
@@ -30,8 +31,10 @@ bitset level, or annealed energy) as a module-level kernel (``metropolis.KERNELS
 (``replicated.driver``, ``spherical_mc.driver``) are factories whose arguments (the activation, the
 bitset level, RRR or not, the annealed energy) are closure constants: numba prunes the branches on
 them before typing, so a config types and compiles only its own kernels, and caches one driver per
-value (a closure over plain ints is cacheable; one over a compiled function is not, hence branches
-to module-level kernels rather than kernels in the closure). The
+value (a closure over plain ints or a module is cacheable; one over a compiled function is not, hence
+branches to module-level kernels rather than kernels in the closure). The binary Metropolis loop is
+written once (``metropolis.sweep_loop``) over an energy module, ``error_count`` or ``least_action``,
+whose inlined ``delta`` and ``commit`` are the move: a new binary energy adds a module, not a loop. The
 architecture (tree or fully connected) is told from the shapes and costs one select per proposal
 (the row of the pattern matrix that weight i multiplies, ``fields.row``): the fully connected rows of
 docs/results/performance.md run at the speed of the tree rows of the same number of weights, within their spread.

@@ -14,28 +14,27 @@ L[a] = sum_mu C[a, mu]; the move is a flip of W^a_i, as for the error count (``f
 margins the sampler keeps as ``fields.flip_fields`` does. Only patterns wrong after the move need a
 cost evaluated: a right one costs 0.
 
-The sampler is ``metropolis.sweep_loop`` with dL in place of dE (one machine, the explicit and the
-traced robust ensemble: the coupling terms are the same), the same draws; ``driver`` runs it along a
-schedule like ``replicated.driver``. Committees take the full O(P) pass; the perceptron (sign, K = 1)
-also has class bitsets (``flip_delta_bits``), used while the acceptance is low, as the error count
-does. No RRR. The error-count kernels are not touched.
+The sampler is ``metropolis.sweep_loop`` over this module as its energy (``caches``, ``delta``,
+``commit`` and their bitset forms: dL in place of dE; one machine, the explicit and the traced robust
+ensemble), the same loop and draws as the error count's; ``driver`` runs it along a schedule like
+``replicated.driver``. Committees take the full O(P) pass; the perceptron (sign, K = 1) also has class
+bitsets (``flip_delta_bits``), used while the acceptance is low, as the error count does. No RRR.
 """
 from __future__ import annotations
 
 import functools
+import sys
 from collections import namedtuple
 
 import numpy as np
 from numba import njit
 
 from . import bits as _bits
-from . import detmath
-from . import rng as _rng
 from . import stop
 from .calls import apart
 from . import fields as _fields
 from .fields import RELU, SIGN, SIGN_ODD, _dg, is_fc, row
-from .metropolis import EXPLICIT, TRACED, fill_ctab, fill_etab
+from .metropolis import EXPLICIT, TRACED, fill_ctab, fill_etab, sweep_loop
 from .records import Point
 from .replicated import mean_mutual_overlap
 
@@ -155,10 +154,14 @@ def pattern_cost(act, n, s, c, H, a, mu, l, hn, S):
 
 
 @njit(inline="always")
-def flip_delta(XT, sig, H, marg, C, L, Cn, NM, S, act, n, c, a, l, r, t, cl):
-    """(errors after the flip of a weight of unit l that moves H[a, l] by -t XT[r], dL); writes Cn (the
-    costs after the flip: the perceptron every pattern's, committees the wrong ones') and, for committees,
-    NM (the margins after it)."""
+def delta(XT, sig, H, marg, E, act, n, c, lev, mv, cx):
+    """(dL, dE), the changes of the cost and of the errors E[a], of the flip of a weight of unit l that moves
+    H[a, l] by -t XT[r], the sweep's energy change (``metropolis.sweep_loop``; lev, wi and the bitsets
+    unused); writes Cn (the costs
+    after the flip: the perceptron every pattern's, committees the wrong ones') and, for committees, NM
+    (the margins after it)."""
+    a, l, r, t, cl, wi = mv
+    C, L, Cn, NM, S, XB, SG, CB = cx
     nerr = np.int64(0)
     dL = np.int64(0)
     z = np.int16(0)
@@ -174,10 +177,10 @@ def flip_delta(XT, sig, H, marg, C, L, Cn, NM, S, act, n, c, a, l, r, t, cl):
             Cn[mu] = cn
             nerr += wrong
             dL += cn - C[a, mu]
-        return nerr, dL
+        return dL, nerr - E[a]
     # committees, in two passes: the margins after the flip (``fields.flip_delta``, kept in NM), then the
     # costs of the patterns wrong after it (few, near a solution; a right pattern costs 0, so dL = (sum of
-    # those costs) - L[a], and Cn is written for the wrong ones only: ``new_cost`` reads it where NM <= 0)
+    # those costs) - L[a], and Cn is written for the wrong ones only: ``commit`` reads it where NM <= 0)
     cnt = _fields.flip_delta(XT, sig, H, marg, act, a, l, r, t, cl, NO_TABLE, NM, True)
     one = np.int16(1)
     tot = np.int64(0)
@@ -191,16 +194,7 @@ def flip_delta(XT, sig, H, marg, C, L, Cn, NM, S, act, n, c, a, l, r, t, cl):
             cn = np.int32(pattern_cost(act, n, np.int64(sig[mu]), c, H, a, mu, l, hn, S))
             Cn[mu] = cn
             tot += cn
-    return -np.int64(cnt), tot - L[a]
-
-
-@njit(inline="always")
-def new_cost(act, K, Cn, NM, mu):
-    """C[a, mu] after a committed flip scored by ``flip_delta``: Cn[mu] (the perceptron's flip_delta writes
-    every pattern's), for committees Cn[mu] where the pattern is wrong after it (NM <= 0), else 0."""
-    if act != RELU and K == 1:
-        return Cn[mu]
-    return Cn[mu] if NM[mu] < np.int16(1) else np.int32(0)
+    return tot - L[a], -np.int64(cnt) - E[a]
 
 
 @njit(cache=True)
@@ -221,30 +215,27 @@ def build(pb, st, la, a):
 
 @njit(cache=True)
 def delta_cost(pb, st, la, a, i):
-    """(errors after flipping W^a_i, dL of the flip), nothing committed but la.Cn (the model's energy change)."""
+    """(errors after flipping W^a_i, dL of the flip), nothing committed but la.Cn (the model's energy change:
+    the sweep's ``delta``)."""
     l = pb.unit[i]
     r = row(i, l, pb.n, is_fc(pb.XT, st.w))
-    return flip_delta(pb.XT, pb.sig, st.H, st.marg, la.C, la.L, la.Cn, la.NM, la.S, pb.act, pb.n, pb.c, a, l, r,
-                      np.int16(2 * st.w[a, i]), np.int16(pb.c[l]))
+    mv = (a, l, r, np.int16(2 * st.w[a, i]), np.int16(pb.c[l]), st.w[a, i])
+    dL, dE = delta(pb.XT, pb.sig, st.H, st.marg, st.E, pb.act, pb.n, pb.c, 0, mv, caches(pb, st, la))
+    return st.E[a] + dE, dL
 
 
 @njit(cache=True)
 def apply_flip(pb, st, la, a, i, nerr, dL):
-    """Commit the flip of W^a_i whose ``delta_cost`` (nerr, dL) was the last computed: fields, margins, costs."""
+    """Commit the flip of W^a_i whose ``delta_cost`` (nerr, dL) was the last computed: fields, margins, costs
+    (the sweep's ``commit``), the weight, the replica sum and E[a]."""
     l = pb.unit[i]
     r = row(i, l, pb.n, is_fc(pb.XT, st.w))
     t = np.int16(2 * st.w[a, i])
-    cl = np.int16(pb.c[l])
-    for mu in range(pb.XT.shape[1]):
-        ho = st.H[a, l, mu]
-        hn = np.int16(ho - t * pb.XT[r, mu])
-        st.H[a, l, mu] = hn
-        st.marg[a, mu] = np.int16(st.marg[a, mu] + np.int16(cl * pb.sig[mu]) * _dg(pb.act, ho, hn))
-        la.C[a, mu] = new_cost(pb.act, pb.c.shape[0], la.Cn, la.NM, mu)
+    commit(pb.XT, pb.sig, st.H, st.marg, pb.act, pb.n, pb.c, 0, (a, l, r, t, np.int16(pb.c[l]), st.w[a, i]), dL,
+           caches(pb, st, la))
     st.m[i] -= t
     st.w[a, i] = -st.w[a, i]
     st.E[a] = nerr
-    la.L[a] += dL
 
 
 def uses_bits(act: int, K: int) -> bool:
@@ -329,95 +320,67 @@ def new(pb, st) -> Costs:
     return la
 
 
-def sweep_loop(act: int, use_bits: int):
-    """One Metropolis sweep on exp(-beta L) (plus the coupling of the ensemble, as ``metropolis.sweep_loop``).
+@njit(inline="always")
+def caches(pb, st, la):
+    """The arrays of ``Costs``, in its order: the sweep's energy interface (``metropolis.sweep_loop``)."""
+    return la.C, la.L, la.Cn, la.NM, la.S, la.XB, la.SG, la.CB
 
-    The same draws as ``metropolis.sweep_loop``'s full pass: a proposal picks (replica, weight) from one
-    64-bit draw and accepts if x >= 1 or u < x, x = exp(-beta dL) times the coupling factor. With
-    ``use_bits`` (a compile-time constant; the perceptron only) dE and dL come from the class bitsets
-    (``flip_delta_bits``), kept in sync on acceptance: the same chain, bit for bit.
 
-    A factory: the returned loop closes over the constants, which numba prunes before typing, and is
-    compiled by ``_compiled``. It is not an ``inline="always"`` function called by a wrapper: numba
-    copies an inlined function's IR block by block, which cost 2-4 s of compile per copy of this loop
-    (docs/ARCHITECTURE.md, "Compile time").
-    """
+@njit(inline="always")
+def delta_bits(XT, sig, H, marg, E, act, n, c, lev, mv, cx):
+    """(dL, dE) of the perceptron from the class bitsets (``flip_delta_bits``)."""
+    a, l, r, t, cl, wi = mv
+    C, L, Cn, NM, S, XB, SG, CB = cx
+    dE, dL = flip_delta_bits(XB, SG, CB, a, r, wi)
+    return dL, dE
 
-    def sweep_(pb, st, pt, la):
-        XT, sig, c, n, unit = pb.XT, pb.sig, pb.c, pb.n, pb.unit
-        w, H, marg, E, ref, m, state = st.w, st.H, st.marg, st.E, st.ref, st.m, st.rng
-        C, L, Cn, NM, S = la.C, la.L, la.Cn, la.NM, la.S
-        XB, SG, CB = la.XB, la.SG, la.CB
-        mode, gamma, etab, ctab = pt.mode, pt.gamma, pt.etab, pt.ctab
-        y, N = w.shape
-        P = XT.shape[1]
-        e_up, e_dn = detmath.exp(-2.0 * gamma), detmath.exp(2.0 * gamma)
-        ny = y + 1 if mode == EXPLICIT else y
-        nvar = N * ny
-        fc = is_fc(XT, w)
-        acc = 0
-        s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
-        for _ in range(nvar):
-            r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
-            a = np.int64(((r >> np.uint64(32)) * np.uint64(ny)) >> np.uint64(32))
-            i = np.int64(((r & np.uint64(0xFFFFFFFF)) * np.uint64(N)) >> np.uint64(32))
-            if a < y:
-                l = unit[i]
-                ri = row(i, l, n, fc)
-                t = np.int16(2 * w[a, i])
-                cl = np.int16(c[l])
-                if use_bits:
-                    dE, dL = flip_delta_bits(XB, SG, CB, a, ri, w[a, i])
-                    nerr = E[a] + dE
-                else:
-                    nerr, dL = flip_delta(XT, sig, H, marg, C, L, Cn, NM, S, act, n, c, a, l, ri, t, cl)
-                x = etab[dL + P]
-                if mode == EXPLICIT:
-                    x *= e_up if ref[i] == w[a, i] else e_dn
-                elif mode == TRACED:
-                    x *= ctab[m[i] + y, (w[a, i] + 1) // 2]
-                take = x >= 1.0
-                if not take:
-                    r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
-                    take = _rng.to_unit(r) < x
-                if take:
-                    for mu in range(XT.shape[1]):  # fields.flip_fields, inlined with the cost copy
-                        ho = H[a, l, mu]
-                        hn = np.int16(ho - t * XT[ri, mu])
-                        H[a, l, mu] = hn
-                        marg[a, mu] = np.int16(marg[a, mu] + np.int16(cl * sig[mu]) * _dg(act, ho, hn))
-                        if use_bits:  # the perceptron's cost of the new field (no Cn was computed)
-                            x = np.int32(sig[mu] * hn)
-                            C[a, mu] = np.int32(x <= 0) * np.int32(sig[mu] != 0) * (((-x) >> np.int32(1)) + np.int32(1))
-                        else:
-                            C[a, mu] = new_cost(act, c.shape[0], Cn, NM, mu)
-                    if use_bits:
-                        refresh(H, SG, a, CB)
-                    m[i] -= t
-                    w[a, i] = -w[a, i]
-                    E[a] = nerr
-                    L[a] += dL
-                    acc += 1
-            else:
-                x = 2.0 * gamma * ref[i] * m[i]
-                take = x <= 0.0
-                if not take:
-                    r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
-                    take = _rng.to_unit(r) < detmath.exp(-x)
-                if take:
-                    ref[i] = -ref[i]
-                    acc += 1
-        state[0], state[1], state[2], state[3] = s0, s1, s2, s3
-        return acc
 
-    return sweep_
+@njit(inline="always")
+def commit(XT, sig, H, marg, act, n, c, lev, mv, dL, cx):
+    """Fields, margins and C[a] after the flip scored by ``delta``, in one pass; L[a] += dL. C[a, mu] = Cn[mu]
+    (the perceptron's ``delta`` writes every pattern's), for committees Cn[mu] where the pattern is wrong
+    after it (NM <= 0), else 0; the perceptron test is taken out of the loop, which then holds no reference
+    count of the inlined arguments (numba kept nine incref/decref pairs around it per accepted flip)."""
+    a, l, r, t, cl, wi = mv
+    C, L, Cn, NM, S, XB, SG, CB = cx
+    perc = act != RELU and c.shape[0] == 1
+    for mu in range(XT.shape[1]):  # fields.flip_fields with the cost copy
+        ho = H[a, l, mu]
+        hn = np.int16(ho - t * XT[r, mu])
+        H[a, l, mu] = hn
+        marg[a, mu] = np.int16(marg[a, mu] + np.int16(cl * sig[mu]) * _dg(act, ho, hn))
+        C[a, mu] = Cn[mu] if perc or NM[mu] < np.int16(1) else np.int32(0)
+    L[a] += dL
+
+
+@njit(inline="always")
+def commit_bits(XT, sig, H, marg, act, n, c, lev, mv, dL, cx):
+    """``commit`` for the perceptron on the bitset path: each pattern's cost from its new field (no Cn was
+    computed), then the class bitsets of replica a (``refresh``)."""
+    a, l, r, t, cl, wi = mv
+    C, L, Cn, NM, S, XB, SG, CB = cx
+    for mu in range(XT.shape[1]):
+        ho = H[a, l, mu]
+        hn = np.int16(ho - t * XT[r, mu])
+        H[a, l, mu] = hn
+        marg[a, mu] = np.int16(marg[a, mu] + np.int16(cl * sig[mu]) * _dg(act, ho, hn))
+        x = np.int32(sig[mu] * hn)
+        C[a, mu] = np.int32(x <= 0) * np.int32(sig[mu] != 0) * (((-x) >> np.int32(1)) + np.int32(1))
+    refresh(H, SG, a, CB)
+    L[a] += dL
+
+
+@njit(inline="always")
+def refresh_bits(XT, sig, H, marg, act, n, c, lev, mv, dL, cx):
+    """Nothing: ``commit_bits`` already refreshed the class bitsets (before the sweep's bookkeeping, as
+    the loop of this energy always did; its compiled code is unchanged)."""
 
 
 def _compiled(act: int, use_bits: bool, name: str):
-    """``sweep_loop`` compiled for one activation code and path (compile-time constants, as
-    ``metropolis._compiled``)."""
+    """``metropolis.sweep_loop`` on the least-action cost (this module's ``caches``, ``delta``, ``commit``),
+    compiled for one activation code and path (compile-time constants, as ``metropolis._compiled``)."""
 
-    sweep_ = sweep_loop(act, use_bits)
+    sweep_ = sweep_loop(sys.modules[__name__], act, int(use_bits))
     sweep_.__name__ = sweep_.__qualname__ = name
     return njit(cache=True)(sweep_)
 

@@ -8,6 +8,8 @@ a sweep is one proposal per variable. With gamma dimensionless (docs/model.md §
               reference flip i:     beta dH = 2 gamma ref_i m_i,     m_i = sum_a W^a_i
   TRACED    the reference summed out ([R] RE.jl), N y variables; flipping W^a_i = s:
               beta dH = beta dE_a - [log cosh gamma (m_i - 2s) - log cosh gamma m_i]
+E_a is any integer energy of binary weights with its flip move (``sweep_loop``): the error count
+(``error_count``) or the least-action cost (``least_action``, docs/algorithms.md §10); one loop serves both.
 """
 from __future__ import annotations
 
@@ -17,10 +19,10 @@ import numpy as np
 from numba import njit
 
 from . import bits as _bits
-from . import detmath
+from . import detmath, error_count
 from . import rng as _rng
 from .calls import apart
-from .fields import NO_MARGINS, RELU, SIGN, SIGN_ODD, TABLE, flip_delta, flip_fields, is_fc, row
+from .fields import RELU, SIGN, SIGN_ODD, TABLE, is_fc, row
 from .records import Bitsets, Point
 
 NONE, EXPLICIT, TRACED = 0, 1, 2
@@ -61,26 +63,48 @@ def sweep_bits(pb, st, pt, bt):
     return KERNELS[(act, int(_bits.levels(act, pb.n)))](pb, st, pt, bt)
 
 
-def sweep_loop(act: int, use_bits: int):
-    """One Metropolis sweep; returns the number of accepted moves.
+def sweep_loop(energy, act: int, use_bits: int):
+    """One Metropolis sweep on exp(-beta H) of a binary energy H, plus the ensemble's coupling (module
+    docstring); returns the number of accepted moves.
 
-    ``pt.etab`` from ``fill_etab`` at this beta; ``pt.ctab`` from ``fill_ctab`` at this gamma (TRACED only).
-    The chain's E, H, marg, w, ref and m (sum of the replicas) are kept in sync, and with ``use_bits`` (a
-    compile-time constant: 0 for the full pass, else ``bits.levels``) the bitsets bt.UD, bt.M too.
-    The records are unpacked once, here: the loop body calls the model's energy change
-    (``fields.flip_delta`` or ``bits.flip_delta``) and update (``fields.flip_fields``) on plain arrays.
+    ``energy`` is a module (``error_count``: E; ``least_action``: L) that provides, as ``inline="always"``
+    functions on plain arrays (the loop unpacks the records once, at its top):
+      caches(pb, st, aux) -> cx
+          the tuple of exactly the arrays the energy needs (aux: the sweep's last argument), built once
+          per sweep and unpacked inside the functions below (``gtab, XB, SG, UD, M = cx``)
+      delta(XT, sig, H, marg, E, act, n, c, lev, mv, cx) -> (dH, dE)
+          the changes of replica a's energy and of its errors E[a] by the proposed flip (E[a] += dE
+          when it is accepted; returning E[a] + dE kept it live across the acceptance test and cost
+          the proposal loop stack reloads); writes only the energy's scratch
+      commit(XT, sig, H, marg, act, n, c, lev, mv, dH, cx)
+          the fields H, margins marg and the energy's caches after the accepted flip
+      delta_bits, commit_bits   the same on class-change bitsets, used instead when ``use_bits`` (the
+                                bitset level lev; 0: the full pass, and these are never compiled)
+      refresh_bits(XT, sig, H, marg, act, n, c, lev, mv, dH, cx)
+          the bitsets after the accepted flip, from its new fields and margins, once the loop has
+          kept w, m, E and the count (the bitset path only)
+    where mv = (a, l, r, t, cl, wi) is the move: replica a, unit l, pattern row r (``fields.row``),
+    t = 2 W^a_i (H[a, l] moves by -t XT[r]), cl = c[l], wi = W^a_i; ``act`` and ``lev`` are
+    compile-time constants. Tuples of arrays and of scalars are SSA values in numba: once inlined, the
+    loop compiles to the same code as with every array passed alone (reference counts taken once, at
+    the sweep's start and end). The loop keeps w, m (sum of the replicas), ref and E. ``pt.etab`` from
+    ``fill_etab`` at this beta serves every integer dH in [-P, P]; ``pt.ctab`` from ``fill_ctab`` at
+    this gamma (TRACED). A new binary energy is one module with these six functions
+    (docs/ARCHITECTURE.md, "Why the kernels look as they do").
 
-    A factory: the returned loop closes over the constants, which numba prunes before typing, and is
-    compiled by ``_compiled``. It is not an ``inline="always"`` function called by a wrapper: numba
-    copies an inlined function's IR block by block, which cost 2-4 s of compile per copy of this loop
-    (docs/ARCHITECTURE.md, "Compile time").
+    A factory: the returned loop closes over the energy module and the constants, which numba prunes
+    before typing, and is compiled by ``_compiled``. It is not an ``inline="always"`` function called by
+    a wrapper: numba copies an inlined function's IR block by block, which cost 2-4 s of compile per
+    copy of this loop (docs/ARCHITECTURE.md, "Compile time"). A module, not its compiled functions, is
+    the closure constant: numba's cache keys a closure by its pickled cells, and a module pickles as
+    its name, a compiled function with a per-process id.
     """
 
-    def sweep_(pb, st, pt, bt):
-        XT, sig, c, n, unit, gtab = pb.XT, pb.sig, pb.c, pb.n, pb.unit, pb.gtab
+    def sweep_(pb, st, pt, aux):
+        XT, sig, c, n, unit = pb.XT, pb.sig, pb.c, pb.n, pb.unit
         w, H, marg, E, ref, m, state = st.w, st.H, st.marg, st.E, st.ref, st.m, st.rng
         mode, gamma, etab, ctab = pt.mode, pt.gamma, pt.etab, pt.ctab
-        XB, SG, UD, M = bt.XB, bt.SG, bt.UD, bt.M
+        cx = energy.caches(pb, st, aux)
         y, N = w.shape
         P = XT.shape[1]
         e_up, e_dn = detmath.exp(-2.0 * gamma), detmath.exp(2.0 * gamma)
@@ -99,11 +123,12 @@ def sweep_loop(act: int, use_bits: int):
                 ri = row(i, l, n, fc)
                 t = np.int16(2 * w[a, i])
                 cl = np.int16(c[l])
+                mv = (a, l, ri, t, cl, w[a, i])
                 if use_bits:
-                    dE = _bits.flip_delta(XB, SG, UD, M, use_bits, a, l, ri, w[a, i], cl)
+                    dH, dE = energy.delta_bits(XT, sig, H, marg, E, act, n, c, use_bits, mv, cx)
                 else:
-                    dE = -np.int64(flip_delta(XT, sig, H, marg, act, a, l, ri, t, cl, gtab, NO_MARGINS, False)) - E[a]
-                x = etab[dE + P]
+                    dH, dE = energy.delta(XT, sig, H, marg, E, act, n, c, use_bits, mv, cx)
+                x = etab[dH + P]
                 if mode == EXPLICIT:
                     x *= e_up if ref[i] == w[a, i] else e_dn
                 elif mode == TRACED:
@@ -113,13 +138,16 @@ def sweep_loop(act: int, use_bits: int):
                     r, s0, s1, s2, s3 = _rng.step(s0, s1, s2, s3)
                     take = _rng.to_unit(r) < x
                 if take:
-                    flip_fields(XT, sig, H, marg, act, a, l, ri, t, cl, gtab)
+                    if use_bits:
+                        energy.commit_bits(XT, sig, H, marg, act, n, c, use_bits, mv, dH, cx)
+                    else:
+                        energy.commit(XT, sig, H, marg, act, n, c, use_bits, mv, dH, cx)
                     m[i] -= t
                     w[a, i] = -w[a, i]
                     E[a] += dE
                     acc += 1
                     if use_bits:
-                        _bits.refresh(act, use_bits, H, marg, a, l, UD, M)
+                        energy.refresh_bits(XT, sig, H, marg, act, n, c, use_bits, mv, dH, cx)
             else:
                 x = 2.0 * gamma * ref[i] * m[i]
                 take = x <= 0.0
@@ -136,7 +164,7 @@ def sweep_loop(act: int, use_bits: int):
 
 
 def _compiled(act: int, lev: int, name: str):
-    """``sweep_loop`` compiled for one activation code and bitset level (0: the full pass).
+    """``sweep_loop`` on the error count compiled for one activation code and bitset level (0: the full pass).
 
     Each activation gets its own copy of the loop with ``act`` a compile-time constant (left as a
     run-time value, LLVM kept the test on it inside the vectorised pattern loop: two compare-and-
@@ -145,7 +173,7 @@ def _compiled(act: int, lev: int, name: str):
     that closes over another compiled function).
     """
 
-    sweep_ = sweep_loop(act, lev)
+    sweep_ = sweep_loop(error_count, act, lev)
     sweep_.__name__ = sweep_.__qualname__ = name
     return njit(cache=True)(sweep_)
 
