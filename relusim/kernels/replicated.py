@@ -87,8 +87,8 @@ def kernel_key(act: int, n: int, Pp: int, mode: int, use_rrr: bool, bits_below: 
     holds none (RRR_ONLY, no bitset level), 3-4 s less to compile and the same chain.
     """
     rrr_mode = NO_RRR if not use_rrr or int(mode) == TRACED else RRR_ONLY if rrr_below > 1.0 else HYBRID
-    with_bits = act != TABLE_ACT and rrr_mode != RRR_ONLY and (bits_below > 1.0 or bool(bits.pays.py_func(act, n, Pp)))
-    lev = int(bits.levels.py_func(act, n)) if with_bits else 0
+    with_bits = act != TABLE_ACT and rrr_mode != RRR_ONLY and (bits_below > 1.0 or bool(bits.pays(act, n, Pp)))
+    lev = int(bits.levels(act, n)) if with_bits else 0
     return int(act), lev, rrr_mode
 
 
