@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
-from numba.extending import intrinsic
+from numba.extending import intrinsic, register_jitable
 
 from .fields import RELU, SIGN_ODD, is_fc, row
 from .records import Bitsets
@@ -36,13 +36,13 @@ from .records import Bitsets
 WORD = 64
 
 
-@njit(cache=True)
+@register_jitable  # plain Python where called from Python: choosing a driver starts no numba target
 def levels(act, n):
     """1 when every margin jump of a flip is +-2 (sign with n odd, ReLU with n even), else 2."""
     return 1 if act == SIGN_ODD or (act == RELU and n % 2 == 0) else 2
 
 
-@njit(cache=True)
+@register_jitable
 def pays(act, n, Pp):
     """Whether the bitsets beat the full pass (measured, docs/results/performance.md): always with one jump size;
     with two, from 3 words (Pp >= 192) on; at 2 words the two were within noise (0.87-1.17x)."""

@@ -34,6 +34,7 @@ from .metropolis import TRACED
 from .records import Control, Point, Trace
 
 BITS_BELOW = 0.5  # bitsets while the acceptance is below this (measured: they lose only near 100%)
+NO_RRR, HYBRID, RRR_ONLY = 0, 1, 2  # the RRR steps a driver holds (``kernel_key``)
 
 
 @njit(cache=True)
@@ -76,15 +77,20 @@ def new_trace(S: int, y: int) -> Trace:
     return Trace(np.zeros((S, y), np.int64), np.zeros(S, np.int64), np.full(S, np.nan), np.zeros(S, np.bool_))
 
 
-def kernel_key(act: int, n: int, Pp: int, mode: int, use_rrr: bool, bits_below: float = BITS_BELOW):
-    """What ``run`` compiles for: (activation code, bitset level or 0 for the full pass only, RRR).
+def kernel_key(act: int, n: int, Pp: int, mode: int, use_rrr: bool, bits_below: float = BITS_BELOW,
+               rrr_below: float = 0.0):
+    """What ``run`` compiles for: (activation code, bitset level or 0 for the full pass only, RRR: NO_RRR,
+    HYBRID or RRR_ONLY).
 
     The bitsets are used where ``bits.pays`` (or forced with bits_below > 1), never for a tabled g;
-    RRR only when the sampler asks for it and the mode supports it (not the traced reference).
+    RRR only when the sampler asks for it and the mode supports it (not the traced reference). RRR
+    forced (rrr_below > 1: no acceptance reaches it) never runs a Metropolis sweep, so its driver
+    holds none (RRR_ONLY, no bitset level), 3-4 s less to compile and the same chain.
     """
-    with_bits = act != TABLE_ACT and (bits_below > 1.0 or bool(bits.pays(act, n, Pp)))
+    rrr_mode = NO_RRR if not use_rrr or int(mode) == TRACED else RRR_ONLY if rrr_below > 1.0 else HYBRID
+    with_bits = act != TABLE_ACT and rrr_mode != RRR_ONLY and (bits_below > 1.0 or bool(bits.pays(act, n, Pp)))
     lev = int(bits.levels(act, n)) if with_bits else 0
-    return int(act), lev, bool(use_rrr) and int(mode) != TRACED
+    return int(act), lev, rrr_mode
 
 
 def run(pb, st, betas, gammas, ctl, out, hyb):
@@ -102,22 +108,27 @@ def run(pb, st, betas, gammas, ctl, out, hyb):
 
     Runs the driver compiled for this problem and control only (``driver``, ``kernel_key``).
     """
-    key = kernel_key(int(pb.act), int(pb.n), pb.XT.shape[1], int(ctl.mode), bool(ctl.use_rrr), float(ctl.bits_below))
+    key = kernel_key(int(pb.act), int(pb.n), pb.XT.shape[1], int(ctl.mode), bool(ctl.use_rrr), float(ctl.bits_below),
+                     float(ctl.rrr_below))
     return driver(*key)(pb, st, betas, gammas, ctl, out, hyb)
 
 
 @functools.cache
-def driver(act: int, lev: int, use_rrr: bool):
-    """The driver compiled for one activation code, bitset level (0: the full pass only) and sampler.
+def driver(act: int, lev: int, rrr_mode: int):
+    """The driver compiled for one activation code, bitset level (0: the full pass only) and sampler
+    (``kernel_key``: no RRR, the hybrid, or RRR only).
 
     A config compiles only what it runs: its own activation's Metropolis sweeps (``metropolis.KERNELS``:
     the full pass, and the bitsets at its level where they pay), and the RRR steps only when it
-    samples with RRR. The arguments are compile-time constants of the closure: numba prunes the
+    samples with RRR, and no Metropolis sweep when RRR is forced. The arguments are compile-time constants of the closure: numba prunes the
     branches on them before typing, so the sweeps of other activations are never typed nor compiled,
     and caches one entry per value (a closure over plain ints is cacheable; one over a compiled
     function is not, hence the branches to module-level kernels). The sweeps are shared by every
     driver that runs them (with or without RRR, any ensemble).
     """
+
+    use_rrr = rrr_mode != NO_RRR
+    with_metropolis = rrr_mode != RRR_ONLY
 
     @njit(cache=True)
     def run_(pb, st, betas, gammas, ctl, out, hyb):
@@ -157,7 +168,7 @@ def driver(act: int, lev: int, use_rrr: bool):
                     acc, rate = rrr.sweep(pb, st, pt, sc, ctl.stop)
                     in_rrr, in_bits, rrr_now = True, False, True
                     out.rrr_used[s] = True
-            if not rrr_now:
+            if with_metropolis and not rrr_now:  # a closure constant first: RRR_ONLY never types this block
                 acc = -1
                 if lev > 0:  # a closure constant: a full-pass driver holds no bitset code
                     if rate < ctl.bits_below:

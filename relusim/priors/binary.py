@@ -102,12 +102,12 @@ def start(cfg: Config, problem: records.Problem, dynamics: np.random.SeedSequenc
     return Chain(st.w, st.H, st.marg, st.E, st.ref, st.m, st.rng)
 
 
-def kernel_key(cfg: Config) -> tuple[int, int, bool]:
+def kernel_key(cfg: Config) -> tuple[int, int, int]:
     """The compiled driver a ``cfg`` on the error count runs (``replicated.kernel_key``), from the config
     alone (the least-action energy runs ``least_action.driver(act, bits)``: ``driver``)."""
-    m = cfg.model
+    m, a = cfg.model, cfg.anneal
     return replicated.kernel_key(act_code(m.activation, m.n), m.n, fields.padded(m.P), _mode(cfg),
-                                 cfg.anneal.sampler == "rrr")
+                                 a.sampler == "rrr", replicated.BITS_BELOW, a.rrr_below)
 
 
 def driver(cfg: Config):
