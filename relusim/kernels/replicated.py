@@ -168,34 +168,36 @@ def driver(act: int, lev: int, rrr_mode: int):
                     acc, rate = rrr.sweep(pb, st, pt, sc, ctl.stop)
                     in_rrr, in_bits, rrr_now = True, False, True
                     out.rrr_used[s] = True
-            if with_metropolis and not rrr_now:  # a closure constant first: RRR_ONLY never types this block
-                acc = -1
-                if lev > 0:  # a closure constant: a full-pass driver holds no bitset code
-                    if rate < ctl.bits_below:
-                        if not in_bits:
-                            bits.build(pb, st, bt)
-                        in_rrr, in_bits = False, True
-                        if act == RELU:
-                            if lev == 1:
-                                acc = apart(metropolis.sweep_bits_relu1, (pb, st, pt, bt))
+            if with_metropolis:  # a closure constant, tested alone: numba prunes the block for RRR_ONLY (and LLVM
+                # keeps the Metropolis code of the other drivers as before; "with_metropolis and not rrr_now" cost 2-4%)
+                if not rrr_now:
+                    acc = -1
+                    if lev > 0:  # a closure constant: a full-pass driver holds no bitset code
+                        if rate < ctl.bits_below:
+                            if not in_bits:
+                                bits.build(pb, st, bt)
+                            in_rrr, in_bits = False, True
+                            if act == RELU:
+                                if lev == 1:
+                                    acc = apart(metropolis.sweep_bits_relu1, (pb, st, pt, bt))
+                                else:
+                                    acc = apart(metropolis.sweep_bits_relu2, (pb, st, pt, bt))
+                            elif act == SIGN_ODD:
+                                acc = apart(metropolis.sweep_bits_sign_odd, (pb, st, pt, bt))
                             else:
-                                acc = apart(metropolis.sweep_bits_relu2, (pb, st, pt, bt))
+                                acc = apart(metropolis.sweep_bits_sign, (pb, st, pt, bt))
+                    if acc < 0:
+                        in_rrr, in_bits = False, False
+                        if act == RELU:
+                            acc = apart(metropolis.sweep_relu, (pb, st, pt, bt))
                         elif act == SIGN_ODD:
-                            acc = apart(metropolis.sweep_bits_sign_odd, (pb, st, pt, bt))
+                            acc = apart(metropolis.sweep_sign_odd, (pb, st, pt, bt))
+                        elif act == TABLE_ACT:
+                            acc = apart(metropolis.sweep_table, (pb, st, pt, bt))
                         else:
-                            acc = apart(metropolis.sweep_bits_sign, (pb, st, pt, bt))
-                if acc < 0:
-                    in_rrr, in_bits = False, False
-                    if act == RELU:
-                        acc = apart(metropolis.sweep_relu, (pb, st, pt, bt))
-                    elif act == SIGN_ODD:
-                        acc = apart(metropolis.sweep_sign_odd, (pb, st, pt, bt))
-                    elif act == TABLE_ACT:
-                        acc = apart(metropolis.sweep_table, (pb, st, pt, bt))
-                    else:
-                        acc = apart(metropolis.sweep_sign, (pb, st, pt, bt))
-                rate = acc / nv
-                out.rrr_used[s] = False
+                            acc = apart(metropolis.sweep_sign, (pb, st, pt, bt))
+                    rate = acc / nv
+                    out.rrr_used[s] = False
             hyb[0] = rate
             for a in range(y):  # not a slice assignment: its shape check compiles numba's error formatting
                 out.energies[s, a] = E[a]
