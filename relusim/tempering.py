@@ -100,7 +100,8 @@ def anneal(cfg: Config, problem, dynamics: np.random.SeedSequence, index: int = 
                 i = at[r]
                 done = blocks[i].run(s, np.full(n, betas[r]), zeros[:n], energies[i], accepted[i], qbar[i])
                 rung_acc[r] += accepted[i, s:s + done].sum()
-                if done < n:  # solved: stop at the first solution
+                # solved: stop at the first solution (a solution on the chunk's last sweep runs it whole)
+                if done < n or (a.stop_when_solved and states[i].E.max() == 0):
                     winner, s = i, s + done
                     break
             if winner >= 0:

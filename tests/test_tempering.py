@@ -135,10 +135,14 @@ def test_swaps_happen_and_a_same_seed_rerun_gives_the_same_bits(energy):
     assert np.array_equal(a.weights, b.weights)
 
 
-def test_stop_when_solved_stops_at_the_first_solution():
+@pytest.mark.parametrize("chunk", [None, 1])
+def test_stop_when_solved_stops_at_the_first_solution(chunk):
+    """chunk 1: record_every 1 and swap_every 1, so every solution falls on a chunk's last sweep (before
+    this was fixed, such a run never stopped)."""
     d = copy.deepcopy(PT)
     d["model"]["alpha"] = 0.3
-    cfg = config.from_dict({**d, "anneal": {**d["anneal"], "stop_when_solved": True, "sweeps": 4000}})
+    extra = {"record_every": 1, "tempering": {**d["anneal"]["tempering"], "swap_every": 1}} if chunk else {}
+    cfg = config.from_dict({**d, "anneal": {**d["anneal"], "stop_when_solved": True, "sweeps": 4000, **extra}})
     r = anneal.run_sample(cfg, 0)
     assert r.solved and r.energy[0] == 0 and r.sweeps_done < 4000
     assert r.trace["sweep"][-1] == r.sweeps_done and r.trace["energy"][-1, 0] == 0
