@@ -23,6 +23,7 @@ import numpy as np
 from .config import Config
 from .kernels import detmath
 from .priors import prior_of
+from .protocol import stopped
 
 RUNG_KEY, SWAP_KEY = 1, 2  # spawn keys under the dynamics stream (``start`` uses key 0 via spawn(1))
 
@@ -100,8 +101,8 @@ def anneal(cfg: Config, problem, dynamics: np.random.SeedSequence, index: int = 
                 i = at[r]
                 done = blocks[i].run(s, np.full(n, betas[r]), zeros[:n], energies[i], accepted[i], qbar[i])
                 rung_acc[r] += accepted[i, s:s + done].sum()
-                # solved: stop at the first solution (a solution on the chunk's last sweep runs it whole)
-                if done < n or (a.stop_when_solved and states[i].E.max() == 0):
+                # solved: stop at the first solution (on the chunk's last sweep only ``stopped`` tells)
+                if done < n or stopped(cfg, states[i].E, float("nan")):
                     winner, s = i, s + done
                     break
             if winner >= 0:
